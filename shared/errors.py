@@ -1,0 +1,85 @@
+"""The service's error hierarchy: each class names its HTTP status and a stable error code.
+
+`error_response` is the one place that turns an exception into a JSON body; unknown
+exceptions become a generic 500 without internals (the traceback goes to the log only).
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base class: an error the client is told about, as ``{"error": {"code", "message"}}``."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.retry_after = retry_after
+
+
+class BadRequest(ServiceError):
+    """400: the request is malformed (bad JSON, bad base64, wrong shapes, bad values)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ServiceError):
+    """401: an API key is configured and the request did not carry the right one."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class MethodNotAllowed(ServiceError):
+    """405: only GET (health) and POST (work) are served."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(ServiceError):
+    """413: the body, an image or a sequence is over a configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    """415: a content type or image format the function does not take."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unprocessable(ServiceError):
+    """422: well-formed but unusable input, e.g. a photo with no face in it."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class ServiceUnavailable(ServiceError):
+    """503: the model cannot be loaded right now, or the instance is shedding load."""
+
+    status = 503
+    code = "unavailable"
+
+
+def error_response(exc: BaseException) -> tuple[dict, int, dict]:
+    """Map any exception to ``(json_body, status, headers)``; never exposes internals."""
+    if isinstance(exc, ServiceError):
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+        return {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
+    log.exception("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    body = {"error": {"code": "internal", "message": "internal error; see the function's logs"}}
+    return body, 500, {}

@@ -1,0 +1,97 @@
+"""Photo bytes -> an upright RGB uint8 array, safely and cheaply.
+
+- The declared size is checked from the header before any pixel is decoded
+  (a PNG claiming 50,000 x 50,000 is refused with no memory spike).
+- JPEGs decode in draft mode: libjpeg scales by 1/2, 1/4 or 1/8 while decoding, so a
+  12 MP photo never exists at full size in memory.
+- EXIF orientation is applied; grayscale, palette, CMYK, alpha and 16/32-bit images all
+  become 8-bit RGB (transparent areas over white).
+"""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG includes MPO
+EXIF_ORIENTATION = 0x0112
+MIN_SIDE = 32  # below this no detector input can hold a face
+
+Image.MAX_IMAGE_PIXELS = None  # our own limit below is checked first, per settings
+
+
+@dataclass(frozen=True)
+class Photo:
+    """Attributes:
+    pixels: (H, W, 3) uint8 RGB, upright, scaled so the longest side <= max_side.
+    scale: original upright size / working size (multiply working coordinates by it).
+    size: (width, height) of the original upright photo.
+    format: the container format Pillow found ("JPEG", "PNG", ...).
+    """
+
+    pixels: np.ndarray
+    scale: float
+    size: tuple[int, int]
+    format: str
+
+
+def decode_photo(data: bytes, *, name: str, max_pixels: int, max_side: int) -> Photo:
+    """Decode one photo; 4xx errors name the input (`name`) and what was wrong."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            return _decode(image, name, max_pixels, max_side)
+    except UnidentifiedImageError:
+        raise UnsupportedMediaType(f"{name} is not an image in a supported format ({', '.join(FORMATS)})", code="unsupported_image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PayloadTooLarge(f"{name} declares too many pixels", code="image_too_large") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error) as exc:
+        raise BadRequest(f"{name} could not be decoded: the image data is truncated or corrupt ({type(exc).__name__})", code="invalid_image") from None
+
+
+def _decode(image: Image.Image, name: str, max_pixels: int, max_side: int) -> Photo:
+    fmt = image.format or "unknown"
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PayloadTooLarge(f"{name} is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", code="image_too_large")
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and fmt != "MPO":  # MPO (phone cameras): frame 0 is the photo itself
+        raise Unprocessable(f"{name} has {frames} frames (animated or multi-page); send one still photo", code="multi_frame_image")
+    if min(width, height) < MIN_SIDE:
+        raise Unprocessable(f"{name} is {width}x{height}; a face photo must be at least {MIN_SIDE}x{MIN_SIDE}", code="image_too_small")
+    if fmt in ("JPEG", "MPO") and max(width, height) > max_side:
+        ratio = max_side / max(width, height)
+        image.draft("RGB", (math.ceil(width * ratio), math.ceil(height * ratio)))
+    rotated = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+    upright = (height, width) if rotated else (width, height)
+    image = ImageOps.exif_transpose(image)  # loads the pixels
+    image = _to_rgb(image)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return Photo(pixels=pixels, scale=upright[0] / image.size[0], size=upright, format=fmt)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: 16/32-bit scaled (not clipped), alpha composited over white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode != "F" and values.max() > 255 else (1.0 if image.mode == "F" and values.max() <= 1.0 else 255.0)
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+from struct import error as struct_error  # noqa: E402  (raised by some corrupt TIFF/BMP headers)

@@ -1,0 +1,137 @@
+"""Every environment variable the functions read, parsed and validated in one place.
+
+Defaults suit the 512 MB tier. `get_settings()` reads the environment once per process;
+tests call `get_settings.cache_clear()` after changing it.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+# Bundles sit beside the library both in the repo and in a staged deployment folder.
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+DEFAULT_FACE_DETECTOR = str(MODELS_DIR / "face-detector-short")
+DEFAULT_FACE_DETECTOR_FALLBACK = str(MODELS_DIR / "face-detector-full")
+DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-dlib")
+DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-sign'}"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _text(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _number(name: str, default: float, kind: type, low: float, high: float):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {raw!r}")
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Attributes:
+    face_detector_model: bundle folder or gs:// URI of the short-range detector.
+    face_detector_fallback_model: detector tried when the first finds no face ("" = none).
+    face_embedder_model: bundle folder or gs:// URI of the face embedder.
+    verify_threshold: distance threshold overriding the embedder bundle's (None = bundle's).
+    gesture_models: bundle folders or gs:// URIs served by predict_gesture; the first is
+        the default when a request names no `model`.
+    max_request_bytes: largest request body accepted (Cloud Run's own cap is 32 MB).
+    max_image_pixels: largest declared image size (w x h) decoded; bigger is refused
+        from the header alone, before any pixel is decoded.
+    max_image_side: longest side, in pixels, a photo is scaled down to before detection.
+    max_frames: most frames accepted in one gesture request.
+    interpreter_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
+    memory_limit_mb: the instance's memory tier; the guard's levels are fractions of it.
+    memory_warn_fraction: over this, log a warning, drop caches and collect garbage.
+    memory_critical_fraction: over this, refuse new work with 503 until back under.
+    embedding_cache_size: face embeddings kept, keyed by photo sha256 (0 = no cache).
+    embedding_cache_ttl_s: seconds an embedding stays in the cache.
+    model_retry_s: seconds before a failed model load is tried again.
+    model_load_timeout_s: overall time allowed to fetch one bundle from gs://.
+    api_key: when set, POST requests must send it in the `X-API-Key` header.
+    """
+
+    face_detector_model: str
+    face_detector_fallback_model: str
+    face_embedder_model: str
+    verify_threshold: float | None
+    gesture_models: tuple[str, ...]
+    max_request_bytes: int
+    max_image_pixels: int
+    max_image_side: int
+    max_frames: int
+    interpreter_threads: int
+    memory_limit_mb: int
+    memory_warn_fraction: float
+    memory_critical_fraction: float
+    embedding_cache_size: int
+    embedding_cache_ttl_s: float
+    model_retry_s: float
+    model_load_timeout_s: float
+    api_key: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        threshold = os.environ.get("VERIFY_THRESHOLD", "").strip()
+        gestures = tuple(s.strip() for s in _text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
+        if not gestures:
+            raise SettingsError("GESTURE_MODEL must name at least one bundle")
+        settings = cls(
+            face_detector_model=_text("FACE_DETECTOR_MODEL", DEFAULT_FACE_DETECTOR),
+            face_detector_fallback_model=_text("FACE_DETECTOR_FALLBACK_MODEL", DEFAULT_FACE_DETECTOR_FALLBACK),
+            face_embedder_model=_text("FACE_EMBEDDER_MODEL", DEFAULT_FACE_EMBEDDER),
+            verify_threshold=_number("VERIFY_THRESHOLD", 0, float, 0.0, 4.0) if threshold else None,
+            gesture_models=gestures,
+            max_request_bytes=_number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
+            max_image_pixels=_number("MAX_IMAGE_PIXELS", 50_000_000, int, 10_000, 200_000_000),
+            max_image_side=_number("MAX_IMAGE_SIDE", 1280, int, 160, 8192),
+            max_frames=_number("MAX_FRAMES", 1024, int, 1, 100_000),
+            interpreter_threads=_number("INTERPRETER_THREADS", 1, int, 1, 64),
+            memory_limit_mb=_number("MEMORY_LIMIT_MB", 512, int, 32, 65536),
+            memory_warn_fraction=_number("MEMORY_WARN_FRACTION", 0.70, float, 0.05, 1.0),
+            memory_critical_fraction=_number("MEMORY_CRITICAL_FRACTION", 0.85, float, 0.05, 1.0),
+            embedding_cache_size=_number("EMBEDDING_CACHE_SIZE", 256, int, 0, 100_000),
+            embedding_cache_ttl_s=_number("EMBEDDING_CACHE_TTL_S", 3600, float, 0, 7 * 86400),
+            model_retry_s=_number("MODEL_RETRY_S", 5, float, 0, 3600),
+            model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", 60, float, 1, 3600),
+            api_key=_text("API_KEY", ""),
+        )
+        if settings.memory_warn_fraction > settings.memory_critical_fraction:
+            raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
+        return settings
+
+    def public(self) -> dict:
+        """The settings as shown in health answers (the API key is never shown)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+        out["api_key_required"] = bool(self.api_key)
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,114 @@
+"""One TFLite model wrapper over either runtime: LiteRT (`ai_edge_litert`) or `tflite_runtime`.
+
+A model is built from a file path or from bytes (a bundle fetched from object storage),
+and every invocation holds a lock: functions-framework serves requests on several threads
+and an interpreter must not be entered from two at once.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+_RUNTIMES = ("ai_edge_litert", "tflite_runtime")
+
+
+def _interpreter_class():
+    """The Interpreter class of the first runtime that imports (TFLITE_RUNTIME picks one)."""
+    wanted = os.environ.get("TFLITE_RUNTIME", "").strip()
+    candidates = (wanted,) if wanted else _RUNTIMES
+    errors = []
+    for name in candidates:
+        if name not in _RUNTIMES:
+            raise ValueError(f"TFLITE_RUNTIME must be one of {', '.join(_RUNTIMES)}, got {name!r}")
+        try:
+            module = importlib.import_module(f"{name}.interpreter")
+        except ImportError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        return name, module.Interpreter
+    raise ImportError("no TFLite runtime could be imported (" + "; ".join(errors) + ")")
+
+
+def runtime_info() -> dict:
+    """Which runtime serves the models, and its version."""
+    name, _ = _interpreter_class()
+    module = importlib.import_module(name)
+    version = getattr(module, "__version__", None)
+    if version is None:
+        from importlib import metadata
+
+        version = metadata.version(name.replace("_", "-"))
+    return {"runtime": name, "version": version}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Attributes: name, shape (tuple, batch first), dtype (numpy dtype name)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+class Model:
+    """A TFLite model ready to run: `run(*inputs) -> [outputs]`, thread-safe.
+
+    Variables (the state of fused LSTM ops) are reset before every invocation, so the
+    same input always gives the same output whatever ran before.
+    """
+
+    def __init__(self, *, model_path: str | None = None, model_content: bytes | None = None, num_threads: int = 1):
+        if (model_path is None) == (model_content is None):
+            raise ValueError("give exactly one of model_path or model_content")
+        self.runtime, interpreter_class = _interpreter_class()
+        kwargs = {"num_threads": num_threads}
+        if model_path is not None:
+            kwargs["model_path"] = str(model_path)
+        else:
+            kwargs["model_content"] = bytes(model_content)
+        self._interpreter = interpreter_class(**kwargs)
+        self._interpreter.allocate_tensors()
+        self._inputs = self._interpreter.get_input_details()
+        self._outputs = self._interpreter.get_output_details()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_path(cls, path: str, num_threads: int = 1) -> "Model":
+        return cls(model_path=path, num_threads=num_threads)
+
+    @classmethod
+    def from_bytes(cls, content: bytes, num_threads: int = 1) -> "Model":
+        return cls(model_content=content, num_threads=num_threads)
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return [TensorSpec(d["name"], tuple(int(x) for x in d["shape"]), np.dtype(d["dtype"]).name) for d in self._inputs]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return [TensorSpec(d["name"], tuple(int(x) for x in d["shape"]), np.dtype(d["dtype"]).name) for d in self._outputs]
+
+    def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """Run one invocation; inputs in the model's input order, each of its exact shape."""
+        if len(arrays) != len(self._inputs):
+            raise ValueError(f"model takes {len(self._inputs)} inputs, got {len(arrays)}")
+        prepared = []
+        for detail, array in zip(self._inputs, arrays):
+            array = np.asarray(array, dtype=detail["dtype"])
+            if tuple(array.shape) != tuple(detail["shape"]):
+                raise ValueError(f"input {detail['name']!r} wants shape {tuple(detail['shape'])}, got {array.shape}")
+            prepared.append(np.ascontiguousarray(array))
+        with self._lock:
+            self._interpreter.reset_all_variables()
+            for detail, array in zip(self._inputs, prepared):
+                self._interpreter.set_tensor(detail["index"], array)
+            self._interpreter.invoke()
+            # get_tensor copies, so nothing returned aliases the interpreter's buffers.
+            return [self._interpreter.get_tensor(d["index"]) for d in self._outputs]

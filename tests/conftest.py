@@ -1,0 +1,44 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import testdata  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ():
+    """Tests may change settings through os.environ; put it back and forget cached settings."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> Path:
+    return testdata.face_photos()
+
+
+@pytest.fixture(scope="session")
+def deepface_photos() -> Path:
+    path = testdata.shared_data("faces", "deepface")
+    if path is None:
+        pytest.skip("../shared/data/faces/deepface is not beside the repo (calibration photos)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gesture_data() -> Path:
+    path = testdata.shared_data("gesture")
+    if path is None:
+        pytest.skip("../shared/data/gesture is not beside the repo (training keypoints)")
+    return path
