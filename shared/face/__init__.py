@@ -1,0 +1,1 @@
+"""Faces: detection (MediaPipe BlazeFace bundles), alignment (dlib-style face chips)."""

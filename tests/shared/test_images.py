@@ -1,0 +1,116 @@
+"""Photo decoding on real photos and on the awkward formats clients send."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from shared.images import decode_photo
+
+LIMITS = dict(max_pixels=50_000_000, max_side=1280)
+
+
+def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+def decode(data: bytes, **overrides):
+    return decode_photo(data, name="img1", **{**LIMITS, **overrides})
+
+
+def test_real_jpeg_keeps_size_and_is_rgb(face_photos):
+    photo = decode((face_photos / "obama.jpg").read_bytes())
+    assert photo.pixels.shape == (1137, 910, 3) and photo.pixels.dtype == np.uint8
+    assert photo.scale == 1.0 and photo.size == (910, 1137) and photo.format == "JPEG"
+
+
+def test_32bit_png_decodes_to_rgb(face_photos):
+    photo = decode((face_photos / "32bit.png").read_bytes())
+    assert photo.pixels.shape == (1200, 626, 3)
+    assert photo.format == "PNG"
+
+
+def test_large_jpeg_decodes_in_draft_mode_to_working_size(face_photos):
+    big = Image.open(face_photos / "obama.jpg").resize((3640, 4548))  # ~16.5 MP
+    photo = decode(encode(big, "JPEG", quality=90))
+    assert max(photo.pixels.shape[:2]) == 1280
+    assert photo.size == (3640, 4548)
+    assert photo.scale == pytest.approx(3640 / photo.pixels.shape[1], rel=1e-3)
+
+
+def test_exif_orientation_is_applied(face_photos):
+    upright = Image.open(face_photos / "obama.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    photo = decode(encode(stored, "JPEG", exif=exif.tobytes()))
+    assert photo.size == upright.size
+    assert photo.pixels.shape[:2] == (upright.height, upright.width)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16", "I"])
+def test_every_mode_becomes_8bit_rgb(mode):
+    gradient = np.linspace(0, 255, 64 * 64).reshape(64, 64).astype(np.uint8)
+    base = Image.merge("RGB", [Image.fromarray(gradient)] * 3)
+    if mode == "I;16":
+        image = Image.fromarray((gradient.astype(np.uint16) * 257))
+    elif mode == "I":
+        image = Image.fromarray((gradient.astype(np.int32) * 257)).convert("I")
+    else:
+        image = base.convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "I") else "PNG"
+    photo = decode(encode(image, fmt))
+    assert photo.pixels.shape == (64, 64, 3) and photo.pixels.dtype == np.uint8
+    # 16/32-bit values are scaled, not clipped: the gradient still spans dark to bright.
+    assert photo.pixels.min() < 10 and photo.pixels.max() > 240
+
+
+def test_transparent_areas_become_white():
+    image = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    assert (decode(encode(image, "PNG")).pixels == 255).all()
+
+
+def test_not_an_image_is_415():
+    with pytest.raises(UnsupportedMediaType, match="img1 is not an image"):
+        decode(b"%PDF-1.4 definitely not a photo")
+
+
+def test_truncated_jpeg_is_400(face_photos):
+    data = (face_photos / "obama.jpg").read_bytes()
+    with pytest.raises(BadRequest, match="truncated or corrupt"):
+        decode(data[: len(data) // 3])
+
+
+def test_tiny_image_is_422():
+    with pytest.raises(Unprocessable, match="at least 32x32"):
+        decode(encode(Image.new("RGB", (10, 10)), "PNG"))
+
+
+def test_animated_gif_is_422():
+    frames = [Image.new("RGB", (64, 64), c) for c in ("red", "blue")]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(Unprocessable, match="2 frames"):
+        decode(data)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A valid PNG header declaring width x height, with a tiny (wrong) data stream."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    process = psutil.Process()
+    before = process.memory_info().rss
+    with pytest.raises(PayloadTooLarge, match="50000x50000"):
+        decode(png_claiming(50_000, 50_000))
+    assert process.memory_info().rss - before < 10 * 2**20
