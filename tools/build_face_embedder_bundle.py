@@ -12,11 +12,12 @@ Verification (numbers go into bundle.json "conversion.verification"):
   - TFLite vs the TensorFlow rebuild on real face crops (always);
   - --verify-node: TFLite vs face-api itself (computeFaceDescriptor, tfjs CPU backend in Node);
   - --verify-python PY: the bundle loads and embeds the same in another runtime venv;
-  - obama vs obama2 closer than obama vs biden (rough hand-placed crops).
+    and obama vs obama2/obama3 is closer than obama vs biden there (detect -> align -> embed).
 --check rebuilds in a temporary folder and compares with the committed bundle.
+--variant dynamic-int8 builds the int8-weight variant instead (models/face-embedder-dlib-int8).
 
 Run with the conversion venv (tools/requirements-convert.txt):
-    python tools/build_face_embedder_bundle.py [--download-dir DIR] [--verify-node]
+    python tools/build_face_embedder_bundle.py [--download-dir DIR] [--variant V] [--verify-node]
         [--verify-python OTHER_PYTHON ...] [--check]
 """
 from __future__ import annotations
@@ -45,18 +46,28 @@ VERSION = "1.7.15"
 TGZ = "vladmandic-face-api-1.7.15.tgz"
 TGZ_SHA256 = "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
 TFJS = "@tensorflow/tfjs@4.22.0"  # the tfjs face-api 1.7.15 was built with (dist/tfjs.version.js)
-OUT = ROOT / "models" / "face-embedder-dlib"
 BUNDLE_VERSION = "1.0.0"
-COMMAND = "python tools/build_face_embedder_bundle.py --verify-node --verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python"
+_COMMAND = ("python tools/build_face_embedder_bundle.py{} --verify-node "
+            "--verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python")
+# variant -> (bundle name = folder under models/, the command that built it)
+OUTPUTS = {"float32": ("face-embedder-dlib", _COMMAND.format("")),
+           "dynamic-int8": ("face-embedder-dlib-int8", _COMMAND.format(" --variant dynamic-int8"))}
 SIZE = 150
 FACE_PHOTOS = Path(os.environ.get("TEST_DATA_CACHE", Path.home() / ".cache" / "tflite-functions-testdata")) / "face_recognition-1.3.0-test_images"
 DEEPFACE = ROOT.parent / "shared" / "data" / "faces" / "deepface"
-# Hand-placed face boxes (left, top, right, bottom) in the face_recognition test photos;
-# obama.jpg's is face_recognition's own HOG box. Crops take 1.4x the box, like a loose chip.
+# Hand-placed face boxes (left, top, right, bottom) in the face_recognition test photos
+# (obama.jpg's is face_recognition's own HOG box): real faces for the numeric comparisons.
 FACE_BOXES = {"obama.jpg": (349, 142, 617, 409), "obama2.jpg": (240, 240, 500, 530),
               "obama3.jpg": (599, 233, 910, 622), "biden.jpg": (419, 162, 735, 515)}
 # deepface's published dlib thresholds: euclidean 0.6 (dlib's own), cosine 0.07.
 PROVISIONAL_COSINE = 0.07
+GOLDEN_CHIP = "chip[y, x, c] = (3x + 5y + 85c) mod 256, uint8, y/x/c = row/column/RGB channel"
+
+
+def golden_chip() -> np.ndarray:
+    """(150, 150, 3) uint8, GOLDEN_CHIP's formula."""
+    y, x, c = np.meshgrid(np.arange(SIZE), np.arange(SIZE), np.arange(3), indexing="ij")
+    return ((3 * x + 5 * y + 85 * c) % 256).astype(np.uint8)
 
 
 def sha256_file(path: Path) -> str:
@@ -67,7 +78,7 @@ def fetch_package(download_dir: Path | None, work: Path) -> Path:
     """The face-api tgz, from --download-dir when its sha256 matches, else `npm pack`."""
     if download_dir and (download_dir / TGZ).exists() and sha256_file(download_dir / TGZ) == TGZ_SHA256:
         return download_dir / TGZ
-    subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(work)], check=True, timeout=300,
+    subprocess.run(["npm", "pack", "--loglevel=error", f"{PACKAGE}@{VERSION}", "--pack-destination", str(work)], check=True, timeout=300,
                    stdout=subprocess.DEVNULL)
     got = work / TGZ
     if sha256_file(got) != TGZ_SHA256:
@@ -121,12 +132,14 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
     node = work / "node"
     node.mkdir()
     (node / "package.json").write_text('{"name": "faceapi-reference", "private": true}\n')
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", str(tgz), TFJS,
+    subprocess.run(["npm", "install", "--loglevel=error", "--no-audit", "--no-fund", "--ignore-scripts", str(tgz), TFJS,
                     TFJS.replace("tfjs@", "tfjs-backend-wasm@")], cwd=node, check=True, timeout=600, stdout=subprocess.DEVNULL)
     shutil.copy(ROOT / "tools" / "faceapi_reference.mjs", node)
     (work / "crops.bin").write_bytes(np.ascontiguousarray(crops).tobytes())
     done = subprocess.run(["node", "faceapi_reference.mjs", str(model_dir), str(work / "crops.bin"), str(len(crops)),
-                           str(work / "node.bin")], cwd=node, check=True, timeout=1200, capture_output=True, text=True)
+                           str(work / "node.bin")], cwd=node, timeout=1200, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"face-api in Node failed:\n{done.stderr[-3000:]}")
     info = json.loads(done.stdout.strip().splitlines()[-1])
     return np.fromfile(work / "node.bin", dtype="<f4").reshape(len(crops), -1), info
 
@@ -134,12 +147,15 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
 def other_runtime(python: str, bundle_dir: Path, crops: np.ndarray, work: Path) -> tuple[np.ndarray, dict]:
     np.save(work / "crops.npy", crops)
     done = subprocess.run([python, __file__, "--embed-crops", str(work / "crops.npy"), str(work / "out.npy"),
-                           "--bundle", str(bundle_dir)], check=True, timeout=600, capture_output=True, text=True)
+                           "--bundle", str(bundle_dir)], timeout=600, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{python}: the runtime check failed:\n{done.stderr[-3000:]}")
     return np.load(work / "out.npy"), json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
-    """--embed-crops (runs in a runtime venv, no TensorFlow): embed with shared.face.embed."""
+    """--embed-crops (runs in a runtime venv, no TensorFlow): embed with shared.face.embed,
+    time embed(), and check identities through the real detect -> align -> embed path."""
     from shared.bundle import load_bundle
     from shared.face.embed import FaceEmbedder
     from shared.tflite import runtime_info
@@ -152,26 +168,43 @@ def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
         started = time.perf_counter()
         embedder.embed(crops[0])
         times.append((time.perf_counter() - started) * 1000)
-    print(json.dumps({**runtime_info(), "embed_median_ms_1_thread": round(float(np.median(times)), 1)}))
+    print(json.dumps({**runtime_info(), "embed_median_ms_1_thread": round(float(np.median(times)), 1),
+                      "identity_sanity": identity_sanity(embedder)}))
 
 
-def identity_sanity(names: list[str], embeddings: np.ndarray) -> dict:
+def identity_sanity(embedder) -> dict:
+    """obama vs obama2/obama3 must be closer than obama vs biden, on chips from the
+    project's detector (models/face-detector-short, -full) and align.face_chip."""
+    from shared.bundle import load_bundle
+    from shared.face.align import face_chip
+    from shared.face.detect import FaceDetector, detect_faces
     from shared.face.embed import cosine_distance, euclidean_distance
 
-    e = dict(zip(names, embeddings))
-    pairs = [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama.jpg", "biden.jpg"), ("obama2.jpg", "biden.jpg")]
+    detectors = [FaceDetector(load_bundle(str(ROOT / "models" / n))) for n in ("face-detector-short", "face-detector-full")]
+    e = {}
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
+        with Image.open(FACE_PHOTOS / name) as im:
+            image = np.asarray(im.convert("RGB"))
+        faces, _ = detect_faces(image, detectors)
+        face = max(faces, key=lambda f: f.area)
+        e[name] = embedder.embed(face_chip(image, face, size=embedder.size, padding=embedder.padding))
+    pairs = [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama2.jpg", "obama3.jpg"),
+             ("obama.jpg", "biden.jpg"), ("obama2.jpg", "biden.jpg"), ("obama3.jpg", "biden.jpg")]
     table = {f"{a} vs {b}": {"euclidean": round(euclidean_distance(e[a], e[b]), 4), "cosine": round(cosine_distance(e[a], e[b]), 4)}
              for a, b in pairs}
-    same, other = table["obama.jpg vs obama2.jpg"]["euclidean"], table["obama.jpg vs biden.jpg"]["euclidean"]
+    same = max(v["euclidean"] for k, v in table.items() if "biden" not in k)
+    other = min(v["euclidean"] for k, v in table.items() if "biden" in k)
     if not same < other:
-        raise SystemExit(f"identity sanity failed: obama/obama2 {same} is not closer than obama/biden {other}")
+        raise SystemExit(f"identity sanity failed: largest obama/obama distance {same} >= smallest obama/biden {other}")
     return table
 
 
-def manifest(model: bytes, verification: dict, runtimes: dict) -> dict:
+def manifest(model: bytes, variant: str, verification: dict, runtimes: dict) -> dict:
+    name, command = OUTPUTS[variant]
     return {
-        "name": "face-embedder-dlib", "version": BUNDLE_VERSION, "task": "face-embedding",
-        "description": "dlib ResNet-29 face embedder (the model behind face_recognition), 128-d, from face-api's port; float32",
+        "name": name, "version": BUNDLE_VERSION, "task": "face-embedding",
+        "description": "dlib ResNet-29 face embedder (the model behind face_recognition), 128-d, from face-api's port; "
+                       + ("float32" if variant == "float32" else "int8 weights, float activations (dynamic-range quantized)"),
         "inputs": [{"name": "image", "shape": [1, SIZE, SIZE, 3], "dtype": "float32"}],
         "outputs": [{"name": "embedding", "shape": [1, 128], "dtype": "float32"}],
         "preprocessing": {"crop": "dlib_chip", "size": SIZE, "padding": 0.25, "color": "RGB", "range": "0..255",
@@ -187,30 +220,59 @@ def manifest(model: bytes, verification: dict, runtimes: dict) -> dict:
                    "licence": "MIT (face-api port); weights: public domain (released by dlib's author, Davis King)",
                    "path_in_package": "model/face_recognition_model-weights_manifest.json, model/face_recognition_model.bin; "
                                       "architecture from src/faceRecognitionNet/"},
-        "conversion": {"tool": "tools/build_face_embedder_bundle.py", "command": COMMAND,
+        "conversion": {"tool": "tools/build_face_embedder_bundle.py", "command": command, "variant": variant,
                        "tensorflow": "2.15.1", "tensorflowjs": "4.17.0",
                        "method": "uint8 tfjs weights dequantized (q*scale+min), network rebuilt 1:1 in TensorFlow "
-                                 "(tools/faceapi_resnet.py), TFLiteConverter float32, builtin ops only",
+                                 "(tools/faceapi_resnet.py), TFLiteConverter, builtin ops only"
+                                 + ("" if variant == "float32" else ", Optimize.DEFAULT (dynamic-range int8 weights)"),
                        "deterministic": "rebuilds are byte-identical (checked with --check)",
                        "verification": verification},
         "runtimes_checked": runtimes,
     }
 
 
-def build(download_dir: Path | None, work: Path) -> tuple[bytes, Path, Path, np.ndarray]:
-    """(tflite bytes, the face-api tgz, its model folder, TF rebuild outputs fn)."""
+def build(download_dir: Path | None, work: Path, variant: str):
+    """(tflite bytes, the face-api tgz, its unpacked model folder, the TensorFlow rebuild)."""
     import faceapi_resnet
 
     tgz = fetch_package(download_dir, work)
     model_dir = unpack_model(tgz, work)
     net = faceapi_resnet.FaceRecognitionNet(faceapi_resnet.load_weights(model_dir))
-    return faceapi_resnet.to_tflite(net), tgz, model_dir, net
+    return faceapi_resnet.to_tflite(net, variant), tgz, model_dir, net
+
+
+def verify(args: argparse.Namespace, model: bytes, tgz: Path, model_dir: Path, net, work: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Numbers for conversion.verification, the crops and the TFLite outputs on them."""
+    crops = face_crops(args.max_deepface)
+    # The last one is a synthetic chip whose face-api descriptor goes into bundle.json,
+    # so tests can check the runtime against face-api without Node.
+    batch = np.stack(list(crops.values()) + [golden_chip()])
+    reference = np.concatenate([net(batch[i:i + 1].astype(np.float32)).numpy() for i in range(len(batch))])
+    lite = run_tflite(model, batch)
+    verification = {"crops": f"{len(FACE_BOXES)} face_recognition-1.3.0 test photos (hand boxes) + "
+                             f"{len(batch) - len(FACE_BOXES) - 1} deepface photos (central crops), 150x150 RGB; + 1 synthetic chip",
+                    "max_abs_diff_vs_tf_rebuild": float(np.abs(lite - reference).max()),
+                    "max_cosine_distance_vs_tf_rebuild": max(cosine(a, b) for a, b in zip(lite, reference))}
+    if args.verify_node:
+        node, info = node_reference(model_dir, tgz, batch, work)
+        verification["face_api_node"] = {**info, "max_abs_diff_tflite": float(np.abs(lite - node).max()),
+                                         "max_abs_diff_tf_rebuild": float(np.abs(reference - node).max()),
+                                         "golden": {"chip": GOLDEN_CHIP, "descriptor": [round(float(v), 7) for v in node[-1]]}}
+    return verification, batch, lite
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    from shared.face.embed import cosine_distance
+
+    return float(cosine_distance(a, b))
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--download-dir", type=Path, help="folder that may already hold " + TGZ)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--variant", choices=list(OUTPUTS), default="float32",
+                   help="float32 (the shipped bundle) or dynamic-int8 (int8 weights; --out defaults to models/face-embedder-dlib-int8)")
+    p.add_argument("--out", type=Path, help="bundle folder (default: models/<bundle name>)")
     p.add_argument("--verify-node", action="store_true", help="compare with face-api in Node (npm installs into a temp dir)")
     p.add_argument("--verify-python", action="append", default=[], help="another venv's python to load and run the bundle")
     p.add_argument("--max-deepface", type=int, default=1000, help="how many deepface photos to crop for verification")
@@ -221,33 +283,24 @@ def main() -> int:
     if args.embed_crops:
         embed_crops(*args.embed_crops, args.bundle)
         return 0
+    out = args.out or ROOT / "models" / OUTPUTS[args.variant][0]
     sys.path.insert(0, str(ROOT / "tools"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model, tgz, model_dir, net = build(args.download_dir, work)
+        model, tgz, model_dir, net = build(args.download_dir, work, args.variant)
         if args.check:
-            return check(model, args.out)
-        crops = face_crops(args.max_deepface)
-        names, batch = list(crops), np.stack(list(crops.values()))
-        reference = np.concatenate([net(batch[i:i + 1].astype(np.float32)).numpy() for i in range(len(batch))])
-        lite = run_tflite(model, batch)
-        verification = {"crops": f"{len(FACE_BOXES)} face_recognition-1.3.0 test photos (hand boxes) + "
-                                 f"{len(batch) - len(FACE_BOXES)} deepface photos (central crops), 150x150 RGB",
-                        "max_abs_diff_vs_tf_rebuild": float(np.abs(lite - reference).max())}
-        if args.verify_node:
-            node, info = node_reference(model_dir, tgz, batch, work)
-            verification["face_api_node"] = {**info, "max_abs_diff_tflite": float(np.abs(lite - node).max()),
-                                             "max_abs_diff_tf_rebuild": float(np.abs(reference - node).max())}
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "model.tflite").write_bytes(model)
-        verification["identity_sanity"] = identity_sanity(names, lite)
+            return check(model, out)
+        verification, batch, lite = verify(args, model, tgz, model_dir, net, work)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "model.tflite").write_bytes(model)
+        # Written twice: the runtime checks load the bundle, then their results go into it.
+        (out / "bundle.json").write_text(json.dumps(manifest(model, args.variant, verification, {}), indent=2) + "\n")
         runtimes = {}
         for python in args.verify_python:
-            got, info = other_runtime(python, args.out, batch, work)
+            got, info = other_runtime(python, out, batch, work)
             runtimes[info["runtime"]] = info["version"]
             verification[f"runtime_{info['runtime']}"] = {**info, "max_abs_diff_vs_tf_tflite": float(np.abs(got - lite).max())}
-        text = json.dumps(manifest(model, verification, runtimes), indent=2) + "\n"
-        (args.out / "bundle.json").write_text(text)
+        (out / "bundle.json").write_text(json.dumps(manifest(model, args.variant, verification, runtimes), indent=2) + "\n")
         print(json.dumps(verification, indent=2))
     return 0
 

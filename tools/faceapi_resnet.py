@@ -110,9 +110,17 @@ class FaceRecognitionNet(tf.Module):
         return forward(image, self._weights)
 
 
-def to_tflite(net: FaceRecognitionNet) -> bytes:
-    """Float32 TFLite flatbuffer, builtin ops only."""
+VARIANTS = ("float32", "dynamic-int8")
+
+
+def to_tflite(net: FaceRecognitionNet, variant: str = "float32") -> bytes:
+    """TFLite flatbuffer, builtin ops only. float32: the exact network. dynamic-int8:
+    int8 weights with float activations (post-training dynamic-range quantization)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     concrete = net.__call__.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], net)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant == "dynamic-int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     return converter.convert()

@@ -25,6 +25,11 @@ from .ssd import decode, ssd_anchors, weighted_nms
 # left for a frontal, unmirrored photo).
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
 RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH_CENTER, RIGHT_EAR, LEFT_EAR = range(6)
+# refine(): the crop is this many face-box sides wide, so the face fills about half the
+# model input, where BlazeFace's keypoints are sharp and the face is still well framed.
+REFINE_CONTEXT = 2.0
+# refine(): a face found in the crop is the same face when its box overlaps this much.
+REFINE_MIN_IOU = 0.3
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,6 @@ class Face:
     @property
     def area(self) -> float:
         return self.box[2] * self.box[3]
-
-    def keypoint(self, index: int) -> tuple[float, float]:
-        return self.keypoints[index]
 
     def to_dict(self) -> dict:
         """The face as an HTTP answer's `facial_areas` entry (integer pixels)."""
@@ -136,6 +138,43 @@ class FaceDetector:
         merged = weighted_nms(boxes[keep], scores[keep], self._nms_threshold)
         faces = [to_face(points, score, box, image.shape[:2]) for points, score in merged]
         return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def refine(self, image: np.ndarray, face: Face, context: float = REFINE_CONTEXT) -> Face:
+        """The same face detected again in a square crop `context` times its box's longer
+        side, so it fills a good part of the model input and its keypoints come out at a
+        few times the resolution of a detection on the whole photo (which, for a face of
+        ~300 px in a 2000 px photo, is an 18 px face in a 128 px input). Returns `face`
+        unchanged when the crop yields no overlapping face."""
+        check_image(image)
+        x, y, w, h = face.box
+        side = max(w, h, 1.0) * context
+        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+        size = int(round(side))
+        crop = np.asarray(Image.fromarray(image).crop((x0, y0, x0 + size, y0 + size)))
+        candidates = [shift(f, x0, y0, image.shape[:2]) for f in self.detect(crop)]
+        overlaps = [box_iou(face.box, f.box) for f in candidates]
+        if not candidates or max(overlaps) < REFINE_MIN_IOU:
+            return face
+        return candidates[int(np.argmax(overlaps))]
+
+
+def shift(face: Face, dx: float, dy: float, shape: tuple[int, int]) -> Face:
+    """A face found in a crop whose top-left corner is (dx, dy), in the full image's pixels."""
+    x, y, w, h = face.box
+    height, width = shape
+    x0, y0 = min(max(x + dx, 0.0), width), min(max(y + dy, 0.0), height)
+    x1, y1 = min(max(x + dx + w, 0.0), width), min(max(y + dy + h, 0.0), height)
+    keypoints = tuple((px + dx, py + dy) for px, py in face.keypoints)
+    return Face((x0, y0, x1 - x0, y1 - y0), face.score, keypoints)
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, int]) -> Face:

@@ -114,11 +114,13 @@ class FaceVerifier:
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        chip = face_chip(photo.pixels, faces[0], size=self.embedder.size, padding=self.embedder.padding)
+        # Re-detect on a crop around the face: small faces get coarse keypoints at 128x128.
+        face = self.detectors[0].refine(photo.pixels, faces[0])
+        chip = face_chip(photo.pixels, face, size=self.embedder.size, padding=self.embedder.padding)
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")
-        result = FaceEmbedding(embedding, _area(faces[0], photo.scale), len(faces), detector, clock.laps)
+        result = FaceEmbedding(embedding, _area(face, photo.scale), len(faces), detector, clock.laps)
         self.cache.put(key, FaceEmbedding(embedding, result.area, result.faces_found, detector, {}))
         return result
 

@@ -1,0 +1,133 @@
+"""Face alignment: the dlib-style "face chip" that dlib's ResNet face embedder expects.
+
+dlib's `get_face_chip_details(shape, size=150, padding=0.25)` fits a similarity
+transform from a face's 68 landmarks to its mean-face template, and
+`extract_image_chip` samples the chip bilinearly. MediaPipe gives 6 keypoints, not 68,
+so the template here holds the mean-face positions of the 4 points both know (eye
+centres, nose tip, mouth centre), derived from dlib's own template and padded exactly as
+dlib pads it. Ears are left out: they are the least reliable MediaPipe points and dlib's
+template has no ear.
+
+Coordinates: image pixels, x right, y down, continuous (pixel (0, 0) spans [0, 1) x [0, 1),
+its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, check_image
+
+# dlib's 68-point mean face, points 17..67 in [0, 1] (x right, y down), copied from
+# get_face_chip_details() in dlib/image_transforms/interpolation.h (davisking/dlib,
+# Boost Software License 1.0).
+DLIB_MEAN_FACE_X = (
+    0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
+    0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
+    0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
+    0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
+    0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
+    0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
+    0.553364, 0.490127, 0.42689,
+)
+DLIB_MEAN_FACE_Y = (
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+    0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+    0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
+    0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
+    0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+    0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
+    0.784792, 0.824182, 0.831803, 0.824182,
+)
+
+
+def _mean_face(first: int, last: int) -> tuple[float, float]:
+    """Mean of dlib's 68-point template over points first..last (inclusive, 68-point indices)."""
+    xs, ys = DLIB_MEAN_FACE_X[first - 17:last - 16], DLIB_MEAN_FACE_Y[first - 17:last - 16]
+    return float(np.mean(xs)), float(np.mean(ys))
+
+
+# The MediaPipe keypoints used for alignment and their places in dlib's mean face. The
+# subject's right eye is dlib's 36-41 (image left); the mouth centre is the mean of the
+# inner lip (60-67), the gap between the lips that MediaPipe's mouth point marks.
+ALIGN_KEYPOINTS = (RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH_CENTER)
+MEAN_FACE_POINTS = np.array([_mean_face(36, 41), _mean_face(42, 47), _mean_face(30, 30), _mean_face(60, 67)])
+
+
+def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """(4, 2) where ALIGN_KEYPOINTS land in a size x size chip, in dlib pixel-index
+    coordinates (pixel centres at integers): (p + padding) / (2 * padding + 1) * size."""
+    return (MEAN_FACE_POINTS + padding) / (2 * padding + 1) * size
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation; no reflection)
+    mapping src (N, 2) onto dst (N, 2), N >= 2 (Umeyama 1991). Returns a (2, 3) matrix M
+    with dst ~ M @ [x, y, 1]."""
+    src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or len(src) < 2:
+        raise ValueError(f"need two (N, 2) arrays with N >= 2, got {src.shape} and {dst.shape}")
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - mu_s, dst - mu_d
+    u, sigma, vt = np.linalg.svd(d.T @ s / len(src))
+    flip = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
+    rotation = u @ flip @ vt
+    variance = (s ** 2).sum() / len(src)
+    if variance == 0:
+        raise ValueError("source points all coincide: no transform fits")
+    scale = float(np.trace(np.diag(sigma) @ flip)) / variance
+    translation = mu_d - scale * rotation @ mu_s
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine transform."""
+    linear = np.linalg.inv(matrix[:, :2])
+    return np.hstack([linear, -linear @ matrix[:, 2:]])
+
+
+def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """The aligned (size, size, 3) uint8 chip of `face`, as dlib's
+    extract_image_chip(img, get_face_chip_details(shape, size, padding)) would cut it.
+    image: (H, W, 3) uint8 RGB; parts of the chip outside the image are black."""
+    check_image(image)
+    src = np.array([face.keypoints[i] for i in ALIGN_KEYPOINTS])
+    to_chip = similarity_transform(src, chip_template(size, padding) + 0.5)
+    return warp(image, invert_affine(to_chip), size)
+
+
+def box_crop(image: np.ndarray, face: Face, size: int, scale: float = 1.0) -> np.ndarray:
+    """A (size, size, 3) uint8 square crop centred on the face box, `scale` times its
+    longer side, unrotated (for embedders that want a loose box). Outside is black."""
+    check_image(image)
+    x, y, w, h = face.box
+    side = max(w, h, 1.0) * scale
+    step = side / size
+    to_image = np.array([[step, 0.0, x + w / 2 - side / 2], [0.0, step, y + h / 2 - side / 2]])
+    return warp(image, to_image, size)
+
+
+def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
+    """Sample a (size, size) chip; to_image (2, 3) maps chip coordinates to the image's.
+
+    Bilinear sampling alone aliases when the chip shrinks the face a lot, so (like dlib,
+    which samples from an image pyramid level) the chip's footprint is first cropped and
+    box-reduced by the whole factor k of image pixels per chip pixel.
+    """
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
+    footprint = corners @ to_image.T
+    step = float(np.sqrt(abs(np.linalg.det(to_image[:, :2]))))
+    k = max(1, int(step))
+    x0, y0 = np.floor(footprint.min(axis=0)).astype(int) - k
+    x1, y1 = np.ceil(footprint.max(axis=0)).astype(int) + k
+    # Whole blocks of k pixels, so that region pixel i covers crop pixels [k*i, k*i + k).
+    x1, y1 = x0 + k * -(-(x1 - x0) // k), y0 + k * -(-(y1 - y0) // k)
+    region = Image.fromarray(image).crop((int(x0), int(y0), int(x1), int(y1)))
+    if k > 1:
+        region = region.reduce(k)
+    local = to_image.copy()
+    local[:, 2] -= (x0, y0)
+    local /= k
+    chip = region.transform((size, size), Image.Transform.AFFINE, tuple(local.ravel()),
+                            resample=Image.Resampling.BILINEAR)
+    return np.asarray(chip)

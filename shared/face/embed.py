@@ -1,0 +1,58 @@
+"""Face embedding: an aligned face chip -> a fixed-length vector, and distances between them.
+
+The embedder bundle's `preprocessing` says what chip it wants (`size`, `padding` for
+align.face_chip); normalisation is baked into the model graph, so the chip goes in as
+RGB 0..255. The dlib ResNet's vectors are not L2-normalised: dlib compares them with
+euclidean distance (0.6), and cosine distance works on them too.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..bundle import Bundle
+
+
+class FaceEmbedder:
+    """Runs a "face-embedding" bundle. Attributes: size (chip side, pixels), padding
+    (dlib chip padding: margin around the landmark template, fraction of its size), dims."""
+
+    def __init__(self, bundle: Bundle):
+        pre = bundle.meta["preprocessing"]
+        self.bundle = bundle
+        self.size = int(pre["size"])
+        self.padding = float(pre["padding"])
+        self.dims = int(bundle.meta["output"]["dims"])
+        wanted = (1, self.size, self.size, 3)
+        got = bundle.model.inputs[0].shape
+        if tuple(got) != wanted:
+            raise ValueError(f"{bundle.name}: model input is {got}, bundle.json preprocessing implies {wanted}")
+
+    def embed(self, chip: np.ndarray) -> np.ndarray:
+        """One chip (size, size, 3) uint8 RGB, as align.face_chip makes it -> (dims,) float32."""
+        if chip.shape != (self.size, self.size, 3) or chip.dtype != np.uint8:
+            raise ValueError(f"expected a ({self.size}, {self.size}, 3) uint8 RGB chip, got {chip.shape} {chip.dtype}")
+        (out,) = self.bundle.model.run(chip[None].astype(np.float32))
+        return out.reshape(self.dims).astype(np.float32, copy=False)
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - cos(a, b), in [0, 2]; 0 for the same direction. Zero vectors give 1 (no similarity)."""
+    a64, b64 = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    norms = float(np.linalg.norm(a64) * np.linalg.norm(b64))
+    if norms == 0.0:
+        return 1.0
+    # Clipped: rounding can put identical vectors a hair below 0.
+    return float(np.clip(1.0 - np.dot(a64, b64) / norms, 0.0, 2.0))
+
+
+def euclidean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """L2 distance ||a - b|| (dlib's metric: same person below ~0.6 for its vectors)."""
+    return float(np.linalg.norm(np.asarray(a, np.float64).ravel() - np.asarray(b, np.float64).ravel()))
+
+
+DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "cosine": cosine_distance,
+    "euclidean": euclidean_distance,
+}

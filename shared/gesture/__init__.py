@@ -1,0 +1,1 @@
+"""Gesture classification from keypoint frames: bundle contracts, features, classifier, service."""

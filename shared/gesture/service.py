@@ -1,0 +1,68 @@
+"""The set of gesture bundles one instance serves, and the request -> prediction path.
+
+Bundles come from `settings.gesture_models` (folders or gs:// URIs); the first is the
+default when a request names no `model`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..bundle import Bundle, BundleError, load_bundle
+from ..errors import BadRequest
+from ..settings import Settings
+from .classifier import TASK, Frames, GestureClassifier, Prediction
+from .parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
+
+REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
+DEFAULT_TOP_K = 3
+
+
+class GestureService:
+    def __init__(self, classifiers: list[GestureClassifier]):
+        if not classifiers:
+            raise BundleError("no gesture bundles configured")
+        self.classifiers = {c.name: c for c in classifiers}
+        if len(self.classifiers) != len(classifiers):
+            raise BundleError(f"gesture bundle names must be unique, got {[c.name for c in classifiers]}")
+        self.default = classifiers[0].name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "GestureService":
+        bundles = [
+            load_bundle(source, num_threads=settings.interpreter_threads, timeout_s=settings.model_load_timeout_s, task=TASK)
+            for source in settings.gesture_models
+        ]
+        return cls([GestureClassifier(b) for b in bundles])
+
+    def bundles(self) -> list[Bundle]:
+        return [c.bundle for c in self.classifiers.values()]
+
+    def classifier(self, name: Any = None) -> GestureClassifier:
+        """The named bundle's classifier (the default for None); 400 naming the available ones."""
+        if name is None:
+            return self.classifiers[self.default]
+        if not isinstance(name, str) or name not in self.classifiers:
+            raise BadRequest(f"unknown model {str(name)[:60]!r}; available: {', '.join(self.classifiers)}", code="unknown_model")
+        return self.classifiers[name]
+
+    def describe(self) -> dict:
+        return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()]}
+
+    def predict(self, data: dict, max_frames: int) -> Prediction:
+        """Answer one request body (fields already checked against REQUEST_FIELDS)."""
+        forms = [f for f in ("landmarks", "features") if f in data]
+        if len(forms) != 1:
+            raise BadRequest("send exactly one of landmarks (frames x 21 x 2|3) or features (frames x F)")
+        clf = self.classifier(data.get("model"))
+        top_k = parse_top_k(data["top_k"], len(clf.labels)) if "top_k" in data else min(DEFAULT_TOP_K, len(clf.labels))
+        form = forms[0]
+        if form not in clf.contract.forms:
+            raise BadRequest(f"model {clf.name} takes features ({clf.contract.frames} x {clf.contract.features_per_frame}), not landmarks")
+        if form == "landmarks":
+            size = parse_image_size(data["image_size"]) if "image_size" in data else None
+            frames = Frames("landmarks", parse_landmarks(data["landmarks"], max_frames), size)
+        else:
+            if "image_size" in data:
+                raise BadRequest("image_size applies to landmarks only")
+            frames = Frames("features", parse_features(data["features"], clf.contract.features_per_frame, max_frames))
+        return clf.predict(frames, top_k)

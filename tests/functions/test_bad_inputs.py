@@ -1,0 +1,423 @@
+"""The bad-input catalogue: hostile and broken requests to both functions through
+functions-framework, each with its expected status and error code, and after each one the
+same warm app still answers a valid request exactly as before (nothing poisoned).
+
+No answer may be a 500 or carry a traceback. The decompression bomb and the oversized
+bodies are also measured: peak RSS growth (kernel VmHWM) must stay under 10 MB. Streamed
+(chunked) uploads need a real server, so those cases run functions-framework in a
+subprocess on a loopback port.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import math
+import select
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psutil
+import pytest
+from functions_framework import create_app
+
+import hostile
+
+VERIFY = "functions/verify_face/main.py"
+GESTURE = "functions/predict_gesture/main.py"
+BOMB_RSS_MB = 10.0  # issue 7: bombs and oversized bodies are refused with < 10 MB RSS growth
+HALF_TIER_MB = 256.0  # no single request may take half of the 512 MB instance
+JSON_RSS_MB = 64.0  # a body under the 20 MB limit: about 3x its size is the most parsing should cost
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad request. `request(photos_or_rows)` returns keyword arguments for client.open."""
+
+    kind: str
+    status: int
+    code: str
+    request: Callable[..., dict]
+    marks: tuple = field(default=())
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def check_error(response, status: int, code: str) -> dict:
+    """The answer is the expected JSON error, and nothing in it looks like a stack trace."""
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, f"expected {status} {code}, got {response.status_code}: {text[:300]}"
+    assert "Traceback" not in text and 'File "' not in text, text[:300]
+    assert response.mimetype == "application/json", f"{response.mimetype}: {text[:200]}"
+    body = response.get_json()
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    return body
+
+
+# ---- verify_face ----------------------------------------------------------------------
+
+def _photos(photos) -> tuple[bytes, bytes]:
+    return (photos / "obama.jpg").read_bytes(), (photos / "obama2.jpg").read_bytes()
+
+
+def _json(**fields) -> dict:
+    return {"data": json.dumps(fields), "content_type": "application/json"}
+
+
+def _raw(data: bytes, content_type: str | None = "application/json") -> dict:
+    return {"data": data, "content_type": content_type} if content_type else {"data": data}
+
+
+def _multipart(**files) -> dict:
+    return {"data": {k: (io.BytesIO(v), f"{k}.bin") for k, v in files.items()}, "content_type": "multipart/form-data"}
+
+
+def _img1(make: Callable[[bytes, bytes], bytes]) -> Callable:
+    """JSON base64 request whose img1 is made from the real photos and img2 is a good photo."""
+    def request(photos):
+        a, b = _photos(photos)
+        return _json(img1=b64(make(a, b)), img2=b64(b))
+    return request
+
+
+def _png(photos) -> bytes:
+    return hostile.as_png((photos / "obama2.jpg").read_bytes())
+
+
+VERIFY_CASES = [
+    Case("empty body", 400, "bad_request", lambda p: _raw(b"")),
+    Case("empty body without content type", 415, "unsupported_media_type", lambda p: _raw(b"", None)),
+    Case("json without content type", 415, "unsupported_media_type", lambda p: _raw(json.dumps({"img1": "", "img2": ""}).encode(), None)),
+    Case("text/plain content type", 415, "unsupported_media_type", lambda p: _raw(b"img1=x&img2=y", "text/plain")),
+    Case("octet-stream photo", 415, "unsupported_media_type", lambda p: _raw(_photos(p)[0], "application/octet-stream")),
+    Case("multipart without img2", 400, "bad_request", lambda p: _multipart(img1=_photos(p)[0])),
+    Case("multipart with an extra file", 400, "bad_request", lambda p: _multipart(img1=_photos(p)[0], img2=_photos(p)[1], img3=b"x")),
+    Case("multipart with an empty file", 400, "bad_request", lambda p: _multipart(img1=b"", img2=_photos(p)[1])),
+    Case("multipart without boundary", 400, "bad_request", lambda p: _raw(b"--x\r\nnot really multipart", "multipart/form-data")),
+    Case("json missing img2", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]))),
+    Case("json extra unknown field", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), model="x")),
+    Case("json array instead of object", 400, "bad_request", lambda p: _raw(b"[1, 2]")),
+    Case("json img1 is a number", 400, "bad_request", lambda p: _json(img1=1, img2=b64(_photos(p)[1]))),
+    Case("json img1 is null", 400, "bad_request", lambda p: _json(img1=None, img2=b64(_photos(p)[1]))),
+    Case("invalid base64", 400, "bad_request", lambda p: _json(img1="not*base64!", img2=b64(_photos(p)[1]))),
+    Case("data uri without base64", 400, "bad_request", lambda p: _json(img1="data:image/jpeg,abc", img2=b64(_photos(p)[1]))),
+    Case("empty base64", 400, "bad_request", lambda p: _json(img1="", img2=b64(_photos(p)[1]))),
+    Case("malformed json", 400, "bad_request", lambda p: _raw(b'{"img1": "abc", ')),
+    Case("non-utf8 bytes", 400, "bad_request", lambda p: _raw(b'{"img1": "\xff\xfe\xfa", "img2": "x"}')),
+    Case("deeply nested json", 400, "bad_request", lambda p: _raw(b'{"img1": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")),
+    Case("huge json object (a million keys)", 400, "bad_request", lambda p: _raw(json.dumps({f"k{i}": 0 for i in range(10**6)}).encode())),
+    Case("huge json array (9 million items)", 400, "bad_request", lambda p: _raw(b"[" + b"0," * (9 * 2**20) + b"0]")),
+    Case("body over the size limit", 413, "payload_too_large", lambda p: _raw(b'{"img1": "' + b"A" * (21 * 2**20) + b'"}')),
+    Case("base64 of a non-image", 415, "unsupported_image", _img1(lambda a, b: b"%PDF-1.4 this is not a photo" * 40)),
+    Case("truncated jpeg", 400, "invalid_image", _img1(lambda a, b: a[: len(a) // 2])),
+    Case("jpeg cut inside its header", 400, "invalid_image", _img1(lambda a, b: a[:300])),
+    Case("png with bad header crc", 400, "invalid_image", lambda p: _json(img1=b64(hostile.png_bad_header_crc(_png(p))), img2=b64(_photos(p)[1]))),
+    Case("png with mangled idat", 400, "invalid_image", lambda p: _json(img1=b64(hostile.png_mangled_idat(_png(p))), img2=b64(_photos(p)[1]))),
+    Case("animated gif", 422, "multi_frame_image", _img1(lambda a, b: hostile.animated_gif())),
+    Case("multi-page tiff", 422, "multi_frame_image", _img1(lambda a, b: hostile.multipage_tiff(a))),
+    Case("1x1 image", 422, "image_too_small", _img1(lambda a, b: hostile.tiny(a, 1))),
+    Case("10x10 image", 422, "image_too_small", _img1(lambda a, b: hostile.tiny(a, 10, "JPEG"))),
+    Case("png header claiming 50000x50000", 413, "image_too_large", _img1(lambda a, b: hostile.png_header_only(50_000, 50_000))),
+    Case("bad photo in img2 only", 400, "invalid_image", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1][:2000]))),
+    Case("PUT instead of POST", 405, "method_not_allowed", lambda p: {**_json(img1="", img2=""), "method": "PUT"}),
+]
+
+
+@pytest.fixture(scope="module")
+def verify_client():
+    return create_app("verify_face", VERIFY).test_client()
+
+
+def fresh_copy(jpeg: bytes) -> bytes:
+    """The same JPEG with bytes after its end marker: same pixels, new sha256, so the
+    embedding cache cannot answer and the full pipeline runs."""
+    fresh_copy.n = getattr(fresh_copy, "n", 0) + 1
+    return jpeg + b"\0" * fresh_copy.n
+
+
+@pytest.fixture(scope="module")
+def verify_baseline(verify_client, face_photos) -> dict:
+    a, b = _photos(face_photos)
+    r = verify_client.post("/", **_json(img1=b64(fresh_copy(a)), img2=b64(fresh_copy(b))))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["verified"] is True
+    return body
+
+
+def assert_verify_still_works(client, photos, baseline: dict) -> None:
+    a, b = _photos(photos)
+    r = client.post("/", **_multipart(img1=fresh_copy(a), img2=fresh_copy(b)))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert "cache" not in body["time_ms"]["img1"] and "cache" not in body["time_ms"]["img2"]
+    for key in ("verified", "distance", "threshold", "facial_areas", "faces_found", "model", "detector"):
+        assert body[key] == baseline[key], key
+
+
+@pytest.mark.parametrize("case", VERIFY_CASES, ids=[c.kind for c in VERIFY_CASES])
+def test_verify_face_refuses_bad_input_and_keeps_serving(verify_client, verify_baseline, face_photos, case):
+    kwargs = case.request(face_photos)
+    check_error(verify_client.open("/", method=kwargs.pop("method", "POST"), **kwargs), case.status, case.code)
+    assert_verify_still_works(verify_client, face_photos, verify_baseline)
+
+
+# ---- predict_gesture -------------------------------------------------------------------
+
+def _pairs(flat: list[float]) -> list[list[float]]:
+    return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+
+
+def _history(rows) -> list[list[float]]:
+    """16 frames x 2 features: a real point_history.csv row (the default bundle's input)."""
+    return _pairs(rows["tracks"][0])
+
+
+def _hand_landmarks(rows) -> list:
+    """One frame of 21 [x, y, z] points in normalised image coordinates, from a real
+    keypoint.csv row placed inside the frame."""
+    hand = rows["hands"][0]
+    return [[[0.5 + 0.15 * hand[2 * j], 0.6 + 0.15 * hand[2 * j + 1], 0.0] for j in range(21)]]
+
+
+GESTURE_CASES = [
+    Case("empty body", 400, "bad_request", lambda r: _raw(b"")),
+    Case("json without content type", 415, "unsupported_media_type", lambda r: _raw(json.dumps({"features": _history(r)}).encode(), None)),
+    Case("multipart content type", 415, "unsupported_media_type", lambda r: _multipart(features=b"[[0.1, 0.2]]")),
+    Case("text/plain content type", 415, "unsupported_media_type", lambda r: _raw(b"0.1,0.2", "text/plain")),
+    Case("json array instead of object", 400, "bad_request", lambda r: _raw(json.dumps(_history(r)).encode())),
+    Case("extra unknown field", 400, "bad_request", lambda r: _json(features=_history(r), camera="front")),
+    Case("neither landmarks nor features", 400, "bad_request", lambda r: _json(model="hand-sign")),
+    Case("both landmarks and features", 400, "bad_request", lambda r: _json(features=_history(r), landmarks=_hand_landmarks(r))),
+    Case("features is a string", 400, "bad_request", lambda r: _json(features="0.1,0.2")),
+    Case("Infinity inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[Infinity, 0.1], [0.2, 0.3]]}')),
+    Case("1e999 inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[1e999, 0.1]]}')),
+    Case("400-digit integer inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 400 + b', 0.1]]}')),
+    Case("strings inside frames", 400, "bad_request", lambda r: _json(features=[["0.1", "0.2"]] * 16)),
+    Case("booleans inside frames", 400, "bad_request", lambda r: _json(features=[[True, False]] * 16)),
+    Case("frames nested too deep", 400, "bad_request", lambda r: _json(features=[[[0.1], [0.2]]] * 16)),
+    Case("all frames NaN", 422, "no_data", lambda r: _raw(b'{"features": [[NaN, NaN], [NaN, NaN]]}')),
+    Case("wrong feature count", 400, "bad_request", lambda r: _json(features=[[0.1, 0.2, 0.3]] * 16)),
+    Case("wrong feature count for hand-sign", 400, "bad_request", lambda r: _json(features=_history(r), model="hand-sign")),
+    Case("zero frames", 422, "no_frames", lambda r: _json(features=[])),
+    Case("zero landmark frames", 422, "no_frames", lambda r: _json(landmarks=[])),
+    Case("far too many frames", 413, "too_many_frames", lambda r: _json(features=[[0.1, 0.2]] * 100_000)),
+    Case("20 landmarks per frame", 400, "bad_request", lambda r: _json(landmarks=[_hand_landmarks(r)[0][:20]])),
+    Case("landmark with 4 coordinates", 400, "bad_request", lambda r: _json(landmarks=[[[0.1, 0.2, 0.3, 0.4]] * 21])),
+    Case("landmark frame is an object", 400, "bad_request", lambda r: _json(landmarks=[{"x": 0.1, "y": 0.2}])),
+    Case("landmark point with unknown keys", 400, "bad_request", lambda r: _json(landmarks=[[{"x": 0.1, "y": 0.2, "q": 1}] * 21])),
+    Case("unknown model", 400, "unknown_model", lambda r: _json(features=_history(r), model="no-such-model")),
+    Case("model given as a path", 400, "unknown_model", lambda r: _json(features=_history(r), model="../../models/hand-sign")),
+    Case("model given as a gs:// URL", 400, "unknown_model", lambda r: _json(features=_history(r), model="gs://bucket/hand-sign")),
+    Case("model is a number", 400, "unknown_model", lambda r: _json(features=_history(r), model=3)),
+    Case("top_k zero", 400, "bad_request", lambda r: _json(features=_history(r), top_k=0)),
+    Case("top_k over the label count", 400, "bad_request", lambda r: _json(features=_history(r), top_k=99)),
+    Case("top_k as a string", 400, "bad_request", lambda r: _json(features=_history(r), top_k="2")),
+    Case("top_k true", 400, "bad_request", lambda r: _json(features=_history(r), top_k=True)),
+    Case("image_size with features", 400, "bad_request", lambda r: _json(features=_history(r), image_size=[640, 480])),
+    Case("image_size negative", 400, "bad_request", lambda r: _json(landmarks=_hand_landmarks(r), model="hand-sign", image_size=[-640, 480])),
+    Case("malformed json", 400, "bad_request", lambda r: _raw(b'{"features": [[0.1, 0.2], ')),
+    Case("non-utf8 bytes", 400, "bad_request", lambda r: _raw(b'{"model": "\xff\xfe", "features": [[0.1, 0.2]]}')),
+    Case("deeply nested json", 400, "bad_request", lambda r: _raw(b'{"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")),
+    Case("body over the size limit", 413, "payload_too_large", lambda r: _raw(b'{"features": [' + b"[0.1, 0.2]," * (2 * 2**20) + b"[0.1, 0.2]]}")),
+    Case("PUT instead of POST", 405, "method_not_allowed", lambda r: {**_json(features=[[0.1, 0.2]]), "method": "PUT"}),
+]
+
+
+@pytest.fixture(scope="module")
+def gesture_rows(gesture_data) -> dict:
+    def rows(name):
+        lines = (gesture_data / name).read_text().splitlines()
+        return [[float(v) for v in line.split(",")[1:]] for line in lines[:: len(lines) // 8][:8]]
+    return {"hands": rows("keypoint.csv"), "tracks": rows("point_history.csv")}
+
+
+@pytest.fixture(scope="module")
+def gesture_client():
+    return create_app("predict_gesture", GESTURE).test_client()
+
+
+GOOD_GESTURES = {
+    "history": lambda r: {"features": _history(r)},
+    "hand-sign landmarks": lambda r: {"landmarks": _hand_landmarks(r), "model": "hand-sign", "top_k": 4},
+    "one NaN frame among real ones": lambda r: {"features": [[math.nan, math.nan], *_history(r)[1:]]},
+}
+
+
+def _gesture_answers(client, rows) -> dict:
+    out = {}
+    for name, make in GOOD_GESTURES.items():
+        r = client.post("/", data=json.dumps(make(rows)), content_type="application/json")
+        assert r.status_code == 200, (name, r.get_json())
+        body = r.get_json()
+        body.pop("time_ms")
+        out[name] = body
+    return out
+
+
+@pytest.fixture(scope="module")
+def gesture_baseline(gesture_client, gesture_rows) -> dict:
+    answers = _gesture_answers(gesture_client, gesture_rows)
+    assert answers["one NaN frame among real ones"]["frames_missing"] == 1
+    return answers
+
+
+@pytest.mark.parametrize("case", GESTURE_CASES, ids=[c.kind for c in GESTURE_CASES])
+def test_predict_gesture_refuses_bad_input_and_keeps_serving(gesture_client, gesture_baseline, gesture_rows, case):
+    kwargs = case.request(gesture_rows)
+    check_error(gesture_client.open("/", method=kwargs.pop("method", "POST"), **kwargs), case.status, case.code)
+    assert _gesture_answers(gesture_client, gesture_rows) == gesture_baseline
+
+
+def test_catalogue_has_at_least_30_kinds():
+    kinds = {c.kind for c in VERIFY_CASES} | {c.kind for c in GESTURE_CASES}
+    assert len(kinds) >= 30 and len(VERIFY_CASES) + len(GESTURE_CASES) >= 60
+
+
+# ---- memory: measured on a fresh served process ----------------------------------------
+# Freed memory stays resident in a warm process and would hide a later spike, so each
+# measurement gets its own functions-framework process, warmed by one valid request.
+
+def _post(server, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("POST", "/", body=body, headers={"Content-Type": content_type})
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    conn.close()
+    assert "Traceback" not in text and 'File "' not in text, text[:300]
+    return response.status, json.loads(text)
+
+
+@pytest.fixture
+def fresh_verify(face_photos):
+    from tools import localserve
+
+    server = localserve.start("verify_face")
+    a, b = _photos(face_photos)
+    status, body = _post(server, json.dumps({"img1": b64(a), "img2": b64(b)}).encode())
+    assert status == 200 and body["verified"] is True, body
+    yield server
+    server.stop()
+
+
+def _measured(server, body: bytes) -> tuple[int, dict, float]:
+    with hostile.peak_rss(server.serving_pid()) as rss:
+        status, answer = _post(server, body)
+    assert server.worker_pids() == server.started_workers, "the worker restarted"
+    return status, answer, rss.growth_mb
+
+
+def test_decompression_bomb_is_refused_without_a_memory_spike(fresh_verify, face_photos):
+    body = json.dumps({"img1": b64(hostile.png_header_only(50_000, 50_000)), "img2": b64(_photos(face_photos)[1])}).encode()
+    status, answer, growth = _measured(fresh_verify, body)
+    assert (status, answer["error"]["code"]) == (413, "image_too_large"), answer
+    assert growth < BOMB_RSS_MB, f"peak RSS grew {growth:.1f} MB"
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["rgb", "rgba"])
+def test_small_png_expanding_to_49_megapixels_stays_under_half_the_tier(fresh_verify, face_photos, alpha):
+    """A ~200 KB flat PNG of 7000 x 7000 is under the pixel-count cap (50 MP) but expands
+    to 147-196 MB of raw pixels; refusing it or decoding it frugally are both fine, taking
+    half the instance's memory is not."""
+    bomb = hostile.png_flat(7000, 7000, alpha=alpha)
+    assert len(bomb) < 300_000
+    status, answer, growth = _measured(fresh_verify, json.dumps({"img1": b64(bomb), "img2": b64(_photos(face_photos)[1])}).encode())
+    assert status in (413, 422), answer
+    assert growth < HALF_TIER_MB, f"a {len(bomb)} byte PNG took {growth:.0f} MB of peak RSS ({status} {answer})"
+
+
+def test_huge_json_array_costs_little_memory(fresh_verify):
+    """18 MB of `[0,0,...]` (9 million items, under the 20 MB body limit) is refused as
+    not-an-object; parsing it all first costs ~8 bytes per item and more."""
+    status, answer, growth = _measured(fresh_verify, b"[" + b"0," * (9 * 2**20) + b"0]")
+    assert (status, answer["error"]["code"]) == (400, "bad_request"), answer
+    assert growth < JSON_RSS_MB, f"peak RSS grew {growth:.0f} MB"
+
+
+@pytest.fixture
+def fresh_gesture():
+    from tools import localserve
+
+    server = localserve.start("predict_gesture")
+    yield server
+    server.stop()
+
+
+def test_a_million_frames_are_refused_without_a_memory_spike(fresh_gesture):
+    """{"features": [[0,0], ...]} with 1.5 million frames: 9 MB, under the body limit;
+    the issue's "one JSON body can hold a million frames"."""
+    status, answer, growth = _measured(fresh_gesture, b'{"features": [' + b"[0,0]," * 1_500_000 + b"[0,0]]}")
+    assert (status, answer["error"]["code"]) == (413, "too_many_frames"), answer
+    assert growth < JSON_RSS_MB, f"peak RSS grew {growth:.0f} MB"
+
+
+# ---- oversized bodies against a real served process --------------------------------------
+
+LIMIT = 2**20  # MAX_REQUEST_BYTES for the served processes below
+UPLOAD = 64 * 2**20
+
+
+@pytest.fixture(scope="module", params=["verify_face", "predict_gesture"])
+def served(request):
+    from tools import localserve
+
+    server = localserve.start(request.param, env={"MAX_REQUEST_BYTES": str(LIMIT)})
+    yield server
+    server.stop()
+
+
+def _upload(server, *, chunked: bool, piece: int = 64 * 1024) -> tuple[int, dict, int, float]:
+    """POST a 64 MB JSON body (chunked or with Content-Length), stop sending as soon as an
+    answer arrives; return (status, body, bytes sent, peak RSS growth of the worker in MB)."""
+    pid = server.serving_pid()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.putrequest("POST", "/")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Transfer-Encoding" if chunked else "Content-Length", "chunked" if chunked else str(UPLOAD))
+    conn.endheaders()
+    head = b'{"landmarks": "' if server.function == "predict_gesture" else b'{"img1": "'
+    sent = 0
+    with hostile.peak_rss(pid) as rss:
+        try:
+            while sent < UPLOAD:
+                data = (head if sent == 0 else b"") + b"A" * (piece - (len(head) if sent == 0 else 0))
+                conn.send(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+                sent += len(data)
+                if select.select([conn.sock], [], [], 0)[0]:
+                    break  # the server has answered: stop streaming
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed the connection after answering
+        response = conn.getresponse()
+        text = response.read().decode("utf-8", "replace")
+    conn.close()
+    assert "Traceback" not in text and 'File "' not in text, text[:300]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {"raw": text[:300]}
+    return response.status, body, sent, rss.growth_mb
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_oversized_body_is_refused_while_streaming(served, chunked):
+    status, body, sent, growth = _upload(served, chunked=chunked)
+    assert status == 413, (status, body)
+    assert body["error"]["code"] == "payload_too_large", body
+    assert sent < UPLOAD / 2, f"the answer came only after {sent} of {UPLOAD} bytes were sent"
+    assert growth < BOMB_RSS_MB, f"worker peak RSS grew {growth:.1f} MB"
+    assert served.alive() and served.worker_pids() == served.started_workers
+
+
+def test_served_function_still_answers_after_oversized_bodies(served, face_photos):
+    import urllib.request
+
+    for chunked in (True, False):
+        _upload(served, chunked=chunked)
+    with urllib.request.urlopen(served.url, timeout=30) as r:
+        assert r.status == 200 and json.loads(r.read())["function"] == served.function
+    assert served.worker_pids() == served.started_workers

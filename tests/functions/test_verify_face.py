@@ -1,0 +1,139 @@
+"""verify_face through functions-framework, on the bundled models and real photos."""
+import base64
+import io
+
+import pytest
+from functions_framework import create_app
+from PIL import Image
+
+SOURCE = "functions/verify_face/main.py"
+
+
+@pytest.fixture(scope="module")
+def client():
+    return create_app("verify_face", SOURCE).test_client()
+
+
+def b64(path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def post_files(client, a: bytes, b: bytes, names=("a.jpg", "b.jpg")):
+    data = {"img1": (io.BytesIO(a), names[0]), "img2": (io.BytesIO(b), names[1])}
+    return client.post("/", data=data, content_type="multipart/form-data")
+
+
+def test_same_person_verifies_through_multipart(client, face_photos):
+    r = post_files(client, (face_photos / "obama.jpg").read_bytes(), (face_photos / "obama2.jpg").read_bytes())
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["verified"] is True and body["distance"] <= body["threshold"]
+    assert body["model"] == "face-embedder-dlib" and body["similarity_metric"] == "cosine"
+    assert body["faces_found"] == {"img1": 1, "img2": 1}
+    area = body["facial_areas"]["img1"]
+    assert {"x", "y", "w", "h", "left_eye", "right_eye", "score"} <= set(area)
+    # obama.jpg is 910x1137: the face box lies inside it, eyes inside the box, subject's right eye on the image left.
+    assert 0 <= area["x"] and area["x"] + area["w"] <= 910 and area["y"] + area["h"] <= 1137
+    assert area["right_eye"][0] < area["left_eye"][0]
+    assert {"img1", "img2", "total"} <= set(body["time_ms"])
+
+
+@pytest.mark.parametrize("other", ["obama3.jpg", "32bit.png"])
+def test_more_obama_photos_verify_through_base64_json(client, face_photos, other):
+    r = client.post("/", json={"img1": b64(face_photos / "obama.jpg"), "img2": "data:image/jpeg;base64," + b64(face_photos / other)})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["verified"] is True
+
+
+def test_different_people_do_not_verify(client, face_photos):
+    r = client.post("/", json={"img1": b64(face_photos / "obama.jpg"), "img2": b64(face_photos / "biden.jpg")})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["verified"] is False and body["distance"] > body["threshold"]
+
+
+def test_photo_without_a_face_is_422_naming_it(client, face_photos):
+    # A real photo's top-left background corner holds no face.
+    corner = Image.open(face_photos / "obama.jpg").crop((0, 0, 200, 200))
+    out = io.BytesIO()
+    corner.save(out, "JPEG")
+    r = post_files(client, (face_photos / "obama.jpg").read_bytes(), out.getvalue())
+    assert r.status_code == 422
+    assert r.get_json()["error"] == {"code": "no_face", "message": "no face found in img2"}
+
+
+def test_repeated_reference_photo_is_served_from_the_cache(client, face_photos):
+    ref = (face_photos / "obama.jpg").read_bytes()
+    post_files(client, ref, (face_photos / "obama2.jpg").read_bytes())
+    r = post_files(client, ref, (face_photos / "obama3.jpg").read_bytes())
+    assert r.get_json()["time_ms"]["img1"] == {"cache": "hit"}
+    health = client.get("/").get_json()
+    assert health["embedding_cache"]["hits"] >= 1
+
+
+def test_health_reports_models_runtime_and_memory(client, face_photos):
+    post_files(client, (face_photos / "obama.jpg").read_bytes(), (face_photos / "obama2.jpg").read_bytes())
+    health = client.get("/").get_json()
+    assert health["ready"] is True and health["models"]["state"] == "ready"
+    names = [b["name"] for b in health["bundles"]]
+    assert names == ["face-detector-short", "face-detector-full", "face-embedder-dlib"]
+    assert all(len(b["sha256"]) == 64 for b in health["bundles"])
+    assert health["runtime"]["runtime"] in ("ai_edge_litert", "tflite_runtime")
+    assert 0 < health["memory"]["rss_mb"] < health["memory"]["limit_mb"]
+    assert isinstance(health["threshold"], float)
+
+
+@pytest.mark.parametrize("kwargs,status,code", [
+    ({"data": b"", "content_type": "application/json"}, 400, "bad_request"),
+    ({"data": b"img1=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    ({"json": {"img1": "aGVsbG8="}}, 400, "bad_request"),
+    ({"json": {"img1": "!!", "img2": "!!"}}, 400, "bad_request"),
+    ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8="}}, 415, "unsupported_image"),
+    ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8=", "extra": 1}}, 400, "bad_request"),
+    ({"json": [1, 2]}, 400, "bad_request"),
+])
+def test_bad_requests_get_json_4xx(client, kwargs, status, code):
+    r = client.post("/", **kwargs)
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.get_json()["error"]["code"] == code
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_other_methods_are_405(client):
+    r = client.put("/", json={})
+    assert r.status_code == 405 and r.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_body_over_the_limit_is_413_from_content_length(monkeypatch, face_photos):
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "100000")
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    small = create_app("verify_face", SOURCE).test_client()
+    big = (face_photos / "obama3.jpg").read_bytes()
+    r = post_files(small, big, big)
+    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_api_key_when_configured(monkeypatch, face_photos):
+    monkeypatch.setenv("API_KEY", "s3cret")
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    locked = create_app("verify_face", SOURCE).test_client()
+    pair = {"img1": b64(face_photos / "obama.jpg"), "img2": b64(face_photos / "obama2.jpg")}
+    assert locked.post("/", json=pair).status_code == 401
+    assert locked.post("/", json=pair, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert locked.post("/", json=pair, headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_memory_guard_refuses_work_with_503_when_critical(monkeypatch, face_photos):
+    monkeypatch.setenv("MEMORY_LIMIT_MB", "32")  # any real process is over 85% of 32 MB
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    tight = create_app("verify_face", SOURCE).test_client()
+    r = tight.post("/", json={"img1": b64(face_photos / "obama.jpg"), "img2": b64(face_photos / "obama2.jpg")})
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert r.get_json()["error"]["code"] == "memory_pressure"
+    assert tight.get("/").get_json()["memory"]["state"] == "critical"

@@ -1,0 +1,205 @@
+"""Property-based and fuzz tests of what reads client bytes: the photo decoder (random bytes,
+and real JPEG/PNG files with bit flips, truncations and spliced chunks), the request
+parsers in shared/http.py, and both functions' JSON bodies built from random structures.
+
+The only allowed outcomes are success or a ServiceError with a 4xx status (an HTTP 4xx
+through the functions), and each example's peak RSS growth stays bounded. Example counts
+are fixed and the search is derandomized, so CI runs the same examples every time.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.test import EnvironBuilder
+
+import hostile
+from shared import http
+from shared.errors import ServiceError
+from shared.images import decode_photo
+
+PEAK_MB = 64.0  # per example; a 1280-px working copy of a photo is ~5 MB
+FAST = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+WORST = {"mb": 0.0}
+
+
+@pytest.fixture(scope="module")
+def real_files(face_photos) -> dict[str, bytes]:
+    jpeg = (face_photos / "obama2.jpg").read_bytes()
+    return {"jpeg": jpeg, "png": hostile.tiny(jpeg, 320), "png32": (face_photos / "32bit.png").read_bytes()}
+
+
+def decode_or_4xx(data: bytes) -> None:
+    with hostile.peak_rss() as rss:
+        try:
+            photo = decode_photo(data, name="img1", max_pixels=50_000_000, max_side=1280)
+            assert photo.pixels.ndim == 3 and photo.pixels.shape[2] == 3 and max(photo.pixels.shape[:2]) <= 1280
+        except ServiceError as exc:
+            assert 400 <= exc.status < 500, (exc.status, exc.message)
+    WORST["mb"] = max(WORST["mb"], rss.growth_mb)
+    assert rss.growth_mb < PEAK_MB, f"decoding {len(data)} bytes took {rss.growth_mb:.0f} MB"
+
+
+# ---- the photo decoder -----------------------------------------------------------------
+
+@settings(max_examples=300, **FAST)
+@given(st.binary(max_size=4096))
+def test_random_bytes_decode_or_4xx(data):
+    decode_or_4xx(data)
+
+
+MAGIC = [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF\x00\x00\x00\x00WEBPVP8 "]
+
+
+@settings(max_examples=200, **FAST)
+@given(st.sampled_from(MAGIC), st.binary(max_size=2048))
+def test_random_bytes_behind_a_real_magic_number_decode_or_4xx(magic, rest):
+    decode_or_4xx(magic + rest)
+
+
+def mutate(data: bytes, flips: list[tuple[int, int]], cut: int | None, splice: tuple[int, int, int] | None) -> bytes:
+    """Bit flips at (position fraction in 1/10000 of the file, bit); a truncation; a splice
+    copying a slice of the file over another place (e.g. one PNG chunk over another)."""
+    out = bytearray(data)
+    if splice:
+        src, dst, length = (v * len(out) // 10_000 for v in splice)
+        out[dst:dst + length] = data[src:src + length]
+    for where, bit in flips:
+        # half the flips land in the first 1 KB, where headers and chunk tables live
+        pos = where % 1024 if where % 2 else where * len(out) // 10_000
+        if pos < len(out):
+            out[pos] ^= 1 << bit
+    if cut is not None:
+        out = out[: cut * len(out) // 10_000]
+    return bytes(out)
+
+
+MUTATIONS = dict(
+    flips=st.lists(st.tuples(st.integers(0, 9_999), st.integers(0, 7)), max_size=8),
+    cut=st.none() | st.integers(0, 9_999),
+    splice=st.none() | st.tuples(st.integers(0, 9_999), st.integers(0, 9_999), st.integers(1, 500)),
+)
+
+
+@settings(max_examples=150, **FAST)
+@given(kind=st.sampled_from(["jpeg", "png", "png32"]), **MUTATIONS)
+def test_mutated_real_photos_decode_or_4xx(real_files, kind, flips, cut, splice):
+    decode_or_4xx(mutate(real_files[kind], flips, cut, splice))
+
+
+@settings(max_examples=60, **FAST)
+@given(order=st.permutations(range(6)), drop=st.sets(st.integers(0, 5), max_size=2))
+def test_png_with_chunks_reordered_or_dropped_decodes_or_4xx(real_files, order, drop):
+    png = real_files["png"]
+    chunks = [png[o:o + 12 + n] for o, n, _ in hostile.png_chunks(png)]
+    picked = [chunks[i] for i in order if i < len(chunks) and i not in drop]
+    decode_or_4xx(hostile.PNG_SIGNATURE + b"".join(picked))
+
+
+# ---- the request parsers ---------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=40,
+)
+FIELD_NAMES = st.sampled_from(["img1", "img2", "landmarks", "features", "model", "top_k", "image_size"]) | st.text(max_size=8)
+
+
+def request_from(body: bytes, content_type: str):
+    return EnvironBuilder(method="POST", data=body, content_type=content_type).get_request()
+
+
+@settings(max_examples=250, **FAST)
+@given(
+    body=st.binary(max_size=512) | st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=5).map(lambda d: json.dumps(d).encode()),
+    content_type=st.sampled_from(["application/json", "text/plain", "", "application/json; charset=latin-1", "multipart/form-data"]),
+)
+def test_request_parsers_accept_or_raise_4xx(body, content_type):
+    try:
+        files = http.read_files(request_from(body, content_type), ("img1", "img2"), 2**20)
+        assert set(files) == {"img1", "img2"} and all(isinstance(v, bytes) and v for v in files.values())
+    except ServiceError as exc:
+        assert 400 <= exc.status < 500, exc.message
+
+
+@settings(max_examples=200, **FAST)
+@given(st.one_of(st.text(max_size=64), st.binary(max_size=48).map(lambda b: base64.b64encode(b).decode()), JSON_VALUES))
+def test_decode_base64_returns_bytes_or_400(value):
+    try:
+        assert isinstance(http.decode_base64(value, "img1"), bytes)
+    except ServiceError as exc:
+        assert exc.status == 400
+
+
+# ---- both functions' JSON bodies, through functions-framework --------------------------
+
+@pytest.fixture(scope="module")
+def clients(face_photos):
+    """Both apps, warmed: models load on first use, and that is not a per-request cost."""
+    from functions_framework import create_app
+
+    out = {name: create_app(name, f"functions/{name}/main.py").test_client() for name in ("verify_face", "predict_gesture")}
+    photo = base64.b64encode((face_photos / "obama2.jpg").read_bytes()).decode()
+    assert out["verify_face"].post("/", json={"img1": photo, "img2": photo}).status_code == 200
+    out["predict_gesture"].get("/")
+    return out
+
+
+def post_is_4xx_or_200(client, body) -> int:
+    with hostile.peak_rss() as rss:
+        r = client.post("/", data=json.dumps(body, allow_nan=True), content_type="application/json")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 or 400 <= r.status_code < 500, f"{r.status_code}: {text[:300]} for {str(body)[:300]}"
+    assert "Traceback" not in text
+    assert rss.growth_mb < PEAK_MB
+    return r.status_code
+
+
+IMAGE_VALUES = st.binary(max_size=256).map(lambda b: base64.b64encode(b).decode()) | JSON_VALUES
+
+
+@settings(max_examples=100, **FAST)
+@given(st.fixed_dictionaries({}, optional={"img1": IMAGE_VALUES, "img2": IMAGE_VALUES}) | st.dictionaries(FIELD_NAMES, IMAGE_VALUES, max_size=3))
+def test_verify_face_random_json_bodies(clients, body):
+    post_is_4xx_or_200(clients["verify_face"], body)
+
+
+NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30, 10**30) | st.none()
+FRAME_ITEMS = NUMBERS | st.text(max_size=3) | st.booleans() | st.lists(NUMBERS, max_size=4)
+FEATURE_FRAMES = st.lists(st.none() | st.lists(FRAME_ITEMS, min_size=0, max_size=44), max_size=40)
+POINT = st.lists(NUMBERS, min_size=1, max_size=4) | st.fixed_dictionaries({"x": NUMBERS, "y": NUMBERS}, optional={"z": NUMBERS, "w": NUMBERS}) | FRAME_ITEMS
+LANDMARK_FRAMES = st.lists(st.none() | st.lists(POINT, min_size=19, max_size=22), max_size=20)
+
+
+@settings(max_examples=300, **FAST)
+@given(st.fixed_dictionaries(
+    {},
+    optional={
+        "features": FEATURE_FRAMES | JSON_VALUES,
+        "landmarks": LANDMARK_FRAMES | JSON_VALUES,
+        "model": st.sampled_from(["finger-gesture", "hand-sign", "", "../models/x", "gs://b/x"]) | JSON_VALUES,
+        "top_k": st.integers(-2, 10) | JSON_VALUES,
+        "image_size": st.lists(NUMBERS, max_size=3) | JSON_VALUES,
+    },
+))
+def test_predict_gesture_random_json_bodies(clients, body):
+    post_is_4xx_or_200(clients["predict_gesture"], body)
+
+
+@settings(max_examples=150, **FAST)
+@given(frames=st.lists(st.lists(st.floats(-2, 2) | st.sampled_from([math.nan, None]), min_size=2, max_size=2), min_size=1, max_size=64))
+def test_predict_gesture_well_formed_features_always_answer(clients, frames):
+    """Any 1..64 frames of 2 finite-or-missing features for the default model: 200, or 422
+    when every frame is missing; never anything else."""
+    status = post_is_4xx_or_200(clients["predict_gesture"], {"features": frames})
+    all_missing = all(v is None or (isinstance(v, float) and math.isnan(v)) for f in frames for v in f)
+    assert status == (422 if all_missing else 200)
+
+
+def test_worst_decoder_peak_is_reported():
+    print(f"worst per-example decoder peak RSS growth: {WORST['mb']:.1f} MB")

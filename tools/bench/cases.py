@@ -1,0 +1,133 @@
+"""What the benchmark runs: variants (a function on one Python/runtime), the serving
+processes each gets, and the workloads sent to each process."""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import Request
+from .inputs import ROOT, face_photo_pairs, gesture_available, hello_request, verify_request
+
+
+@dataclass(frozen=True)
+class Workload:
+    """`total` requests cycling through `requests` from `concurrency` client threads."""
+
+    name: str
+    requests: list[Request]
+    total: int
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One serving process: its extra environment, its workloads in order, and an optional
+    leak check (RSS after the 50th request of `leak` vs after its last)."""
+
+    label: str
+    env: dict[str, str]
+    workloads: list[Workload]
+    leak: Workload | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    runtime: str
+    python: str
+    source: Path
+    target: str
+    env: dict[str, str]
+    cold_request: Request
+    plans: list[Plan] = field(default_factory=list)
+    floor: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    requests: int = 50          # per warm verify_face workload
+    gesture_requests: int = 500  # per warm predict_gesture workload (they are cheap)
+    leak_requests: int = 500    # 0 = no leak check
+
+
+def runtime_versions(python: str) -> dict:
+    """Python and package versions as seen by one interpreter."""
+    code = (
+        "import json, sys\nfrom importlib import metadata\nout = {'python': sys.version.split()[0]}\n"
+        "for name in ('ai-edge-litert', 'tflite-runtime', 'tensorflow', 'functions-framework', 'numpy', 'pillow'):\n"
+        "    try: out[name] = metadata.version(name)\n"
+        "    except metadata.PackageNotFoundError: pass\nprint(json.dumps(out))"
+    )
+    return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout)
+
+
+def hello_variant(python: str) -> Variant:
+    return Variant("hello-world (floor)", "-", python, ROOT / "tools/bench_hello/main.py", "hello", {}, hello_request(), floor=True)
+
+
+def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
+    one, twelve = verify_request(pairs["1mp"], "1mp"), verify_request(pairs["12mp"], "12mp")
+    off = {"EMBEDDING_CACHE_SIZE": "0"}
+    n = budget.requests
+    plans = [
+        Plan("seq", {**off, "THREADS": "1"}, [Workload("1 MP pair, cache off", [one], n, 1), Workload("12 MP pair, cache off", [twelve], n, 1)],
+             Workload("leak: 1 MP pair, cache off", [one], budget.leak_requests, 1) if full and budget.leak_requests else None),
+        Plan("conc4", {**off, "THREADS": "4"}, [Workload("1 MP pair, cache off", [one], n, 4), Workload("12 MP pair, cache off", [twelve], n, 4)]),
+    ]
+    if full:
+        plans.append(Plan("cache", {"THREADS": "1"}, [Workload("1 MP pair, cache hit", [one], n, 1)]))
+    return plans
+
+
+def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None) -> list[Variant]:
+    """verify_face on each runtime (full plan on the first), each shipped embedder, and TF."""
+    pairs = face_photo_pairs()
+    cold = verify_request(pairs["1mp"], "1mp")
+    source = ROOT / "functions/verify_face/main.py"
+    out = []
+    for i, (runtime, (python, env)) in enumerate(pythons.items()):
+        out.append(Variant("verify_face", runtime, python, source, "verify_face", env, cold, _verify_plans(budget, pairs, full=i == 0)))
+    first_runtime, (first_python, first_env) = next(iter(pythons.items()))
+    default = ROOT / "models/face-embedder-dlib"
+    for bundle in sorted((ROOT / "models").glob("face-embedder-*")):
+        if bundle != default and (bundle / "bundle.json").exists():
+            env = {**first_env, "FACE_EMBEDDER_MODEL": str(bundle)}
+            out.append(Variant(f"verify_face [{bundle.name}]", first_runtime, first_python, source, "verify_face", env, cold, _verify_plans(budget, pairs, full=False)))
+    if tf_python:
+        tf_env = {"BENCH_TF_FUNCTION": "verify_face", "TFLITE_RUNTIME": "tflite_runtime"}
+        out.append(Variant("verify_face", "tensorflow (before)", tf_python, ROOT / "tools/bench_tf/main.py", "verify_face", tf_env, cold,
+                           [Plan("seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)])]))
+    return out
+
+
+def gesture_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None) -> list[Variant]:
+    """predict_gesture on each runtime with both bundles (full plan on the first), and TF."""
+    if not gesture_available():
+        return []
+    from .gesture import gesture_requests, served_env
+
+    requests = gesture_requests()  # {bundle name: [Request, ...]}
+    served = served_env()
+    pythons = {runtime: (python, {**env, **served}) for runtime, (python, env) in pythons.items()}
+    cold = next(iter(requests.values()))[0]
+    source = ROOT / "functions/predict_gesture/main.py"
+    n = budget.gesture_requests
+    out = []
+    for i, (runtime, (python, env)) in enumerate(pythons.items()):
+        seq = [Workload(f"{name}", reqs, n, 1) for name, reqs in requests.items()]
+        conc = [Workload(f"{name}", reqs, n, 4) for name, reqs in requests.items()]
+        leak = Workload(f"leak: {next(iter(requests))}", cold_list(requests), budget.leak_requests, 1) if i == 0 and budget.leak_requests else None
+        plans = [Plan("seq", {"THREADS": "1"}, seq, leak), Plan("conc4", {"THREADS": "4"}, conc)]
+        out.append(Variant("predict_gesture", runtime, python, source, "predict_gesture", env, cold, plans))
+    if tf_python:
+        tf_env = {"BENCH_TF_FUNCTION": "predict_gesture", "TFLITE_RUNTIME": "tflite_runtime", **served}
+        seq = [Workload(f"{name}", reqs, n, 1) for name, reqs in requests.items()]
+        out.append(Variant("predict_gesture", "tensorflow (before)", tf_python, ROOT / "tools/bench_tf/main.py", "predict_gesture", tf_env, cold,
+                           [Plan("seq", {"THREADS": "1"}, seq)]))
+    return out
+
+
+def cold_list(requests: dict[str, list[Request]]) -> list[Request]:
+    return next(iter(requests.values()))

@@ -1,0 +1,88 @@
+"""Real inputs for the benchmark: face photos from the face-recognition sdist (fetched by
+tests/testdata.py, cached outside git) and gesture keypoints from ../shared/data/gesture.
+
+The ~1 MP pair is obama.jpg as shipped (910x1137) and obama3.jpg scaled down to ~1 MP;
+the 12 MP pair is the same two photos cropped to 3:4 and upscaled to 3000x4000 (JPEG q90),
+the size a phone camera sends.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from .client import Request, json_request, multipart_request
+
+ROOT = Path(__file__).resolve().parents[2]
+GESTURE_DATA = ROOT.parent / "shared" / "data" / "gesture"
+
+
+def face_folder() -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import testdata  # the one place that fetches and pins the sdist
+
+    return testdata.face_photos()
+
+
+def _jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _to_megapixels(image: Image.Image, megapixels: float) -> Image.Image:
+    scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+
+
+def _to_12mp(image: Image.Image) -> Image.Image:
+    """Crop to 3:4 portrait (keeping the top, where the face is), upscale to 3000x4000."""
+    w, h = image.size
+    if w * 4 > h * 3:
+        cw = h * 3 // 4
+        image = image.crop(((w - cw) // 2, 0, (w - cw) // 2 + cw, h))
+    else:
+        image = image.crop((0, 0, w, w * 4 // 3))
+    return image.resize((3000, 4000), Image.LANCZOS)
+
+
+def face_photo_pairs() -> dict[str, tuple[bytes, bytes]]:
+    """{"1mp": (img1, img2), "12mp": (img1, img2)}: JPEG bytes of the same person."""
+    folder = face_folder()
+    a = Image.open(folder / "obama.jpg")
+    b = Image.open(folder / "obama3.jpg")
+    return {
+        "1mp": ((folder / "obama.jpg").read_bytes(), _jpeg(_to_megapixels(b, 1.0))),
+        "12mp": (_jpeg(_to_12mp(a)), _jpeg(_to_12mp(b))),
+    }
+
+
+def _check_verified(answer: dict) -> None:
+    if answer.get("verified") is not True:
+        raise RuntimeError(f"expected the same person to verify, got {str(answer)[:200]}")
+
+
+def verify_request(pair: tuple[bytes, bytes], name: str) -> Request:
+    return multipart_request(name, {"img1": pair[0], "img2": pair[1]}, _check_verified)
+
+
+def gesture_rows(filename: str, limit: int = 200) -> list[list[float]]:
+    """Real keypoint feature rows (label column dropped) from ../shared/data/gesture."""
+    rows = []
+    with open(GESTURE_DATA / filename, newline="") as f:
+        for row in csv.reader(f):
+            rows.append([float(v) for v in row[1:]])
+            if len(rows) >= limit:
+                break
+    return rows
+
+
+def gesture_available() -> bool:
+    return (GESTURE_DATA / "keypoint.csv").exists() and (ROOT / "functions" / "predict_gesture" / "main.py").exists()
+
+
+def hello_request() -> Request:
+    return json_request("hello", {})

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Benchmark the functions the way the platform runs them, and write docs/benchmark.md + a plot.
+
+Each case is a fresh `python -m functions_framework --target X --source ...` process on a
+loopback port. Measured: cold start (spawn -> first successful POST answer; median over
+--repeat fresh processes, next to a bare hello-world function started the same way, ratio
+from the same run), warm latency p50/p95 and server CPU per request (sequential and 4
+client threads with THREADS=4), memory of the serving process tree sampled every 20 ms,
+PSS after 50 vs 500 requests (leak check), with the interpreter swapped (ai-edge-litert,
+tflite-runtime 2.14, full TensorFlow's tf.lite.Interpreter as the "before").
+
+    python tools/benchmark.py --repeat 5 --out docs/ \
+        --python-tflite214 /work/venvs/t214/bin/python --python-tf /work/venvs/tf/bin/python
+
+Dev-only dependencies: psutil, Pillow, matplotlib (for the plot); tools/requirements-bench.txt.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import shlex
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import report  # noqa: E402
+from bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants  # noqa: E402
+from bench.runner import cold_starts, run_all  # noqa: E402
+from bench.server import stop_all  # noqa: E402
+
+CASES = ("verify", "gesture")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeat", type=int, default=5, help="fresh processes per cold start median (default 5)")
+    p.add_argument("--requests", type=int, default=50, help="requests per warm verify_face workload (default 50)")
+    p.add_argument("--gesture-requests", type=int, default=500, help="requests per warm predict_gesture workload (default 500)")
+    p.add_argument("--leak-requests", type=int, default=500, help="requests in the leak check, PSS read after 50 and after all (0 = skip)")
+    p.add_argument("--cases", default="verify,gesture", help=f"comma-separated subset of {','.join(CASES)} (the hello-world floor always runs)")
+    p.add_argument("--python-litert", default=sys.executable, help="Python with ai-edge-litert (default: this one)")
+    p.add_argument("--python-tflite214", help="Python with tflite-runtime 2.14 (skipped when not given)")
+    p.add_argument("--python-tf", help="Python with tensorflow + functions-framework for the 'before' (skipped when not given)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for every served function (repeatable), e.g. MALLOC_ARENA_MAX=2")
+    p.add_argument("--out", type=Path, default=None, help="write benchmark.md and benchmark_rss.png here (default: print only)")
+    p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: a temporary folder)")
+    p.add_argument("--cold-timeout", type=float, default=180, help="seconds to wait for a first answer")
+    args = p.parse_args(argv)
+    if any("=" not in e for e in args.env):
+        p.error("--env takes KEY=VALUE")
+    unknown = set(args.cases.split(",")) - set(CASES)
+    if unknown or args.repeat < 1 or args.requests < 1:
+        p.error(f"bad --cases {sorted(unknown)} or --repeat/--requests below 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 - progress on stderr, table on stdout
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below: no orphans
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    say(f"server logs: {log_dir}")
+    extra = dict(e.split("=", 1) for e in args.env)
+    pythons = {"ai-edge-litert": (args.python_litert, {**extra, "TFLITE_RUNTIME": "ai_edge_litert"})}
+    if args.python_tflite214:
+        pythons["tflite-runtime 2.14"] = (args.python_tflite214, {**extra, "TFLITE_RUNTIME": "tflite_runtime"})
+    versions = {name: runtime_versions(py) for name, (py, _) in pythons.items()}
+    if args.python_tf:
+        versions["tensorflow (before)"] = runtime_versions(args.python_tf)
+    budget = Budget(args.requests, args.gesture_requests, args.leak_requests)
+    cases = args.cases.split(",")
+    notes: list[str] = []
+    try:
+        variants = [hello_variant(args.python_litert)]
+        if extra:
+            notes.append("extra environment for every function: " + " ".join(args.env))
+        if "verify" in cases:
+            variants += verify_variants(pythons, budget, args.python_tf)
+        if "gesture" in cases:
+            found = gesture_variants(pythons, budget, args.python_tf)
+            variants += found
+            if not found:
+                notes.append("predict_gesture skipped: functions/predict_gesture/main.py or ../shared/data/gesture is missing")
+        notes.append("gs:// bundles: not measured in this run (the cold start above reads bundles from the local models/ folder)")
+        say(f"cold starts: {len(variants)} variants x {args.repeat}")
+        results = cold_starts(variants, args.repeat, log_dir, args.cold_timeout, say)
+        say("warm workloads")
+        run_all(results, log_dir, args.cold_timeout, say)
+        model_ms, model_rows = {}, []
+        if "gesture" in cases and any(r.variant.name == "predict_gesture" for r in results):
+            from bench.gesture import model_times
+
+            model_ms, model_rows = model_times(pythons)
+    finally:
+        stop_all()
+    command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    rows = report.targets(results, "ai-edge-litert", model_ms)
+    text = report.markdown(command, report.machine(), versions, results, rows, model_rows, notes)
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "benchmark.md").write_text(text)
+        if not report.plot(results, args.out / "benchmark_rss.png"):
+            say("matplotlib is not installed: no plot written (pip install -r tools/requirements-bench.txt)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

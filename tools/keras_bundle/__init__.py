@@ -1,0 +1,4 @@
+"""Keras model -> TFLite gesture bundle: loading, side files, conversion, checks, manifest.
+
+Tools-only (TensorFlow); the runtime never imports this package.
+"""
