@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 BACKOFF_S = 0.25  # first pause; doubled after each failed attempt
 MAX_BACKOFF_S = 4.0
+CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,13 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def _remaining(deadline: float) -> float:
+def _remaining(deadline: float) -> tuple[float, float]:
+    """(connect, read) timeouts in seconds for one request: what is left of the overall
+    deadline, the connect part capped so an unanswering host still leaves time to retry."""
     left = deadline - time.monotonic()
     if left <= 0:
         raise _Transient("overall timeout reached")
-    return left
+    return min(left, CONNECT_TIMEOUT_S), left
 
 
 def _generation(bucket: Any, uri: GsUri, filename: str, deadline: float) -> int:

@@ -42,6 +42,11 @@ def serve(request, *, work: Callable[[Any], dict], health: Callable[[], dict], g
         exc = _from_werkzeug(exc)
         body, status, headers = error_response(exc)
         event(log, logging.WARNING if status < 500 else logging.ERROR, f"{name} {status}", function=name, status=status, error=body["error"]["code"], total_ms=round((time.perf_counter() - started) * 1000, 1))
+        if status == 413:
+            # Streamed, so functions-framework's after-request hook does not drain the rest
+            # of the upload; Connection: close makes gunicorn drop it instead of reading it.
+            headers = {**headers, "Content-Type": "application/json", "Connection": "close"}
+            return iter([json.dumps(body)]), status, headers
         return body, status, headers
 
 
@@ -66,17 +71,26 @@ def limit_body(request, max_bytes: int) -> None:
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {max_bytes}")
-    request.max_content_length = max_bytes  # werkzeug stops reading past this: 413 mid-stream
+    # werkzeug stops reading a streamed (chunked) body at this many bytes without an
+    # error: one byte over the limit tells a cut-off body from one exactly at the limit.
+    request.max_content_length = max_bytes + 1
 
 
-def read_json(request, max_bytes: int) -> dict:
-    """The JSON object in the body; 415 for another content type, 400 for bad JSON."""
+def read_json(request, max_bytes: int, max_items: int) -> dict:
+    """The JSON object in the body; 415 for another content type, 400 for bad JSON, 413
+    for a body over `max_bytes` or holding more than `max_items` values (counted before
+    parsing: a 9 MB list of a million zeros is ~150 MB once parsed)."""
     if request.mimetype not in JSON_TYPES:
         raise UnsupportedMediaType(f"expected Content-Type application/json, got {request.mimetype or 'none'!r}")
     limit_body(request, max_bytes)
     raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
     if not raw:
         raise BadRequest("request body is empty; expected a JSON object")
+    items = raw.count(b",") + 1
+    if items > max_items:
+        raise PayloadTooLarge(f"request JSON holds about {items} values; the limit is {max_items}", code="too_many_values")
     try:
         data = json.loads(raw)
     except UnicodeDecodeError:
@@ -132,7 +146,7 @@ def read_files(request, names: tuple[str, ...], max_bytes: int) -> dict[str, byt
                 raise BadRequest(f"{name} is empty")
         return out
     if request.mimetype in JSON_TYPES:
-        data = read_json(request, max_bytes)
+        data = read_json(request, max_bytes, max_items=4 * len(names))  # data URIs hold one comma each
         check_fields(data, names)
         return {name: decode_base64(data[name], name) for name in names}
     raise UnsupportedMediaType(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from typing import Callable
 
 import psutil
@@ -36,6 +37,9 @@ class MemoryGuard:
         self.state = "ok"
         self.last_rss_mb = 0.0
         self.refused = 0
+        # gc.collect() on a big heap costs up to ~100s of ms: not on every request.
+        self.relieve_interval_s = 2.0
+        self._relieved_at = -1e9
 
     def on_pressure(self, drop: Callable[[], None]) -> None:
         """Register a callable that frees memory (e.g. a cache's clear)."""
@@ -54,10 +58,13 @@ class MemoryGuard:
         if rss < self.warn_mb:
             self.state = "ok"
             return
-        with self._lock:  # one thread relieves pressure; others re-read afterwards
-            before = rss
-            rss = self._relieve()
-            self.last_rss_mb = rss
+        with self._lock:  # one thread relieves pressure, at most once per interval
+            before, now = rss, time.monotonic()
+            relieved = now - self._relieved_at >= self.relieve_interval_s
+            if relieved:
+                self._relieved_at = now
+                rss = self._relieve()
+                self.last_rss_mb = rss
         if rss >= self.critical_mb:
             self.state = "critical"
             self.refused += 1
@@ -68,7 +75,8 @@ class MemoryGuard:
                 retry_after=5,
             )
         self.state = "warning" if rss >= self.warn_mb else "ok"
-        event(log, logging.WARNING, "memory high: caches dropped", rss_mb_before=round(before, 1), rss_mb=round(rss, 1), warn_mb=round(self.warn_mb, 1))
+        if relieved:
+            event(log, logging.WARNING, "memory high: caches dropped", rss_mb_before=round(before, 1), rss_mb=round(rss, 1), warn_mb=round(self.warn_mb, 1))
 
     def status(self) -> dict:
         return {

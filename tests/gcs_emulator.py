@@ -10,7 +10,6 @@ Use in a test module::
 """
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess

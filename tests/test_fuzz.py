@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -143,6 +144,13 @@ def clients(face_photos):
     """Both apps, warmed: models load on first use, and that is not a per-request cost."""
     from functions_framework import create_app
 
+    from shared.settings import get_settings
+
+    # This test process holds both functions' models and hypothesis' data: far over what one
+    # instance holds. The 512 MB memory guard would see "pressure" and collect garbage on
+    # every request, which is its job in production and only slowness here.
+    os.environ["MEMORY_LIMIT_MB"] = "8192"
+    get_settings.cache_clear()
     out = {name: create_app(name, f"functions/{name}/main.py").test_client() for name in ("verify_face", "predict_gesture")}
     photo = base64.b64encode((face_photos / "obama2.jpg").read_bytes()).decode()
     assert out["verify_face"].post("/", json={"img1": photo, "img2": photo}).status_code == 200

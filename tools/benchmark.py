@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import shlex
 import signal
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import report  # noqa: E402
+from bench import gs, report  # noqa: E402
 from bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants  # noqa: E402
 from bench.runner import cold_starts, run_all  # noqa: E402
 from bench.server import stop_all  # noqa: E402
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="extra environment for every served function (repeatable), e.g. MALLOC_ARENA_MAX=2")
     p.add_argument("--out", type=Path, default=None, help="write benchmark.md and benchmark_rss.png here (default: print only)")
     p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: a temporary folder)")
+    p.add_argument("--no-gs", action="store_true", help="skip the gs:// case even when the storage emulator is available")
     p.add_argument("--cold-timeout", type=float, default=180, help="seconds to wait for a first answer")
     args = p.parse_args(argv)
     if any("=" not in e for e in args.env):
@@ -58,11 +60,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+ANALYSIS_MARK = "<!-- analysis: hand-written below this line, kept when the benchmark rewrites the file -->"
+
+
+def kept_analysis(path: Path) -> str:
+    """The hand-written part of an existing benchmark.md (from ANALYSIS_MARK on), or ""."""
+    old = path.read_text() if path.exists() else ""
+    return "\n" + old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""
+
+
+def run(args, cases, pythons, budget, gs_env, log_dir, notes, say):
+    """Cold starts, then warm workloads, then in-process gesture timing; servers always killed."""
+    try:
+        variants = [hello_variant(args.python_litert)]
+        if args.env:
+            notes.append("extra environment for every function: " + " ".join(args.env))
+        if "verify" in cases:
+            variants += verify_variants(pythons, budget, args.python_tf, gs_env)
+            notes.append("gs:// bundles: " + ("served from a storage emulator on loopback (network time near zero: the client's own cost)"
+                                               if gs_env else "not measured (storage emulator not available, or --no-gs)"))
+        if "gesture" in cases:
+            found = gesture_variants(pythons, budget, args.python_tf)
+            variants += found
+            if not found:
+                notes.append("predict_gesture skipped: functions/predict_gesture/main.py or ../shared/data/gesture is missing")
+        say(f"cold starts: {len(variants)} variants x {args.repeat}")
+        results = cold_starts(variants, args.repeat, log_dir, args.cold_timeout, say)
+        say("warm workloads")
+        run_all(results, log_dir, args.cold_timeout, say)
+        model_ms, model_rows = {}, []
+        if any(r.variant.name == "predict_gesture" for r in results):
+            from bench.gesture import model_times
+
+            model_ms, model_rows = model_times(pythons)
+    finally:
+        stop_all()
+    return results, model_ms, model_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 - progress on stderr, table on stdout
     atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below: no orphans
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through the finally blocks: no orphans
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-logs-"))
     say(f"server logs: {log_dir}")
     extra = dict(e.split("=", 1) for e in args.env)
@@ -75,36 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     budget = Budget(args.requests, args.gesture_requests, args.leak_requests)
     cases = args.cases.split(",")
     notes: list[str] = []
-    try:
-        variants = [hello_variant(args.python_litert)]
-        if extra:
-            notes.append("extra environment for every function: " + " ".join(args.env))
-        if "verify" in cases:
-            variants += verify_variants(pythons, budget, args.python_tf)
-        if "gesture" in cases:
-            found = gesture_variants(pythons, budget, args.python_tf)
-            variants += found
-            if not found:
-                notes.append("predict_gesture skipped: functions/predict_gesture/main.py or ../shared/data/gesture is missing")
-        notes.append("gs:// bundles: not measured in this run (the cold start above reads bundles from the local models/ folder)")
-        say(f"cold starts: {len(variants)} variants x {args.repeat}")
-        results = cold_starts(variants, args.repeat, log_dir, args.cold_timeout, say)
-        say("warm workloads")
-        run_all(results, log_dir, args.cold_timeout, say)
-        model_ms, model_rows = {}, []
-        if "gesture" in cases and any(r.variant.name == "predict_gesture" for r in results):
-            from bench.gesture import model_times
-
-            model_ms, model_rows = model_times(pythons)
-    finally:
-        stop_all()
+    with contextlib.ExitStack() as stack:
+        gs_env = stack.enter_context(gs.gs_bundles(say)) if "verify" in cases and not args.no_gs else None
+        results, model_ms, model_rows = run(args, cases, pythons, budget, gs_env, log_dir, notes, say)
     command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     rows = report.targets(results, "ai-edge-litert", model_ms)
     text = report.markdown(command, report.machine(), versions, results, rows, model_rows, notes)
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "benchmark.md").write_text(text)
+        (args.out / "benchmark.md").write_text(text + kept_analysis(args.out / "benchmark.md"))
         if not report.plot(results, args.out / "benchmark_rss.png"):
             say("matplotlib is not installed: no plot written (pip install -r tools/requirements-bench.txt)")
     return 0

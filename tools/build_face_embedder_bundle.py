@@ -53,7 +53,6 @@ _COMMAND = ("python tools/build_face_embedder_bundle.py{} --verify-node "
 OUTPUTS = {"float32": ("face-embedder-dlib", _COMMAND.format("")),
            "dynamic-int8": ("face-embedder-dlib-int8", _COMMAND.format(" --variant dynamic-int8"))}
 SIZE = 150
-FACE_PHOTOS = Path(os.environ.get("TEST_DATA_CACHE", Path.home() / ".cache" / "tflite-functions-testdata")) / "face_recognition-1.3.0-test_images"
 DEEPFACE = ROOT.parent / "shared" / "data" / "faces" / "deepface"
 # Hand-placed face boxes (left, top, right, bottom) in the face_recognition test photos
 # (obama.jpg's is face_recognition's own HOG box): real faces for the numeric comparisons.
@@ -93,6 +92,14 @@ def unpack_model(tgz: Path, work: Path) -> Path:
     return work / "package" / "model"
 
 
+def face_photos() -> Path:
+    """face_recognition-1.3.0's test photos, fetched with pip and cached by tests/testdata.py."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import testdata
+
+    return testdata.face_photos()
+
+
 def _crop(path: Path, box: tuple[float, float, float, float]) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR, box=box), dtype=np.uint8)
@@ -101,10 +108,10 @@ def _crop(path: Path, box: tuple[float, float, float, float]) -> np.ndarray:
 def face_crops(max_deepface: int) -> dict[str, np.ndarray]:
     """150x150 RGB uint8 crops: the hand-boxed face_recognition photos, and central
     crops (side 0.5 x the short side, centred at 40% height) of the deepface photos."""
-    crops = {}
+    crops, photos = {}, face_photos()
     for name, (l, t, r, b) in FACE_BOXES.items():
         cx, cy, s = (l + r) / 2, (t + b) / 2, 1.4 * max(r - l, b - t)
-        crops[name] = _crop(FACE_PHOTOS / name, (cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2))
+        crops[name] = _crop(photos / name, (cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2))
     for path in sorted(DEEPFACE.glob("img*.jpg"))[:max_deepface] if DEEPFACE.exists() else []:
         with Image.open(path) as im:
             w, h = im.size
@@ -132,6 +139,8 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
     node = work / "node"
     node.mkdir()
     (node / "package.json").write_text('{"name": "faceapi-reference", "private": true}\n')
+    # face-api's node-wasm build require()s tfjs and tfjs-backend-wasm (both pure npm
+    # packages); its plain node build would need tfjs-node's downloaded native binary.
     subprocess.run(["npm", "install", "--loglevel=error", "--no-audit", "--no-fund", "--ignore-scripts", str(tgz), TFJS,
                     TFJS.replace("tfjs@", "tfjs-backend-wasm@")], cwd=node, check=True, timeout=600, stdout=subprocess.DEVNULL)
     shutil.copy(ROOT / "tools" / "faceapi_reference.mjs", node)
@@ -168,7 +177,9 @@ def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
         started = time.perf_counter()
         embedder.embed(crops[0])
         times.append((time.perf_counter() - started) * 1000)
+    # Machine-dependent: the load average says how busy the machine was while timing.
     print(json.dumps({**runtime_info(), "embed_median_ms_1_thread": round(float(np.median(times)), 1),
+                      "load_average_1min": round(os.getloadavg()[0], 2),
                       "identity_sanity": identity_sanity(embedder)}))
 
 
@@ -181,9 +192,9 @@ def identity_sanity(embedder) -> dict:
     from shared.face.embed import cosine_distance, euclidean_distance
 
     detectors = [FaceDetector(load_bundle(str(ROOT / "models" / n))) for n in ("face-detector-short", "face-detector-full")]
-    e = {}
+    e, photos = {}, face_photos()
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
-        with Image.open(FACE_PHOTOS / name) as im:
+        with Image.open(photos / name) as im:
             image = np.asarray(im.convert("RGB"))
         faces, _ = detect_faces(image, detectors)
         face = max(faces, key=lambda f: f.area)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import signal
 import statistics
 import sys
 import threading
@@ -109,7 +110,7 @@ def run(function: str, *, requests: int = REQUESTS, max_seconds: float = MAX_SEC
     client = Client(url)
     try:
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(client.send, mix[:WARMUP]))
+            list(pool.map(lambda build: client.send(build()), mix[:WARMUP]))
         pids = server.worker_pids() if server else []
         idle_before = server.rss_mb() if server else None
         results: list[tuple[int, int, float, str]] = []  # (order, status, ms, kind)
@@ -118,9 +119,10 @@ def run(function: str, *, requests: int = REQUESTS, max_seconds: float = MAX_SEC
         lock = threading.Lock()
         deadline = time.monotonic() + max_seconds
 
-        def one(req: Request) -> None:
+        def one(build) -> None:
             if time.monotonic() > deadline:
                 return
+            req: Request = build()
             status, ms, text = client.send(req)
             with lock:
                 results.append((len(results) + 1, status, ms, req.kind))
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json-out", type=Path, help="also write the reports here")
     args = parser.parse_args(argv)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the served function is stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     functions = list(localserve.FUNCTIONS) if args.function == "both" else [args.function]
     if args.url and len(functions) != 1:
         parser.error("--url needs one --function")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import json
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 import testdata  # tests/testdata.py: fetches and caches the photos
 
@@ -38,7 +40,8 @@ def _json(kind: str, expect: int, **fields) -> Request:
     return Request(kind, json.dumps(fields).encode(), expect=expect)
 
 
-def verify_mix(n: int, bad_fraction: float, seed: int) -> list[Request]:
+def verify_mix(n: int, bad_fraction: float, seed: int) -> list[Callable[[], Request]]:
+    """n request builders (bodies are built when sent: a long run's bodies do not all fit in memory)."""
     photos = testdata.face_photos()
     read = {name: (photos / name).read_bytes() for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "32bit.png")}
     pairs = [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama2.jpg", "biden.jpg"), ("obama3.jpg", "32bit.png")]
@@ -55,14 +58,17 @@ def verify_mix(n: int, bad_fraction: float, seed: int) -> list[Request]:
     out = []
     for i in range(n):
         if rng.random() < bad_fraction:
-            out.append(rng.choice(bad)())
+            out.append(rng.choice(bad))
             continue
         a, b = rng.choice(pairs)
-        img1, img2 = read[a], read[b]
-        if rng.random() < 0.5 and a.endswith(".jpg"):
-            img1 = img1 + b"\0" * (i + 1)  # unique bytes: the cache misses, the models run
-        out.append(_json(f"verify {a} {b}", 200, img1=_b64(img1), img2=_b64(img2)))
+        # half get unique bytes after the JPEG end marker: the cache misses, the models run
+        suffix = i + 1 if rng.random() < 0.5 and a.endswith(".jpg") else 0
+        out.append(functools.partial(_pair, a, b, read, suffix))
     return out
+
+
+def _pair(a: str, b: str, read: dict, suffix: int) -> Request:
+    return _json(f"verify {a} {b}", 200, img1=_b64(read[a] + b"\0" * suffix), img2=_b64(read[b]))
 
 
 def _png_header(width: int, height: int) -> bytes:
@@ -91,14 +97,14 @@ def _landmarks_from(hand: list[float], track: list[float]) -> list:
     return frames
 
 
-def gesture_mix(n: int, bad_fraction: float, seed: int) -> list[Request]:
+def gesture_mix(n: int, bad_fraction: float, seed: int) -> list[Callable[[], Request]]:
     hands, tracks = _rows("keypoint.csv"), _rows("point_history.csv")
     rng = random.Random(seed)
     good = [
-        lambda: _json("features hand-sign", 200, features=[rng.choice(hands)], model=HAND_SIGN),
-        lambda: _json("features finger-gesture", 200, features=_pairs(rng.choice(tracks))),
-        lambda: _json("landmarks finger-gesture", 200, landmarks=_landmarks_from(rng.choice(hands), rng.choice(tracks)), top_k=2),
-        lambda: _json("landmarks hand-sign", 200, landmarks=_landmarks_from(rng.choice(hands), [0.0] * 32)[:1], model=HAND_SIGN),
+        lambda h, t: _json("features hand-sign", 200, features=[h], model=HAND_SIGN),
+        lambda h, t: _json("features finger-gesture", 200, features=_pairs(t)),
+        lambda h, t: _json("landmarks finger-gesture", 200, landmarks=_landmarks_from(h, t), top_k=2),
+        lambda h, t: _json("landmarks hand-sign", 200, landmarks=_landmarks_from(h, [0.0] * 32)[:1], model=HAND_SIGN),
     ]
     bad = [
         lambda: _json("bad: strings in frames", 400, features=[["a", "b"]] * 16),
@@ -110,7 +116,13 @@ def gesture_mix(n: int, bad_fraction: float, seed: int) -> list[Request]:
         lambda: Request("bad: infinity", b'{"features": [[Infinity, 0.1]]}', expect=400),
         lambda: Request("bad: not json", b'{"features": [[0.1, ', expect=400),
     ]
-    return [rng.choice(bad)() if rng.random() < bad_fraction else rng.choice(good)() for _ in range(n)]
+    out = []
+    for _ in range(n):
+        if rng.random() < bad_fraction:
+            out.append(rng.choice(bad))
+        else:  # the rows are picked now, so a run is the same whatever the thread timing
+            out.append(functools.partial(rng.choice(good), rng.choice(hands), rng.choice(tracks)))
+    return out
 
 
 def _pairs(flat: list[float]) -> list[list[float]]:

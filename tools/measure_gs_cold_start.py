@@ -35,7 +35,7 @@ BUNDLES = {
 
 
 def request_body(function: str) -> dict:
-    """A real request: two face photos, or a gesture sequence from the repo's test data."""
+    """A real request: two face photos (fetched by tests/testdata.py), or a recorded gesture."""
     sys.path.insert(0, str(ROOT / "tests"))
     if function == "verify_face":
         import base64
@@ -44,9 +44,10 @@ def request_body(function: str) -> dict:
 
         folder = testdata.face_photos()
         return {k: base64.b64encode((folder / f).read_bytes()).decode() for k, f in (("img1", "obama.jpg"), ("img2", "obama2.jpg"))}
-    from gesture_samples import sample_requests  # the gesture tests' real keypoint requests
-
-    return sample_requests()[0]
+    # A recorded fingertip history (16 frames x (x, y)) from the training data beside the repo.
+    row = (ROOT.parent / "shared" / "data" / "gesture" / "point_history.csv").read_text().splitlines()[0].split(",")[1:]
+    values = [float(v) for v in row]
+    return {"model": "finger-gesture", "features": [values[i:i + 2] for i in range(0, len(values), 2)]}
 
 
 def child(function: str) -> None:

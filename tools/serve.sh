@@ -91,6 +91,8 @@ wait_ready "$VERIFY_URL" "${PIDS[0]}"
 wait_ready "$GESTURE_URL" "${PIDS[1]}"
 
 if [[ -f "$PHOTOS/obama.jpg" ]]; then P1="$PHOTOS/obama.jpg" P2="$PHOTOS/obama2.jpg"; else P1=photo1.jpg P2=photo2.jpg; fi
+# A fingertip held still for the finger-gesture bundle's whole history: the Stop gesture.
+STILL="$("$PYTHON" -c 'import json, sys; n = json.load(open(sys.argv[1]))["preprocessing"]["frames"]; print(json.dumps({"model": "finger-gesture", "features": [[0, 0]] * n}, separators=(",", ":")))' "$ROOT/models/finger-gesture/bundle.json" 2>/dev/null || echo '{"model":"finger-gesture","features":[[0,0],[0,0]]}')"
 cat <<EOF
 
 verify_face      $VERIFY_URL
@@ -101,8 +103,8 @@ Health and model information:
   curl -s $GESTURE_URL
 Same person? (two photos as multipart files)
   curl -s -F img1=@$P1 -F img2=@$P2 $VERIFY_URL
-Gesture from keypoint frames (JSON; the request format is in the README):
-  curl -s -H 'Content-Type: application/json' -d @frames.json $GESTURE_URL
+Gesture from keypoint frames (JSON: features, or raw MediaPipe landmarks; see the README):
+  curl -s -H 'Content-Type: application/json' -d '$STILL' $GESTURE_URL
 
 Ctrl-C stops both.
 EOF

@@ -41,9 +41,10 @@ def _health() -> dict:
 
 
 def _predict(request) -> dict:
-    data = http.read_json(request, settings.max_request_bytes)
+    service = gestures.get()
+    data = http.read_json(request, settings.max_request_bytes, service.max_values(settings.max_frames))
     http.check_fields(data, (), REQUEST_FIELDS)
-    return gestures.get().predict(data, settings.max_frames).to_dict()
+    return service.predict(data, settings.max_frames).to_dict()
 
 
 @functions_framework.http

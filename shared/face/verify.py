@@ -108,7 +108,8 @@ class FaceVerifier:
         if cached is not None:
             return cached
         clock = _Stopwatch()
-        photo = decode_photo(data, name=name, max_pixels=self.settings.max_image_pixels, max_side=self.settings.max_image_side)
+        photo = decode_photo(data, name=name, max_pixels=self.settings.max_image_pixels, max_side=self.settings.max_image_side,
+                             max_full_pixels=self.settings.max_full_decode_pixels)
         clock.lap("decode")
         faces, detector = detect_faces(photo.pixels, self.detectors)
         clock.lap("detect")

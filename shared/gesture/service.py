@@ -15,6 +15,7 @@ from .parse import parse_features, parse_image_size, parse_landmarks, parse_top_
 
 REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
 DEFAULT_TOP_K = 3
+LANDMARK_VALUES = 21 * 3
 
 
 class GestureService:
@@ -44,6 +45,12 @@ class GestureService:
         if not isinstance(name, str) or name not in self.classifiers:
             raise BadRequest(f"unknown model {str(name)[:60]!r}; available: {', '.join(self.classifiers)}", code="unknown_model")
         return self.classifiers[name]
+
+    def max_values(self, max_frames: int) -> int:
+        """Most JSON values a valid request can hold: `max_frames` frames of the widest
+        input (a landmark frame is 21 x 3 numbers), plus the other fields."""
+        widest = max(max(c.contract.features_per_frame for c in self.classifiers.values()), LANDMARK_VALUES)
+        return max_frames * widest + 64
 
     def describe(self) -> dict:
         return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()]}

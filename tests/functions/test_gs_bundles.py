@@ -5,7 +5,10 @@ main.py into a new module, so each test gets its own lazy models (shared.gcs's c
 are process-wide and reset per test). Answers are compared with the same function
 serving the bundled local folders.
 """
+import ctypes
+import gc
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -55,9 +58,22 @@ def answer(body: dict) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_stats(gcs_emulator, monkeypatch):
+def _fresh_instance(gcs_emulator, monkeypatch):
+    """Counters reset before; after, this test's apps are dropped and their memory handed
+    back: later tests in this process run under the 512 MB memory guard, which reads RSS."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
     gcs.stats.reset()
+    saved_main = sys.modules.get("main")
+    yield
+    sys.modules.pop("main", None)  # create_app registers each new module as "main"
+    if saved_main is not None:
+        sys.modules["main"] = saved_main
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:  # glibc keeps freed per-thread arenas resident; ten request threads leave ~100 MB
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
 
 
 @pytest.fixture
@@ -244,3 +260,21 @@ def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, fa
     # The pinned first generation vanished (unversioned bucket): the instance re-read the new pair.
     assert embedder["version"] == meta["version"] + "-republished"
     assert embedder["source"].endswith(f"(bundle.json#{gens[0]}, model.tflite#{gens[1]})")
+
+
+def test_predict_gesture_corrupt_model_gives_503_then_heals_when_republished(monkeypatch, gcs_emulator, gesture_data):
+    need(*GESTURE_BUNDLES, source="functions/predict_gesture/main.py")
+    bucket = make_bucket()
+    uris = [put_bundle(bucket, f"g/{name}", MODELS_DIR / name) for name in GESTURE_BUNDLES]
+    model = (MODELS_DIR / "hand-sign" / "model.tflite").read_bytes()
+    put(bucket, "g/hand-sign/model.tflite", model[: len(model) // 2])  # a half-uploaded model
+    client = serve(monkeypatch, "predict_gesture", {"GESTURE_MODEL": ",".join(uris), "MODEL_RETRY_S": "0.5"})
+    body = gesture_requests(gesture_data)[0]
+    assert_503(client.post("/", json=body), f"gs://{bucket.name}/g/hand-sign/model.tflite", "sha256")
+    health = client.get("/")  # health loads gesture bundles: a failed load is shown, not a 500
+    assert health.status_code == 200 and health.get_json()["models"]["state"] == "failed"
+    put_bundle(bucket, "g/hand-sign", MODELS_DIR / "hand-sign")
+    time.sleep(0.6)
+    response = client.post("/", json=body)
+    assert response.status_code == 200, response.get_json()
+    assert client.get("/").get_json()["models"]["state"] == "ready"

@@ -115,8 +115,13 @@ def gesture_requests(data: Path) -> dict:
 def gesture_models() -> list[str]:
     """The default bundles, plus any recurrent (LSTM/GRU) gesture bundle shipped in models/:
     recurrent models keep state between invokes unless it is reset."""
+    from shared.settings import DEFAULT_GESTURE_MODELS
+
+    defaults = {Path(p).resolve() for p in DEFAULT_GESTURE_MODELS.split(",")}
     extra = []
     for meta_path in sorted(MODELS.glob("*/bundle.json")):
+        if meta_path.parent.resolve() in defaults:
+            continue
         meta = json.loads(meta_path.read_text())
         text = json.dumps({k: meta.get(k) for k in ("name", "description", "conversion")}).lower()
         if meta.get("task") == "gesture-classification" and any(w in text for w in ("lstm", "gru", "recurrent")):

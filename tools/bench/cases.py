@@ -81,8 +81,9 @@ def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
     return plans
 
 
-def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None) -> list[Variant]:
-    """verify_face on each runtime (full plan on the first), each shipped embedder, and TF."""
+def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None) -> list[Variant]:
+    """verify_face on each runtime (full plan on the first), each shipped embedder, gs://
+    bundles (when `gs_env` is given), and TF."""
     pairs = face_photo_pairs()
     cold = verify_request(pairs["1mp"], "1mp")
     source = ROOT / "functions/verify_face/main.py"
@@ -95,6 +96,9 @@ def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_pyt
         if bundle != default and (bundle / "bundle.json").exists():
             env = {**first_env, "FACE_EMBEDDER_MODEL": str(bundle)}
             out.append(Variant(f"verify_face [{bundle.name}]", first_runtime, first_python, source, "verify_face", env, cold, _verify_plans(budget, pairs, full=False)))
+    if gs_env:
+        seq = [Plan("seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)])]
+        out.append(Variant("verify_face [gs:// bundles]", first_runtime, first_python, source, "verify_face", {**first_env, **gs_env}, cold, seq))
     if tf_python:
         tf_env = {"BENCH_TF_FUNCTION": "verify_face", "TFLITE_RUNTIME": "tflite_runtime"}
         out.append(Variant("verify_face", "tensorflow (before)", tf_python, ROOT / "tools/bench_tf/main.py", "verify_face", tf_env, cold,

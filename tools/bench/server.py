@@ -101,9 +101,11 @@ class Server:
     def _sample_loop(self) -> None:
         while not self._stop.is_set() and self.proc.poll() is None:
             try:
-                self.samples.append(self.memory())
+                sample = self.memory()
             except psutil.NoSuchProcess:
                 break
+            if sample.rss_mb > 0:  # nothing readable: the tree is being torn down
+                self.samples.append(sample)
             self._stop.wait(SAMPLE_S)
 
     def peak(self, start: float = 0.0, end: float = float("inf")) -> Sample | None:

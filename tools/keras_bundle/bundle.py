@@ -93,6 +93,7 @@ def write_bundle(out: Path, spec: BundleSpec, model: tf.keras.Model, tflite: byt
     meta = manifest(spec, tflite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a bundle folder is read by deploy staging and servers
     try:
         (staging / "model.tflite").write_bytes(tflite)
         (staging / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
