@@ -1,6 +1,8 @@
 """The health answer both functions give on GET."""
 from __future__ import annotations
 
+import sys
+
 from .lazy import Lazy
 from .memory import MemoryGuard
 from .settings import Settings
@@ -19,5 +21,8 @@ def health_report(function: str, models: Lazy, guard: MemoryGuard, settings: Set
     }
     if models.ready:
         report["bundles"] = [b.info() for b in models.get().bundles()]
+    gcs = sys.modules.get("shared.gcs")  # only once a gs:// bundle was configured
+    if gcs is not None:
+        report["object_storage"] = gcs.download_stats()
     report.update(extra or {})
     return report

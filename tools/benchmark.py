@@ -24,12 +24,13 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench import gs, report  # noqa: E402
 from bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants  # noqa: E402
-from bench.runner import cold_starts, run_all  # noqa: E402
+from bench.runner import VariantResult, cold_starts, run_all  # noqa: E402
 from bench.server import stop_all  # noqa: E402
 
 CASES = ("verify", "gesture")
@@ -69,7 +70,8 @@ def kept_analysis(path: Path) -> str:
     return "\n" + old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""
 
 
-def run(args, cases, pythons, budget, gs_env, log_dir, notes, say):
+def run(args: argparse.Namespace, cases: list[str], pythons: dict[str, tuple[str, dict]], budget: Budget, gs_env: dict | None,
+        log_dir: Path, notes: list[str], say: Callable[[str], None]) -> tuple[list[VariantResult], dict[str, float], list[str]]:
     """Cold starts, then warm workloads, then in-process gesture timing; servers always killed."""
     try:
         variants = [hello_variant(args.python_litert)]

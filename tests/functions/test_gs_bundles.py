@@ -112,6 +112,7 @@ def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, 
         assert info["source"] == f"gs://{face_bucket.name}/m/{name} (bundle.json#{gens[0]}, model.tflite#{gens[1]})"
         assert gcs_emulator.downloads(face_bucket.name, f"m/{name}/model.tflite") == 1
     assert gcs.download_stats()["model_downloads"] == 3
+    assert health["object_storage"]["model_downloads"] == 3
 
 
 def test_predict_gesture_from_gs_answers_exactly_as_from_local_folders(monkeypatch, gcs_emulator, gesture_data):
