@@ -33,7 +33,7 @@ help:
 	@echo "make clean   remove the virtual environments and build/"
 
 serve: $(VENV)/.installed-runtime
-	@VENV="$(VENV)" bash tools/serve.sh
+	@VENV="$(VENV)" exec bash tools/serve.sh
 
 test: $(VENV)/.installed-dev $(TOOLS_STAMP)
 ifeq ($(TOOLS_STAMP),)

@@ -83,7 +83,10 @@ def _decode(image: Image.Image, name: str, max_pixels: int, max_side: int, max_f
     if min(width, height) < MIN_SIDE:
         raise Unprocessable(f"{name} is {width}x{height}; a face photo must be at least {MIN_SIDE}x{MIN_SIDE}", code="image_too_small")
     if fmt in ("JPEG", "MPO") and max(width, height) > max_side:
-        ratio = max_side / max(width, height)
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, to at least the size asked for:
+        # asking for 3/4 of max_side lets a 12 MP photo decode at 1/4 (1000 px, no resize
+        # after) instead of 1/2 (2000 px, then resized): half the memory and CPU.
+        ratio = 0.75 * max_side / max(width, height)
         image.draft("RGB", (math.ceil(width * ratio), math.ceil(height * ratio)))
     rotated = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
     upright = (height, width) if rotated else (width, height)

@@ -109,6 +109,11 @@ Gesture from keypoint frames (JSON: features, or raw MediaPipe landmarks; see th
 Ctrl-C stops both.
 EOF
 
-# Stay up until Ctrl-C, or until either server dies (bash 3.2 has no `wait -n`).
-while kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null; do sleep 1; done
+# Stay up until Ctrl-C, until either server dies (bash 3.2 has no `wait -n`), or until
+# whatever started us (make) is gone, so no server outlives it.
+PARENT=$PPID
+while kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null; do
+  kill -0 "$PARENT" 2>/dev/null || exit 0
+  sleep 1
+done
 die "a server exited unexpectedly (see its log above)"

@@ -5,6 +5,12 @@
     finger-gesture  16 frames x 2 features (index fingertip x, y) -> Stop, Clockwise,
                                                                      Counter Clockwise, Move
 
+hand-sign: an MLP (members > 1: several in one graph, mean of softmaxes); trained on rotated, stretched,
+jittered and mirrored copies. finger-gesture: velocity / speed / turn computed in the graph
+(tools/gesture_models.py) into a tanh LSTM (the fused, stateful TFLite op); trained on
+rotated, jittered, mirrored, time-reversed and time-warped copies. Both keep the bundle
+contract of the data (42 and 16 x 2 values), so runtime preprocessing is unchanged.
+
 Data: ../shared/data/gesture (see its SOURCE.md); read, never copied into the repo. Each
 class's first 75% of rows train (the last 15% of those steer early stopping), its last
 25% are held out; the held-out table of the converted .tflite goes into bundle.json
@@ -32,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import gesture_models as gm  # noqa: E402
 from keras_bundle import check, gesture_data as gd  # noqa: E402
 from keras_bundle.bundle import BundleSpec, Checks, write_bundle  # noqa: E402
 from keras_bundle.convert import to_tflite  # noqa: E402
@@ -45,14 +52,14 @@ ORIGIN = {"repository": "kinivi/hand-gesture-recognition-mediapipe", "commit": "
 BUNDLES = {
     "hand-sign": {
         "csv": "keypoint_classifier/keypoint.csv", "labels": "keypoint_classifier/keypoint_classifier_label.csv",
-        "frames": 1, "features": 42, "copies": 8, "epochs": 300, "patience": 30,
+        "frames": 1, "features": 42, "copies": 8, "epochs": 300, "patience": 30, "members": 1,
         "recipe": {"recipe": "hand_keypoints", "image_size": list(gd.IMAGE_SIZE), "pixel_rounding": "trunc"},
         "frame_fit": {"method": "pad_trim", "keep": "last", "pad": "edge", "pad_value": 0.0},
         "description": "Static hand sign from one frame of 21 MediaPipe hand landmarks (the last frame sent is used).",
     },
     "finger-gesture": {
         "csv": "point_history_classifier/point_history.csv", "labels": "point_history_classifier/point_history_classifier_label.csv",
-        "frames": 16, "features": 2, "copies": 4, "epochs": 300, "patience": 30,
+        "frames": 16, "features": 2, "copies": 4, "epochs": 300, "patience": 30, "members": 1,
         "recipe": {"recipe": "fingertip_history", "image_size": list(gd.IMAGE_SIZE), "pixel_rounding": "trunc", "landmark": 8},
         "frame_fit": {"method": "pad_trim", "keep": "last", "pad": "edge", "pad_value": 0.0},
         "description": "Index-fingertip movement over the last 16 frames (~0.5 s at 30 fps) of MediaPipe hand landmarks.",
@@ -62,19 +69,12 @@ BUNDLES = {
 
 def build_model(name: str, n_classes: int) -> tf.keras.Model:
     cfg = BUNDLES[name]
-    inp = tf.keras.Input((cfg["frames"], cfg["features"]), name="frames")
     if name == "hand-sign":
-        h = tf.keras.layers.Flatten()(inp)
-        h = tf.keras.layers.Dropout(0.2)(h)
-        h = tf.keras.layers.Dense(256, activation="relu")(h)
-        h = tf.keras.layers.Dropout(0.3)(h)
-        h = tf.keras.layers.Dense(32, activation="relu")(h)
+        model = gm.hand_model(n_classes, cfg["members"], geometry=False, width=256)
     else:
-        h = tf.keras.layers.Rescaling(20.0)(inp)  # fingertip offsets are ~0.05 of the image: bring them near 1
-        h = tf.keras.layers.LSTM(32)(h)  # tanh LSTM: converts to the fused (stateful) TFLite op
-        h = tf.keras.layers.Dense(32, activation="relu")(h)
-    out = tf.keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(h)
-    model = tf.keras.Model(inp, out, name=name.replace("-", "_"))
+        # velocity, speed and turn computed in the graph from the 16 x 2 input; tanh LSTM(s):
+        # the fused (stateful) TFLite op
+        model = gm.finger_model(n_classes, cfg["members"])
     model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
     return model
 
@@ -83,8 +83,13 @@ def training_set(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generat
     copies = BUNDLES[name]["copies"]
     if name == "hand-sign":
         return gd.augment_hand(x, rng, copies), np.tile(y, copies + 1)
-    # mirroring swaps the two rotation directions: Stop, Clockwise, Counter Clockwise, Move
-    return gd.augment_finger(x, y, rng, copies, swap=np.array([0, 2, 1, 3]), mirror=True)
+    # mirroring and playing backwards both swap the two rotation directions: Stop, Clockwise, Counter Clockwise, Move
+    swap = np.array([0, 2, 1, 3])
+    xs, ys = gd.augment_finger(x, y, rng, copies, swap=swap, mirror=True)
+    xr, yr = gm.reverse_time(x, y, swap)
+    xr, yr = gd.augment_finger(xr, yr, rng, copies // 2, swap=swap, mirror=True)
+    warped = [gm.time_warp(x, rng) for _ in range(2)]
+    return np.concatenate([xs, xr, *warped]), np.concatenate([ys, yr, y, y])
 
 
 def table(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:

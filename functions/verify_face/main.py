@@ -33,7 +33,8 @@ def _health() -> dict:
     extra = {}
     if verifier.ready:
         v = verifier.get()
-        extra = {"threshold": v.threshold, "similarity_metric": v.metric, "embedding_cache": v.cache.stats()}
+        extra = {"threshold": v.threshold, "similarity_metric": v.metric, "embedding_cache": v.cache.stats(),
+                 "fallback_detector": v.fallback.status() if v.fallback else None}
     return health_report("verify_face", verifier, guard, settings, extra)
 
 

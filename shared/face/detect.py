@@ -13,7 +13,7 @@ corner of the top-left pixel (continuous: the centre of pixel (0, 0) is (0.5, 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -84,7 +84,7 @@ def letterbox(image: np.ndarray, size: int, pad_value: int = 0) -> tuple[np.ndar
     height, width = image.shape[:2]
     factor = size / max(height, width)
     new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
-    resized = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR)
+    resized = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     canvas = Image.new("RGB", (size, size), (pad_value,) * 3)
     offset = ((size - new_w) // 2, (size - new_h) // 2)
     canvas.paste(resized, offset)
@@ -187,8 +187,9 @@ def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, 
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(score), keypoints)
 
 
-def detect_faces(image: np.ndarray, detectors: Sequence[FaceDetector]) -> tuple[list[Face], str]:
-    """Try detectors in order (short range, then the full-range fallback).
+def detect_faces(image: np.ndarray, detectors: Iterable[FaceDetector]) -> tuple[list[Face], str]:
+    """Try detectors in order (short range, then the full-range fallback); `detectors`
+    may be a generator, so a fallback is only built when reached.
 
     Returns the faces of the first detector that finds any and its bundle name; when none
     finds a face: ([], the name of the last detector tried), or ([], "") for no detectors.

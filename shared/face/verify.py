@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..bundle import Bundle, load_bundle
 from ..cache import TTLCache
 from ..errors import Unprocessable
 from ..images import decode_photo
+from ..lazy import Lazy
 from ..settings import Settings
 from .align import face_chip
 from .detect import Face, FaceDetector, detect_faces
@@ -76,11 +78,19 @@ def _area(face: Face, scale: float) -> dict:
 
 
 class FaceVerifier:
-    def __init__(self, detector_bundles: list[Bundle], embedder_bundle: Bundle, settings: Settings):
-        self.detector_bundles = detector_bundles
-        self.detectors = [FaceDetector(b) for b in detector_bundles]
-        embedder = FaceEmbedder(embedder_bundle)
-        self.embedder = embedder
+    """The verification pipeline over loaded bundles.
+
+    The full-range fallback detector is loaded on first need (a photo in which the
+    short-range detector finds nothing), keeping it off the cold-start path.
+    """
+
+    def __init__(self, detector_bundle: Bundle, embedder_bundle: Bundle, settings: Settings,
+                 load_fallback: Callable[[], Bundle] | None = None):
+        self.detector = FaceDetector(detector_bundle)
+        self.fallback = None
+        if load_fallback is not None:
+            self.fallback = Lazy("fallback face detector", lambda: FaceDetector(load_fallback()), retry_s=settings.model_retry_s)
+        self.embedder = FaceEmbedder(embedder_bundle)
         self.bundle = embedder_bundle
         spec = embedder_bundle.meta.get("threshold", {})
         self.metric = spec.get("metric", "cosine")
@@ -94,12 +104,23 @@ class FaceVerifier:
         def load(source: str, task: str) -> Bundle:
             return load_bundle(source, num_threads=settings.interpreter_threads, timeout_s=settings.model_load_timeout_s, task=task)
 
-        sources = [settings.face_detector_model] + ([settings.face_detector_fallback_model] if settings.face_detector_fallback_model else [])
-        detector_bundles = [load(s, "face-detection") for s in sources]
-        return cls(detector_bundles, load(settings.face_embedder_model, "face-embedding"), settings)
+        fallback = settings.face_detector_fallback_model
+        return cls(
+            load(settings.face_detector_model, "face-detection"),
+            load(settings.face_embedder_model, "face-embedding"),
+            settings,
+            load_fallback=(lambda: load(fallback, "face-detection")) if fallback else None,
+        )
+
+    def _detectors(self) -> Iterator[FaceDetector]:
+        yield self.detector
+        if self.fallback is not None:
+            yield self.fallback.get()
 
     def bundles(self) -> list[Bundle]:
-        return self.detector_bundles + [self.bundle]
+        """The loaded bundles: detector, fallback detector once loaded, embedder."""
+        fallback = [self.fallback.get().bundle] if self.fallback is not None and self.fallback.ready else []
+        return [self.detector.bundle, *fallback, self.bundle]
 
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
         """Decode, detect, align and embed one photo; 422 when it holds no face."""
@@ -111,12 +132,12 @@ class FaceVerifier:
         photo = decode_photo(data, name=name, max_pixels=self.settings.max_image_pixels, max_side=self.settings.max_image_side,
                              max_full_pixels=self.settings.max_full_decode_pixels)
         clock.lap("decode")
-        faces, detector = detect_faces(photo.pixels, self.detectors)
+        faces, detector = detect_faces(photo.pixels, self._detectors())
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
         # Re-detect on a crop around the face: small faces get coarse keypoints at 128x128.
-        face = self.detectors[0].refine(photo.pixels, faces[0])
+        face = self.detector.refine(photo.pixels, faces[0])
         chip = face_chip(photo.pixels, face, size=self.embedder.size, padding=self.embedder.padding)
         clock.lap("align")
         embedding = self.embedder.embed(chip)

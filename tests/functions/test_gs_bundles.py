@@ -107,12 +107,16 @@ def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, 
     assert remote.post("/", json=photos(face_photos)).get_json()["verified"] is True
     health = remote.get("/").get_json()
     assert health["ready"] is True
-    for info, name in zip(health["bundles"], FACE_BUNDLES.values()):
+    # Both photos have a face the short-range detector finds: the fallback is never fetched.
+    loaded = [FACE_BUNDLES["FACE_DETECTOR_MODEL"], FACE_BUNDLES["FACE_EMBEDDER_MODEL"]]
+    assert [info["name"] for info in health["bundles"]] == loaded
+    for info, name in zip(health["bundles"], loaded):
         gens = [face_bucket.get_blob(f"m/{name}/{f}").generation for f in ("bundle.json", "model.tflite")]
         assert info["source"] == f"gs://{face_bucket.name}/m/{name} (bundle.json#{gens[0]}, model.tflite#{gens[1]})"
         assert gcs_emulator.downloads(face_bucket.name, f"m/{name}/model.tflite") == 1
-    assert gcs.download_stats()["model_downloads"] == 3
-    assert health["object_storage"]["model_downloads"] == 3
+    assert gcs_emulator.downloads(face_bucket.name, "m/face-detector-full/model.tflite") == 0
+    assert gcs.download_stats()["model_downloads"] == 2
+    assert health["object_storage"]["model_downloads"] == 2
 
 
 def test_predict_gesture_from_gs_answers_exactly_as_from_local_folders(monkeypatch, gcs_emulator, gesture_data):
@@ -232,9 +236,10 @@ def test_ten_concurrent_first_requests_download_each_model_once(monkeypatch, fac
         t.join(120)
     assert statuses == [200] * 10
     assert client.post("/", json=body).get_json()["verified"] is True
-    for name in FACE_BUNDLES.values():
+    for name in (FACE_BUNDLES["FACE_DETECTOR_MODEL"], FACE_BUNDLES["FACE_EMBEDDER_MODEL"]):
         assert gcs_emulator.downloads(face_bucket.name, f"m/{name}/model.tflite") == 1
-    assert gcs.download_stats()["model_downloads"] == 3
+    assert gcs_emulator.downloads(face_bucket.name, "m/face-detector-full/model.tflite") == 0  # loaded on first need
+    assert gcs.download_stats()["model_downloads"] == 2
 
 
 def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, face_bucket, face_photos):

@@ -71,12 +71,16 @@ def test_repeated_reference_photo_is_served_from_the_cache(client, face_photos):
     assert health["embedding_cache"]["hits"] >= 1
 
 
-def test_health_reports_models_runtime_and_memory(client, face_photos):
+def test_health_reports_models_runtime_and_memory(face_photos):
+    client = create_app("verify_face", SOURCE).test_client()
+    assert client.get("/").get_json()["models"] == {"state": "not_loaded"}  # health loads nothing
     post_files(client, (face_photos / "obama.jpg").read_bytes(), (face_photos / "obama2.jpg").read_bytes())
     health = client.get("/").get_json()
     assert health["ready"] is True and health["models"]["state"] == "ready"
     names = [b["name"] for b in health["bundles"]]
-    assert names == ["face-detector-short", "face-detector-full", "face-embedder-dlib"]
+    # The full-range fallback detector loads only when a photo needs it.
+    assert names == ["face-detector-short", "face-embedder-dlib"]
+    assert health["fallback_detector"] == {"state": "not_loaded"}
     assert all(len(b["sha256"]) == 64 for b in health["bundles"])
     assert health["runtime"]["runtime"] in ("ai_edge_litert", "tflite_runtime")
     assert 0 < health["memory"]["rss_mb"] < health["memory"]["limit_mb"]
@@ -137,3 +141,23 @@ def test_memory_guard_refuses_work_with_503_when_critical(monkeypatch, face_phot
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert r.get_json()["error"]["code"] == "memory_pressure"
     assert tight.get("/").get_json()["memory"]["state"] == "critical"
+
+
+def test_small_face_is_found_by_the_fallback_detector(face_photos):
+    # obama.jpg shrunk to 330 px wide on a 1200 px grey canvas: a ~100 px face, which the
+    # short-range detector misses and the full-range one finds.
+    small = Image.open(face_photos / "obama.jpg").convert("RGB")
+    small = small.resize((330, round(330 * small.height / small.width)))
+    canvas = Image.new("RGB", (1200, 1200), (128, 128, 128))
+    canvas.paste(small, (435, 400))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=95)
+    fresh = create_app("verify_face", SOURCE).test_client()
+    r = post_files(fresh, out.getvalue(), (face_photos / "obama2.jpg").read_bytes())
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["detector"] == "face-detector-full,face-detector-short"
+    assert body["verified"] is True
+    health = fresh.get("/").get_json()
+    assert [b["name"] for b in health["bundles"]] == ["face-detector-short", "face-detector-full", "face-embedder-dlib"]
+    assert health["fallback_detector"]["state"] == "ready"
