@@ -24,12 +24,14 @@ TOOLS_STAMP =
 TOOLS_ENV =
 endif
 
-.PHONY: help serve test ci clean
+.PHONY: help serve test ci clean tools-venv bench
 
 help:
 	@echo "make serve   serve verify_face on :8080 and predict_gesture on :8081 (bundled models)"
 	@echo "make test    install dev dependencies and run the whole test suite"
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
+	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs) for the bundle tools"
+	@echo "make bench   run the benchmark (tools/benchmark.py) and write docs/benchmark.md"
 	@echo "make clean   remove the virtual environments and build/"
 
 serve: $(VENV)/.installed-runtime
@@ -43,6 +45,15 @@ endif
 
 ci:
 	bash .ci/run
+
+tools-venv: $(TOOLS_STAMP)
+ifneq ($(FACEAPI),)
+	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-faceapi.txt
+endif
+
+bench: $(VENV)/.installed-dev
+	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-bench.txt
+	$(VENV)/bin/python tools/benchmark.py --repeat 5 --out docs/ $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .venv-tflite214 build

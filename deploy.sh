@@ -23,6 +23,7 @@ MODELS_BUCKET="${MODELS_BUCKET:-}"
 PUBLIC=false
 DRY_RUN=false
 EXTRA_ENV=()                        # --env KEY=VALUE, repeatable
+API_KEY_SECRET="${API_KEY_SECRET:-}"  # Secret Manager secret holding the API key
 # The Python that runs tools/publish_bundle.py (needs google-cloud-storage).
 if [[ -x "$ROOT/.venv/bin/python" ]]; then PUBLISH_PYTHON="${PUBLISH_PYTHON:-$ROOT/.venv/bin/python}"; else PUBLISH_PYTHON="${PUBLISH_PYTHON:-python3}"; fi
 
@@ -62,6 +63,9 @@ Options:
                         (FACE_*_MODEL / GESTURE_MODEL) instead of bundling them
   --env KEY=VALUE       extra environment variable for the function (repeatable),
                         e.g. --env API_KEY=... or --env VERIFY_THRESHOLD=0.5
+  --api-key-secret NAME require an X-API-Key header whose value is kept in the
+                        Secret Manager secret NAME (mounted as API_KEY, latest version);
+                        for teams that must expose a --public URL
   --public              allow unauthenticated calls (default: private,
                         --no-allow-unauthenticated; call with an identity token)
   --build-dir DIR       where to stage (default: build/, or $BUILD_DIR)
@@ -107,10 +111,11 @@ while [[ $# -gt 0 ]]; do
     --max-instances) need_value "$@"; MAX_INSTANCES="$2"; shift 2 ;;
     --models-bucket) need_value "$@"; MODELS_BUCKET="$2"; shift 2 ;;
     --env) need_value "$@"; EXTRA_ENV+=("$2"); shift 2 ;;
+    --api-key-secret) need_value "$@"; API_KEY_SECRET="$2"; shift 2 ;;
     --build-dir) need_value "$@"; BUILD_DIR="$2"; shift 2 ;;
     --public) PUBLIC=true; shift ;;
     --dry-run) DRY_RUN=true; shift ;;
-    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--build-dir=*)
+    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--api-key-secret=*|--build-dir=*)
       set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [[ -z "$TARGET" ]] || die "one target only, got $TARGET and $1"; TARGET="$1"; shift ;;
@@ -257,6 +262,7 @@ deploy_one() {
     "--region=$REGION")
   [[ -z "$PROJECT" ]] || args+=("--project=$PROJECT")
   args+=("--set-env-vars=$(function_env "$fn" | env_flag)")
+  [[ -z "$API_KEY_SECRET" ]] || args+=("--set-secrets=API_KEY=$API_KEY_SECRET:latest")
   if $PUBLIC; then args+=(--allow-unauthenticated); else args+=(--no-allow-unauthenticated); fi
 
   if [[ -n "$MODELS_BUCKET" ]]; then

@@ -155,6 +155,16 @@ def test_all_deploys_both_functions_privately_with_tier_defaults(deploy):
     assert deploy.calls("publish") == []
 
 
+def test_api_key_comes_from_secret_manager_when_named(deploy):
+    need_function("predict_gesture")
+    r = deploy("predict_gesture", "--public", "--api-key-secret", "gesture-key")
+    assert r.returncode == 0, r.stderr
+    [call] = deploy.deploys()
+    f = flags(call["argv"])
+    assert f["set-secrets"] == "API_KEY=gesture-key:latest" and f["allow-unauthenticated"] is True
+    assert "API_KEY" not in f["set-env-vars"]
+
+
 def test_options_reach_the_command_and_the_environment(deploy):
     need_function("verify_face")
     r = deploy("verify_face", "--public", "--project", "p2", "--region", "europe-west1", "--runtime", "python312",

@@ -16,7 +16,7 @@ Verification (numbers go into bundle.json "conversion.verification"):
 --check rebuilds in a temporary folder and compares with the committed bundle.
 --variant dynamic-int8 builds the int8-weight variant instead (models/face-embedder-dlib-int8).
 
-Run with the conversion venv (tools/requirements-convert.txt):
+Run with the tools venv plus tools/requirements-faceapi.txt (tensorflowjs):
     python tools/build_face_embedder_bundle.py [--download-dir DIR] [--variant V] [--verify-node]
         [--verify-python OTHER_PYTHON ...] [--check]
 """

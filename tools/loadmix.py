@@ -51,7 +51,7 @@ def verify_mix(n: int, bad_fraction: float, seed: int) -> list[Callable[[], Requ
         lambda: _json("bad: truncated jpeg", 400, img1=_b64(obama[: len(obama) // 3]), img2=_b64(obama)),
         lambda: _json("bad: missing img2", 400, img1=_b64(obama)),
         lambda: Request("bad: text/plain", b"img1=x", "text/plain", 415),
-        lambda: _json("bad: not an image", 415, img1=_b64(b"GIF89a-no" * 50), img2=_b64(obama)),
+        lambda: _json("bad: not an image", 415, img1=_b64(b"%PDF-1.4 not a photo " * 50), img2=_b64(obama)),
         lambda: _json("bad: png bomb header", 413, img1=_b64(_png_header(50_000, 50_000)), img2=_b64(obama)),
     ]
     rng = random.Random(seed)

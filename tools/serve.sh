@@ -36,6 +36,7 @@ port_free() {
   "$PYTHON" - "$HOST" "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: TIME_WAIT is not "in use"
 try:
     s.bind((sys.argv[1], int(sys.argv[2])))
 except OSError:
