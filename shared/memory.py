@@ -41,6 +41,11 @@ class MemoryGuard:
         self.relieve_interval_s = 2.0
         self._relieved_at = -1e9
 
+    @classmethod
+    def from_settings(cls, settings) -> "MemoryGuard":
+        """The guard for this instance's tier (MEMORY_LIMIT_MB and its fractions)."""
+        return cls(settings.memory_limit_mb, settings.memory_warn_fraction, settings.memory_critical_fraction)
+
     def on_pressure(self, drop: Callable[[], None]) -> None:
         """Register a callable that frees memory (e.g. a cache's clear)."""
         self._droppers.append(drop)

@@ -26,7 +26,7 @@ from shared.settings import get_settings  # noqa: E402
 
 setup_logging()
 settings = get_settings()
-guard = MemoryGuard(settings.memory_limit_mb, settings.memory_warn_fraction, settings.memory_critical_fraction)
+guard = MemoryGuard.from_settings(settings)
 gestures: Lazy[GestureService] = Lazy("gesture models", lambda: GestureService.from_settings(settings), retry_s=settings.model_retry_s)
 
 

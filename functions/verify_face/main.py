@@ -24,7 +24,7 @@ from shared.settings import get_settings  # noqa: E402
 
 setup_logging()
 settings = get_settings()
-guard = MemoryGuard(settings.memory_limit_mb, settings.memory_warn_fraction, settings.memory_critical_fraction)
+guard = MemoryGuard.from_settings(settings)
 verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.from_settings(settings), retry_s=settings.model_retry_s)
 guard.on_pressure(lambda: verifier.ready and verifier.get().cache.clear())
 
