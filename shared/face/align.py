@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, check_image
+from .detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, check_image, crop
 
 # dlib's 68-point mean face, points 17..67 in [0, 1] (x right, y down), copied from
 # get_face_chip_details() in dlib/image_transforms/interpolation.h (davisking/dlib,
@@ -122,7 +122,7 @@ def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
     x1, y1 = np.ceil(footprint.max(axis=0)).astype(int) + k
     # Whole blocks of k pixels, so that region pixel i covers crop pixels [k*i, k*i + k).
     x1, y1 = x0 + k * -(-(x1 - x0) // k), y0 + k * -(-(y1 - y0) // k)
-    region = Image.fromarray(image).crop((int(x0), int(y0), int(x1), int(y1)))
+    region = Image.fromarray(crop(image, int(x0), int(y0), int(x1), int(y1)))
     if k > 1:
         region = region.reduce(k)
     local = to_image.copy()

@@ -91,6 +91,17 @@ def letterbox(image: np.ndarray, size: int, pad_value: int = 0) -> tuple[np.ndar
     return np.asarray(canvas), Letterbox(size, offset, (new_w / width, new_h / height))
 
 
+def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """image[y0:y1, x0:x1] as a new (y1-y0, x1-x0, 3) array, black where the box leaves the
+    image (as PIL's crop), without first copying the whole image into a PIL image."""
+    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    height, width = image.shape[:2]
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
 def check_image(image: np.ndarray) -> None:
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
         got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
@@ -150,8 +161,8 @@ class FaceDetector:
         side = max(w, h, 1.0) * context
         x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
         size = int(round(side))
-        crop = np.asarray(Image.fromarray(image).crop((x0, y0, x0 + size, y0 + size)))
-        candidates = [shift(f, x0, y0, image.shape[:2]) for f in self.detect(crop)]
+        around = crop(image, x0, y0, x0 + size, y0 + size)
+        candidates = [shift(f, x0, y0, image.shape[:2]) for f in self.detect(around)]
         overlaps = [box_iou(face.box, f.box) for f in candidates]
         if not candidates or max(overlaps) < REFINE_MIN_IOU:
             return face

@@ -121,3 +121,15 @@ def test_real_chip_puts_the_face_on_the_template(short, face_photos, name):
     found = np.array([again.keypoints[i] for i in ALIGN_KEYPOINTS])
     errors = np.linalg.norm(found - (chip_template() + 0.5), axis=1)
     assert errors.mean() < 6.0 and errors.max() < 12.0, f"{name}: features {np.round(errors, 1)} px off"
+
+
+def test_crop_matches_pil_crop_inside_and_outside_the_image():
+    from PIL import Image
+
+    from shared.face.detect import crop
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    for box in [(5, 5, 25, 30), (-10, -5, 20, 20), (50, 30, 80, 55), (-5, -5, 70, 50), (70, 50, 90, 60)]:
+        expected = np.asarray(Image.fromarray(image).crop(box))
+        assert np.array_equal(crop(image, *box), expected), box
