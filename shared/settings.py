@@ -53,7 +53,7 @@ class Settings:
     max_image_pixels: largest declared JPEG size (w x h); JPEGs decode already scaled
         down (draft mode). Bigger is refused from the header, before any pixel is decoded.
     max_full_decode_pixels: the same for PNG, WebP, TIFF, BMP and GIF, which decode at
-        full size first (16 MP RGBA is 64 MB).
+        full size first (12 MP of RGBA is 48 MB raw, ~90 MB at the peak of decoding).
     max_image_side: longest side, in pixels, a photo is scaled down to before detection.
     max_frames: most frames accepted in one gesture request.
     interpreter_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
@@ -101,7 +101,7 @@ class Settings:
             gesture_models=gestures,
             max_request_bytes=_number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
             max_image_pixels=_number("MAX_IMAGE_PIXELS", 50_000_000, int, 10_000, 200_000_000),
-            max_full_decode_pixels=_number("MAX_FULL_DECODE_PIXELS", 16_000_000, int, 10_000, 100_000_000),
+            max_full_decode_pixels=_number("MAX_FULL_DECODE_PIXELS", 12_000_000, int, 10_000, 100_000_000),
             max_image_side=_number("MAX_IMAGE_SIDE", 1280, int, 160, 8192),
             max_frames=_number("MAX_FRAMES", 1024, int, 1, 100_000),
             interpreter_threads=_number("INTERPRETER_THREADS", 1, int, 1, 64),

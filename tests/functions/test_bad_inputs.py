@@ -321,15 +321,23 @@ def test_decompression_bomb_is_refused_without_a_memory_spike(fresh_verify, face
 
 
 @pytest.mark.parametrize("alpha", [False, True], ids=["rgb", "rgba"])
-def test_small_png_expanding_to_49_megapixels_stays_under_half_the_tier(fresh_verify, face_photos, alpha):
-    """A ~200 KB flat PNG of 7000 x 7000 is under the pixel-count cap (50 MP) but expands
-    to 147-196 MB of raw pixels; refusing it or decoding it frugally are both fine, taking
-    half the instance's memory is not."""
+def test_small_png_expanding_to_49_megapixels_is_refused_from_its_header(fresh_verify, face_photos, alpha):
+    """A ~200 KB flat PNG of 7000 x 7000 is under the JPEG pixel cap (50 MP) but expands
+    to 147-196 MB of raw pixels: formats decoded at full size have their own, lower cap
+    (MAX_FULL_DECODE_PIXELS, 12 MP), checked before any pixel is decoded."""
     bomb = hostile.png_flat(7000, 7000, alpha=alpha)
     assert len(bomb) < 300_000
     status, answer, growth = _measured(fresh_verify, json.dumps({"img1": b64(bomb), "img2": b64(_photos(face_photos)[1])}).encode())
-    assert status in (413, 422), answer
-    assert growth < HALF_TIER_MB, f"a {len(bomb)} byte PNG took {growth:.0f} MB of peak RSS ({status} {answer})"
+    assert (status, answer["error"]["code"]) == (413, "image_too_large"), answer
+    assert growth < BOMB_RSS_MB, f"a {len(bomb)} byte PNG took {growth:.0f} MB of peak RSS ({status} {answer})"
+
+
+def test_png_just_under_the_full_decode_cap_stays_under_a_quarter_of_the_tier(fresh_verify, face_photos):
+    """12 MP of RGBA (48 MB raw) is decoded, then shrunk before any other copy is made."""
+    big = hostile.png_flat(3460, 3460, alpha=True)
+    status, answer, growth = _measured(fresh_verify, json.dumps({"img1": b64(big), "img2": b64(_photos(face_photos)[1])}).encode())
+    assert (status, answer["error"]["code"]) == (422, "no_face"), answer
+    assert growth < HALF_TIER_MB / 2, f"a 12 MP PNG took {growth:.0f} MB of peak RSS"
 
 
 def test_huge_json_array_costs_little_memory(fresh_verify):
