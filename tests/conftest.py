@@ -37,6 +37,16 @@ def deepface_photos() -> Path:
 
 
 @pytest.fixture(scope="session")
+def gesture_examples() -> dict:
+    """Shipped gesture inputs (tools/gesture_examples.py): keypoint.csv-style `hands` and
+    point_history.csv-style `tracks` rows, derived from docs/examples/."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gesture_examples as examples
+
+    return {"hands": examples.hand_rows(8), "tracks": examples.track_rows(8)}
+
+
+@pytest.fixture(scope="session")
 def gesture_data() -> Path:
     path = testdata.shared_data("gesture")
     if path is None:

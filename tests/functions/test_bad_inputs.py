@@ -231,11 +231,8 @@ GESTURE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def gesture_rows(gesture_data) -> dict:
-    def rows(name):
-        lines = (gesture_data / name).read_text().splitlines()
-        return [[float(v) for v in line.split(",")[1:]] for line in lines[:: len(lines) // 8][:8]]
-    return {"hands": rows("keypoint.csv"), "tracks": rows("point_history.csv")}
+def gesture_rows(gesture_examples) -> dict:
+    return gesture_examples
 
 
 @pytest.fixture(scope="module")

@@ -119,13 +119,13 @@ def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, 
     assert health["object_storage"]["model_downloads"] == 2
 
 
-def test_predict_gesture_from_gs_answers_exactly_as_from_local_folders(monkeypatch, gcs_emulator, gesture_data):
+def test_predict_gesture_from_gs_answers_exactly_as_from_local_folders(monkeypatch, gcs_emulator, gesture_examples):
     need(*GESTURE_BUNDLES, source="functions/predict_gesture/main.py")
     bucket = make_bucket()
     uris = [put_bundle(bucket, f"g/{name}", MODELS_DIR / name) for name in GESTURE_BUNDLES]
     local = serve(monkeypatch, "predict_gesture", {})
     remote = serve(monkeypatch, "predict_gesture", {"GESTURE_MODEL": ",".join(uris)})
-    for body in gesture_requests(gesture_data):
+    for body in gesture_requests(gesture_examples):
         a, b = local.post("/", json=body), remote.post("/", json=body)
         assert a.status_code == b.status_code == 200, (body["model"], a.get_json(), b.get_json())
         assert answer(a.get_json()) == answer(b.get_json())
@@ -137,16 +137,15 @@ def meta_name(folder: str) -> str:
     return json.loads((MODELS_DIR / folder / "bundle.json").read_text())["name"]
 
 
-def gesture_requests(data: Path, rows_per_file: int = 3) -> list[dict]:
-    """Real recorded keypoint rows as `features` requests, shaped by each bundle's contract
-    (frames x features_per_frame): rows spread over each file (every 997th), a few per file."""
+def gesture_requests(examples: dict, rows_per_kind: int = 3) -> list[dict]:
+    """Shipped example rows as `features` requests, shaped by each bundle's contract
+    (frames x features_per_frame)."""
     requests = []
     for name in GESTURE_BUNDLES:
         pre = json.loads((MODELS_DIR / name / "bundle.json").read_text())["preprocessing"]
         width = pre["frames"] * pre["features_per_frame"]
-        for csv_file in sorted(data.glob("*.csv")):
-            rows = [line.split(",")[1:] for line in csv_file.read_text().splitlines()[::997] if line[:1].isdigit()]
-            rows = [[float(v) for v in row] for row in rows if len(row) == width][:rows_per_file]
+        for kind in ("hands", "tracks"):
+            rows = [row for row in examples[kind] if len(row) == width][:rows_per_kind]
             for row in rows:
                 frames = [row[i:i + pre["features_per_frame"]] for i in range(0, width, pre["features_per_frame"])]
                 requests.append({"model": meta_name(name), "features": frames})
@@ -268,14 +267,14 @@ def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, fa
     assert embedder["source"].endswith(f"(bundle.json#{gens[0]}, model.tflite#{gens[1]})")
 
 
-def test_predict_gesture_corrupt_model_gives_503_then_heals_when_republished(monkeypatch, gcs_emulator, gesture_data):
+def test_predict_gesture_corrupt_model_gives_503_then_heals_when_republished(monkeypatch, gcs_emulator, gesture_examples):
     need(*GESTURE_BUNDLES, source="functions/predict_gesture/main.py")
     bucket = make_bucket()
     uris = [put_bundle(bucket, f"g/{name}", MODELS_DIR / name) for name in GESTURE_BUNDLES]
     model = (MODELS_DIR / "hand-sign" / "model.tflite").read_bytes()
     put(bucket, "g/hand-sign/model.tflite", model[: len(model) // 2])  # a half-uploaded model
     client = serve(monkeypatch, "predict_gesture", {"GESTURE_MODEL": ",".join(uris), "MODEL_RETRY_S": "0.5"})
-    body = gesture_requests(gesture_data)[0]
+    body = gesture_requests(gesture_examples)[0]
     assert_503(client.post("/", json=body), f"gs://{bucket.name}/g/hand-sign/model.tflite", "sha256")
     health = client.get("/")  # health loads gesture bundles: a failed load is shown, not a 500
     assert health.status_code == 200 and health.get_json()["models"]["state"] == "failed"

@@ -84,15 +84,8 @@ def test_verify_face_answers_do_not_depend_on_earlier_requests(face_photos):
 
 # ---- predict_gesture -------------------------------------------------------------------
 
-def _rows(folder: Path, name: str, take: int) -> list[list[float]]:
-    lines = (folder / name).read_text().splitlines()
-    step = max(1, len(lines) // take)
-    return [[float(v) for v in line.split(",")[1:]] for line in lines[::step][:take]]
-
-
-def gesture_requests(data: Path) -> dict:
-    hands = _rows(data, "keypoint.csv", 4)
-    tracks = _rows(data, "point_history.csv", 4)
+def gesture_requests(examples: dict) -> dict:
+    hands, tracks = examples["hands"][:4], examples["tracks"][:4]
     pairs = lambda flat: [flat[i:i + 2] for i in range(0, len(flat), 2)]  # noqa: E731
     landmarks = [[[0.5 + 0.15 * h[2 * j] + t[2 * f], 0.6 + 0.15 * h[2 * j + 1] + t[2 * f + 1]] for j in range(21)]
                  for f, (h, t) in enumerate(zip(hands * 4, [tracks[1]] * 16))]
@@ -139,8 +132,8 @@ def gesture_app_env(monkeypatch):
     return [json.loads((Path(p) / "bundle.json").read_text())["name"] for p in recurrent]
 
 
-def test_predict_gesture_answers_do_not_depend_on_earlier_requests(gesture_data, gesture_app_env):
-    kinds = gesture_requests(gesture_data)
+def test_predict_gesture_answers_do_not_depend_on_earlier_requests(gesture_examples, gesture_app_env):
+    kinds = gesture_requests(gesture_examples)
     for name in gesture_app_env:  # recurrent bundles get the same sequences
         kinds[f"{name} 16 frames"] = {**kinds["history 16 frames"], "model": name}
         kinds[f"{name} with missing frames"] = {**kinds["history with missing frames"], "model": name}

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_runs_on_a_tiny_budget(tmp_path, gesture_data):
+def test_benchmark_runs_on_a_tiny_budget(tmp_path):
     if not (ROOT / "models" / "hand-sign" / "bundle.json").exists():
         pytest.skip("gesture bundles are not built yet (models/hand-sign)")
     cmd = [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--repeat", "1", "--gesture-requests", "5",

@@ -21,7 +21,7 @@ IDLE_GROWTH_MB = REQUESTS * LEAK_MB_PER_1000 / 1000
 
 
 @pytest.mark.parametrize("function", ["verify_face", "predict_gesture"])
-def test_short_load_has_no_server_errors_restarts_or_leak(function, face_photos, gesture_data):
+def test_short_load_has_no_server_errors_restarts_or_leak(function, face_photos):
     started = time.monotonic()
     r = load.run(function, requests=REQUESTS, max_seconds=MAX_SECONDS)
     print(r)

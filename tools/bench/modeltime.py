@@ -22,6 +22,11 @@ WARMUP = 50
 
 
 def rows(filename: str, limit: int = 200) -> list[list[float]]:
+    if not (DATA / filename).exists():  # a fresh clone: the project's example rows
+        sys.path.insert(0, str(ROOT / "tools"))
+        import gesture_examples
+
+        return gesture_examples.rows_like(filename, limit)
     with open(DATA / filename, newline="") as f:
         return [[float(v) for v in r[1:]] for _, r in zip(range(limit), csv.reader(f))]
 
