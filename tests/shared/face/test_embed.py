@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from shared.bundle import load_bundle
-from shared.face.align import face_chip
-from shared.face.detect import FaceDetector, detect_faces
 from shared.face.embed import DISTANCES, FaceEmbedder, cosine_distance, euclidean_distance
-from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK, DEFAULT_FACE_EMBEDDER
+from shared.face.verify import FaceVerifier
+from shared.settings import DEFAULT_FACE_EMBEDDER, Settings
 
 BUNDLE = Path(DEFAULT_FACE_EMBEDDER)
 
@@ -77,17 +75,12 @@ def test_rejects_chips_of_the_wrong_shape_or_dtype(embedder, chip):
         embedder.embed(chip)
 
 
-def test_same_person_is_closer_than_another_person(embedder, face_photos):
-    """Real photos through the real path (detect -> dlib chip -> embed): dlib's own
-    euclidean 0.6 separates these, and the ordering holds for cosine too."""
-    detectors = [FaceDetector(load_bundle(s, task="face-detection")) for s in (DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK)]
-    vectors = {}
-    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
-        with Image.open(face_photos / name) as im:
-            image = np.asarray(im.convert("RGB"))
-        faces, _ = detect_faces(image, detectors)
-        face = max(faces, key=lambda f: f.area)
-        vectors[name] = embedder.embed(face_chip(image, face, size=embedder.size, padding=embedder.padding))
+def test_same_person_is_closer_than_another_person(face_photos):
+    """Real photos through the served path (decode -> detect -> dlib chip -> embed): dlib's
+    own euclidean 0.6 separates these, and the ordering holds for cosine too."""
+    verifier = FaceVerifier.from_settings(Settings.from_env())
+    vectors = {name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
+               for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
     for metric, distance in DISTANCES.items():
         same = [distance(vectors["obama.jpg"], vectors[n]) for n in ("obama2.jpg", "obama3.jpg")]
         other = [distance(vectors[n], vectors["biden.jpg"]) for n in ("obama.jpg", "obama2.jpg", "obama3.jpg")]
