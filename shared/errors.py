@@ -6,6 +6,7 @@ exceptions become a generic 500 without internals (the traceback goes to the log
 from __future__ import annotations
 
 import logging
+import math
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,31 @@ class ServiceUnavailable(ServiceError):
     code = "unavailable"
 
 
+class BundleError(Exception):
+    """A model bundle cannot be read, or what was read is not a valid bundle.
+
+    ``str(exc)`` is the operator's detail (it may name paths, URIs and buckets: logs only);
+    `reason` is what a client may read, and `bundle` the bundle's short label (the last
+    part of its folder or gs:// prefix), set by the loader.
+    """
+
+    def __init__(self, detail: str, *, reason: str | None = None, bundle: str | None = None):
+        super().__init__(detail)
+        self.reason = reason or detail
+        self.bundle = bundle
+
+    def public_message(self) -> str:
+        where = f"model bundle {self.bundle!r}" if self.bundle else "a model bundle"
+        return f"{where} cannot be loaded: {self.reason}"
+
+
 def error_response(exc: BaseException) -> tuple[dict, int, dict]:
     """Map any exception to ``(json_body, status, headers)``; never exposes internals."""
     if isinstance(exc, ServiceError):
         headers = {}
         if exc.retry_after is not None:
-            headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
-    log.exception("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {"error": {"code": "internal", "message": "internal error; see the function's logs"}}
     return body, 500, {}

@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass
+from struct import error as struct_error  # raised by some corrupt TIFF/BMP headers
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG includes MPO
 EXIF_ORIENTATION = 0x0112
 MIN_SIDE = 32  # below this no detector input can hold a face
 
-Image.MAX_IMAGE_PIXELS = None  # our own limit below is checked first, per settings
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Budgets checked from the header, before any pixel is decoded.
+
+    Attributes:
+        max_pixels: largest JPEG (w x h); JPEGs decode already scaled down (draft mode).
+        max_full_pixels: largest PNG/WebP/TIFF/BMP/GIF, which decode at full size first
+            (a 49 MP RGBA PNG is ~200 MB decoded).
+        max_side: longest side, pixels, a photo is scaled down to.
+    """
+
+    max_pixels: int = 50_000_000
+    max_full_pixels: int = 12_000_000
+    max_side: int = 1280
 
 
 @dataclass(frozen=True)
@@ -50,31 +65,29 @@ def _looks_supported(data: bytes) -> bool:
     return data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
-def decode_photo(data: bytes, *, name: str, max_pixels: int, max_side: int, max_full_pixels: int | None = None) -> Photo:
+def decode_photo(data: bytes, *, name: str, limits: DecodeLimits) -> Photo:
     """Decode one photo; 4xx errors name the input (`name`) and what was wrong.
 
-    max_pixels bounds JPEGs (decoded already scaled down, in draft mode); max_full_pixels
-    bounds every other format, which Pillow decodes at full size before scaling
-    (default: max_pixels). A 49 MP RGBA PNG is ~200 MB decoded."""
+    Pillow's own decompression-bomb guard (over twice its MAX_IMAGE_PIXELS) is left as it
+    is, process-wide; our limits are lower by default and checked first from the header."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
-            return _decode(image, name, max_pixels, max_side, max_full_pixels or max_pixels)
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        return _decode(image, name, limits)
     except UnidentifiedImageError:
         if _looks_supported(data):
             raise BadRequest(f"{name} could not be decoded: the image header is corrupt", code="invalid_image") from None
         raise UnsupportedMediaType(f"{name} is not an image in a supported format ({', '.join(FORMATS)})", code="unsupported_image") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise PayloadTooLarge(f"{name} declares too many pixels", code="image_too_large") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error) as exc:
         raise BadRequest(f"{name} could not be decoded: the image data is truncated or corrupt ({type(exc).__name__})", code="invalid_image") from None
 
 
-def _decode(image: Image.Image, name: str, max_pixels: int, max_side: int, max_full_pixels: int) -> Photo:
+def _decode(image: Image.Image, name: str, limits: DecodeLimits) -> Photo:
     fmt = image.format or "unknown"
     width, height = image.size
-    limit = max_pixels if fmt in ("JPEG", "MPO") else max_full_pixels
+    max_side = limits.max_side
+    limit = limits.max_pixels if fmt in ("JPEG", "MPO") else limits.max_full_pixels
     if width * height > limit:
         raise PayloadTooLarge(f"{name} is {width}x{height} = {width * height} pixels; the limit for {fmt} is {limit}", code="image_too_large")
     frames = getattr(image, "n_frames", 1)
@@ -112,6 +125,3 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return image.convert("RGB") if image.mode != "RGB" else image
-
-
-from struct import error as struct_error  # noqa: E402  (raised by some corrupt TIFF/BMP headers)

@@ -26,8 +26,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """Send the `shared` and function loggers to stdout as JSON (idempotent, cheap)."""
-    for name in ("shared", "functions"):
+    """Send the `shared` and function loggers, and Python warnings (Pillow's, numpy's),
+    to stdout as JSON lines (idempotent, cheap). Called by the serving edge at start."""
+    logging.captureWarnings(True)
+    for name in ("shared", "functions", "py.warnings"):
         logger = logging.getLogger(name)
         if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
             continue
@@ -38,6 +40,6 @@ def setup_logging(level: int = logging.INFO) -> None:
         logger.propagate = False
 
 
-def event(logger: logging.Logger, level: int, message: str, **fields) -> None:
+def event(logger: logging.Logger, level: int, message: str, **fields: object) -> None:
     """Log `message` with structured fields."""
     logger.log(level, message, extra={"fields": fields})

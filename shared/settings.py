@@ -9,6 +9,7 @@ import functools
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 # Bundles sit beside the library both in the repo and in a staged deployment folder.
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -27,7 +28,22 @@ def _text(name: str, default: str) -> str:
     return os.environ.get(name, default).strip()
 
 
-def _number(name: str, default: float, kind: type, low: float, high: float):
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = _text(name, "")
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(a for a in allowed if a)} (or unset), got {value!r}")
+    return value
+
+
+def _label(source: str) -> str:
+    """A bundle source as health may show it: its last path part, and where it lives."""
+    if not source:
+        return ""
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    return f"gs://.../{name}" if source.startswith("gs://") else name
+
+
+def _number(name: str, default: float, kind: type, low: float, high: float) -> Any:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return kind(default)
@@ -64,7 +80,10 @@ class Settings:
     embedding_cache_ttl_s: seconds an embedding stays in the cache.
     model_retry_s: seconds before a failed model load is tried again.
     model_load_timeout_s: overall time allowed to fetch one bundle from gs://.
-    api_key: when set, POST requests must send it in the `X-API-Key` header.
+    api_key: when set, POST requests must send it in the `X-API-Key` header, and the
+        detailed health report needs it too.
+    tflite_runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
+    storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
     """
 
     face_detector_model: str
@@ -86,10 +105,12 @@ class Settings:
     model_retry_s: float
     model_load_timeout_s: float
     api_key: str
+    tflite_runtime: str = ""
+    storage_emulator_host: str = ""
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        threshold = os.environ.get("VERIFY_THRESHOLD", "").strip()
+    def from_env(cls) -> Settings:
+        threshold = _text("VERIFY_THRESHOLD", "")
         gestures = tuple(s.strip() for s in _text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
         if not gestures:
             raise SettingsError("GESTURE_MODEL must name at least one bundle")
@@ -113,14 +134,21 @@ class Settings:
             model_retry_s=_number("MODEL_RETRY_S", 5, float, 0, 3600),
             model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", 60, float, 1, 3600),
             api_key=_text("API_KEY", ""),
+            tflite_runtime=_choice("TFLITE_RUNTIME", ("", "ai_edge_litert", "tflite_runtime")),
+            storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
         return settings
 
-    def public(self) -> dict:
-        """The settings as shown in health answers (the API key is never shown)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+    def public(self) -> dict[str, Any]:
+        """The settings as the detailed health report shows them: model sources as short
+        labels (never a local path or a bucket), no API key, no emulator address."""
+        hidden = ("api_key", "storage_emulator_host")
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
+        for name in ("face_detector_model", "face_detector_fallback_model", "face_embedder_model"):
+            out[name] = _label(out[name])
+        out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)
         return out
 

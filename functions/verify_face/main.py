@@ -1,7 +1,7 @@
 """verify_face: two photos -> same person or not.
 
 POST `img1` and `img2` as multipart files, or as base64 strings (data URIs allowed) in a
-JSON body. GET answers health and model information.
+JSON body. GET answers health (details with the API key).
 """
 from __future__ import annotations
 
@@ -14,35 +14,27 @@ import functions_framework
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
-from shared import http  # noqa: E402
-from shared.face.verify import FaceVerifier  # noqa: E402
-from shared.health import health_report  # noqa: E402
-from shared.lazy import Lazy  # noqa: E402
-from shared.logs import setup_logging  # noqa: E402
-from shared.memory import MemoryGuard  # noqa: E402
+from shared.edge import Edge  # noqa: E402
+from shared.face.verify import FaceVerifier, VerifyOptions  # noqa: E402
+from shared.runtime.lazy import Lazy  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
 
-setup_logging()
 settings = get_settings()
-guard = MemoryGuard.from_settings(settings)
-verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.from_settings(settings), retry_s=settings.model_retry_s)
-guard.on_pressure(lambda: verifier.ready and verifier.get().cache.clear())
+edge = Edge("verify_face", settings)
+options = VerifyOptions.from_settings(settings)
+verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options), retry_s=settings.model_retry_s)
+edge.on_memory_pressure(lambda: verifier.ready and verifier.get().drop_caches())
 
 
-def _health() -> dict:
-    extra = {}
-    if verifier.ready:
-        v = verifier.get()
-        extra = {"threshold": v.threshold, "similarity_metric": v.metric, "embedding_cache": v.cache.stats(),
-                 "fallback_detector": v.fallback.status() if v.fallback else None}
-    return health_report("verify_face", verifier, guard, settings, extra)
-
-
-def _verify(request) -> dict:
-    images = http.read_files(request, ("img1", "img2"), settings.max_request_bytes)
-    return verifier.get().verify(images["img1"], images["img2"]).to_dict()
+@functions_framework.errorhandler(Exception)
+def _error(exc: Exception):
+    return edge.error(exc)
 
 
 @functions_framework.http
 def verify_face(request):
-    return http.serve(request, work=_verify, health=_health, guard=guard, api_key=settings.api_key, name="verify_face")
+    if edge.is_health_check(request):
+        return edge.health(request, verifier)
+    edge.admit(request)
+    photos = edge.read_files(request, ("img1", "img2"))
+    return edge.answer(verifier.get().verify(photos["img1"], photos["img2"]).to_dict())

@@ -14,9 +14,9 @@ its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
-from .detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, check_image, crop
+from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face
+from shared.vision.geometry import check_image, invert_affine, similarity_transform, warp
 
 # dlib's 68-point mean face, points 17..67 in [0, 1] (x right, y down), copied from
 # get_face_chip_details() in dlib/image_transforms/interpolation.h (davisking/dlib,
@@ -60,32 +60,6 @@ def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
     return (MEAN_FACE_POINTS + padding) / (2 * padding + 1) * size
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (rotation, uniform scale, translation; no reflection)
-    mapping src (N, 2) onto dst (N, 2), N >= 2 (Umeyama 1991). Returns a (2, 3) matrix M
-    with dst ~ M @ [x, y, 1]."""
-    src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
-    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or len(src) < 2:
-        raise ValueError(f"need two (N, 2) arrays with N >= 2, got {src.shape} and {dst.shape}")
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - mu_s, dst - mu_d
-    u, sigma, vt = np.linalg.svd(d.T @ s / len(src))
-    flip = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ flip @ vt
-    variance = (s ** 2).sum() / len(src)
-    if variance == 0:
-        raise ValueError("source points all coincide: no transform fits")
-    scale = float(np.trace(np.diag(sigma) @ flip)) / variance
-    translation = mu_d - scale * rotation @ mu_s
-    return np.hstack([scale * rotation, translation[:, None]])
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) affine transform."""
-    linear = np.linalg.inv(matrix[:, :2])
-    return np.hstack([linear, -linear @ matrix[:, 2:]])
-
-
 def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0.25) -> np.ndarray:
     """The aligned (size, size, 3) uint8 chip of `face`, as dlib's
     extract_image_chip(img, get_face_chip_details(shape, size, padding)) would cut it.
@@ -94,40 +68,3 @@ def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0
     src = np.array([face.keypoints[i] for i in ALIGN_KEYPOINTS])
     to_chip = similarity_transform(src, chip_template(size, padding) + 0.5)
     return warp(image, invert_affine(to_chip), size)
-
-
-def box_crop(image: np.ndarray, face: Face, size: int, scale: float = 1.0) -> np.ndarray:
-    """A (size, size, 3) uint8 square crop centred on the face box, `scale` times its
-    longer side, unrotated (for embedders that want a loose box). Outside is black."""
-    check_image(image)
-    x, y, w, h = face.box
-    side = max(w, h, 1.0) * scale
-    step = side / size
-    to_image = np.array([[step, 0.0, x + w / 2 - side / 2], [0.0, step, y + h / 2 - side / 2]])
-    return warp(image, to_image, size)
-
-
-def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
-    """Sample a (size, size) chip; to_image (2, 3) maps chip coordinates to the image's.
-
-    Bilinear sampling alone aliases when the chip shrinks the face a lot, so (like dlib,
-    which samples from an image pyramid level) the chip's footprint is first cropped and
-    box-reduced by the whole factor k of image pixels per chip pixel.
-    """
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
-    footprint = corners @ to_image.T
-    step = float(np.sqrt(abs(np.linalg.det(to_image[:, :2]))))
-    k = max(1, int(step))
-    x0, y0 = np.floor(footprint.min(axis=0)).astype(int) - k
-    x1, y1 = np.ceil(footprint.max(axis=0)).astype(int) + k
-    # Whole blocks of k pixels, so that region pixel i covers crop pixels [k*i, k*i + k).
-    x1, y1 = x0 + k * -(-(x1 - x0) // k), y0 + k * -(-(y1 - y0) // k)
-    region = Image.fromarray(crop(image, int(x0), int(y0), int(x1), int(y1)))
-    if k > 1:
-        region = region.reduce(k)
-    local = to_image.copy()
-    local[:, 2] -= (x0, y0)
-    local /= k
-    chip = region.transform((size, size), Image.Transform.AFFINE, tuple(local.ravel()),
-                            resample=Image.Resampling.BILINEAR)
-    return np.asarray(chip)

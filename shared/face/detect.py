@@ -13,13 +13,15 @@ corner of the top-left pixel (continuous: the centre of pixel (0, 0) is (0.5, 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
-from PIL import Image
 
-from ..bundle import Bundle
-from .ssd import decode, ssd_anchors, weighted_nms
+from shared.errors import BundleError
+from shared.face.contract import DetectorContract
+from shared.runtime.bundle import Bundle, tensor_index
+from shared.runtime.lazy import Lazy
+from shared.vision.geometry import Box, Letterbox, box_iou, check_image, crop, letterbox
+from shared.vision.ssd import decode, ssd_anchors, weighted_nms
 
 # MediaPipe's keypoint order; "right"/"left" are the subject's (right_eye is on the image's
 # left for a frontal, unmirrored photo).
@@ -42,7 +44,7 @@ class Face:
         keypoints: 6 (x, y) points in image pixels, in KEYPOINT_NAMES order (not clipped).
     """
 
-    box: tuple[float, float, float, float]
+    box: Box
     score: float
     keypoints: tuple[tuple[float, float], ...]
 
@@ -50,103 +52,36 @@ class Face:
     def area(self) -> float:
         return self.box[2] * self.box[3]
 
-    def to_dict(self) -> dict:
-        """The face as an HTTP answer's `facial_areas` entry (integer pixels)."""
-        x, y, w, h = self.box
-        eye = lambda i: [int(round(v)) for v in self.keypoints[i]]  # noqa: E731
-        return {"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)),
-                "score": round(float(self.score), 4), "left_eye": eye(LEFT_EYE), "right_eye": eye(RIGHT_EYE)}
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Where the image sits inside the model's square input.
-
-    Attributes: size (input side, px), offset (x, y) of the image's top-left corner in the
-    input, scale (sx, sy) input px per image px (they differ by at most rounding).
-    """
-
-    size: int
-    offset: tuple[int, int]
-    scale: tuple[float, float]
-
-    def to_image(self, points: np.ndarray) -> np.ndarray:
-        """(..., 2) points normalised to the input -> image pixels."""
-        return (points * self.size - np.asarray(self.offset)) / np.asarray(self.scale)
-
-
-def letterbox(image: np.ndarray, size: int, pad_value: int = 0) -> tuple[np.ndarray, Letterbox]:
-    """Scale the longer side to `size`, keep the aspect ratio, centre, pad with pad_value.
-
-    image: (H, W, 3) uint8 RGB. Returns the (size, size, 3) uint8 input and the mapping.
-    Resizing first (not padding the full image to a square first) keeps memory small.
-    """
-    height, width = image.shape[:2]
-    factor = size / max(height, width)
-    new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
-    resized = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    canvas = Image.new("RGB", (size, size), (pad_value,) * 3)
-    offset = ((size - new_w) // 2, (size - new_h) // 2)
-    canvas.paste(resized, offset)
-    return np.asarray(canvas), Letterbox(size, offset, (new_w / width, new_h / height))
-
-
-def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    """image[y0:y1, x0:x1] as a new (y1-y0, x1-x0, 3) array, black where the box leaves the
-    image (as PIL's crop), without first copying the whole image into a PIL image."""
-    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-    height, width = image.shape[:2]
-    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    return out
-
-
-def check_image(image: np.ndarray) -> None:
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
-        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {got}")
-    if min(image.shape[:2]) < 1:
-        raise ValueError(f"image has no pixels: shape {image.shape}")
-
 
 class FaceDetector:
     """A BlazeFace bundle ready to find faces: `detect(rgb) -> [Face]`, thread-safe.
 
-    All options (input size, letterbox, anchors, decoding, thresholds) are read from
-    bundle.meta once; anchors are built here, once per detector.
+    All options (input size, letterbox, anchors, decoding, thresholds) come from the
+    bundle's DetectorContract, checked once; anchors are built here, once per detector.
     """
 
     def __init__(self, bundle: Bundle):
-        meta = bundle.meta
         self.bundle = bundle
         self.name = bundle.name
-        post = meta["postprocessing"]
-        self._size = int(meta["preprocessing"]["input_size"][0])
-        self._pad = int(meta["preprocessing"].get("pad_value", 0))
-        self._low, self._high = (float(v) for v in meta["preprocessing"]["value_range"])
-        self._decoding = post["decoding"]
-        self._nms_threshold = float(post["nms"]["min_suppression_threshold"])
-        self._anchors = ssd_anchors(post["anchors"])
-        names = [t.name for t in bundle.model.outputs]
-        self._outputs = (names.index(post["output_tensors"]["boxes"]), names.index(post["output_tensors"]["scores"]))
-        if len(self._anchors) != self._decoding["num_boxes"]:
-            raise ValueError(f"{self.name}: {len(self._anchors)} anchors, bundle says {self._decoding['num_boxes']} boxes")
-
-    @property
-    def min_score(self) -> float:
-        return float(self._decoding["min_score_thresh"])
+        self.contract = contract = DetectorContract.from_meta(bundle.meta)
+        self._anchors = ssd_anchors(contract.anchors)
+        outputs = bundle.model.outputs
+        self._outputs = (tensor_index(outputs, contract.boxes_output, self.name), tensor_index(outputs, contract.scores_output, self.name))
+        if len(self._anchors) != contract.decoding["num_boxes"]:
+            raise BundleError(f"{self.name}: {len(self._anchors)} anchors, bundle.json says {contract.decoding['num_boxes']} boxes")
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; [] when there is none."""
         check_image(image)
-        pixels, box = letterbox(image, self._size, self._pad)
-        tensor = pixels.astype(np.float32) * ((self._high - self._low) / 255.0) + self._low
+        c = self.contract
+        pixels, box = letterbox(image, c.input_size, c.pad_value)
+        low, high = c.value_range
+        tensor = pixels.astype(np.float32) * ((high - low) / 255.0) + low
         outputs = self.bundle.model.run(tensor[None])
         raw_boxes, raw_scores = outputs[self._outputs[0]][0], outputs[self._outputs[1]][0]
-        boxes, scores = decode(raw_boxes, raw_scores, self._anchors, self._decoding)
-        keep = (scores >= self.min_score) & np.all(boxes[:, 1] > boxes[:, 0], axis=1)
-        merged = weighted_nms(boxes[keep], scores[keep], self._nms_threshold)
+        boxes, scores = decode(raw_boxes, raw_scores, self._anchors, c.decoding)
+        keep = (scores >= c.min_score) & np.all(boxes[:, 1] > boxes[:, 0], axis=1)
+        merged = weighted_nms(boxes[keep], scores[keep], c.nms_threshold)
         faces = [to_face(points, score, box, image.shape[:2]) for points, score in merged]
         return sorted(faces, key=lambda f: f.area, reverse=True)
 
@@ -179,15 +114,6 @@ def shift(face: Face, dx: float, dy: float, shape: tuple[int, int]) -> Face:
     return Face((x0, y0, x1 - x0, y1 - y0), face.score, keypoints)
 
 
-def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, int]) -> Face:
     """A merged detection ((2 + K, 2) normalised to the input) as a Face in image pixels."""
     pixels = box.to_image(points)
@@ -198,17 +124,30 @@ def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, 
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(score), keypoints)
 
 
-def detect_faces(image: np.ndarray, detectors: Iterable[FaceDetector]) -> tuple[list[Face], str]:
-    """Try detectors in order (short range, then the full-range fallback); `detectors`
-    may be a generator, so a fallback is only built when reached.
+class FaceFinder:
+    """Where the face is in a photo: the short-range detector first, the full-range
+    fallback (built on first need, off the cold-start path) when it finds nothing; the
+    largest face is then re-detected on a crop around it for sharper keypoints."""
 
-    Returns the faces of the first detector that finds any and its bundle name; when none
-    finds a face: ([], the name of the last detector tried), or ([], "") for no detectors.
-    """
-    name = ""
-    for detector in detectors:
-        name = detector.name
-        faces = detector.detect(image)
+    def __init__(self, primary: FaceDetector, fallback: Lazy[FaceDetector] | None = None):
+        self.primary = primary
+        self.fallback = fallback
+
+    def find(self, image: np.ndarray) -> tuple[list[Face], str]:
+        """(faces, largest first, the first refined; the name of the detector that found
+        them). ([], name of the last detector tried) when there is no face."""
+        faces, name = self.primary.detect(image), self.primary.name
+        if not faces and self.fallback is not None:
+            detector = self.fallback.get()
+            faces, name = detector.detect(image), detector.name
         if faces:
-            return faces, name
-    return [], name
+            faces[0] = self.primary.refine(image, faces[0])
+        return faces, name
+
+    def bundles(self) -> list[Bundle]:
+        """The loaded detector bundles: primary, and the fallback once loaded."""
+        fallback = [self.fallback.get().bundle] if self.fallback is not None and self.fallback.ready else []
+        return [self.primary.bundle, *fallback]
+
+    def describe(self) -> dict:
+        return {"fallback_detector": self.fallback.status() if self.fallback is not None else None}

@@ -11,23 +11,23 @@ from typing import Callable
 
 import numpy as np
 
-from ..bundle import Bundle
+from shared.errors import BundleError
+from shared.face.contract import EmbedderContract
+from shared.runtime.bundle import Bundle
 
 
 class FaceEmbedder:
-    """Runs a "face-embedding" bundle. Attributes: size (chip side, pixels), padding
-    (dlib chip padding: margin around the landmark template, fraction of its size), dims."""
+    """Runs a "face-embedding" bundle. Attributes: contract (chip size and padding, dims,
+    metric and calibrated threshold), size, padding, dims (shortcuts into it)."""
 
     def __init__(self, bundle: Bundle):
-        pre = bundle.meta["preprocessing"]
         self.bundle = bundle
-        self.size = int(pre["size"])
-        self.padding = float(pre["padding"])
-        self.dims = int(bundle.meta["output"]["dims"])
+        self.contract = EmbedderContract.from_meta(bundle.meta)
+        self.size, self.padding, self.dims = self.contract.size, self.contract.padding, self.contract.dims
         wanted = (1, self.size, self.size, 3)
         got = bundle.model.inputs[0].shape
         if tuple(got) != wanted:
-            raise ValueError(f"{bundle.name}: model input is {got}, bundle.json preprocessing implies {wanted}")
+            raise BundleError(f"{bundle.name}: model input is {got}, bundle.json preprocessing implies {wanted}")
 
     def embed(self, chip: np.ndarray) -> np.ndarray:
         """One chip (size, size, 3) uint8 RGB, as align.face_chip makes it -> (dims,) float32."""

@@ -1,28 +1,68 @@
 """Face verification: two photos -> same person or not.
 
-decode (images.py) -> detect, pick the largest face (detect.py) -> dlib-style chip
-(align.py) -> embed (embed.py) -> distance against the embedder bundle's threshold.
-Embeddings are cached by the photo's sha256 and the embedder's version, so a reference
-photo verified again is not recomputed.
+One walk per photo, each stop once: decode (shared.images) -> find the face (detect.py:
+short-range detector, full-range fallback, refine) -> dlib-style chip (align.py) -> embed
+(embed.py); then the distance against the threshold. Embeddings are cached by the photo's
+sha256 and the embedder's version, so a reference photo verified again is not recomputed.
 """
 from __future__ import annotations
 
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle, load_bundle
-from ..cache import TTLCache
-from ..errors import Unprocessable
-from ..images import decode_photo
-from ..lazy import Lazy
-from ..settings import Settings
-from .align import face_chip
-from .detect import Face, FaceDetector, detect_faces
-from .embed import DISTANCES, FaceEmbedder
+from shared.errors import Unprocessable
+from shared.face.align import face_chip
+from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
+from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
+from shared.face.embed import DISTANCES, FaceEmbedder
+from shared.images import DecodeLimits, decode_photo
+from shared.runtime.bundle import Bundle, LoadOptions, load_bundle
+from shared.runtime.lazy import Lazy
+from shared.settings import Settings
+from shared.state.cache import TTLCache
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Everything the verifier needs, and nothing else.
+
+    Attributes:
+        detector, fallback_detector, embedder: bundle sources (folders or gs:// URIs);
+            fallback_detector "" = none.
+        threshold: distance override (None = the embedder bundle's calibrated value).
+        decode: photo decoding budgets.
+        load: how bundles are loaded (threads, timeout, runtime).
+        cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
+        retry_s: seconds before a failed fallback-detector load is tried again.
+    """
+
+    detector: str
+    embedder: str
+    fallback_detector: str = ""
+    threshold: float | None = None
+    decode: DecodeLimits = DecodeLimits()
+    load: LoadOptions = LoadOptions()
+    cache_size: int = 256
+    cache_ttl_s: float = 3600.0
+    retry_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VerifyOptions:
+        return cls(
+            detector=settings.face_detector_model,
+            embedder=settings.face_embedder_model,
+            fallback_detector=settings.face_detector_fallback_model,
+            threshold=settings.verify_threshold,
+            decode=DecodeLimits(settings.max_image_pixels, settings.max_full_decode_pixels, settings.max_image_side),
+            load=LoadOptions.from_settings(settings),
+            cache_size=settings.embedding_cache_size,
+            cache_ttl_s=settings.embedding_cache_ttl_s,
+            retry_s=settings.model_retry_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,7 +91,7 @@ class Verification:
     faces: dict[str, FaceEmbedding]
     time_ms: dict
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
             "distance": round(self.distance, 6),
@@ -67,7 +107,7 @@ class Verification:
 
 def _area(face: Face, scale: float) -> dict:
     """The face's box, eyes and score in original-photo pixels (working pixels x scale)."""
-    (rx, ry), (lx, ly) = face.keypoints[0], face.keypoints[1]
+    (rx, ry), (lx, ly) = face.keypoints[RIGHT_EYE], face.keypoints[LEFT_EYE]
     x, y, w, h = (v * scale for v in face.box)
     return {
         "x": round(x), "y": round(y), "w": round(w), "h": round(h),
@@ -78,97 +118,86 @@ def _area(face: Face, scale: float) -> dict:
 
 
 class FaceVerifier:
-    """The verification pipeline over loaded bundles.
+    """The verification pipeline over loaded bundles: `verify(img1, img2)`, thread-safe."""
 
-    The full-range fallback detector is loaded on first need (a photo in which the
-    short-range detector finds nothing), keeping it off the cold-start path.
-    """
-
-    def __init__(self, detector_bundle: Bundle, embedder_bundle: Bundle, settings: Settings,
-                 load_fallback: Callable[[], Bundle] | None = None):
-        self.detector = FaceDetector(detector_bundle)
-        self.fallback = None
-        if load_fallback is not None:
-            self.fallback = Lazy("fallback face detector", lambda: FaceDetector(load_fallback()), retry_s=settings.model_retry_s)
-        self.embedder = FaceEmbedder(embedder_bundle)
-        self.bundle = embedder_bundle
-        spec = embedder_bundle.meta.get("threshold", {})
-        self.metric = spec.get("metric", "cosine")
+    def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions):
+        self.finder = finder
+        self.embedder = embedder
+        contract = embedder.contract
+        self.metric = contract.metric
         self.distance = DISTANCES[self.metric]
-        self.threshold = settings.verify_threshold if settings.verify_threshold is not None else float(spec["value"])
-        self.settings = settings
-        self.cache = TTLCache(settings.embedding_cache_size, settings.embedding_cache_ttl_s)
+        self.threshold = options.threshold if options.threshold is not None else contract.threshold
+        self.options = options
+        self._cache = TTLCache(options.cache_size, options.cache_ttl_s)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "FaceVerifier":
-        def load(source: str, task: str) -> Bundle:
-            return load_bundle(source, num_threads=settings.interpreter_threads, timeout_s=settings.model_load_timeout_s, task=task)
-
-        fallback = settings.face_detector_fallback_model
-        return cls(
-            load(settings.face_detector_model, "face-detection"),
-            load(settings.face_embedder_model, "face-embedding"),
-            settings,
-            load_fallback=(lambda: load(fallback, "face-detection")) if fallback else None,
-        )
-
-    def _detectors(self) -> Iterator[FaceDetector]:
-        yield self.detector
-        if self.fallback is not None:
-            yield self.fallback.get()
+    def load(cls, options: VerifyOptions) -> FaceVerifier:
+        """Load the detector and embedder now; the fallback detector on first need."""
+        fallback = None
+        if options.fallback_detector:
+            fallback = Lazy("fallback face detector",
+                            lambda: FaceDetector(load_bundle(options.fallback_detector, options.load, task=DETECTION_TASK)),
+                            retry_s=options.retry_s)
+        finder = FaceFinder(FaceDetector(load_bundle(options.detector, options.load, task=DETECTION_TASK)), fallback)
+        embedder = FaceEmbedder(load_bundle(options.embedder, options.load, task=EMBEDDING_TASK))
+        return cls(finder, embedder, options)
 
     def bundles(self) -> list[Bundle]:
         """The loaded bundles: detector, fallback detector once loaded, embedder."""
-        fallback = [self.fallback.get().bundle] if self.fallback is not None and self.fallback.ready else []
-        return [self.detector.bundle, *fallback, self.bundle]
+        return [*self.finder.bundles(), self.embedder.bundle]
+
+    def describe(self) -> dict[str, Any]:
+        """What the detailed health report shows: threshold, metric, cache, fallback state."""
+        return {"threshold": self.threshold, "similarity_metric": self.metric,
+                "embedding_cache": self._cache.stats(), **self.finder.describe()}
+
+    def drop_caches(self) -> None:
+        """Free what can be rebuilt (memory pressure)."""
+        self._cache.clear()
 
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
-        """Decode, detect, align and embed one photo; 422 when it holds no face."""
-        key = (hashlib.sha256(data).hexdigest(), self.bundle.name, self.bundle.version)
-        cached = self.cache.get(key)
+        """Decode, find, align and embed one photo; 422 when it holds no face."""
+        bundle = self.embedder.bundle
+        key = (hashlib.sha256(data).hexdigest(), bundle.name, bundle.version)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         clock = _Stopwatch()
-        photo = decode_photo(data, name=name, max_pixels=self.settings.max_image_pixels, max_side=self.settings.max_image_side,
-                             max_full_pixels=self.settings.max_full_decode_pixels)
+        photo = decode_photo(data, name=name, limits=self.options.decode)
         clock.lap("decode")
-        faces, detector = detect_faces(photo.pixels, self._detectors())
+        faces, detector = self.finder.find(photo.pixels)
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        # Re-detect on a crop around the face: small faces get coarse keypoints at 128x128.
-        face = self.detector.refine(photo.pixels, faces[0])
-        chip = face_chip(photo.pixels, face, size=self.embedder.size, padding=self.embedder.padding)
+        chip = face_chip(photo.pixels, faces[0], size=self.embedder.size, padding=self.embedder.padding)
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")
-        result = FaceEmbedding(embedding, _area(face, photo.scale), len(faces), detector, clock.laps)
-        self.cache.put(key, FaceEmbedding(embedding, result.area, result.faces_found, detector, {}))
+        result = FaceEmbedding(embedding, _area(faces[0], photo.scale), len(faces), detector, clock.laps)
+        self._cache.put(key, FaceEmbedding(embedding, result.area, result.faces_found, detector, {}))
         return result
 
     def verify(self, img1: bytes, img2: bytes) -> Verification:
+        """Same person or not; distance <= threshold means verified (lower is stricter)."""
         started = time.perf_counter()
         faces = {"img1": self.embed_photo(img1, "img1"), "img2": self.embed_photo(img2, "img2")}
         distance = float(self.distance(faces["img1"].embedding, faces["img2"].embedding))
-        stages: dict = {}
-        for name, face in faces.items():
-            stages[name] = face.time_ms or {"cache": "hit"}
+        stages: dict[str, Any] = {name: face.time_ms or {"cache": "hit"} for name, face in faces.items()}
         stages["total"] = round((time.perf_counter() - started) * 1000, 2)
-        detectors = sorted({f.detector for f in faces.values()})
         return Verification(
             verified=distance <= self.threshold,
             distance=distance,
             threshold=self.threshold,
             similarity_metric=self.metric,
-            model=self.bundle.name,
-            detector=",".join(detectors),
+            model=self.embedder.bundle.name,
+            detector=",".join(sorted({f.detector for f in faces.values()})),
             faces=faces,
             time_ms=stages,
         )
 
 
 class _Stopwatch:
-    def __init__(self):
+    def __init__(self) -> None:
         self._last = time.perf_counter()
         self.laps: dict[str, float] = {}
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bundle import Bundle, BundleError
-from ..errors import BadRequest, Unprocessable
-from . import features as ft
-from .contract import InputContract, contract_from_meta
+from shared.runtime.bundle import Bundle, BundleError
+from shared.errors import BadRequest, Unprocessable
+from shared.gesture import features as ft
+from shared.gesture.contract import InputContract, contract_from_meta
 
 TASK = "gesture-classification"
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..bundle import BundleError
+from shared.runtime.bundle import BundleError
 
 FIT_METHODS = ("pad_trim", "resample", "exact")
 MISSING_POLICIES = ("previous", "fill", "refuse")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadRequest, Unprocessable
-from .contract import HAND_POINTS, FrameFit, LandmarkRecipe, Missing, Normalization
+from shared.errors import BadRequest, Unprocessable
+from shared.gesture.contract import HAND_POINTS, FrameFit, LandmarkRecipe, Missing, Normalization
 
 
 def fill_missing(x: np.ndarray, missing: Missing) -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BadRequest, PayloadTooLarge, Unprocessable
-from .contract import HAND_POINTS
+from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
+from shared.gesture.contract import HAND_POINTS
 
 _NUMBER = (int, float)
 _ALLOWED = {int, float, type(None)}

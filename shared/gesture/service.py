@@ -1,39 +1,58 @@
 """The set of gesture bundles one instance serves, and the request -> prediction path.
 
-Bundles come from `settings.gesture_models` (folders or gs:// URIs); the first is the
+Bundles come from `GestureOptions.models` (folders or gs:// URIs); the first is the
 default when a request names no `model`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from ..bundle import Bundle, BundleError, load_bundle
-from ..errors import BadRequest
-from ..settings import Settings
-from .classifier import TASK, Frames, GestureClassifier, Prediction
-from .parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
+from shared.errors import BadRequest, BundleError
+from shared.runtime.bundle import Bundle, LoadOptions, load_bundle
+from shared.settings import Settings
+from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
+from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
 
 REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
 DEFAULT_TOP_K = 3
 LANDMARK_VALUES = 21 * 3
 
 
+@dataclass(frozen=True)
+class GestureOptions:
+    """Attributes: models (bundle sources; the first is the default), load (threads,
+    timeout, runtime), max_frames (most frames in one request)."""
+
+    models: tuple[str, ...]
+    load: LoadOptions = LoadOptions()
+    max_frames: int = 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GestureOptions:
+        return cls(settings.gesture_models, LoadOptions.from_settings(settings), settings.max_frames)
+
+    @property
+    def all_local(self) -> bool:
+        """True when no bundle lives in object storage (loading them costs milliseconds)."""
+        return not any(source.startswith("gs://") for source in self.models)
+
+
 class GestureService:
-    def __init__(self, classifiers: list[GestureClassifier]):
+    """The gesture bundles one instance serves: `predict(request_json) -> Prediction`."""
+
+    def __init__(self, classifiers: list[GestureClassifier], max_frames: int = 1024):
         if not classifiers:
             raise BundleError("no gesture bundles configured")
         self.classifiers = {c.name: c for c in classifiers}
         if len(self.classifiers) != len(classifiers):
             raise BundleError(f"gesture bundle names must be unique, got {[c.name for c in classifiers]}")
         self.default = classifiers[0].name
+        self.max_frames = max_frames
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "GestureService":
-        bundles = [
-            load_bundle(source, num_threads=settings.interpreter_threads, timeout_s=settings.model_load_timeout_s, task=TASK)
-            for source in settings.gesture_models
-        ]
-        return cls([GestureClassifier(b) for b in bundles])
+    def load(cls, options: GestureOptions) -> GestureService:
+        return cls([GestureClassifier(load_bundle(source, options.load, task=TASK)) for source in options.models], options.max_frames)
 
     def bundles(self) -> list[Bundle]:
         return [c.bundle for c in self.classifiers.values()]
@@ -46,17 +65,19 @@ class GestureService:
             raise BadRequest(f"unknown model {str(name)[:60]!r}; available: {', '.join(self.classifiers)}", code="unknown_model")
         return self.classifiers[name]
 
-    def max_values(self, max_frames: int) -> int:
+    def max_values(self) -> int:
         """Most JSON values a valid request can hold: `max_frames` frames of the widest
         input (a landmark frame is 21 x 3 numbers), plus the other fields."""
         widest = max(max(c.contract.features_per_frame for c in self.classifiers.values()), LANDMARK_VALUES)
-        return max_frames * widest + 64
+        return self.max_frames * widest + 64
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
+        """Every bundle's input contract, as GET shows it."""
         return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()]}
 
-    def predict(self, data: dict, max_frames: int) -> Prediction:
+    def predict(self, data: dict[str, Any]) -> Prediction:
         """Answer one request body (fields already checked against REQUEST_FIELDS)."""
+        max_frames = self.max_frames
         forms = [f for f in ("landmarks", "features") if f in data]
         if len(forms) != 1:
             raise BadRequest("send exactly one of landmarks (frames x 21 x 2|3) or features (frames x F)")

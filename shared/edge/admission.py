@@ -1,5 +1,6 @@
-"""Memory guard: an instance that protects itself instead of being OOM-killed mid-request.
+"""Admission: who may send work (API key) and whether the instance can take it (memory).
 
+The memory guard: an instance that protects itself instead of being OOM-killed mid-request.
 Each request reads the process RSS (one cheap psutil call). Over the warning level the
 guard logs, drops registered caches and collects garbage; over the critical level it
 refuses new work with 503 + Retry-After until RSS is back under.
@@ -7,18 +8,30 @@ refuses new work with 503 + Retry-After until RSS is back under.
 from __future__ import annotations
 
 import gc
+import hmac
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import psutil
 
-from .errors import ServiceUnavailable
-from .logs import event
+from shared.errors import ServiceUnavailable, Unauthorized
+from shared.logs import event
 
 log = logging.getLogger(__name__)
 MB = 2**20
+
+
+def has_api_key(sent: str, expected: str) -> bool:
+    """True when no key is configured or `sent` is it (constant-time comparison)."""
+    return not expected or hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def check_api_key(sent: str, expected: str) -> None:
+    """401 unless `sent` is the configured API key (when one is configured)."""
+    if not has_api_key(sent, expected):
+        raise Unauthorized("missing or wrong X-API-Key header")
 
 
 def rss_mb() -> float:
@@ -27,6 +40,8 @@ def rss_mb() -> float:
 
 
 class MemoryGuard:
+    """Admits work while RSS is under the critical level; relieves pressure over the warning level."""
+
     def __init__(self, limit_mb: float, warn_fraction: float, critical_fraction: float, read_rss: Callable[[], float] = rss_mb):
         self.limit_mb = limit_mb
         self.warn_mb = limit_mb * warn_fraction
@@ -42,7 +57,7 @@ class MemoryGuard:
         self._relieved_at = -1e9
 
     @classmethod
-    def from_settings(cls, settings) -> "MemoryGuard":
+    def from_settings(cls, settings: Any) -> MemoryGuard:
         """The guard for this instance's tier (MEMORY_LIMIT_MB and its fractions)."""
         return cls(settings.memory_limit_mb, settings.memory_warn_fraction, settings.memory_critical_fraction)
 
@@ -83,7 +98,7 @@ class MemoryGuard:
         if relieved:
             event(log, logging.WARNING, "memory high: caches dropped", rss_mb_before=round(before, 1), rss_mb=round(rss, 1), warn_mb=round(self.warn_mb, 1))
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         return {
             "rss_mb": round(self._read_rss(), 1),
             "limit_mb": self.limit_mb,

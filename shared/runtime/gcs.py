@@ -12,21 +12,23 @@ publisher's two uploads (new model, old manifest) is refused by the sha256 check
 RAM on Cloud Run and counts against the instance's memory).
 
 `google.cloud.storage` is imported inside functions only: it costs ~0.5 s and ~17 MB,
-paid only when a gs:// bundle is configured. With ``STORAGE_EMULATOR_HOST`` set the
-client is anonymous (emulators); otherwise it uses the default credentials.
+paid only when a gs:// bundle is configured. With `anonymous` (settings: an emulator
+host is set) the client is anonymous; otherwise it uses the default credentials.
+
+Errors carry two texts (shared.errors.BundleError): the detail for the log, with URIs,
+and a reason for clients, which never names the bucket or the object path.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .bundle import MANIFEST, MODEL_FILE, BundleError, BundleFiles, sha256_hex
-from .logs import event
+from shared.runtime.bundle import MANIFEST, MODEL_FILE, BundleError, BundleFiles, sha256_hex
+from shared.logs import event
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,10 @@ class GsUri:
 def parse_gs_uri(uri: str) -> GsUri:
     """``gs://bucket/some/prefix`` -> GsUri; BundleError when it is not one."""
     if not uri.startswith("gs://"):
-        raise BundleError(f"expected a gs://bucket/prefix URI, got {uri!r}")
+        raise BundleError(f"expected a gs://bucket/prefix URI, got {uri!r}", reason="not a gs://bucket/prefix URI")
     bucket, _, prefix = uri[len("gs://"):].partition("/")
     if not bucket or any(c in bucket for c in " #?"):
-        raise BundleError(f"{uri!r} does not name a bucket (expected gs://bucket/prefix)")
+        raise BundleError(f"{uri!r} does not name a bucket (expected gs://bucket/prefix)", reason="the gs:// URI names no bucket")
     return GsUri(bucket, prefix.strip("/"))
 
 
@@ -86,9 +88,10 @@ class DownloadStats:
             if error is not None:
                 self.last_error = error
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The counters (the last origin and error name buckets: logs only, never here)."""
         with self._lock:
-            return {**self.counts, "last_origin": self.last_origin, "last_error": self.last_error}
+            return dict(self.counts)
 
 
 stats = DownloadStats()
@@ -98,11 +101,11 @@ class _Transient(Exception):
     """A fault worth another attempt (network, 429/5xx, the bundle changing under us)."""
 
 
-def make_client(project: str | None = None):
-    """A storage client: anonymous against an emulator, default credentials otherwise."""
+def make_client(project: str | None = None, *, anonymous: bool = False) -> Any:
+    """A storage client: anonymous (an emulator), or with the default credentials."""
     from google.cloud import storage  # heavy import: only when a gs:// bundle is used
 
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    if anonymous:
         if project:
             from google.auth.credentials import AnonymousCredentials
 
@@ -123,10 +126,10 @@ def _classify(exc: Exception, what: str) -> Exception:
     if isinstance(exc, retryable):
         return _Transient(f"{what}: {_short(exc)}")
     if isinstance(exc, (api.Forbidden, api.Unauthorized)):
-        return BundleError(f"{what}: access refused ({_short(exc)})")
+        return BundleError(f"{what}: access refused ({_short(exc)})", reason="object storage refused access")
     if isinstance(exc, auth.DefaultCredentialsError):
-        return BundleError(f"{what}: no Google credentials found ({_short(exc)})")
-    return BundleError(f"{what}: {_short(exc)}")
+        return BundleError(f"{what}: no Google credentials found ({_short(exc)})", reason="no credentials for object storage")
+    return BundleError(f"{what}: {_short(exc)}", reason=f"object storage answered {type(exc).__name__}")
 
 
 def _short(exc: Exception) -> str:
@@ -151,7 +154,7 @@ def _generation(bucket: Any, uri: GsUri, filename: str, deadline: float) -> int:
     except Exception as exc:
         raise _classify(exc, f"cannot read metadata of {where}") from None
     if blob is None:
-        raise BundleError(f"{where} not found (no such object or bucket)")
+        raise BundleError(f"{where} not found (no such object or bucket)", reason=f"{filename} not found in object storage")
     return int(blob.generation)
 
 
@@ -198,7 +201,8 @@ def _read_once(bucket: Any, uri: GsUri, deadline: float) -> tuple[BundleFiles, d
     return BundleFiles(manifest, model, origin), generations
 
 
-def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = MAX_ATTEMPTS, client: Any = None) -> BundleFiles:
+def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = MAX_ATTEMPTS, client: Any = None,
+                      anonymous: bool = False) -> BundleFiles:
     """Read a bundle's `bundle.json` and `model.tflite` from ``gs://bucket/prefix``.
 
     Up to `attempts` tries with exponential backoff (0.25 s, 0.5 s, ... capped at 4 s),
@@ -211,7 +215,7 @@ def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = M
     for attempt in range(1, attempts + 1):
         try:
             if client is None:
-                client = make_client()
+                client = make_client(anonymous=anonymous)
             files, generations = _read_once(client.bucket(uri.bucket), uri, deadline)
         except _Transient as exc:
             last = str(exc)
@@ -241,9 +245,9 @@ def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = M
     message = f"cannot read bundle {source} after {attempt} attempt(s) in {time.monotonic() - started:.1f} s: {last}"
     stats.add(reads_failed=1)
     stats.note(error=message)
-    raise BundleError(message)
+    raise BundleError(message, reason=f"object storage unreachable after {attempt} attempt(s)")
 
 
-def download_stats() -> dict:
+def download_stats() -> dict[str, Any]:
     """Counters since process start: downloads, bytes, retries, reads, last origin/error."""
     return stats.to_dict()

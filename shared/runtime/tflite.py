@@ -6,24 +6,25 @@ and an interpreter must not be entered from two at once.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-_RUNTIMES = ("ai_edge_litert", "tflite_runtime")
+RUNTIMES = ("ai_edge_litert", "tflite_runtime")
 
 
-def _interpreter_class():
-    """The Interpreter class of the first runtime that imports (TFLITE_RUNTIME picks one)."""
-    wanted = os.environ.get("TFLITE_RUNTIME", "").strip()
-    candidates = (wanted,) if wanted else _RUNTIMES
+@functools.lru_cache(maxsize=None)
+def _interpreter_class(wanted: str = "") -> tuple[str, Any]:
+    """The Interpreter class of `wanted`, or of the first runtime that imports ("")."""
+    candidates = (wanted,) if wanted else RUNTIMES
     errors = []
     for name in candidates:
-        if name not in _RUNTIMES:
-            raise ValueError(f"TFLITE_RUNTIME must be one of {', '.join(_RUNTIMES)}, got {name!r}")
+        if name not in RUNTIMES:
+            raise ValueError(f"TFLITE_RUNTIME must be one of {', '.join(RUNTIMES)}, got {name!r}")
         try:
             module = importlib.import_module(f"{name}.interpreter")
         except ImportError as exc:
@@ -33,9 +34,10 @@ def _interpreter_class():
     raise ImportError("no TFLite runtime could be imported (" + "; ".join(errors) + ")")
 
 
-def runtime_info() -> dict:
-    """Which runtime serves the models, and its version."""
-    name, _ = _interpreter_class()
+@functools.lru_cache(maxsize=None)
+def runtime_info(wanted: str = "") -> dict:
+    """Which runtime serves the models ("" = the first that imports), and its version."""
+    name, _ = _interpreter_class(wanted)
     module = importlib.import_module(name)
     version = getattr(module, "__version__", None)
     if version is None:
@@ -53,7 +55,7 @@ class TensorSpec:
     shape: tuple[int, ...]
     dtype: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
@@ -64,15 +66,16 @@ class Model:
     same input always gives the same output whatever ran before.
     """
 
-    def __init__(self, *, model_path: str | None = None, model_content: bytes | None = None, num_threads: int = 1):
+    def __init__(self, *, model_path: str | None = None, model_content: bytes | None = None, num_threads: int = 1,
+                 runtime: str = ""):
         if (model_path is None) == (model_content is None):
             raise ValueError("give exactly one of model_path or model_content")
-        self.runtime, interpreter_class = _interpreter_class()
-        kwargs = {"num_threads": num_threads}
+        self.runtime, interpreter_class = _interpreter_class(runtime)
+        kwargs: dict[str, Any] = {"num_threads": num_threads}
         if model_path is not None:
             kwargs["model_path"] = str(model_path)
         else:
-            kwargs["model_content"] = bytes(model_content)
+            kwargs["model_content"] = bytes(model_content or b"")
         self._interpreter = interpreter_class(**kwargs)
         self._interpreter.allocate_tensors()
         self._inputs = self._interpreter.get_input_details()
@@ -80,12 +83,12 @@ class Model:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_path(cls, path: str, num_threads: int = 1) -> "Model":
-        return cls(model_path=path, num_threads=num_threads)
+    def from_path(cls, path: str, num_threads: int = 1, runtime: str = "") -> Model:
+        return cls(model_path=path, num_threads=num_threads, runtime=runtime)
 
     @classmethod
-    def from_bytes(cls, content: bytes, num_threads: int = 1) -> "Model":
-        return cls(model_content=content, num_threads=num_threads)
+    def from_bytes(cls, content: bytes, num_threads: int = 1, runtime: str = "") -> Model:
+        return cls(model_content=content, num_threads=num_threads, runtime=runtime)
 
     @property
     def inputs(self) -> list[TensorSpec]:

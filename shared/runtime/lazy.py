@@ -4,20 +4,29 @@
 A failed build is remembered: until `retry_s` has passed, callers get a 503 at once
 (with `Retry-After`); after that the next caller tries again, so a fixed bucket heals
 a running instance without a restart.
+
+What a client reads about a failure: a BundleError's public message (it names the bundle,
+never a path or a bucket); for any other exception only "unavailable", while the log gets
+the traceback, so a bug does not pass for an outage and internals never reach a client.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Generic, TypeVar
 
-from .errors import ServiceUnavailable
+from shared.errors import BundleError, ServiceUnavailable
+from shared.logs import event
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Lazy(Generic[T]):
-    def __init__(self, what: str, build: Callable[[], T], retry_s: Callable[[], float] | float = 5.0):
+    """A value built on first `get()`; `ready` says whether it has been built."""
+
+    def __init__(self, what: str, build: Callable[[], T], retry_s: float = 5.0):
         self.what = what
         self._build = build
         self._retry_s = retry_s
@@ -25,15 +34,11 @@ class Lazy(Generic[T]):
         self._value: T | None = None
         self._error: str | None = None
         self._failed_at = 0.0
-        self._loaded_at: float | None = None
         self._load_ms: float | None = None
 
     @property
     def ready(self) -> bool:
         return self._value is not None
-
-    def _retry_after(self) -> float:
-        return self._retry_s() if callable(self._retry_s) else self._retry_s
 
     def get(self) -> T:
         value = self._value
@@ -42,28 +47,36 @@ class Lazy(Generic[T]):
         with self._lock:
             if self._value is not None:
                 return self._value
-            wait = self._failed_at + self._retry_after() - time.monotonic()
+            wait = self._failed_at + self._retry_s - time.monotonic()
             if self._error is not None and wait > 0:
-                raise ServiceUnavailable(f"{self.what} unavailable: {self._error}", code="model_unavailable", retry_after=wait)
+                raise self._unavailable(wait)
             started = time.monotonic()
             try:
                 value = self._build()
-            except Exception as exc:  # any failure to build is reported as 503, not a crash
-                self._error = str(exc) or type(exc).__name__
-                self._failed_at = time.monotonic()
-                raise ServiceUnavailable(
-                    f"{self.what} unavailable: {self._error}", code="model_unavailable", retry_after=max(1.0, self._retry_after())
-                ) from exc
+            except BundleError as exc:
+                self._failed(exc.public_message())
+                event(log, logging.ERROR, f"{self.what}: bundle problem", error=str(exc), bundle=exc.bundle)
+                raise self._unavailable(self._retry_s) from exc
+            except Exception as exc:  # a bug or an unforeseen fault: traceback to the log only
+                self._failed(f"{self.what} failed to load (internal error; see the function's logs)")
+                log.error("%s: failed to load", self.what, exc_info=exc)
+                raise self._unavailable(self._retry_s) from exc
             self._value = value
             self._error = None
-            self._loaded_at = time.time()
             self._load_ms = (time.monotonic() - started) * 1000
             return value
+
+    def _failed(self, message: str) -> None:
+        self._error = message
+        self._failed_at = time.monotonic()
+
+    def _unavailable(self, wait: float) -> ServiceUnavailable:
+        return ServiceUnavailable(f"{self.what} unavailable: {self._error}", code="model_unavailable", retry_after=max(1.0, wait))
 
     def status(self) -> dict:
         """State for health answers: not_loaded | ready | failed, and the last error."""
         state = "ready" if self._value is not None else ("failed" if self._error else "not_loaded")
-        out = {"state": state}
+        out: dict = {"state": state}
         if self._error:
             out["last_error"] = self._error
         if self._load_ms is not None:
@@ -76,5 +89,4 @@ class Lazy(Generic[T]):
             self._value = None
             self._error = None
             self._failed_at = 0.0
-            self._loaded_at = None
             self._load_ms = None

@@ -1,0 +1,44 @@
+"""Exceptions -> JSON answers, in one place.
+
+`error_answer(exc)` maps the library's ServiceErrors by their status, werkzeug's own
+HTTP exceptions (raised while it parses a body, or for the framework's /robots.txt and
+/favicon.ico routes) by their code without their HTML, and anything else to a generic 500
+whose traceback goes to the log only (shared.errors.error_response).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.errors import BadRequest, PayloadTooLarge, ServiceError, error_response
+
+Answer = tuple[Any, int, dict[str, str]]
+
+
+def from_framework(exc: Exception) -> Exception:
+    """Werkzeug raises HTTPException subclasses while parsing; keep their status, drop the HTML."""
+    code = getattr(exc, "code", None)
+    if not type(exc).__module__.startswith("werkzeug") or not isinstance(code, int):
+        return exc
+    if code == 413:
+        return PayloadTooLarge("request body is over the size limit")
+    if code == 400:
+        return BadRequest("malformed request body")
+    name = str(getattr(exc, "name", "error")).lower().replace(" ", "_")
+    error = ServiceError(str(getattr(exc, "name", "error")), code=name)
+    error.status = code
+    return error
+
+
+def error_answer(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """(JSON body, status, headers) for any exception."""
+    return error_response(from_framework(exc))
+
+
+def closing_if_too_large(body: dict[str, Any], status: int, headers: dict[str, str]) -> Answer:
+    """A 413 is streamed with Connection: close, so functions-framework's after-request
+    hook does not drain the rest of the upload and gunicorn drops the connection instead
+    of reading it. Other answers go out as they are."""
+    if status == 413:
+        return iter([json.dumps(body)]), status, {**headers, "Content-Type": "application/json", "Connection": "close"}
+    return body, status, headers

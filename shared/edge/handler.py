@@ -1,0 +1,99 @@
+"""One function's serving edge: the only code that knows a request.
+
+A handler walks it in order, each stop once::
+
+    edge.admit(request)                # method, API key, memory (or health on GET/HEAD)
+    data = edge.read_files(...)        # or edge.read_json(...): body -> plain values
+    return edge.answer(pipeline(...))  # log and return the JSON-ready dict
+
+and registers `edge.error` with functions-framework's errorhandler, so every exception,
+wherever it is raised, becomes a JSON answer in one place.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from shared import __version__
+from shared.edge import answers, requests
+from shared.edge.admission import MemoryGuard, check_api_key, has_api_key
+from shared.edge.health import brief_report, detailed_report
+from shared.errors import MethodNotAllowed, ServiceError
+from shared.logs import event, setup_logging
+from shared.runtime.lazy import Lazy
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+HEALTH_METHODS = ("GET", "HEAD")
+
+
+class Edge:
+    """The serving edge of one function (`name`), configured by `settings`."""
+
+    def __init__(self, name: str, settings: Settings, guard: MemoryGuard | None = None):
+        setup_logging()
+        self.name = name
+        self.settings = settings
+        self.guard = guard or MemoryGuard.from_settings(settings)
+        self._local = threading.local()
+        event(log, logging.INFO, f"{name} {__version__} starting", function=name, version=__version__,
+              memory_limit_mb=settings.memory_limit_mb, api_key_required=bool(settings.api_key))
+
+    # ---- in order of a request's walk -------------------------------------------------
+
+    def is_health_check(self, request: Any) -> bool:
+        self._local.started = time.perf_counter()
+        return request.method in HEALTH_METHODS
+
+    def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> dict[str, Any]:
+        """Brief report for anyone; detailed with the API key. `load`: build the models
+        first for the detailed report (only where that is cheap: local bundles)."""
+        if not has_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key):
+            return brief_report(self.name, models)
+        if load:
+            try:
+                models.get()
+            except ServiceError:
+                pass  # the report's `models` shows the failure
+        return detailed_report(self.name, models, self.guard, self.settings)
+
+    def admit(self, request: Any) -> None:
+        """POST only, with the API key when one is set, while memory allows."""
+        if request.method != "POST":
+            raise MethodNotAllowed(f"{request.method} is not supported; use POST for {self.name}, GET for health")
+        check_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key)
+        self.guard.admit()
+
+    def read_json(self, request: Any, max_items: int, fields: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The body's JSON object, with its top-level fields checked."""
+        data = requests.read_json(request, self.settings.max_request_bytes, max_items)
+        requests.check_fields(data, fields, optional)
+        return data
+
+    def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
+        """Binary inputs from multipart files or base64 JSON strings."""
+        return requests.read_files(request, names, self.settings.max_request_bytes)
+
+    def answer(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Log the success with its stage timings and hand the result to the framework."""
+        event(log, logging.INFO, f"{self.name} ok", function=self.name, status=200,
+              total_ms=self._elapsed_ms(), stages_ms=result.get("time_ms"))
+        return result
+
+    def error(self, exc: Exception) -> answers.Answer:
+        """Any exception -> JSON answer (functions-framework's errorhandler calls this)."""
+        body, status, headers = answers.error_answer(exc)
+        event(log, logging.WARNING if status < 500 else logging.ERROR, f"{self.name} {status}",
+              function=self.name, status=status, error=body["error"]["code"], total_ms=self._elapsed_ms())
+        return answers.closing_if_too_large(body, status, headers)
+
+    def on_memory_pressure(self, drop: Callable[[], None]) -> None:
+        """Register something that frees memory when the guard sees pressure."""
+        self.guard.on_pressure(drop)
+
+    def _elapsed_ms(self) -> float | None:
+        started = getattr(self._local, "started", None)
+        return None if started is None else round((time.perf_counter() - started) * 1000, 1)
+

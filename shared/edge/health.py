@@ -1,0 +1,51 @@
+"""The health answer both functions give on GET, in two levels.
+
+Anyone: `ready`, the function's name and the product version (what a load balancer or an
+uptime check needs). With the API key (or when none is configured): the detailed report,
+with bundles, where they are stored (local or object storage, never a path or a bucket),
+settings, runtime, memory, and the pipeline's own state. Health never loads a model from
+object storage.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+from shared import __version__
+from shared.edge.admission import MemoryGuard
+from shared.runtime.bundle import Bundle
+from shared.runtime.lazy import Lazy
+from shared.runtime.tflite import runtime_info
+from shared.settings import Settings
+
+
+class Pipeline(Protocol):
+    """What health asks of a loaded pipeline (FaceVerifier, GestureService)."""
+
+    def bundles(self) -> list[Bundle]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def brief_report(function: str, models: Lazy[Any]) -> dict[str, Any]:
+    """What anyone may read: ready flag, function name, product version."""
+    return {"function": function, "ready": models.ready, "version": __version__}
+
+
+def detailed_report(function: str, models: Lazy[Any], guard: MemoryGuard, settings: Settings) -> dict[str, Any]:
+    """The full report for operators; loads nothing (the caller decides whether to)."""
+    report = {
+        **brief_report(function, models),
+        "models": models.status(),
+        "runtime": runtime_info(settings.tflite_runtime),
+        "memory": guard.status(),
+        "settings": settings.public(),
+    }
+    if models.ready:
+        pipeline: Pipeline = models.get()
+        report["bundles"] = [b.info() for b in pipeline.bundles()]
+        report.update(pipeline.describe())
+    gcs = sys.modules.get("shared.runtime.gcs")  # only once a gs:// bundle was configured
+    if gcs is not None:
+        report["object_storage"] = gcs.download_stats()
+    return report

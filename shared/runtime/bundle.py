@@ -1,0 +1,175 @@
+"""Model bundles: a folder (local or under gs://) holding `model.tflite` and `bundle.json`.
+
+`load_bundle(source, options)` reads `bundle.json` first, then the model bytes, verifies
+the model's sha256 against the manifest, and builds the interpreter from those bytes.
+Every failure is a BundleError whose public reason names the bundle by its short label,
+never by a local path or a bucket.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.errors import BundleError
+from shared.runtime.tflite import Model, TensorSpec
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "bundle.json"
+MODEL_FILE = "model.tflite"
+REQUIRED_KEYS = ("name", "version", "task", "sha256")
+
+__all__ = ["MANIFEST", "MODEL_FILE", "Bundle", "BundleError", "BundleFiles", "LoadOptions", "bundle_label", "load_bundle"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How bundles are loaded.
+
+    Attributes:
+        num_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
+        timeout_s: overall time allowed to fetch one bundle from gs:// (with retries).
+        runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
+        anonymous_storage: read gs:// without credentials (an object-storage emulator).
+    """
+
+    num_threads: int = 1
+    timeout_s: float = 60.0
+    runtime: str = ""
+    anonymous_storage: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadOptions:
+        return cls(settings.interpreter_threads, settings.model_load_timeout_s, settings.tflite_runtime,
+                   bool(settings.storage_emulator_host))
+
+
+@dataclass(frozen=True)
+class BundleFiles:
+    """The raw files of a bundle. Attributes: manifest and model bytes, and `origin`
+    (where they came from: a path, or a gs:// URI with the object generation; logs only)."""
+
+    manifest: bytes
+    model: bytes
+    origin: str
+
+
+def bundle_label(source: str) -> str:
+    """The short name a client may see for a configured bundle: the last part of its
+    folder or gs:// prefix (``gs://bucket/models/hand-sign`` -> ``hand-sign``)."""
+    return source.rstrip("/").rsplit("/", 1)[-1] or source
+
+
+def read_bundle_files(source: str, options: LoadOptions = LoadOptions()) -> BundleFiles:
+    """Read a bundle's files from a local folder or a ``gs://bucket/prefix`` URI."""
+    if source.startswith("gs://"):
+        from shared.runtime import gcs  # google-cloud-storage costs ~0.5 s to import: only for gs://
+
+        return gcs.read_bundle_files(source, timeout_s=options.timeout_s, anonymous=options.anonymous_storage)
+    folder = Path(source)
+    try:
+        manifest = (folder / MANIFEST).read_bytes()
+        model = (folder / MODEL_FILE).read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read bundle {source}: {exc.strerror or exc} ({exc.filename})",
+                          reason=f"{Path(str(exc.filename)).name} cannot be read ({exc.strerror or 'error'})") from None
+    return BundleFiles(manifest, model, str(folder))
+
+
+def parse_manifest(raw: bytes) -> dict[str, Any]:
+    """bundle.json -> dict with at least REQUIRED_KEYS; BundleError otherwise."""
+    try:
+        meta = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{MANIFEST} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise BundleError(f"{MANIFEST} must hold a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise BundleError(f"{MANIFEST} lacks {', '.join(missing)}")
+    return meta
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle. Attributes: source (as configured), origin (what was read, with
+    the gs:// generation; logs only), meta (the parsed bundle.json), model (ready to run)."""
+
+    source: str
+    origin: str
+    meta: dict
+    model: Model
+
+    @property
+    def name(self) -> str:
+        return str(self.meta["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["version"])
+
+    @property
+    def task(self) -> str:
+        return str(self.meta["task"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.meta["sha256"])
+
+    def info(self) -> dict:
+        """What the detailed health report shows about this bundle (no paths, no buckets)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "sha256": self.sha256,
+            "storage": "object storage" if self.source.startswith("gs://") else "local",
+            "inputs": [t.to_dict() for t in self.model.inputs],
+            "outputs": [t.to_dict() for t in self.model.outputs],
+        }
+
+
+def load_bundle(source: str, options: LoadOptions = LoadOptions(), *, task: str | None = None) -> Bundle:
+    """Read, verify and build a bundle. Raises BundleError labelled with the bundle."""
+    try:
+        return _load(source, options, task)
+    except BundleError as exc:
+        exc.bundle = exc.bundle or bundle_label(source)
+        raise
+
+
+def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
+    files = read_bundle_files(source, options)
+    meta = parse_manifest(files.manifest)
+    if task is not None and meta["task"] != task:
+        raise BundleError(f"is a {meta['task']!r} bundle, expected {task!r}")
+    digest = sha256_hex(files.model)
+    if digest != meta["sha256"]:
+        raise BundleError(
+            f"{MODEL_FILE} has sha256 {digest[:12]}..., {MANIFEST} says {str(meta['sha256'])[:12]}...: "
+            "refusing a corrupted or half-uploaded model"
+        )
+    try:
+        model = Model.from_bytes(files.model, num_threads=options.num_threads, runtime=options.runtime)
+    except (ValueError, RuntimeError) as exc:
+        raise BundleError(f"{source}/{MODEL_FILE} does not load in the TFLite runtime: {exc}",
+                          reason=f"{MODEL_FILE} does not load in the TFLite runtime") from None
+    log.info("loaded bundle %s %s from %s", meta["name"], meta["version"], files.origin)
+    return Bundle(source=source, origin=files.origin, meta=meta, model=model)
+
+
+def tensor_index(specs: list[TensorSpec], name: str, bundle: str) -> int:
+    """Position of the tensor called `name` among a model's inputs or outputs; BundleError if absent."""
+    names = [t.name for t in specs]
+    if name not in names:
+        raise BundleError(f"{bundle}: the model has no tensor {name!r} (it has {', '.join(names)})")
+    return names.index(name)

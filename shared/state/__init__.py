@@ -1,0 +1,1 @@
+"""What an instance remembers between requests: the embedding cache."""
