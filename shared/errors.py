@@ -12,66 +12,55 @@ log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
-    """Base class: an error the client is told about, as ``{"error": {"code", "message"}}``."""
+    """Base class: an error the client is told about, as ``{"error": {"code", "message"}}``.
+
+    Each subclass names its HTTP status and default code in its class line:
+    ``class BadRequest(ServiceError, status=400, code="bad_request")``.
+    """
 
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None):
+    def __init_subclass__(cls, *, status: int, code: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.code = status, code
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None, status: int | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if status:
+            self.status = status
         self.retry_after = retry_after
 
 
-class BadRequest(ServiceError):
+class BadRequest(ServiceError, status=400, code="bad_request"):
     """400: the request is malformed (bad JSON, bad base64, wrong shapes, bad values)."""
 
-    status = 400
-    code = "bad_request"
 
-
-class Unauthorized(ServiceError):
+class Unauthorized(ServiceError, status=401, code="unauthorized"):
     """401: an API key is configured and the request did not carry the right one."""
 
-    status = 401
-    code = "unauthorized"
+
+class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
+    """405: only GET/HEAD (health) and POST (work) are served."""
 
 
-class MethodNotAllowed(ServiceError):
-    """405: only GET (health) and POST (work) are served."""
-
-    status = 405
-    code = "method_not_allowed"
-
-
-class PayloadTooLarge(ServiceError):
+class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):
     """413: the body, an image or a sequence is over a configured limit."""
 
-    status = 413
-    code = "payload_too_large"
 
-
-class UnsupportedMediaType(ServiceError):
+class UnsupportedMediaType(ServiceError, status=415, code="unsupported_media_type"):
     """415: a content type or image format the function does not take."""
 
-    status = 415
-    code = "unsupported_media_type"
 
-
-class Unprocessable(ServiceError):
+class Unprocessable(ServiceError, status=422, code="unprocessable"):
     """422: well-formed but unusable input, e.g. a photo with no face in it."""
 
-    status = 422
-    code = "unprocessable"
 
-
-class ServiceUnavailable(ServiceError):
+class ServiceUnavailable(ServiceError, status=503, code="unavailable"):
     """503: the model cannot be loaded right now, or the instance is shedding load."""
-
-    status = 503
-    code = "unavailable"
 
 
 class BundleError(Exception):

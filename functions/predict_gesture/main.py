@@ -24,11 +24,7 @@ settings = get_settings()
 edge = Edge("predict_gesture", settings)
 options = GestureOptions.from_settings(settings)
 gestures: Lazy[GestureService] = Lazy("gesture models", lambda: GestureService.load(options), retry_s=settings.model_retry_s)
-
-
-@functions_framework.errorhandler(Exception)
-def _error(exc: Exception):
-    return edge.error(exc)
+functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
 
 @functions_framework.http

@@ -24,11 +24,7 @@ edge = Edge("verify_face", settings)
 options = VerifyOptions.from_settings(settings)
 verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options), retry_s=settings.model_retry_s)
 edge.on_memory_pressure(lambda: verifier.ready and verifier.get().drop_caches())
-
-
-@functions_framework.errorhandler(Exception)
-def _error(exc: Exception):
-    return edge.error(exc)
+functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
 
 @functions_framework.http

@@ -24,10 +24,8 @@ def from_framework(exc: Exception) -> Exception:
         return PayloadTooLarge("request body is over the size limit")
     if code == 400:
         return BadRequest("malformed request body")
-    name = str(getattr(exc, "name", "error")).lower().replace(" ", "_")
-    error = ServiceError(str(getattr(exc, "name", "error")), code=name)
-    error.status = code
-    return error
+    name = str(getattr(exc, "name", "error"))
+    return ServiceError(name, code=name.lower().replace(" ", "_"), status=code)
 
 
 def error_answer(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:

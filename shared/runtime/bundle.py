@@ -101,29 +101,24 @@ def sha256_hex(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded bundle. Attributes: source (as configured), origin (what was read, with
-    the gs:// generation; logs only), meta (the parsed bundle.json), model (ready to run)."""
+    """A loaded bundle.
+
+    Attributes:
+        source: as configured (a folder or a gs:// URI).
+        origin: what was read, with the gs:// object generations (logs only).
+        name, version, task, sha256: from bundle.json.
+        meta: the whole parsed bundle.json (pipelines read their typed contract from it).
+        model: the TFLite model, ready to run.
+    """
 
     source: str
     origin: str
+    name: str
+    version: str
+    task: str
+    sha256: str
     meta: dict
     model: Model
-
-    @property
-    def name(self) -> str:
-        return str(self.meta["name"])
-
-    @property
-    def version(self) -> str:
-        return str(self.meta["version"])
-
-    @property
-    def task(self) -> str:
-        return str(self.meta["task"])
-
-    @property
-    def sha256(self) -> str:
-        return str(self.meta["sha256"])
 
     def info(self) -> dict:
         """What the detailed health report shows about this bundle (no paths, no buckets)."""
@@ -164,7 +159,8 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
         raise BundleError(f"{source}/{MODEL_FILE} does not load in the TFLite runtime: {exc}",
                           reason=f"{MODEL_FILE} does not load in the TFLite runtime") from None
     log.info("loaded bundle %s %s from %s", meta["name"], meta["version"], files.origin)
-    return Bundle(source=source, origin=files.origin, meta=meta, model=model)
+    return Bundle(source=source, origin=files.origin, name=str(meta["name"]), version=str(meta["version"]),
+                  task=str(meta["task"]), sha256=digest, meta=meta, model=model)
 
 
 def tensor_index(specs: list[TensorSpec], name: str, bundle: str) -> int:

@@ -1,7 +1,7 @@
 """Both functions served from gs:// bundles in a real emulator (fake-gcs-server), with faults.
 
 Every app is built afresh with `create_app` after setting the environment: it executes
-main.py into a new module, so each test gets its own lazy models (shared.gcs's counters
+main.py into a new module, so each test gets its own lazy models (shared.runtime.gcs's counters
 are process-wide and reset per test). Answers are compared with the same function
 serving the bundled local folders.
 """
@@ -17,7 +17,7 @@ import pytest
 from functions_framework import create_app
 
 from gcs_emulator import Emulator, gcs_emulator, make_bucket, put, put_bundle  # noqa: F401 (fixtures)
-from shared import gcs
+from shared.runtime import gcs
 from shared.settings import MODELS_DIR, get_settings
 
 FACE_BUNDLES = {"FACE_DETECTOR_MODEL": "face-detector-short", "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
@@ -92,6 +92,7 @@ def assert_503(response, *fragments: str) -> dict:
     assert error["code"] == "model_unavailable"
     for fragment in fragments:
         assert fragment in error["message"]
+    assert "gs://" not in error["message"] and "/m/" not in error["message"]  # never a bucket or a path
     return error
 
 
@@ -111,9 +112,9 @@ def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, 
     loaded = [FACE_BUNDLES["FACE_DETECTOR_MODEL"], FACE_BUNDLES["FACE_EMBEDDER_MODEL"]]
     assert [info["name"] for info in health["bundles"]] == loaded
     for info, name in zip(health["bundles"], loaded):
-        gens = [face_bucket.get_blob(f"m/{name}/{f}").generation for f in ("bundle.json", "model.tflite")]
-        assert info["source"] == f"gs://{face_bucket.name}/m/{name} (bundle.json#{gens[0]}, model.tflite#{gens[1]})"
+        assert info["storage"] == "object storage"  # where, but never which bucket or path
         assert gcs_emulator.downloads(face_bucket.name, f"m/{name}/model.tflite") == 1
+    assert face_bucket.name not in json.dumps(health) and "gs://" + face_bucket.name not in json.dumps(health)
     assert gcs_emulator.downloads(face_bucket.name, "m/face-detector-full/model.tflite") == 0
     assert gcs.download_stats()["model_downloads"] == 2
     assert health["object_storage"]["model_downloads"] == 2
@@ -160,7 +161,7 @@ def test_wrong_sha256_gives_503_and_loads_nothing(monkeypatch, face_bucket, face
     meta["sha256"] = "0" * 64
     put(face_bucket, "m/face-embedder-dlib/bundle.json", json.dumps(meta).encode())
     client = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
-    error = assert_503(client.post("/", json=photos(face_photos)), f"gs://{face_bucket.name}/m/face-embedder-dlib/model.tflite", "sha256")
+    error = assert_503(client.post("/", json=photos(face_photos)), "model bundle 'face-embedder-dlib' cannot be loaded", "sha256")
     assert "Traceback" not in error["message"]
     health = client.get("/")
     assert health.status_code == 200
@@ -169,13 +170,13 @@ def test_wrong_sha256_gives_503_and_loads_nothing(monkeypatch, face_bucket, face
     assert "bundles" not in body
 
 
-def test_missing_object_gives_503_naming_the_path(monkeypatch, face_bucket, face_photos):
+def test_missing_object_gives_503_naming_the_bundle(monkeypatch, face_bucket, face_photos):
     face_bucket.blob("m/face-embedder-dlib/model.tflite").delete()
     client = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
-    assert_503(client.post("/", json=photos(face_photos)), f"gs://{face_bucket.name}/m/face-embedder-dlib/model.tflite not found")
+    assert_503(client.post("/", json=photos(face_photos)), "'face-embedder-dlib'", "model.tflite not found in object storage")
     env = {**face_env(face_bucket.name), "FACE_EMBEDDER_MODEL": f"gs://{face_bucket.name}/nowhere"}
     client = serve(monkeypatch, "verify_face", env)
-    assert_503(client.post("/", json=photos(face_photos)), f"gs://{face_bucket.name}/nowhere/bundle.json not found")
+    assert_503(client.post("/", json=photos(face_photos)), "'nowhere'", "bundle.json not found in object storage")
     assert client.get("/").status_code == 200
 
 
@@ -186,7 +187,7 @@ def test_storage_down_at_cold_start_then_up_recovers_without_restart(monkeypatch
     client = serve(monkeypatch, "verify_face", env)
     try:
         started = time.monotonic()
-        assert_503(client.post("/", json=photos(face_photos)), "gs://late/m/face-detector-short")
+        assert_503(client.post("/", json=photos(face_photos)), "'face-detector-short'", "object storage unreachable")
         assert time.monotonic() - started < 5  # bounded by MODEL_LOAD_TIMEOUT_S, not the client's own 120 s retry
         assert client.get("/").get_json()["models"]["state"] == "failed"
         emulator.start()
@@ -261,10 +262,8 @@ def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, fa
     response = client.post("/", json=photos(face_photos))
     assert fired and response.status_code == 200, response.get_json()
     [embedder] = [b for b in client.get("/").get_json()["bundles"] if b["name"] == "face-embedder-dlib"]
-    gens = [face_bucket.get_blob(f"m/face-embedder-dlib/{f}").generation for f in ("bundle.json", "model.tflite")]
     # The pinned first generation vanished (unversioned bucket): the instance re-read the new pair.
     assert embedder["version"] == meta["version"] + "-republished"
-    assert embedder["source"].endswith(f"(bundle.json#{gens[0]}, model.tflite#{gens[1]})")
 
 
 def test_predict_gesture_corrupt_model_gives_503_then_heals_when_republished(monkeypatch, gcs_emulator, gesture_examples):
@@ -275,8 +274,8 @@ def test_predict_gesture_corrupt_model_gives_503_then_heals_when_republished(mon
     put(bucket, "g/hand-sign/model.tflite", model[: len(model) // 2])  # a half-uploaded model
     client = serve(monkeypatch, "predict_gesture", {"GESTURE_MODEL": ",".join(uris), "MODEL_RETRY_S": "0.5"})
     body = gesture_requests(gesture_examples)[0]
-    assert_503(client.post("/", json=body), f"gs://{bucket.name}/g/hand-sign/model.tflite", "sha256")
-    health = client.get("/")  # health loads gesture bundles: a failed load is shown, not a 500
+    assert_503(client.post("/", json=body), "model bundle 'hand-sign'", "sha256")
+    health = client.get("/")  # health never fetches from object storage; the failed load is shown
     assert health.status_code == 200 and health.get_json()["models"]["state"] == "failed"
     put_bundle(bucket, "g/hand-sign", MODELS_DIR / "hand-sign")
     time.sleep(0.6)

@@ -141,16 +141,40 @@ def test_longer_and_shorter_sequences_are_fitted(client):
     assert status == 200 and body["frames_used"] == 3
 
 
+def example(name: str) -> dict:
+    """A request body shipped in docs/examples/."""
+    return json.loads((MODELS_DIR.parent / "docs" / "examples" / f"{name}.json").read_text())
+
+
+def probabilities(body: dict) -> dict[str, float]:
+    return {item["label"]: item["probability"] for item in body["top_k"]}
+
+
 def test_missing_frames_are_carried_and_counted(client):
-    hand = [[0.5, 0.5]] * 21
-    status, body = post(client, {"landmarks": [None, hand, [[None, 0.5]] + hand[1:], hand]})
+    """finger-gesture's policy is "previous": a missing frame (null, or any null point)
+    answers exactly as if the last seen frame had been sent again."""
+    frames = example("fingertip-clockwise")["landmarks"]
+    broken, carried = list(frames), list(frames)
+    broken[5], carried[5] = None, frames[4]
+    broken[9], carried[9] = [[None, 0.5]] + frames[9][1:], frames[8]
+    status, body = post(client, {"landmarks": broken, "top_k": 4})
     assert status == 200 and body["frames_missing"] == 2
+    status, same = post(client, {"landmarks": carried, "top_k": 4})
+    assert probabilities(body) == probabilities(same)
 
 
-def test_image_size_is_accepted_for_landmarks(client):
-    hand = [[0.4 + 0.01 * i, 0.5 - 0.01 * i] for i in range(21)]
-    status, body = post(client, {"landmarks": [hand], "model": "hand-sign", "image_size": [640, 480]})
-    assert status == 200 and body["label"] in ("Open", "Close", "Pointer", "OK")
+def test_image_size_changes_the_landmark_features(client):
+    """hand-sign scales normalised landmarks to pixels of the camera image: the default is
+    its training camera (960 x 540); another aspect ratio gives other features."""
+    hand = example("hand-open")["landmarks"][0]
+    answers = {}
+    for size in (None, [960, 540], [480, 640]):
+        body = {"landmarks": [hand], "model": "hand-sign", "top_k": 4, **({"image_size": size} if size else {})}
+        status, answer = post(client, body)
+        assert status == 200
+        answers[str(size)] = probabilities(answer)
+    assert answers["None"] == answers["[960, 540]"]
+    assert answers["[480, 640]"] != answers["None"]
 
 
 @pytest.mark.parametrize("body,status,code", [

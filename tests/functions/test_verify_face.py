@@ -6,6 +6,8 @@ import pytest
 from functions_framework import create_app
 from PIL import Image
 
+from shared.settings import get_settings
+
 SOURCE = "functions/verify_face/main.py"
 
 
@@ -62,13 +64,20 @@ def test_photo_without_a_face_is_422_naming_it(client, face_photos):
     assert r.get_json()["error"] == {"code": "no_face", "message": "no face found in img2"}
 
 
-def test_repeated_reference_photo_is_served_from_the_cache(client, face_photos):
+def test_repeated_reference_photo_is_served_from_the_cache(client, face_photos, monkeypatch):
     ref = (face_photos / "obama.jpg").read_bytes()
     post_files(client, ref, (face_photos / "obama2.jpg").read_bytes())
-    r = post_files(client, ref, (face_photos / "obama3.jpg").read_bytes())
-    assert r.get_json()["time_ms"]["img1"] == {"cache": "hit"}
+    hit = post_files(client, ref, (face_photos / "obama3.jpg").read_bytes()).get_json()
+    assert hit["time_ms"]["img1"] == {"cache": "hit"}
     health = client.get("/").get_json()
     assert health["embedding_cache"]["hits"] >= 1
+    # A hit answers exactly what a fresh computation answers.
+    monkeypatch.setenv("EMBEDDING_CACHE_SIZE", "0")
+    get_settings.cache_clear()
+    uncached = create_app("verify_face", SOURCE).test_client()
+    miss = post_files(uncached, ref, (face_photos / "obama3.jpg").read_bytes()).get_json()
+    assert "cache" not in miss["time_ms"]["img1"]
+    assert (miss["distance"], miss["facial_areas"], miss["faces_found"]) == (hit["distance"], hit["facial_areas"], hit["faces_found"])
 
 
 def test_health_reports_models_runtime_and_memory(face_photos):

@@ -1,13 +1,14 @@
 """Settings, lazy loading, the cache, the memory guard and error mapping: pure Python."""
+import logging
 import threading
 import time
 
 import pytest
 
-from shared.cache import TTLCache
-from shared.errors import BadRequest, ServiceUnavailable, error_response
-from shared.lazy import Lazy
-from shared.memory import MemoryGuard
+from shared.state.cache import TTLCache
+from shared.errors import BadRequest, BundleError, ServiceUnavailable, error_response
+from shared.runtime.lazy import Lazy
+from shared.edge.admission import MemoryGuard
 from shared.settings import Settings, SettingsError
 
 
@@ -43,7 +44,7 @@ def test_errors_map_to_json_and_hide_internals():
     body, status, headers = error_response(BadRequest("img1 is not valid base64"))
     assert (status, body) == (400, {"error": {"code": "bad_request", "message": "img1 is not valid base64"}})
     body, status, headers = error_response(ServiceUnavailable("down", retry_after=3.2))
-    assert status == 503 and headers == {"Retry-After": "3"}
+    assert status == 503 and headers == {"Retry-After": "4"}  # rounded up: never back before it is ready
     body, status, _ = error_response(KeyError("secret internal detail"))
     assert status == 500 and "secret" not in str(body)
 
@@ -73,18 +74,42 @@ def test_lazy_failure_is_503_then_retried_after_backoff():
     def build():
         attempts.append(1)
         if len(attempts) == 1:
-            raise OSError("bucket unreachable")
+            raise BundleError("cannot read gs://secret-bucket/m: timeout", reason="object storage unreachable", bundle="m")
         return "model"
 
     lazy = Lazy("face models", build, retry_s=0.2)
-    with pytest.raises(ServiceUnavailable, match="bucket unreachable") as first:
+    with pytest.raises(ServiceUnavailable, match="model bundle 'm' cannot be loaded: object storage unreachable") as first:
         lazy.get()
-    assert first.value.retry_after >= 0.2
+    assert first.value.retry_after >= 0.2 and first.value.code == "model_unavailable"
     with pytest.raises(ServiceUnavailable):  # within the back-off: no new attempt
         lazy.get()
-    assert len(attempts) == 1 and lazy.status() == {"state": "failed", "last_error": "bucket unreachable"}
+    assert len(attempts) == 1 and lazy.status() == {
+        "state": "failed", "last_error": "model bundle 'm' cannot be loaded: object storage unreachable"}
+    assert "secret-bucket" not in first.value.message
     time.sleep(0.25)
     assert lazy.get() == "model" and len(attempts) == 2
+
+
+def test_lazy_bug_while_loading_is_a_generic_503_with_the_traceback_logged():
+    def build():
+        return {}["value"]  # a bundle.json read as a raw dict without its key: a bug, not an outage
+
+    lazy = Lazy("face models", build, retry_s=5)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("shared.runtime.lazy")
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(ServiceUnavailable) as caught:
+            lazy.get()
+    finally:
+        logger.removeHandler(handler)
+    assert caught.value.code == "model_unavailable" and caught.value.status == 503
+    assert "value" not in caught.value.message and "KeyError" not in caught.value.message
+    assert "internal error" in lazy.status()["last_error"]
+    logged = [r for r in records if r.exc_info]
+    assert logged and logged[0].exc_info[0] is KeyError  # the traceback reaches the log
 
 
 def test_cache_is_lru_with_ttl():
@@ -97,7 +122,9 @@ def test_cache_is_lru_with_ttl():
     assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
     now[0] = 11
     assert cache.get("a") is None
-    assert TTLCache(0, 10).put("x", 1) is None and len(TTLCache(0, 10)) == 0
+    off = TTLCache(0, 10)
+    off.put("x", 1)
+    assert len(off) == 0 and off.get("x") is None  # maxsize 0: nothing is kept
 
 
 def test_memory_guard_warns_drops_caches_then_refuses_when_critical():

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from gcs_emulator import Emulator, gcs_bucket, gcs_emulator, make_bucket, put, put_bundle  # noqa: F401 (fixtures)
-from shared import gcs
-from shared.bundle import BundleError, load_bundle
+from shared.runtime import gcs
+from shared.runtime.bundle import BundleError, LoadOptions, load_bundle
 from shared.errors import ServiceUnavailable
-from shared.lazy import Lazy
+from shared.runtime.lazy import Lazy
 from shared.settings import MODELS_DIR
 
 ROOT = MODELS_DIR.parent
+EMULATED = LoadOptions(anonymous_storage=True)  # what STORAGE_EMULATOR_HOST turns on in settings
 V1 = MODELS_DIR / "face-detector-short"
 V2 = MODELS_DIR / "face-detector-full"
 
@@ -62,7 +63,7 @@ def test_parse_gs_uri_refuses_non_bucket_uris(uri):
 
 
 def test_local_bundles_never_import_the_storage_client():
-    code = ("import sys; from shared.bundle import load_bundle; "
+    code = ("import sys; from shared.runtime.bundle import load_bundle; "
             f"load_bundle({str(V1)!r}); print('google.cloud.storage' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
@@ -72,14 +73,15 @@ def test_local_bundles_never_import_the_storage_client():
 
 def test_gs_bundle_loads_the_same_model_as_the_local_folder(gcs_bucket, gcs_emulator):
     uri = put_bundle(gcs_bucket, "face/short", V1)
-    remote, local = load_bundle(uri, task="face-detection"), load_bundle(str(V1), task="face-detection")
+    remote, local = load_bundle(uri, EMULATED, task="face-detection"), load_bundle(str(V1), task="face-detection")
     assert remote.meta == local.meta
     x = np.random.default_rng(0).uniform(-1, 1, remote.model.inputs[0].shape).astype(np.float32)
     for a, b in zip(remote.model.run(x), local.model.run(x)):
         np.testing.assert_array_equal(a, b)
     gens = {name: gcs_bucket.get_blob(f"face/short/{name}").generation for name in ("bundle.json", "model.tflite")}
     assert remote.origin == f"{uri} (bundle.json#{gens['bundle.json']}, model.tflite#{gens['model.tflite']})"
-    assert remote.info()["source"] == remote.origin
+    assert remote.info()["storage"] == "object storage" and local.info()["storage"] == "local"
+    assert "gs://" not in json.dumps(remote.info())  # health never shows the bucket
     stats = gcs.download_stats()
     assert (stats["manifest_downloads"], stats["model_downloads"], stats["retries"]) == (1, 1, 0)
     # The emulator saw each object fetched once, at the pinned generation.
@@ -92,7 +94,7 @@ def test_loaded_source_and_generations_are_logged(gcs_bucket):
     records = []
     handler = logging.Handler()
     handler.emit = records.append
-    logger = logging.getLogger("shared.gcs")
+    logger = logging.getLogger("shared.runtime.gcs")
     logger.addHandler(handler)
     old_level = logger.level
     logger.setLevel(logging.INFO)
@@ -127,19 +129,20 @@ def test_wrong_sha256_is_refused_after_one_download(gcs_bucket):
     meta["sha256"] = "0" * 64
     uri = put_bundle(gcs_bucket, "p", V1, manifest=json.dumps(meta).encode())
     with pytest.raises(BundleError, match="sha256"):
-        load_bundle(uri)
+        load_bundle(uri, EMULATED)
     assert gcs.download_stats()["model_downloads"] == 1  # the manifest did not move: no re-read
 
 
 def test_wrong_sha256_gives_503_then_heals_when_the_bucket_is_fixed(gcs_bucket):
     half = (V1 / "model.tflite").read_bytes()[: 50_000]  # a half-uploaded model
     uri = put_bundle(gcs_bucket, "p", V1, model=half)
-    lazy = Lazy("face detector", lambda: load_bundle(uri), retry_s=2.0)
+    lazy = Lazy("face detector", lambda: load_bundle(uri, EMULATED), retry_s=2.0)
     with pytest.raises(ServiceUnavailable) as caught:
         lazy.get()
     failed_at = time.monotonic()
     assert caught.value.status == 503 and caught.value.retry_after >= 2.0
-    assert "sha256" in caught.value.message and "gs://" in caught.value.message
+    assert "sha256" in caught.value.message and "'p'" in caught.value.message  # names the bundle...
+    assert "gs://" not in caught.value.message and "test-bucket" not in caught.value.message  # ...never the bucket
     assert not lazy.ready and lazy.status()["state"] == "failed"
     put_bundle(gcs_bucket, "p", V1)  # the team re-publishes the right model
     with pytest.raises(ServiceUnavailable):  # still inside the back-off: no new download
@@ -153,7 +156,7 @@ def test_unreachable_storage_fails_within_the_timeout_after_bounded_retries(monk
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", Emulator().url)  # a free port nobody serves
     started = time.monotonic()
     with pytest.raises(BundleError, match=r"cannot read bundle gs://b/p after \d attempt"):
-        gcs.read_bundle_files("gs://b/p", timeout_s=1.0)
+        gcs.read_bundle_files("gs://b/p", timeout_s=1.0, anonymous=True)
     assert time.monotonic() - started < 2.0
     stats = gcs.download_stats()
     assert 1 <= stats["retries"] < gcs.MAX_ATTEMPTS and stats["reads_failed"] == 1
@@ -168,17 +171,18 @@ def test_storage_that_never_answers_is_abandoned_at_the_overall_timeout(monkeypa
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{silent.getsockname()[1]}")
         started = time.monotonic()
         with pytest.raises(BundleError, match="cannot read bundle gs://b/p after"):
-            gcs.read_bundle_files("gs://b/p", timeout_s=1.5)
+            gcs.read_bundle_files("gs://b/p", timeout_s=1.5, anonymous=True)
         assert time.monotonic() - started < 2.5
 
 
 def test_storage_down_at_cold_start_then_up_recovers_without_restart(monkeypatch):
     emulator = Emulator()  # its own port, not started yet
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.url)
-    lazy = Lazy("gesture model", lambda: load_bundle("gs://late/p", timeout_s=2.0), retry_s=0.2)
+    lazy = Lazy("gesture model", lambda: load_bundle("gs://late/p", LoadOptions(timeout_s=2.0, anonymous_storage=True)), retry_s=0.2)
     try:
-        with pytest.raises(ServiceUnavailable, match="gs://late/p"):
+        with pytest.raises(ServiceUnavailable, match="'p' cannot be loaded: object storage unreachable") as caught:
             lazy.get()
+        assert "late" not in caught.value.message and "gs://" not in lazy.status()["last_error"]
         emulator.start()
         put_bundle(make_bucket("late"), "p", V1)
         time.sleep(0.25)
@@ -190,7 +194,7 @@ def test_storage_down_at_cold_start_then_up_recovers_without_restart(monkeypatch
 
 def test_ten_concurrent_first_requests_download_once(gcs_bucket, gcs_emulator):
     uri = put_bundle(gcs_bucket, "p", V1)
-    lazy = Lazy("face detector", lambda: load_bundle(uri), retry_s=5)
+    lazy = Lazy("face detector", lambda: load_bundle(uri, EMULATED), retry_s=5)
     barrier = threading.Barrier(10)
     results, errors = [], []
 
@@ -251,7 +255,7 @@ def test_bundle_republished_between_manifest_and_model_is_reread(gcs_bucket, mon
     files = gcs.read_bundle_files(uri)
     assert fired and consistent(files)
     assert json.loads(files.manifest)["name"] == "face-detector-full"
-    assert load_bundle(uri).name == "face-detector-full"
+    assert load_bundle(uri, EMULATED).name == "face-detector-full"
 
 
 @pytest.mark.parametrize("versioned", [False, True], ids=["unversioned", "versioned"])
@@ -260,7 +264,7 @@ def test_model_overwritten_alone_mid_download_loads_old_bytes_or_fails_cleanly(g
     bucket = make_bucket(versioning=versioned)
     uri = put_bundle(bucket, "p", V1)
     _hook(monkeypatch, "_download", "model.tflite", lambda: put(bucket, "p/model.tflite", (V2 / "model.tflite").read_bytes()))
-    lazy = Lazy("face detector", lambda: load_bundle(uri), retry_s=5)
+    lazy = Lazy("face detector", lambda: load_bundle(uri, EMULATED), retry_s=5)
     if versioned:
         bundle = lazy.get()  # the pinned generation still exists: the old, matching bytes
         assert bundle.name == "face-detector-short" and bundle.meta["sha256"] == sha((V1 / "model.tflite").read_bytes())
@@ -273,7 +277,7 @@ def test_model_overwritten_alone_mid_download_loads_old_bytes_or_fails_cleanly(g
 # --- the publish tool ----------------------------------------------------------------
 
 def run_tool(*args, env=None):
-    return subprocess.run([sys.executable, "tools/publish_bundle.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([sys.executable, "tools/publish/publish_bundle.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_publish_tool_help():

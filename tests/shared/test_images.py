@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from shared.images import decode_photo
+from shared.images import DecodeLimits, decode_photo
 
-LIMITS = dict(max_pixels=50_000_000, max_side=1280)
+LIMITS = dict(max_pixels=50_000_000, max_full_pixels=50_000_000, max_side=1280)
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -21,7 +21,7 @@ def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
 
 
 def decode(data: bytes, **overrides):
-    return decode_photo(data, name="img1", **{**LIMITS, **overrides})
+    return decode_photo(data, name="img1", limits=DecodeLimits(**{**LIMITS, **overrides}))
 
 
 def test_real_jpeg_keeps_size_and_is_rgb(face_photos):
@@ -109,9 +109,19 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def test_decompression_bomb_is_refused_before_decoding():
+@pytest.mark.parametrize("side, message", [
+    (50_000, "declares too many pixels"),  # over twice Pillow's own MAX_IMAGE_PIXELS: refused inside Image.open
+    (9_000, "9000x9000 = 81000000 pixels; the limit for PNG is 50000000"),  # under Pillow's, over ours
+])
+def test_decompression_bomb_is_refused_before_decoding(side, message):
     process = psutil.Process()
     before = process.memory_info().rss
-    with pytest.raises(PayloadTooLarge, match="50000x50000"):
-        decode(png_claiming(50_000, 50_000))
+    with pytest.raises(PayloadTooLarge, match=message):
+        decode(png_claiming(side, side))
     assert process.memory_info().rss - before < 10 * 2**20
+
+
+def test_decoding_changes_no_process_wide_pillow_setting(face_photos):
+    limit = Image.MAX_IMAGE_PIXELS
+    decode((face_photos / "obama.jpg").read_bytes())
+    assert Image.MAX_IMAGE_PIXELS == limit and limit is not None

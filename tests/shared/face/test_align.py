@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.bundle import load_bundle
-from shared.face.align import (ALIGN_KEYPOINTS, MEAN_FACE_POINTS, box_crop, chip_template, face_chip,
-                               invert_affine, similarity_transform)
+from shared.face.align import ALIGN_KEYPOINTS, MEAN_FACE_POINTS, chip_template, face_chip
 from shared.face.detect import Face, FaceDetector
+from shared.runtime.bundle import load_bundle
 from shared.settings import DEFAULT_FACE_DETECTOR
+from shared.vision.geometry import similarity_transform
 
 
 def similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:
@@ -29,29 +29,6 @@ def test_template_is_dlibs_mean_face():
     # dlib's padding: p -> (p + padding) / (2 * padding + 1) * size.
     np.testing.assert_allclose(chip_template(150, 0.0), MEAN_FACE_POINTS * 150)
     np.testing.assert_allclose(chip_template(150, 0.25)[0], (MEAN_FACE_POINTS[0] + 0.25) / 1.5 * 150)
-
-
-@pytest.mark.parametrize("angle,scale,tx,ty", [(0, 1, 0, 0), (25, 2.5, -40, 310.5), (-170, 0.3, 12, -7)])
-def test_similarity_transform_recovers_a_known_transform(angle, scale, tx, ty):
-    rng = np.random.default_rng(0)
-    src = rng.uniform(-100, 300, size=(5, 2))
-    truth = similarity(angle, scale, tx, ty)
-    np.testing.assert_allclose(similarity_transform(src, apply(truth, src)), truth, atol=1e-9)
-    np.testing.assert_allclose(apply(invert_affine(truth), apply(truth, src)), src, atol=1e-9)
-
-
-def test_similarity_transform_never_mirrors():
-    src = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    mirrored = src * [-1, 1]
-    matrix = similarity_transform(src, mirrored)
-    assert np.linalg.det(matrix[:, :2]) > 0
-
-
-def test_similarity_transform_refuses_degenerate_points():
-    with pytest.raises(ValueError):
-        similarity_transform(np.ones((4, 2)), np.zeros((4, 2)))
-    with pytest.raises(ValueError):
-        similarity_transform(np.zeros((1, 2)), np.zeros((1, 2)))
 
 
 def discs(shape: tuple[int, int], centres: np.ndarray, radius: float) -> np.ndarray:
@@ -92,16 +69,6 @@ def test_chip_lands_the_keypoints_on_the_template(angle, scale):
     np.testing.assert_allclose(blob_centres(chip, template), template, atol=0.35)
 
 
-def test_box_crop_cuts_the_box_at_its_own_resolution():
-    rng = np.random.default_rng(1)
-    image = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
-    face = Face((30.0, 20.0, 64.0, 64.0), 1.0, ((0.0, 0.0),) * 6)
-    np.testing.assert_array_equal(box_crop(image, face, 64, 1.0), image[20:84, 30:94])
-    loose = box_crop(image, face, 128, 2.0)  # twice the side, centred: (-2, -12) to (126, 116)
-    np.testing.assert_array_equal(loose[:12], 0)  # above the image: black
-    np.testing.assert_array_equal(loose[12:, 2:], image[0:116, 0:126])
-
-
 @pytest.fixture(scope="module")
 def short() -> FaceDetector:
     return FaceDetector(load_bundle(DEFAULT_FACE_DETECTOR, task="face-detection"))
@@ -121,15 +88,3 @@ def test_real_chip_puts_the_face_on_the_template(short, face_photos, name):
     found = np.array([again.keypoints[i] for i in ALIGN_KEYPOINTS])
     errors = np.linalg.norm(found - (chip_template() + 0.5), axis=1)
     assert errors.mean() < 6.0 and errors.max() < 12.0, f"{name}: features {np.round(errors, 1)} px off"
-
-
-def test_crop_matches_pil_crop_inside_and_outside_the_image():
-    from PIL import Image
-
-    from shared.face.detect import crop
-
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
-    for box in [(5, 5, 25, 30), (-10, -5, 20, 20), (50, 30, 80, 55), (-5, -5, 70, 50), (70, 50, 90, 60)]:
-        expected = np.asarray(Image.fromarray(image).crop(box))
-        assert np.array_equal(crop(image, *box), expected), box

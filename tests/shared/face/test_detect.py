@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.bundle import load_bundle
-from shared.face.detect import (LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, FaceDetector, box_iou,
-                                detect_faces, letterbox)
-from shared.face.ssd import decode, sigmoid_scores, ssd_anchors, weighted_nms
+from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, FaceDetector, FaceFinder
+from shared.runtime.bundle import load_bundle
+from shared.runtime.lazy import Lazy
+from shared.vision.geometry import box_iou
+from shared.vision.ssd import decode, sigmoid_scores, ssd_anchors, weighted_nms
 from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK
 
 
@@ -110,22 +111,6 @@ def test_weighted_nms_keeps_boxes_at_or_under_the_threshold_apart():
     assert weighted_nms(np.zeros((0, 8, 2)), np.zeros(0), 0.3) == []
 
 
-def test_letterbox_centres_the_image_and_maps_back():
-    image = np.full((100, 200, 3), 255, np.uint8)
-    pixels, box = letterbox(image, 128)
-    assert pixels.shape == (128, 128, 3)
-    assert box.offset == (0, 32) and box.scale == (0.64, 0.64)
-    assert pixels[:32].max() == 0 and pixels[96:].max() == 0 and pixels[32:96].min() == 255
-    np.testing.assert_allclose(box.to_image(np.array([[0.0, 0.25], [1.0, 0.75]])), [[0, 0], [200, 100]])
-
-
-def test_face_to_dict_has_the_answer_fields():
-    face = Face((10.4, 20.6, 30.5, 40.2), 0.91234, ((11.0, 22.0), (31.6, 22.4), (0, 0), (0, 0), (0, 0), (0, 0)))
-    assert face.to_dict() == {"x": 10, "y": 21, "w": 30, "h": 40, "score": 0.9123,
-                              "left_eye": [32, 22], "right_eye": [11, 22]}
-    assert face.area == pytest.approx(30.5 * 40.2)
-
-
 @pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
                                  np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 3), np.uint8)])
 def test_detect_refuses_what_is_not_an_rgb_image(short, bad):
@@ -152,7 +137,7 @@ def test_one_face_in_a_portrait(short, full, face_photos, name):
     for detector in (short, full):
         faces = detector.detect(image)
         assert len(faces) == 1, detector.name
-        assert faces[0].score >= detector.min_score
+        assert faces[0].score >= detector.contract.min_score
         assert_plausible_face(faces[0], image.shape)
 
 
@@ -169,6 +154,11 @@ def test_rgba_png_gives_the_same_face_as_its_jpeg(short, face_photos):
     assert box_iou(png[0].box, jpg[0].box) > 0.95
 
 
+def finder(short: FaceDetector, full: FaceDetector) -> FaceFinder:
+    """The served arrangement: short range first, full range built on first need."""
+    return FaceFinder(short, Lazy("fallback face detector", lambda: full))
+
+
 def no_face_images(face_photos) -> dict[str, np.ndarray]:
     yy, xx = np.mgrid[0:480, 0:640]
     gradient = np.stack([xx * 255 // 639, yy * 255 // 479, (xx + yy) * 255 // 1118], axis=-1).astype(np.uint8)
@@ -179,7 +169,7 @@ def no_face_images(face_photos) -> dict[str, np.ndarray]:
 
 def test_nothing_found_where_there_is_no_face(short, full, face_photos):
     for what, image in no_face_images(face_photos).items():
-        faces, name = detect_faces(image, [short, full])
+        faces, name = finder(short, full).find(image)
         assert faces == [], what
         assert name == full.name  # both were tried
 
@@ -198,16 +188,19 @@ def small_face_canvas(face_photos) -> tuple[np.ndarray, tuple[float, float, floa
 def test_full_range_fallback_finds_a_small_face(short, full, face_photos):
     image, expected = small_face_canvas(face_photos)
     assert short.detect(image) == []
-    faces, name = detect_faces(image, [short, full])
+    faces, name = finder(short, full).find(image)
     assert name == full.name and len(faces) == 1
     assert box_iou(faces[0].box, expected) > 0.6
     assert_plausible_face(faces[0], image.shape)
 
 
 def test_short_range_answers_first_when_it_finds_a_face(short, full, face_photos):
-    faces, name = detect_faces(rgb(face_photos / "obama.jpg"), [short, full])
+    found = finder(short, full)
+    faces, name = found.find(rgb(face_photos / "obama.jpg"))
     assert name == short.name and len(faces) == 1
-    assert detect_faces(rgb(face_photos / "obama.jpg"), []) == ([], "")
+    assert found.fallback is not None and not found.fallback.ready  # never built: off the cold-start path
+    assert [b.name for b in found.bundles()] == [short.name]
+    assert FaceFinder(short).find(rgb(face_photos / "obama.jpg"))[1] == short.name  # no fallback configured
 
 
 def test_refine_sharpens_the_same_face(short, face_photos):

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.bundle import load_bundle
+from shared.runtime.bundle import load_bundle
 from shared.face.embed import DISTANCES, FaceEmbedder, cosine_distance, euclidean_distance
-from shared.face.verify import FaceVerifier
+from shared.face.verify import FaceVerifier, VerifyOptions
 from shared.settings import DEFAULT_FACE_EMBEDDER, Settings
 
 BUNDLE = Path(DEFAULT_FACE_EMBEDDER)
@@ -78,7 +78,7 @@ def test_rejects_chips_of_the_wrong_shape_or_dtype(embedder, chip):
 def test_same_person_is_closer_than_another_person(face_photos):
     """Real photos through the served path (decode -> detect -> dlib chip -> embed): dlib's
     own euclidean 0.6 separates these, and the ordering holds for cosine too."""
-    verifier = FaceVerifier.from_settings(Settings.from_env())
+    verifier = FaceVerifier.load(VerifyOptions.from_settings(Settings.from_env()))
     vectors = {name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
                for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
     for metric, distance in DISTANCES.items():

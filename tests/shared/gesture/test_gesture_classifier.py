@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from shared.bundle import BundleError, load_bundle
+from shared.runtime.bundle import BundleError, load_bundle
 from shared.errors import BadRequest
 from shared.gesture.classifier import Frames, GestureClassifier
 from shared.gesture.service import GestureService

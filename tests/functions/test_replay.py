@@ -1,0 +1,129 @@
+"""Behaviour replay: both functions answer a fixed set of requests exactly as recorded.
+
+tests/replay/requests.json holds the request cases (data; photos by file name, derived
+inputs built by the recorder's `$op` language), tests/replay/answers.json the answers
+recorded from an earlier tree by the recorder (tools/replay_requests.py):
+
+    python tools/replay_requests.py --root <tree to record> --out tests/replay/answers.json
+
+Here every case is replayed against this tree through functions-framework and each answer
+must equal the recording exactly: status code, Content-Type, and the JSON body (every
+`time_ms` key removed) as canonical JSON (`json.dumps(body, sort_keys=True)`), byte for
+byte, floats included. Health (GET) is not part of the recording. The embedding cache is
+off (EMBEDDING_CACHE_SIZE=0) so no answer depends on request order.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLAY = ROOT / "tests" / "replay"
+REQUESTS = REPLAY / "requests.json"
+ANSWERS = REPLAY / "answers.json"
+RECORDER = "replay_requests.py"
+RECORDER_PLACES = (ROOT / "tools" / RECORDER, REPLAY / RECORDER, ROOT / "tests" / "tools" / RECORDER)
+
+
+def _load_recorder():
+    """The recorder module (request building, sending, time_ms stripping), wherever it lives."""
+    path = next((p for p in RECORDER_PLACES if p.is_file()), None)
+    if path is None:
+        found = sorted(p for p in ROOT.rglob(RECORDER) if not {".venv", ".git", "node_modules"} & set(p.relative_to(ROOT).parts))
+        if not found:
+            raise ImportError(f"{RECORDER} not found under {ROOT}; add its new place to RECORDER_PLACES")
+        path = found[0]
+    spec = importlib.util.spec_from_file_location("replay_requests", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("replay_requests", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+recorder = _load_recorder()
+CASES = recorder.load_cases(REQUESTS)
+RECORDING = json.loads(ANSWERS.read_text())
+RECORDED = {a["name"]: a for a in RECORDING["cases"]}
+
+
+def _forget_settings() -> None:
+    """Clear the lru_cached get_settings wherever the settings module lives now."""
+    for name in ("shared.settings", "shared.config.settings", "shared.core.settings"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(getattr(module, "get_settings", None), "cache_clear"):
+            module.get_settings.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if (name == "shared" or name.startswith("shared.")) and hasattr(getattr(module, "get_settings", None), "cache_clear"):
+            module.get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def replayed(face_photos) -> dict:
+    """Every case sent once to apps serving this tree; {case name: answer}."""
+    saved = dict(os.environ)
+    try:
+        for name in recorder.UNSET_ENV:
+            os.environ.pop(name, None)
+        os.environ.update(recorder.REPLAY_ENV)
+        assert os.environ["EMBEDDING_CACHE_SIZE"] == "0"
+        _forget_settings()
+        clients = recorder.make_clients(ROOT)
+        served = Path(sys.modules["shared"].__file__).resolve()
+        assert ROOT in served.parents, f"the functions serve {served}, not this tree's library"
+        answers = recorder.replay(CASES, clients, recorder.Builder(face_photos, ROOT))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _forget_settings()
+    return {a["name"]: a for a in answers}
+
+
+def _canonical(body) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+def _short_diff(want, got, limit: int = 40) -> str:
+    lines = list(difflib.unified_diff(
+        json.dumps(want, indent=1, sort_keys=True).splitlines(),
+        json.dumps(got, indent=1, sort_keys=True).splitlines(),
+        "recorded", "now", n=1, lineterm=""))
+    return "\n".join(lines[:limit] + ([f"... {len(lines) - limit} more diff lines"] if len(lines) > limit else []))
+
+
+def test_every_case_has_one_recorded_answer():
+    names = [c["name"] for c in CASES]
+    assert names == [a["name"] for a in RECORDING["cases"]], (
+        "tests/replay/requests.json and answers.json list different cases; re-record the answers from the "
+        "pre-change tree: " + f"only in requests: {sorted(set(names) - set(RECORDED))}, "
+        f"only in answers: {sorted(set(RECORDED) - set(names))}")
+    assert RECORDING["env"]["EMBEDDING_CACHE_SIZE"] == "0"
+    assert not any(c.get("method", "POST") in ("GET", "HEAD") for c in CASES), "health is not part of the replay"
+
+
+@pytest.mark.parametrize("name", [c["name"] for c in CASES])
+def test_answer_is_unchanged(replayed, name):
+    got, want = replayed[name], RECORDED[name]
+    if got["request_sha256"] != want["request_sha256"]:
+        pytest.fail(f"{name}: the request itself differs from the recorded one (requests.json, the recorder's "
+                    "builders, docs/examples or the face photos changed); re-record from the pre-change tree")
+    problems = []
+    if got["status"] != want["status"]:
+        problems.append(f"status {want['status']} -> {got['status']}")
+    if got["content_type"] != want["content_type"]:
+        problems.append(f"Content-Type {want['content_type']!r} -> {got['content_type']!r}")
+    if _canonical(got["body"]) != _canonical(want["body"]):
+        problems.append("body differs:\n" + _short_diff(want["body"], got["body"]))
+    if problems:
+        message = f"{name}: answer changed\n" + "\n".join(problems)
+        print(message)
+        pytest.fail(message, pytrace=False)

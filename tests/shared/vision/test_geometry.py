@@ -1,0 +1,64 @@
+"""Image geometry: similarity fits, affine inverse, crops and letterboxing (synthetic arrays)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shared.vision.geometry import box_iou, crop, invert_affine, letterbox, similarity_transform
+
+
+def similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:
+    a = np.radians(angle_deg)
+    return np.array([[scale * np.cos(a), -scale * np.sin(a), tx], [scale * np.sin(a), scale * np.cos(a), ty]])
+
+
+def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+@pytest.mark.parametrize("angle,scale,tx,ty", [(0, 1, 0, 0), (25, 2.5, -40, 310.5), (-170, 0.3, 12, -7)])
+def test_similarity_transform_recovers_a_known_transform(angle, scale, tx, ty):
+    rng = np.random.default_rng(0)
+    src = rng.uniform(-100, 300, size=(5, 2))
+    truth = similarity(angle, scale, tx, ty)
+    np.testing.assert_allclose(similarity_transform(src, apply(truth, src)), truth, atol=1e-9)
+    np.testing.assert_allclose(apply(invert_affine(truth), apply(truth, src)), src, atol=1e-9)
+
+
+def test_similarity_transform_never_mirrors():
+    src = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    mirrored = src * [-1, 1]
+    matrix = similarity_transform(src, mirrored)
+    assert np.linalg.det(matrix[:, :2]) > 0
+
+
+def test_similarity_transform_refuses_degenerate_points():
+    with pytest.raises(ValueError):
+        similarity_transform(np.ones((4, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError):
+        similarity_transform(np.zeros((1, 2)), np.zeros((1, 2)))
+
+
+def test_letterbox_centres_the_image_and_maps_back():
+    image = np.full((100, 200, 3), 255, np.uint8)
+    pixels, box = letterbox(image, 128)
+    assert pixels.shape == (128, 128, 3)
+    assert box.offset == (0, 32) and box.scale == (0.64, 0.64)
+    assert pixels[:32].max() == 0 and pixels[96:].max() == 0 and pixels[32:96].min() == 255
+    np.testing.assert_allclose(box.to_image(np.array([[0.0, 0.25], [1.0, 0.75]])), [[0, 0], [200, 100]])
+
+
+def test_crop_matches_pil_crop_inside_and_outside_the_image():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    for box in [(5, 5, 25, 30), (-10, -5, 20, 20), (50, 30, 80, 55), (-5, -5, 70, 50), (70, 50, 90, 60)]:
+        expected = np.asarray(Image.fromarray(image).crop(box))
+        assert np.array_equal(crop(image, *box), expected), box
+
+
+def test_box_iou_of_known_boxes():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
