@@ -2,7 +2,7 @@
 serves on its own.
 
 A stand-in `gcloud` (tests/fake_gcloud/gcloud) first on PATH records every call as a JSON
-line; a stand-in publisher records tools/publish_bundle.py calls instead of uploading.
+line; a stand-in publisher records tools/publish/publish_bundle.py calls instead of uploading.
 Staging goes to a temporary BUILD_DIR, never the repo's build/.
 """
 from __future__ import annotations
@@ -224,7 +224,7 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
     r = deploy("all", "--models-bucket", "gs://demo-models/v1/")
     assert r.returncode == 0, r.stderr
     published = [c["argv"] for c in deploy.calls("publish")]
-    expected = [[str(ROOT / "tools/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-models/v1/{fn}/{b}"]
+    expected = [[str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-models/v1/{fn}/{b}"]
                 for fn, bundles in BUNDLES.items() for b in bundles]
     assert published == expected
     verify, gesture = deploy.deploys()
@@ -280,7 +280,7 @@ def test_dry_run_prints_the_commands_and_calls_nothing(deploy, tmp_path):
         ["gcloud", "functions", "deploy"], ["gcloud", "functions", "deploy"],
         ["gcloud", "functions", "describe"], ["gcloud", "functions", "describe"]]
     publishes = [c for c in commands if c[0] != "gcloud"]
-    assert [c[1:] for c in publishes] == [[str(ROOT / "tools/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-bucket/{fn}/{b}"]
+    assert [c[1:] for c in publishes] == [[str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-bucket/{fn}/{b}"]
                                           for fn, bundles in BUNDLES.items() for b in bundles]
     for fn, command in zip(BUNDLES, (c for c in commands if c[1:3] == ["functions", "deploy"])):
         f = flags(command)
@@ -314,13 +314,15 @@ def test_staged_folder_holds_exactly_what_the_function_needs(deploy, fn):
     r = deploy(fn, "--dry-run")
     assert r.returncode == 0, r.stderr
     staged = deploy.build / fn
-    expected = {"main.py", "requirements.txt", ".gcloudignore"}
+    expected = {"main.py", "requirements.txt", ".gcloudignore", "LICENSE", "THIRD_PARTY_NOTICES.md"}
     expected |= {f"shared/{f}" for f in _repo_files(ROOT / "shared")}
     expected |= {f"models/{b}/{f}" for b in BUNDLES[fn] for f in _repo_files(ROOT / "models" / b)}
     assert _files(staged) == expected
     assert [p.name for p in (deploy.build).iterdir()] == [fn]
     assert (staged / "main.py").read_bytes() == (ROOT / "functions" / fn / "main.py").read_bytes()
     assert (staged / "requirements.txt").read_bytes() == (ROOT / "requirements.txt").read_bytes()
+    for notice in ("LICENSE", "THIRD_PARTY_NOTICES.md"):  # the licence and notices ship with what they cover
+        assert (staged / notice).read_bytes() == (ROOT / notice).read_bytes()
     for b in BUNDLES[fn]:
         assert (staged / "models" / b / "model.tflite").read_bytes() == (ROOT / "models" / b / "model.tflite").read_bytes()
     assert "__pycache__/" in (staged / ".gcloudignore").read_text().splitlines()
@@ -428,8 +430,7 @@ def test_staged_verify_face_serves_on_its_own_bundles(serve, stage, face_photos)
     staged = stage("verify_face")
     status, health = server.request("GET")
     assert status == 200 and health["function"] == "verify_face"
-    # The models come from the staged folder, not the repo.
-    assert health["settings"]["face_embedder_model"] == str(staged / "models" / "face-embedder-dlib")
+    assert health["settings"]["face_embedder_model"] == "face-embedder-dlib"  # a label: health shows no paths
     status, body = server.request("POST", {"img1": _b64(face_photos / "obama.jpg"), "img2": _b64(face_photos / "obama2.jpg")})
     assert status == 200, body
     assert body["verified"] is True and body["distance"] <= body["threshold"]
@@ -437,8 +438,10 @@ def test_staged_verify_face_serves_on_its_own_bundles(serve, stage, face_photos)
     assert status == 200, body
     assert body["verified"] is False
     status, health = server.request("GET")
-    assert health["ready"] is True
-    assert all(str(staged) in json.dumps(b) for b in health["bundles"])
+    assert health["ready"] is True and str(staged) not in json.dumps(health)
+    # The models come from the staged folder, not the repo: its log says where each was read.
+    for name in ("face-detector-short", "face-embedder-dlib"):
+        assert f"loaded bundle {name} 1.0.0 from {staged / 'models' / name}" in server.log()
 
 
 def test_staged_predict_gesture_serves_on_its_own_bundles(serve, stage):
@@ -446,7 +449,9 @@ def test_staged_predict_gesture_serves_on_its_own_bundles(serve, stage):
     staged = stage("predict_gesture")
     status, health = server.request("GET")
     assert status == 200 and health["function"] == "predict_gesture"
-    assert health["settings"]["gesture_models"] == [str(staged / "models" / b) for b in BUNDLES["predict_gesture"]]
+    assert health["settings"]["gesture_models"] == list(BUNDLES["predict_gesture"])  # labels, no paths
+    for name in BUNDLES["predict_gesture"]:  # local bundles load for the detailed health report
+        assert f"loaded bundle {name} " in server.log() and f"from {staged / 'models' / name}" in server.log()
     # A fingertip that stays put for the whole history: point_history.csv's Stop rows are
     # (near) zero offsets from the first frame, so that is what the model must answer.
     frames = bundle_meta("finger-gesture")["preprocessing"]["frames"]

@@ -20,7 +20,7 @@ from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder
 from shared.images import DecodeLimits, decode_photo
-from shared.runtime.bundle import Bundle, LoadOptions, load_bundle
+from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
 from shared.state.cache import TTLCache
@@ -136,10 +136,10 @@ class FaceVerifier:
         fallback = None
         if options.fallback_detector:
             fallback = Lazy("fallback face detector",
-                            lambda: FaceDetector(load_bundle(options.fallback_detector, options.load, task=DETECTION_TASK)),
+                            lambda: load_as(FaceDetector, options.fallback_detector, options.load, task=DETECTION_TASK),
                             retry_s=options.retry_s)
-        finder = FaceFinder(FaceDetector(load_bundle(options.detector, options.load, task=DETECTION_TASK)), fallback)
-        embedder = FaceEmbedder(load_bundle(options.embedder, options.load, task=EMBEDDING_TASK))
+        finder = FaceFinder(load_as(FaceDetector, options.detector, options.load, task=DETECTION_TASK), fallback)
+        embedder = load_as(FaceEmbedder, options.embedder, options.load, task=EMBEDDING_TASK)
         return cls(finder, embedder, options)
 
     def bundles(self) -> list[Bundle]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest, BundleError
-from shared.runtime.bundle import Bundle, LoadOptions, load_bundle
+from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.settings import Settings
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
@@ -52,7 +52,7 @@ class GestureService:
 
     @classmethod
     def load(cls, options: GestureOptions) -> GestureService:
-        return cls([GestureClassifier(load_bundle(source, options.load, task=TASK)) for source in options.models], options.max_frames)
+        return cls([load_as(GestureClassifier, source, options.load, task=TASK) for source in options.models], options.max_frames)
 
     def bundles(self) -> list[Bundle]:
         return [c.bundle for c in self.classifiers.values()]

@@ -12,19 +12,20 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from shared.errors import BundleError
 from shared.runtime.tflite import Model, TensorSpec
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MANIFEST = "bundle.json"
 MODEL_FILE = "model.tflite"
 REQUIRED_KEYS = ("name", "version", "task", "sha256")
 
-__all__ = ["MANIFEST", "MODEL_FILE", "Bundle", "BundleError", "BundleFiles", "LoadOptions", "bundle_label", "load_bundle"]
+__all__ = ["MANIFEST", "MODEL_FILE", "Bundle", "BundleError", "BundleFiles", "LoadOptions", "bundle_label", "load_as", "load_bundle"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,16 @@ def load_bundle(source: str, options: LoadOptions = LoadOptions(), *, task: str 
     """Read, verify and build a bundle. Raises BundleError labelled with the bundle."""
     try:
         return _load(source, options, task)
+    except BundleError as exc:
+        exc.bundle = exc.bundle or bundle_label(source)
+        raise
+
+
+def load_as(make: Callable[[Bundle], T], source: str, options: LoadOptions = LoadOptions(), *, task: str) -> T:
+    """Load a bundle and build a pipeline part from it (`make(bundle)`, which checks the
+    bundle's typed contract); a BundleError from either step names the bundle."""
+    try:
+        return make(load_bundle(source, options, task=task))
     except BundleError as exc:
         exc.bundle = exc.bundle or bundle_label(source)
         raise
