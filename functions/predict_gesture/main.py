@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
+import flask
 import functions_framework
 
 # The library sits beside main.py in a staged deployment, two levels up in the repo.
@@ -28,7 +30,7 @@ functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JS
 
 
 @functions_framework.http
-def predict_gesture(request):
+def predict_gesture(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         # Local gesture bundles load in milliseconds, so the detailed report shows their
         # input contracts at once; gs:// bundles wait for the first prediction.

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
+import flask
 import functions_framework
 
 # The library sits beside main.py in a staged deployment, two levels up in the repo.
@@ -23,12 +25,12 @@ settings = get_settings()
 edge = Edge("verify_face", settings)
 options = VerifyOptions.from_settings(settings)
 verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options), retry_s=settings.model_retry_s)
-edge.on_memory_pressure(lambda: verifier.ready and verifier.get().drop_caches())
+edge.on_memory_pressure(lambda: verifier.get().drop_caches() if verifier.ready else None)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
 
 @functions_framework.http
-def verify_face(request):
+def verify_face(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         return edge.health(request, verifier)
     edge.admit(request)

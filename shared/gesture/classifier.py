@@ -92,7 +92,7 @@ class GestureClassifier:
             raise Unprocessable(f"all {len(x)} frames are missing (null or NaN)", code="no_data")
         n_missing = int(np.isnan(x.reshape(len(x), -1)).any(axis=1).sum())
         plan = ft.plan_fit(len(x), c.frames, c.frame_fit)
-        if frames.form == "landmarks":
+        if frames.form == "landmarks" and c.landmarks is not None:  # the service sends landmarks only to such bundles
             flat = ft.fill_missing(x.reshape(len(x), -1), c.missing)
             points = ft.apply_fit(flat, plan).reshape(c.frames, -1, 2)
             feats = ft.RECIPES[c.landmarks.recipe](points, c.landmarks, frames.image_size or c.landmarks.image_size)

@@ -184,15 +184,20 @@ def _landmarks(block: dict | None, where: str) -> LandmarkRecipe | None:
     return LandmarkRecipe(recipe, (size[0], size[1]), rounding, landmark)
 
 
+def _positive_int(block: dict, key: str, where: str) -> int:
+    value = block.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise BundleError(f"{where}.{key} must be a positive integer, got {value!r}")
+    return value
+
+
 def contract_from_meta(meta: dict, model_input_shape: tuple[int, ...], name: str) -> InputContract:
     """Validate a bundle's preprocessing against its model's input tensor; BundleError if wrong."""
     pre = meta.get("preprocessing")
     where = f"{name}: bundle.json preprocessing"
     if not isinstance(pre, dict):
         raise BundleError(f"{where} is missing")
-    frames, features = pre.get("frames"), pre.get("features_per_frame")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (frames, features)):
-        raise BundleError(f"{where} needs positive integers frames and features_per_frame")
+    frames, features = _positive_int(pre, "frames", where), _positive_int(pre, "features_per_frame", where)
     size = int(np.prod(model_input_shape))
     if size != frames * features or model_input_shape[0] != 1:
         raise BundleError(f"{where} says {frames} x {features}, the model takes {list(model_input_shape)}")

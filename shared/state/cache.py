@@ -4,13 +4,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Hashable
+from typing import Any, Callable, Hashable
 
 
 class TTLCache:
     """At most `maxsize` entries, each kept `ttl_s` seconds; maxsize 0 disables caching."""
 
-    def __init__(self, maxsize: int, ttl_s: float, clock=time.monotonic):
+    def __init__(self, maxsize: int, ttl_s: float, clock: Callable[[], float] = time.monotonic):
         self.maxsize = maxsize
         self.ttl_s = ttl_s
         self._clock = clock
@@ -19,7 +19,7 @@ class TTLCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable):
+    def get(self, key: Hashable) -> Any:
         """The value for `key`, or None when absent or expired."""
         with self._lock:
             item = self._items.get(key)
@@ -48,5 +48,5 @@ class TTLCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {"size": len(self._items), "maxsize": self.maxsize, "ttl_s": self.ttl_s, "hits": self.hits, "misses": self.misses}
