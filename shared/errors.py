@@ -44,7 +44,9 @@ class Unauthorized(ServiceError, status=401, code="unauthorized"):
 
 
 class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
-    """405: only GET/HEAD (health) and POST (work) are served."""
+    """405: only GET/HEAD (health) and POST (work) are served; the answer says so in `Allow`."""
+
+    allow = "GET, HEAD, POST"
 
 
 class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):
@@ -87,6 +89,8 @@ def error_response(exc: BaseException) -> tuple[dict, int, dict]:
         headers = {}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        if isinstance(exc, MethodNotAllowed):
+            headers["Allow"] = exc.allow
         return {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {"error": {"code": "internal", "message": "internal error; see the function's logs"}}

@@ -17,7 +17,7 @@ from struct import error as struct_error  # raised by some corrupt TIFF/BMP head
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from shared.errors import BadRequest, PayloadTooLarge, ServiceError, Unprocessable, UnsupportedMediaType
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG includes MPO
 EXIF_ORIENTATION = 0x0112
@@ -79,7 +79,12 @@ def decode_photo(data: bytes, *, name: str, limits: DecodeLimits) -> Photo:
         raise UnsupportedMediaType(f"{name} is not an image in a supported format ({', '.join(FORMATS)})", code="unsupported_image") from None
     except Image.DecompressionBombError:
         raise PayloadTooLarge(f"{name} declares too many pixels", code="image_too_large") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error) as exc:
+    except ServiceError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error, KeyError, AttributeError,
+            ZeroDivisionError, OverflowError, NotImplementedError) as exc:
+        # Pillow's decoders raise many kinds (a TIFF page naming an unknown compression is a
+        # KeyError): every one of them means bytes we cannot decode, never a server fault.
         raise BadRequest(f"{name} could not be decoded: the image data is truncated or corrupt ({type(exc).__name__})", code="invalid_image") from None
 
 

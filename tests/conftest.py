@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import testdata  # noqa: E402
+from tools import testdata  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -38,12 +38,9 @@ def deepface_photos() -> Path:
 
 @pytest.fixture(scope="session")
 def gesture_examples() -> dict:
-    """Shipped gesture inputs (tools/gesture_examples.py): keypoint.csv-style `hands` and
+    """Shipped gesture inputs (tools/testdata.py): keypoint.csv-style `hands` and
     point_history.csv-style `tracks` rows, derived from docs/examples/."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import gesture_examples as examples
-
-    return {"hands": examples.hand_rows(8), "tracks": examples.track_rows(8)}
+    return {"hands": testdata.hand_rows(8), "tracks": testdata.track_rows(8)}
 
 
 @pytest.fixture(scope="session")

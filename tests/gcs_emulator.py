@@ -11,7 +11,6 @@ Use in a test module::
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,11 +21,7 @@ from urllib.parse import quote
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tools.measure.harness import free_port
 
 
 def _binary() -> Path:
@@ -90,7 +85,7 @@ class Emulator:
 
 def make_bucket(name: str | None = None, *, versioning: bool = False):
     """Create a bucket in the emulator STORAGE_EMULATOR_HOST points at; return it."""
-    from shared.gcs import make_client
+    from shared.runtime.gcs import make_client
 
     client = make_client(project="test")
     bucket = client.bucket(name or f"b-{uuid.uuid4().hex[:12]}")

@@ -12,15 +12,14 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tools.measure import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy.sh"
@@ -339,36 +338,20 @@ def test_staging_replaces_a_previous_build(deploy):
 
 # ---- a staged folder serves on its own ------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class StagedServer:
-    """functions-framework serving build/<fn>/main.py, started from an unrelated directory."""
+    """functions-framework serving build/<fn>/main.py, started from an unrelated directory
+    (tools/measure/harness.py's Server, without the repo's PYTHONPATH or model settings)."""
 
     def __init__(self, fn: str, staged: Path, workdir: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         self.logfile = workdir / f"{fn}.log"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.endswith("_MODEL")}
-        with open(self.logfile, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "functions_framework", "--target", fn, "--source", str(staged / "main.py"),
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"{fn} exited during start-up:\n{self.log()}"
-            try:
-                self.request("GET")
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"{fn} did not answer within 60 s:\n{self.log()}")
-                time.sleep(0.3)
+        self.server = harness.Server(fn, staged / "main.py", env=env, inherit_env=False, cwd=workdir, log=self.logfile)
+        try:
+            self.server.start().wait_ready(60)
+        except (TimeoutError, RuntimeError) as exc:
+            self.server.stop()
+            pytest.fail(f"{fn} did not start: {exc}")
+        self.url = self.server.url
 
     def log(self) -> str:
         return self.logfile.read_text(errors="replace")
@@ -383,11 +366,7 @@ class StagedServer:
             return e.code, json.load(e)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from tools import localserve  # noqa: E402
+from tools.measure import harness  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
 EXAMPLES = 25  # per operation: CI time, not coverage, bounds this
@@ -31,7 +31,7 @@ schema = schemathesis.openapi.from_path(SPEC)
 
 @pytest.fixture(scope="module")
 def servers():
-    started = {name: localserve.start(name) for name in localserve.FUNCTIONS}
+    started = {name: harness.start(name) for name in harness.FUNCTIONS}
     yield started
     for server in started.values():
         server.stop()

@@ -33,10 +33,21 @@ def error_answer(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
     return error_response(from_framework(exc))
 
 
-def closing_if_too_large(body: dict[str, Any], status: int, headers: dict[str, str]) -> Answer:
-    """A 413 is streamed with Connection: close, so functions-framework's after-request
-    hook does not drain the rest of the upload and gunicorn drops the connection instead
-    of reading it. Other answers go out as they are."""
-    if status == 413:
-        return iter([json.dumps(body)]), status, {**headers, "Content-Type": "application/json", "Connection": "close"}
-    return body, status, headers
+def strict_json(result: dict[str, Any]) -> dict[str, Any]:
+    """`result` if it serialises as strict JSON (no NaN or Infinity); a model that output a
+    non-finite number is a server fault: ValueError, answered as a generic 500 and logged."""
+    json.dumps(result, allow_nan=False)
+    return result
+
+
+def body_unread(request: Any) -> bool:
+    """True when the client sent a body that nothing has read (declared or chunked)."""
+    sent = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return sent and not getattr(request, "_edge_body_read", False)
+
+
+def closing(body: dict[str, Any], status: int, headers: dict[str, str]) -> Answer:
+    """Answer without reading the request's unread body: streamed, so functions-framework's
+    after-request hook does not drain the upload, and with Connection: close, so gunicorn
+    drops the connection instead of reading the rest (an early refusal costs no memory)."""
+    return iter([json.dumps(body)]), status, {**headers, "Content-Type": "application/json", "Connection": "close"}

@@ -44,20 +44,25 @@ class Edge:
     # ---- in order of a request's walk -------------------------------------------------
 
     def is_health_check(self, request: Any) -> bool:
+        """Start the request's clock; True for GET and HEAD."""
         self._local.started = time.perf_counter()
+        self._local.request = request
         return request.method in HEALTH_METHODS
 
-    def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> dict[str, Any]:
+    def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> Any:
         """Brief report for anyone; detailed with the API key. `load`: build the models
-        first for the detailed report (only where that is cheap: local bundles)."""
+        first for the detailed report (only where that is cheap: local bundles). A body
+        sent with a health check is never read: the answer closes the connection."""
         if not has_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key):
-            return brief_report(self.name, models)
-        if load:
-            try:
-                models.get()
-            except ServiceError:
-                pass  # the report's `models` shows the failure
-        return detailed_report(self.name, models, self.guard, self.settings)
+            report = brief_report(self.name, models)
+        else:
+            if load:
+                try:
+                    models.get()
+                except ServiceError:
+                    pass  # the report's `models` shows the failure
+            report = detailed_report(self.name, models, self.guard, self.settings)
+        return answers.closing(report, 200, {}) if answers.body_unread(request) else report
 
     def admit(self, request: Any) -> None:
         """POST only, with the API key when one is set, while memory allows."""
@@ -78,6 +83,7 @@ class Edge:
 
     def answer(self, result: dict[str, Any]) -> dict[str, Any]:
         """Log the success with its stage timings and hand the result to the framework."""
+        answers.strict_json(result)
         event(log, logging.INFO, f"{self.name} ok", function=self.name, status=200,
               total_ms=self._elapsed_ms(), stages_ms=result.get("time_ms"))
         return result
@@ -87,7 +93,10 @@ class Edge:
         body, status, headers = answers.error_answer(exc)
         event(log, logging.WARNING if status < 500 else logging.ERROR, f"{self.name} {status}",
               function=self.name, status=status, error=body["error"]["code"], total_ms=self._elapsed_ms())
-        return answers.closing_if_too_large(body, status, headers)
+        request = getattr(self._local, "request", None)
+        if status == 413 or (request is not None and answers.body_unread(request)):
+            return answers.closing(body, status, headers)
+        return body, status, headers
 
     def on_memory_pressure(self, drop: Callable[[], None]) -> None:
         """Register something that frees memory when the guard sees pressure."""

@@ -13,16 +13,37 @@ from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 JSON_TYPES = ("application/json",)
 MULTIPART = "multipart/form-data"
+MAX_INT_DIGITS = 30  # no field takes more; Python itself refuses past 4,300 digits with a ValueError
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _strict_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadRequest(f"request JSON holds an integer of {len(text.lstrip('-'))} digits; at most {MAX_INT_DIGITS} are accepted")
+    return int(text)
+
+
+def _strict_float(text: str) -> float:
+    value = float(text)
+    if not abs(value) <= FLOAT32_MAX:  # also inf; the models compute in float32
+        raise BadRequest(f"request JSON holds the number {text[:40]}, beyond float32's range (about 3.4e38)")
+    return value
+
+
+def _no_constants(name: str) -> float:
+    raise BadRequest(f"request JSON holds {name}, which is not JSON; send null for a missing value")
 
 
 def limit_body(request: Any, max_bytes: int) -> None:
-    """Refuse an over-long body from its Content-Length, and cap streamed (chunked) bodies."""
+    """Refuse an over-long body from its Content-Length, and cap streamed (chunked) bodies.
+    From here on the body counts as read (the edge need not close the connection)."""
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {max_bytes}")
     # werkzeug stops reading a streamed (chunked) body at this many bytes without an
     # error: one byte over the limit tells a cut-off body from one exactly at the limit.
     request.max_content_length = max_bytes + 1
+    request._edge_body_read = True
 
 
 def read_json(request: Any, max_bytes: int, max_items: int) -> dict[str, Any]:
@@ -41,7 +62,7 @@ def read_json(request: Any, max_bytes: int, max_items: int) -> dict[str, Any]:
     if items > max_items:
         raise PayloadTooLarge(f"request JSON holds about {items} values; the limit is {max_items}", code="too_many_values")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_int=_strict_int, parse_float=_strict_float, parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -86,6 +107,8 @@ def read_files(request: Any, names: tuple[str, ...], max_bytes: int) -> dict[str
     """The named binary inputs, from multipart files or from base64 strings in a JSON body."""
     if request.mimetype == MULTIPART:
         limit_body(request, max_bytes)
+        # Base64 text fields may be as large as the body (Flask's own default is 500 KB).
+        request.max_form_memory_size = max_bytes
         files, form = request.files, request.form
         check_fields({**{k: 1 for k in files}, **{k: 1 for k in form}}, names)
         out = {}

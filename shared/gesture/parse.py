@@ -2,7 +2,8 @@
 problem is a 400 naming the frame and what was expected; frame-count limits are 413 / 422.
 
 JSON numbers only: booleans and numeric strings are refused (numpy would quietly turn
-``true`` into 1.0 and ``"1.5"`` into 1.5). ``null`` and ``NaN`` mean "missing".
+``true`` into 1.0 and ``"1.5"`` into 1.5). ``null`` means "missing"; ``NaN`` and
+``Infinity`` are not JSON and the edge refuses them before this module sees the body.
 """
 from __future__ import annotations
 

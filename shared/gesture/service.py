@@ -16,7 +16,7 @@ from shared.gesture.parse import parse_features, parse_image_size, parse_landmar
 
 REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
 DEFAULT_TOP_K = 3
-LANDMARK_VALUES = 21 * 3
+LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the widest documented form
 
 
 @dataclass(frozen=True)

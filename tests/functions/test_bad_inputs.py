@@ -201,7 +201,12 @@ GESTURE_CASES = [
     Case("strings inside frames", 400, "bad_request", lambda r: _json(features=[["0.1", "0.2"]] * 16)),
     Case("booleans inside frames", 400, "bad_request", lambda r: _json(features=[[True, False]] * 16)),
     Case("frames nested too deep", 400, "bad_request", lambda r: _json(features=[[[0.1], [0.2]]] * 16)),
-    Case("all frames NaN", 422, "no_data", lambda r: _raw(b'{"features": [[NaN, NaN], [NaN, NaN]]}')),
+    Case("all frames null", 422, "no_data", lambda r: _json(features=[[None, None], [None, None]])),
+    Case("NaN token (not JSON)", 400, "bad_request", lambda r: _raw(b'{"features": [[NaN, NaN], [0.1, 0.2]]}')),
+    Case("integer of 5000 digits", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 5000 + b', 0.2]]}')),
+    Case("image_size of 10**400", 400, "bad_request",
+         lambda r: _raw(b'{"landmarks": [[[0.5, 0.5]]], "image_size": [1' + b"0" * 400 + b', 480]}')),
+    Case("feature beyond float32", 400, "bad_request", lambda r: _raw(b'{"features": [[1e39, 0.2]]}')),
     Case("wrong feature count", 400, "bad_request", lambda r: _json(features=[[0.1, 0.2, 0.3]] * 16)),
     Case("wrong feature count for hand-sign", 400, "bad_request", lambda r: _json(features=_history(r), model="hand-sign")),
     Case("zero frames", 422, "no_frames", lambda r: _json(features=[])),
@@ -243,7 +248,7 @@ def gesture_client():
 GOOD_GESTURES = {
     "history": lambda r: {"features": _history(r)},
     "hand-sign landmarks": lambda r: {"landmarks": _hand_landmarks(r), "model": "hand-sign", "top_k": 4},
-    "one NaN frame among real ones": lambda r: {"features": [[math.nan, math.nan], *_history(r)[1:]]},
+    "one null frame among real ones": lambda r: {"features": [[None, None], *_history(r)[1:]]},
 }
 
 
@@ -261,7 +266,7 @@ def _gesture_answers(client, rows) -> dict:
 @pytest.fixture(scope="module")
 def gesture_baseline(gesture_client, gesture_rows) -> dict:
     answers = _gesture_answers(gesture_client, gesture_rows)
-    assert answers["one NaN frame among real ones"]["frames_missing"] == 1
+    assert answers["one null frame among real ones"]["frames_missing"] == 1
     return answers
 
 
@@ -293,9 +298,9 @@ def _post(server, body: bytes, content_type: str = "application/json") -> tuple[
 
 @pytest.fixture
 def fresh_verify(face_photos):
-    from tools import localserve
+    from tools.measure import harness
 
-    server = localserve.start("verify_face")
+    server = harness.start("verify_face")
     a, b = _photos(face_photos)
     status, body = _post(server, json.dumps({"img1": b64(a), "img2": b64(b)}).encode())
     assert status == 200 and body["verified"] is True, body
@@ -347,9 +352,9 @@ def test_huge_json_array_costs_little_memory(fresh_verify):
 
 @pytest.fixture
 def fresh_gesture():
-    from tools import localserve
+    from tools.measure import harness
 
-    server = localserve.start("predict_gesture")
+    server = harness.start("predict_gesture")
     yield server
     server.stop()
 
@@ -370,9 +375,9 @@ UPLOAD = 64 * 2**20
 
 @pytest.fixture(scope="module", params=["verify_face", "predict_gesture"])
 def served(request):
-    from tools import localserve
+    from tools.measure import harness
 
-    server = localserve.start(request.param, env={"MAX_REQUEST_BYTES": str(LIMIT)})
+    server = harness.start(request.param, env={"MAX_REQUEST_BYTES": str(LIMIT)})
     yield server
     server.stop()
 

@@ -2,9 +2,9 @@
 
 tests/replay/requests.json holds the request cases (data; photos by file name, derived
 inputs built by the recorder's `$op` language), tests/replay/answers.json the answers
-recorded from an earlier tree by the recorder (tools/replay_requests.py):
+recorded from an earlier tree by the recorder (tests/replay/recorder.py):
 
-    python tools/replay_requests.py --root <tree to record> --out tests/replay/answers.json
+    python tests/replay/recorder.py --root <tree to record> --out tests/replay/answers.json
 
 Here every case is replayed against this tree through functions-framework and each answer
 must equal the recording exactly: status code, Content-Type, and the JSON body (every
@@ -28,21 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REPLAY = ROOT / "tests" / "replay"
 REQUESTS = REPLAY / "requests.json"
 ANSWERS = REPLAY / "answers.json"
-RECORDER = "replay_requests.py"
-RECORDER_PLACES = (ROOT / "tools" / RECORDER, REPLAY / RECORDER, ROOT / "tests" / "tools" / RECORDER)
 
 
 def _load_recorder():
-    """The recorder module (request building, sending, time_ms stripping), wherever it lives."""
-    path = next((p for p in RECORDER_PLACES if p.is_file()), None)
-    if path is None:
-        found = sorted(p for p in ROOT.rglob(RECORDER) if not {".venv", ".git", "node_modules"} & set(p.relative_to(ROOT).parts))
-        if not found:
-            raise ImportError(f"{RECORDER} not found under {ROOT}; add its new place to RECORDER_PLACES")
-        path = found[0]
-    spec = importlib.util.spec_from_file_location("replay_requests", path)
+    """tests/replay/recorder.py: request building, sending, time_ms stripping."""
+    spec = importlib.util.spec_from_file_location("replay_recorder", REPLAY / "recorder.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("replay_requests", module)
+    sys.modules.setdefault("replay_recorder", module)
     spec.loader.exec_module(module)
     return module
 
@@ -54,17 +46,9 @@ RECORDED = {a["name"]: a for a in RECORDING["cases"]}
 
 
 def _forget_settings() -> None:
-    """Clear the lru_cached get_settings wherever the settings module lives now."""
-    for name in ("shared.settings", "shared.config.settings", "shared.core.settings"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(getattr(module, "get_settings", None), "cache_clear"):
-            module.get_settings.cache_clear()
-    for name, module in list(sys.modules.items()):
-        if (name == "shared" or name.startswith("shared.")) and hasattr(getattr(module, "get_settings", None), "cache_clear"):
-            module.get_settings.cache_clear()
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Smoke test of tools/benchmark.py on a tiny budget: the hello-world floor and
+"""Smoke test of tools/measure/benchmark.py on a tiny budget: the hello-world floor and
 predict_gesture served by real functions-framework processes, one repetition each.
 
 The benchmark itself stays out of the test suite; this only checks the tool runs end to
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_benchmark_runs_on_a_tiny_budget(tmp_path):
     if not (ROOT / "models" / "hand-sign" / "bundle.json").exists():
         pytest.skip("gesture bundles are not built yet (models/hand-sign)")
-    cmd = [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--repeat", "1", "--gesture-requests", "5",
+    cmd = [sys.executable, str(ROOT / "tools" / "measure" / "benchmark.py"), "--repeat", "1", "--gesture-requests", "5",
            "--leak-requests", "0", "--cases", "gesture", "--out", str(tmp_path), "--log-dir", str(tmp_path / "logs")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -27,7 +27,7 @@ def test_benchmark_runs_on_a_tiny_budget(tmp_path):
     assert "## Targets" in out and "predict_gesture model time per prediction" in out
     assert "failed" not in out, out
     written = (tmp_path / "benchmark.md").read_text()
-    assert written.startswith("# Benchmark") and "python tools/benchmark.py --repeat 1" in written
+    assert written.startswith("# Benchmark") and "python tools/measure/benchmark.py --repeat 1" in written
     if importlib.util.find_spec("matplotlib") is None:
         return  # the plot is optional: dev-only dependency
     png = tmp_path / "benchmark_rss.png"

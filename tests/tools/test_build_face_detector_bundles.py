@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import testdata
+from tools import testdata
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "build_face_detector_bundles.py"
+TOOL = ROOT / "tools" / "build" / "build_face_detector_bundles.py"
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tools.calibrate import calibrate_face_threshold as cal
 
-import calibrate_face_threshold as cal  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_auc_eer_and_threshold_when_classes_separate():
@@ -31,7 +30,7 @@ def test_overlapping_classes_pick_best_accuracy():
 
 
 def test_shipped_threshold_meets_the_bar_on_all_deepface_pairs(deepface_photos):
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate_face_threshold.py"), "--photos", str(deepface_photos)],
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate" / "calibrate_face_threshold.py"), "--photos", str(deepface_photos)],
                          capture_output=True, text=True, check=True, timeout=600).stdout
     table = dict(line.strip("|").split("|")[:2] for line in out.splitlines() if line.startswith("| ") and "---" not in line)
     table = {k.strip(): v.strip() for k, v in table.items()}

@@ -1,4 +1,4 @@
-"""tools/convert_keras.py end to end: a real external Keras model (lsvtest 0.0.3, three
+"""tools/convert/convert_keras.py end to end: a real external Keras model (lsvtest 0.0.3, three
 stacked LSTMs, 29 x 1662 MediaPipe Holistic features, 10 Venezuelan signs) converted,
 served by predict_gesture, and checked against Keras on the same inputs; and a user-style
 model with pickled LabelEncoder / StandardScaler and a fused (stateful) LSTM.
@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from functions_framework import create_app
 
-import testdata
+from tools import testdata
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERT = ROOT / "tools" / "convert_keras.py"
+CONVERT = ROOT / "tools" / "convert" / "convert_keras.py"
 LSVTEST = ("lsvtest==0.0.3", "lsvtest-0.0.3-py3-none-any.whl", "7ff2bc59248862afd50aab911f8a4501036e97f2a6415874be4950e061910cec")
 
 
@@ -31,7 +31,7 @@ LSVTEST = ("lsvtest==0.0.3", "lsvtest-0.0.3-py3-none-any.whl", "7ff2bc59248862af
 def tools_python() -> str:
     python = os.environ.get("TOOLS_PYTHON") or str(ROOT / ".venv-tools" / "bin" / "python")
     if not Path(python).exists():
-        pytest.skip(f"no tools interpreter with TensorFlow ({python}); set TOOLS_PYTHON (see tools/requirements-convert.txt)")
+        pytest.skip(f"no tools interpreter with TensorFlow ({python}); set TOOLS_PYTHON (see tools/requirements/convert.txt)")
     return python
 
 
@@ -155,7 +155,7 @@ def user_bundle(tools_python, tmp_path_factory):
     work = tmp_path_factory.mktemp("user")
     done = run_tool(tools_python, "-c", "import sklearn", expect_ok=False)
     if done.returncode != 0:
-        pytest.skip("scikit-learn is not in the tools venv (tools/requirements-convert.txt)")
+        pytest.skip("scikit-learn is not in the tools venv (tools/requirements/convert.txt)")
     run_tool(tools_python, "-c", USER_MODEL, str(work))
     done = run_tool(tools_python, str(CONVERT), str(work / "user.keras"), "--out", str(work / "user-signs"),
                     "--labels", str(work / "labels.pkl"), "--normalizer", str(work / "scaler.pkl"),

@@ -1,4 +1,4 @@
-"""The short form of tools/load.py in CI: 200 requests per function at concurrency 4 against
+"""The short form of tools/measure/load.py in CI: 200 requests per function at concurrency 4 against
 a functions-framework subprocess, ~10% of them bad. No 5xx, no worker restart, every bad
 request answered with its expected status, and memory flat.
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tools import load
+from tools.measure import load
 
 REQUESTS = 200
 MAX_SECONDS = 60.0

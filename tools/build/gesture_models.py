@@ -1,4 +1,4 @@
-"""Model graphs and extra augmentations for tools/train_gesture_bundles.py.
+"""Model graphs and extra augmentations for tools/build/train_gesture_bundles.py.
 
 Engineered features are computed inside the model graph (builtin TFLite ops only: MUL,
 SUB, SUM, SQRT, DIV, GATHER, PAD, ...) from the very inputs the bundle contract already

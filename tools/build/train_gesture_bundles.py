@@ -7,18 +7,18 @@
 
 hand-sign: an MLP (members > 1: several in one graph, mean of softmaxes); trained on rotated, stretched,
 jittered and mirrored copies. finger-gesture: velocity / speed / turn computed in the graph
-(tools/gesture_models.py) into a tanh LSTM (the fused, stateful TFLite op); trained on
+(tools/build/gesture_models.py) into a tanh LSTM (the fused, stateful TFLite op); trained on
 rotated, jittered, mirrored, time-reversed and time-warped copies. Both keep the bundle
 contract of the data (42 and 16 x 2 values), so runtime preprocessing is unchanged.
 
 Data: ../shared/data/gesture (see its SOURCE.md); read, never copied into the repo. Each
 class's first 75% of rows train (the last 15% of those steer early stopping), its last
 25% are held out; the held-out table of the converted .tflite goes into bundle.json
-"metrics". Conversion goes through the same checked path as tools/convert_keras.py
+"metrics". Conversion goes through the same checked path as tools/convert/convert_keras.py
 (builtin ops, fixed batch 1, Keras agreement, runtimes given by --verify-python).
 
-Run with the tools venv (tools/requirements-convert.txt):
-    python tools/train_gesture_bundles.py [--data DIR] [--only hand-sign] \\
+Run with the tools venv (tools/requirements/convert.txt):
+    python tools/build/train_gesture_bundles.py [--data DIR] [--only hand-sign] \\
         --verify-python .venv/bin/python --verify-python .venv-tflite214/bin/python
 """
 from __future__ import annotations
@@ -32,19 +32,21 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-import gesture_models as gm  # noqa: E402
-from keras_bundle import check, gesture_data as gd  # noqa: E402
-from keras_bundle.bundle import BundleSpec, Checks, write_bundle  # noqa: E402
-from keras_bundle.convert import to_tflite  # noqa: E402
+from tools import ROOT
+from tools.build import gesture_data as gd
+from tools.build import gesture_models as gm
+from tools.convert.keras_bundle import check
+from tools.convert.keras_bundle.bundle import BundleSpec, Checks, write_bundle
+from tools.convert.keras_bundle.convert import to_tflite
+from tools.testdata import SHARED_DATA
 
 # ---- settings -------------------------------------------------------------------------
-DATA = ROOT.parent / "shared" / "data" / "gesture"
+DATA = SHARED_DATA / "gesture"
 SEED = 42
 VERSION = "1.0.0"
 ORIGIN = {"repository": "kinivi/hand-gesture-recognition-mediapipe", "commit": "0e737bb8c45ea03f6fafb1f5dbfe9246c34a8003",
@@ -98,7 +100,7 @@ def table(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
     conf = np.zeros((k, k), dtype=int)
     np.add.at(conf, (y, pred), 1)
     return {
-        "samples": int(len(y)),
+        "samples": len(y),
         "accuracy": round(float((y == pred).mean()), 4),
         "per_class": {labels[c]: {"samples": int(conf[c].sum()), "accuracy": round(float(conf[c, c] / max(1, conf[c].sum())), 4)} for c in range(k)},
         "confusion": {"labels": labels, "rows": "true class", "columns": "predicted class", "matrix": conf.tolist()},
@@ -135,8 +137,8 @@ def train_one(name: str, data: Path, out: Path, checks: Checks) -> dict:
     pred = check.interpreter_outputs(tflite, held).argmax(axis=1)
     metrics = {"heldout": table(y[parts.heldout], pred, labels),
                "split": "per class, in file (recording) order: first 75% train (its last 15% = early-stopping validation), last 25% held out",
-               "training": {"train_rows": int(len(parts.train)), "validation_rows": int(len(parts.validation)),
-                            "augmented_rows": int(len(xt)), "epochs_run": len(hist.history["loss"]), "seed": SEED,
+               "training": {"train_rows": len(parts.train), "validation_rows": len(parts.validation),
+                            "augmented_rows": len(xt), "epochs_run": len(hist.history["loss"]), "seed": SEED,
                             "validation_accuracy": round(float(model.evaluate(x[parts.validation].reshape(shape), y[parts.validation], verbose=0)[1]), 4)}}
     print_table(name, metrics["heldout"])
     source = {**ORIGIN, "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (csv_path, labels_path)},
@@ -147,7 +149,7 @@ def train_one(name: str, data: Path, out: Path, checks: Checks) -> dict:
         preprocessing={"frames": cfg["frames"], "features_per_frame": cfg["features"], "frame_fit": cfg["frame_fit"],
                        "missing": {"policy": "previous", "fill_value": 0.0}, "normalization": None, "landmarks": cfg["recipe"]},
         softmax_in_model=True, source=source, metrics=metrics,
-        conversion={"tool": "tools/train_gesture_bundles.py", "command": "python tools/train_gesture_bundles.py " + shlex.join(sys.argv[1:]),
+        conversion={"tool": "tools/build/train_gesture_bundles.py", "command": "python tools/build/train_gesture_bundles.py " + shlex.join(sys.argv[1:]),
                     "quantize": "none", "fixed_batch": 1, "trained_here": True,
                     "reproducibility": "fixed seeds and TF op determinism; retraining on another CPU or TF build may differ in the last bits"},
     )

@@ -9,13 +9,14 @@ Operating point: when every same-person distance is below every different-person
 the midpoint of that gap (the largest margin either way); otherwise the threshold with the
 best accuracy, ties going to the lower false-accept rate.
 
-    python tools/calibrate_face_threshold.py               # print the table
-    python tools/calibrate_face_threshold.py --write       # also store it in bundle.json
+    python tools/calibrate/calibrate_face_threshold.py               # print the table
+    python tools/calibrate/calibrate_face_threshold.py --write       # also store it in bundle.json
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import json
 import sys
@@ -23,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-from shared.bundle import sha256_hex  # noqa: E402
-from shared.errors import ServiceError  # noqa: E402
-from shared.face.verify import FaceVerifier  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from shared.errors import ServiceError
+from shared.face.verify import FaceVerifier, VerifyOptions
+from shared.runtime.bundle import sha256_hex
+from shared.settings import DEFAULT_FACE_EMBEDDER, get_settings
+from tools.testdata import SHARED_DATA
 
-DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "faces" / "deepface"
+DEFAULT_PHOTOS = SHARED_DATA / "faces" / "deepface"
 
 
 def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
@@ -81,15 +82,13 @@ def load_labels(folder: Path) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder with labels.csv (image,identity)")
-    parser.add_argument("--embedder", default=str(ROOT / "models" / "face-embedder-dlib"), help="embedder bundle folder")
+    parser.add_argument("--embedder", default=DEFAULT_FACE_EMBEDDER, help="embedder bundle folder")
     parser.add_argument("--write", action="store_true", help="store threshold and metrics in the bundle's bundle.json")
     args = parser.parse_args()
 
-    import os
-
-    os.environ["FACE_EMBEDDER_MODEL"] = args.embedder
-    os.environ["EMBEDDING_CACHE_SIZE"] = "0"
-    verifier = FaceVerifier.from_settings(Settings.from_env())
+    # The served pipeline as configured (detectors, decode limits, runtime), this embedder, no cache.
+    options = dataclasses.replace(VerifyOptions.from_settings(get_settings()), embedder=args.embedder, cache_size=0)
+    verifier = FaceVerifier.load(options)
     labels = load_labels(args.photos)
     embeddings, failed = {}, []
     for image in sorted(labels):
@@ -141,7 +140,7 @@ def write_bundle(folder: Path, metrics: dict, rule: str) -> None:
     meta = json.loads(path.read_text())
     assert meta["sha256"] == sha256_hex((folder / "model.tflite").read_bytes()), "bundle.json does not match model.tflite"
     meta["threshold"] = {"metric": metrics["metric"], "value": metrics["threshold"], "operating_point": rule,
-                         "calibrated_by": "tools/calibrate_face_threshold.py"}
+                         "calibrated_by": "tools/calibrate/calibrate_face_threshold.py"}
     meta.setdefault("metrics", {})["calibration"] = metrics
     path.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote threshold {metrics['threshold']} to {path}")

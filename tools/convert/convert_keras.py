@@ -13,8 +13,8 @@ builtin ops only, loaded in TensorFlow's interpreter and in every --verify-pytho
 through the project's own serving code, and compared with Keras on sample inputs. If any
 check fails, nothing is written. Pickles are read only from the paths you give.
 
-Example (tools venv; see tools/requirements-convert.txt):
-    python tools/convert_keras.py model.h5 --out models/my-signs --labels labels.txt \\
+Example (tools venv; see tools/requirements/convert.txt):
+    python tools/convert/convert_keras.py model.h5 --out models/my-signs --labels labels.txt \\
         --normalizer scaler.pkl --frame-fit resample --missing fill \\
         --verify-python .venv/bin/python
 """
@@ -27,19 +27,18 @@ import shlex
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from keras_bundle import load, samples, sidecars  # noqa: E402
-from keras_bundle.bundle import BundleSpec, Checks, write_bundle  # noqa: E402
-from keras_bundle.convert import QUANTIZATIONS, to_tflite  # noqa: E402
+from tools.convert.keras_bundle import load, samples, sidecars
+from tools.convert.keras_bundle.bundle import BundleSpec, Checks, write_bundle
+from tools.convert.keras_bundle.convert import QUANTIZATIONS, to_tflite
 
 # ---- settings -------------------------------------------------------------------------
 DEFAULT_SAMPLES = 16          # random sample inputs when --samples is not given
 DEFAULT_MAX_DIFF = {"none": 1e-4, "dynamic": 5e-2, "float16": 1e-2}  # probabilities, by quantization
-TOOL = "tools/convert_keras.py"
+TOOL = "tools/convert/convert_keras.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

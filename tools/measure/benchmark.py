@@ -9,10 +9,10 @@ client threads with THREADS=4), memory of the serving process tree sampled every
 PSS after 50 vs 500 requests (leak check), with the interpreter swapped (ai-edge-litert,
 tflite-runtime 2.14, full TensorFlow's tf.lite.Interpreter as the "before").
 
-    python tools/benchmark.py --repeat 5 --out docs/ \
+    python tools/measure/benchmark.py --repeat 5 --out docs/ \
         --python-tflite214 /work/venvs/t214/bin/python --python-tf /work/venvs/tf/bin/python
 
-Dev-only dependencies: psutil, Pillow, matplotlib (for the plot); tools/requirements-bench.txt.
+Dev-only dependencies: matplotlib (for the plot); tools/requirements/bench.txt.
 """
 from __future__ import annotations
 
@@ -23,15 +23,15 @@ import shlex
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-from bench import gs, report  # noqa: E402
-from bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants  # noqa: E402
-from bench.runner import VariantResult, cold_starts, run_all  # noqa: E402
-from bench.server import stop_all  # noqa: E402
+from tools.measure.bench import gs, report
+from tools.measure.bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants
+from tools.measure.bench.runner import VariantResult, cold_starts, run_all
+from tools.measure.harness import stop_all
 
 CASES = ("verify", "gesture")
 
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, cases: list[str], pythons: dict[str, tuple[str
         run_all(results, log_dir, args.cold_timeout, say)
         model_ms, model_rows = {}, []
         if any(r.variant.name == "predict_gesture" for r in results):
-            from bench.gesture import model_times
+            from tools.measure.bench.gesture import model_times
 
             model_ms, model_rows = model_times(pythons)
     finally:
@@ -118,9 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     cases = args.cases.split(",")
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
-        gs_env = stack.enter_context(gs.gs_bundles(say)) if "verify" in cases and not args.no_gs else None
+        gs_env = None
+        if "verify" in cases and not args.no_gs:
+            gs_env = stack.enter_context(gs.gs_bundles(gs.VERIFY_BUNDLES, "bench-bundles", say))
         results, model_ms, model_rows = run(args, cases, pythons, budget, gs_env, log_dir, notes, say)
-    command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python tools/measure/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     rows = report.targets(results, "ai-edge-litert", model_ms)
     text = report.markdown(command, report.machine(), versions, results, rows, model_rows, notes)
     print(text)
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "benchmark.md").write_text(text + kept_analysis(args.out / "benchmark.md"))
         if not report.plot(results, args.out / "benchmark_rss.png"):
-            say("matplotlib is not installed: no plot written (pip install -r tools/requirements-bench.txt)")
+            say("matplotlib is not installed: no plot written (pip install -r tools/requirements/bench.txt)")
     return 0
 
 

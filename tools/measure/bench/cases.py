@@ -7,8 +7,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import Request
-from .inputs import ROOT, face_photo_pairs, gesture_available, hello_request, verify_request
+from tools import ROOT
+from tools.measure.harness import Request
+
+from .inputs import face_photo_pairs, gesture_available, hello_request, verify_request
+
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def runtime_versions(python: str) -> dict:
 
 
 def hello_variant(python: str) -> Variant:
-    return Variant("hello-world (floor)", "-", python, ROOT / "tools/bench_hello/main.py", "hello", {}, hello_request(), floor=True)
+    return Variant("hello-world (floor)", "-", python, HERE / "hello_function.py", "hello", {}, hello_request(), floor=True)
 
 
 def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
@@ -101,7 +105,7 @@ def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_pyt
         out.append(Variant("verify_face [gs:// bundles]", first_runtime, first_python, source, "verify_face", {**first_env, **gs_env}, cold, seq))
     if tf_python:
         tf_env = {"BENCH_TF_FUNCTION": "verify_face", "TFLITE_RUNTIME": "tflite_runtime"}
-        out.append(Variant("verify_face", "tensorflow (before)", tf_python, ROOT / "tools/bench_tf/main.py", "verify_face", tf_env, cold,
+        out.append(Variant("verify_face", "tensorflow (before)", tf_python, HERE / "tensorflow_function.py", "verify_face", tf_env, cold,
                            [Plan("seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)])]))
     return out
 
@@ -128,7 +132,7 @@ def gesture_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_py
     if tf_python:
         tf_env = {"BENCH_TF_FUNCTION": "predict_gesture", "TFLITE_RUNTIME": "tflite_runtime", **served}
         seq = [Workload(f"{name}", reqs, n, 1) for name, reqs in requests.items()]
-        out.append(Variant("predict_gesture", "tensorflow (before)", tf_python, ROOT / "tools/bench_tf/main.py", "predict_gesture", tf_env, cold,
+        out.append(Variant("predict_gesture", "tensorflow (before)", tf_python, HERE / "tensorflow_function.py", "predict_gesture", tf_env, cold,
                            [Plan("seq", {"THREADS": "1"}, seq)]))
     return out
 

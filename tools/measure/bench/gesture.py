@@ -1,8 +1,9 @@
 """predict_gesture inputs and in-process timing.
 
-Requests carry real rows of ../shared/data/gesture (keypoint.csv: one frame of 42 hand
-keypoint features; point_history.csv: 16 frames x 2 fingertip features), matched to each
-bundle by its input contract (frames x features_per_frame), as `features` JSON bodies.
+Requests carry keypoint rows (tools/testdata.py: ../shared/data/gesture, else the shipped
+examples; keypoint.csv: one frame of 42 hand keypoint features; point_history.csv: 16
+frames x 2 fingertip features), matched to each bundle by its input contract
+(frames x features_per_frame), as `features` JSON bodies.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from .client import Request, json_request
-from .inputs import ROOT, gesture_rows
+from tools import ROOT, testdata
+from tools.measure.harness import Request, json_request
 
 CSV_FILES = ("keypoint.csv", "point_history.csv")
 GESTURE_BUNDLES = ("finger-gesture", "hand-sign")  # settings.DEFAULT_GESTURE_MODELS, in order
@@ -43,7 +44,7 @@ def served_env() -> dict[str, str]:
 
 def gesture_requests(per_bundle: int = 50) -> dict[str, list[Request]]:
     """{bundle name: [Request]} for each shipped gesture bundle, from real keypoint rows."""
-    rows = {name: gesture_rows(name, per_bundle) for name in CSV_FILES}
+    rows = {name: testdata.gesture_rows(name, per_bundle) for name in CSV_FILES}
     out = {}
     for bundle in shipped_bundles():
         name, frames, per_frame, labels = _contract(bundle)
@@ -51,14 +52,14 @@ def gesture_requests(per_bundle: int = 50) -> dict[str, list[Request]]:
         if source is None:
             raise RuntimeError(f"{name}: no data file has rows of {frames} x {per_frame} features")
         out[name] = [json_request(name, {"model": name, "features": [row[i * per_frame:(i + 1) * per_frame] for i in range(frames)]},
-                                  _check_label(labels)) for row in source]
+                                  check=_check_label(labels)) for row in source]
     if not out:
         raise RuntimeError(f"no gesture bundle under models/ ({', '.join(GESTURE_BUNDLES)})")
     return out
 
 
 def model_times(pythons: dict[str, tuple[str, dict]]) -> tuple[dict[str, float], list[str]]:
-    """In-process time per prediction, per runtime and bundle (tools/bench/modeltime.py in
+    """In-process time per prediction, per runtime and bundle (modeltime.py in
     each Python). Returns ({bundle: median full-prediction ms on the first runtime}, table lines)."""
     lines = ["| runtime | bundle | model.run median ms | p95 ms | full predict (preprocess + model) median ms | p95 ms |",
              "|---|---|---|---|---|---|"]

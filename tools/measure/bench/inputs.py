@@ -1,5 +1,5 @@
 """Real inputs for the benchmark: face photos from the face-recognition sdist (fetched by
-tests/testdata.py, cached outside git) and gesture keypoints from ../shared/data/gesture.
+tools/testdata.py, cached outside git).
 
 The ~1 MP pair is obama.jpg as shipped (910x1137) and obama3.jpg scaled down to ~1 MP;
 the 12 MP pair is the same two photos cropped to 3:4 and upscaled to 3000x4000 (JPEG q90),
@@ -7,24 +7,12 @@ the size a phone camera sends.
 """
 from __future__ import annotations
 
-import csv
 import io
-import sys
-from pathlib import Path
 
 from PIL import Image
 
-from .client import Request, json_request, multipart_request
-
-ROOT = Path(__file__).resolve().parents[2]
-GESTURE_DATA = ROOT.parent / "shared" / "data" / "gesture"
-
-
-def face_folder() -> Path:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import testdata  # the one place that fetches and pins the sdist
-
-    return testdata.face_photos()
+from tools import ROOT, testdata
+from tools.measure.harness import Request, json_request, multipart_request
 
 
 def _jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -51,7 +39,7 @@ def _to_12mp(image: Image.Image) -> Image.Image:
 
 def face_photo_pairs() -> dict[str, tuple[bytes, bytes]]:
     """{"1mp": (img1, img2), "12mp": (img1, img2)}: JPEG bytes of the same person."""
-    folder = face_folder()
+    folder = testdata.face_photos()
     a = Image.open(folder / "obama.jpg")
     b = Image.open(folder / "obama3.jpg")
     return {
@@ -67,23 +55,6 @@ def _check_verified(answer: dict) -> None:
 
 def verify_request(pair: tuple[bytes, bytes], name: str) -> Request:
     return multipart_request(name, {"img1": pair[0], "img2": pair[1]}, _check_verified)
-
-
-def gesture_rows(filename: str, limit: int = 200) -> list[list[float]]:
-    """Real keypoint feature rows (label column dropped) from ../shared/data/gesture, or
-    the project's example rows (tools/gesture_examples.py) when it is not beside the repo."""
-    if not (GESTURE_DATA / filename).exists():
-        sys.path.insert(0, str(ROOT / "tools"))
-        import gesture_examples
-
-        return gesture_examples.rows_like(filename, limit)
-    rows = []
-    with open(GESTURE_DATA / filename, newline="") as f:
-        for row in csv.reader(f):
-            rows.append([float(v) for v in row[1:]])
-            if len(rows) >= limit:
-                break
-    return rows
 
 
 def gesture_available() -> bool:

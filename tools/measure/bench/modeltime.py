@@ -1,34 +1,25 @@
-"""In-process timing of the gesture bundles (run by tools/benchmark.py in each Python).
+"""In-process timing of the gesture bundles (run by tools/measure/benchmark.py in each Python).
 
 Loads the bundles the way predict_gesture does (settings -> GestureService), then times,
 per bundle, `model.run` alone and the full `predict` (preprocessing + model + top-k) on
-real rows of ../shared/data/gesture, after a warm-up. Prints one JSON line:
+keypoint rows (tools/testdata.py), after a warm-up. Prints one JSON line:
 {bundle: {run_p50, run_p95, predict_p50, predict_p95}} in milliseconds.
 """
 from __future__ import annotations
 
-import csv
+import argparse
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "gesture"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo root: this runs as a file in each Python
+
+from tools.testdata import gesture_rows
+
 ROUNDS = 2000
 WARMUP = 50
-
-
-def rows(filename: str, limit: int = 200) -> list[list[float]]:
-    if not (DATA / filename).exists():  # a fresh clone: the project's example rows
-        sys.path.insert(0, str(ROOT / "tools"))
-        import gesture_examples
-
-        return gesture_examples.rows_like(filename, limit)
-    with open(DATA / filename, newline="") as f:
-        return [[float(v) for v in r[1:]] for _, r in zip(range(limit), csv.reader(f))]
 
 
 def stats(times: list[float]) -> tuple[float, float]:
@@ -37,14 +28,15 @@ def stats(times: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     import numpy as np
 
     from shared.gesture.classifier import Frames
-    from shared.gesture.service import GestureService
+    from shared.gesture.service import GestureOptions, GestureService
     from shared.settings import get_settings
 
-    service = GestureService.from_settings(get_settings())
-    data = [rows("keypoint.csv"), rows("point_history.csv")]
+    service = GestureService.load(GestureOptions.from_settings(get_settings()))
+    data = [gesture_rows("keypoint.csv", 200), gesture_rows("point_history.csv", 200)]
     out = {}
     for name, clf in service.classifiers.items():
         c = clf.contract

@@ -162,7 +162,7 @@ def plot(results: list[VariantResult], path: Path) -> bool:
     rows = max(1, math.ceil(len(shown) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), squeeze=False)
     for ax, r in zip(axes.flat, shown):
-        traces = [("cold start 1", r.cold_trace, [])] + [(p.plan.label, p.server.samples, p.server.marks) for p in r.plans]
+        traces = [("cold start 1", r.cold_trace, [])] + [(p.plan.label, p.monitor.samples, p.monitor.marks) for p in r.plans if p.monitor]
         for label, samples, marks in traces:
             if samples:
                 line, = ax.plot([s.t for s in samples], [s.pss_mb for s in samples], label=label, linewidth=1)

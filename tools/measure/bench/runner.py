@@ -2,15 +2,50 @@
 then one serving process per plan with its workloads, memory sampled throughout."""
 from __future__ import annotations
 
+import contextlib
 import statistics
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.measure.harness import Outcome, Request, Server, drive, percentile
+
 from .cases import Plan, Variant, Workload
-from .client import LoadResult, run_load
-from .server import Sample, Server
+from .monitor import Monitor, Sample
 
 LEAK_FIRST = 50
+
+
+@dataclass
+class LoadResult:
+    """Attributes: latencies_ms (client side, of the correct answers); cpu_ms_per_request
+    (server process tree CPU delta / requests); errors (wrong answers) and the first one."""
+
+    requests: int
+    concurrency: int
+    latencies_ms: list[float] = field(default_factory=list)
+    cpu_ms_per_request: float = 0.0
+    wall_s: float = 0.0
+    errors: int = 0
+    first_error: str = ""
+
+    def percentile(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+
+def run_load(monitor: Monitor, requests: list[Request], total: int, concurrency: int,
+             on_outcome: Callable[[Outcome], None] | None = None) -> LoadResult:
+    """Send `total` requests (cycling through `requests`) from `concurrency` threads."""
+    cpu_before = monitor.cpu_s()
+    started = time.perf_counter()
+    outcomes = drive(monitor.server.url, [requests[i % len(requests)] for i in range(total)], concurrency, on_outcome=on_outcome)
+    result = LoadResult(total, concurrency, wall_s=time.perf_counter() - started)
+    result.cpu_ms_per_request = (monitor.cpu_s() - cpu_before) * 1000 / max(total, 1)
+    result.latencies_ms = [o.ms for o in outcomes if not o.problem]
+    problems = [o.problem for o in outcomes if o.problem]
+    result.errors, result.first_error = len(problems), (problems[0] if problems else "")
+    return result
 
 
 @dataclass
@@ -23,7 +58,7 @@ class WorkloadResult:
 @dataclass
 class PlanResult:
     plan: Plan
-    server: Server
+    monitor: Monitor | None = None  # of its serving process, once started
     workloads: list[WorkloadResult] = field(default_factory=list)
     leak: tuple[Sample, Sample] | None = None
     error: str = ""
@@ -43,14 +78,26 @@ class VariantResult:
         return statistics.median(self.cold_s) if self.cold_s else float("nan")
 
     def peak(self) -> Sample | None:
-        peaks = [p.server.peak() for p in self.plans] + list(self.cold_memory)
+        peaks = [p.monitor.peak() for p in self.plans if p.monitor] + list(self.cold_memory)
         peaks = [p for p in peaks if p is not None]
         return max(peaks, key=lambda s: s.pss_mb) if peaks else None
 
 
-def _label(variant: Variant, what: str) -> str:
-    raw = f"{variant.name}-{variant.runtime}-{what}"
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in raw)
+@contextlib.contextmanager
+def _served(variant: Variant, what: str, env: dict[str, str], log_dir: Path, timeout_s: float) -> Iterator[Monitor]:
+    """A serving process for `variant`, memory sampled from its spawn until its first
+    answer to the cold request and on; log in log_dir/<variant>-<runtime>-<what>.log."""
+    label = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{variant.name}-{variant.runtime}-{what}")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    server = Server(variant.target, variant.source, variant.python, env, log=log_dir / f"{label}.log").start()
+    monitor = Monitor(server)
+    try:
+        server.wait_first_answer(variant.cold_request, timeout_s)
+        monitor.mark("first answer")
+        yield monitor
+    finally:
+        monitor.stop()
+        server.stop()
 
 
 def cold_starts(variants: list[Variant], repeat: int, log_dir: Path, timeout_s: float, say) -> list[VariantResult]:
@@ -60,47 +107,44 @@ def cold_starts(variants: list[Variant], repeat: int, log_dir: Path, timeout_s: 
             v = result.variant
             if result.error:
                 continue
-            server = Server(_label(v, f"cold{rep}"), v.python, v.source, v.target, {"THREADS": "1", **v.env}, log_dir)
             try:
-                server.start()
-                result.cold_s.append(server.wait_first_answer(v.cold_request, timeout_s))
-                result.cold_memory.append(server.memory())
-                if rep == 0:
-                    result.cold_trace = list(server.samples)
-                say(f"  cold {rep + 1}/{repeat} {v.name} [{v.runtime}]: {result.cold_s[-1]:.2f} s, {result.cold_memory[-1].pss_mb:.0f} MB PSS")
+                with _served(v, f"cold{rep}", {"THREADS": "1", **v.env}, log_dir, timeout_s) as watch:
+                    result.cold_s.append(watch.marks[0][0])  # "first answer"
+                    result.cold_memory.append(watch.memory())
+                    if rep == 0:
+                        result.cold_trace = list(watch.samples)
+                say(f"  cold {rep + 1}/{repeat} {v.name} [{v.runtime}]: {result.cold_s[-1]:.2f} s, "
+                    f"{result.cold_memory[-1].pss_mb:.0f} MB PSS")
             except Exception as exc:
                 result.error = f"cold start failed: {exc}"[:600]
                 say(f"  {v.name} [{v.runtime}]: {result.error}")
-            finally:
-                server.stop()
     return results
 
 
 def run_plan(variant: Variant, plan: Plan, log_dir: Path, timeout_s: float, say) -> PlanResult:
-    server = Server(_label(variant, plan.label), variant.python, variant.source, variant.target, {**variant.env, **plan.env}, log_dir)
-    result = PlanResult(plan, server)
+    result = PlanResult(plan)
     try:
-        server.start()
-        server.wait_first_answer(variant.cold_request, timeout_s)
-        for workload in plan.workloads:
-            start = server.mark(workload.name)
-            load = run_load(server, workload.requests, workload.total, workload.concurrency)
-            result.workloads.append(WorkloadResult(workload, load, server.peak(start, server.elapsed())))
-            say(f"  {variant.name} [{variant.runtime}] {plan.label} {workload.name} x{workload.concurrency}: "
-                f"p50 {load.percentile(50):.1f} ms, p95 {load.percentile(95):.1f} ms, CPU {load.cpu_ms_per_request:.1f} ms/req, errors {load.errors}")
-        if plan.leak is not None:
-            server.mark("leak check")
-            early: list[Sample] = []
-            run_load(server, plan.leak.requests, plan.leak.total, 1,
-                     on_progress=lambda n: early.append(server.memory()) if n == LEAK_FIRST else None)
-            result.leak = (early[0], server.memory()) if early else None
-            if result.leak:
-                say(f"  leak check: {result.leak[0].pss_mb:.1f} MB after {LEAK_FIRST}, {result.leak[1].pss_mb:.1f} MB after {plan.leak.total}")
+        with _served(variant, plan.label, {**variant.env, **plan.env}, log_dir, timeout_s) as watch:
+            result.monitor = watch
+            for workload in plan.workloads:
+                start = watch.mark(workload.name)
+                load = run_load(watch, workload.requests, workload.total, workload.concurrency)
+                result.workloads.append(WorkloadResult(workload, load, watch.peak(start, watch.server.elapsed())))
+                say(f"  {variant.name} [{variant.runtime}] {plan.label} {workload.name} x{workload.concurrency}: "
+                    f"p50 {load.percentile(50):.1f} ms, p95 {load.percentile(95):.1f} ms, "
+                    f"CPU {load.cpu_ms_per_request:.1f} ms/req, errors {load.errors}")
+            if plan.leak is not None:
+                watch.mark("leak check")
+                early: list[Sample] = []
+                run_load(watch, plan.leak.requests, plan.leak.total, 1,
+                         on_outcome=lambda o: early.append(watch.memory()) if o.order == LEAK_FIRST else None)
+                result.leak = (early[0], watch.memory()) if early else None
+                if result.leak:
+                    first, last = result.leak
+                    say(f"  leak check: {first.pss_mb:.1f} MB after {LEAK_FIRST}, {last.pss_mb:.1f} MB after {plan.leak.total}")
     except Exception as exc:
         result.error = str(exc)[:600]
         say(f"  {variant.name} [{variant.runtime}] {plan.label}: FAILED {result.error}")
-    finally:
-        server.stop()
     return result
 
 

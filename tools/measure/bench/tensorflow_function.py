@@ -3,7 +3,7 @@
 This is what the seeds ran: `import tensorflow` when the instance starts, then the same
 .tflite models through TensorFlow's own `tf.lite.Interpreter`. To compare like with like,
 the very same handlers (functions/*/main.py) and library serve the requests; only the
-interpreter class comes from TensorFlow, handed to shared/tflite.py as if it were the
+interpreter class comes from TensorFlow, handed to shared/runtime/tflite.py as if it were the
 `tflite_runtime` package (run with TFLITE_RUNTIME=tflite_runtime). Tools only: needs a
 Python with tensorflow and functions-framework (e.g. /work/venvs/tf).
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf  # the cost being measured: ~0.5 GB and seconds, at import
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _shim_tflite_runtime() -> None:

@@ -14,7 +14,7 @@ built request is recorded too, so a changed request is told apart from a changed
 Self-contained on purpose: it imports nothing from the project (only functions-framework
 and Pillow), serves whichever tree `--root` names, and can live anywhere.
 
-    python tools/replay_requests.py --root /path/to/tree --out tests/replay/answers.json
+    python tests/replay/recorder.py --root /path/to/tree --out tests/replay/answers.json
 
 Value language (a JSON value; a dict with one key starting with "$" is an operation):
     {"$photo": "obama.jpg"}              bytes of a photo in the photos folder
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
     answers = replay(cases, clients, Builder(args.photos, root))
     record = {
-        "about": "Answers recorded by tools/replay_requests.py; replayed by tests/functions/test_replay.py. "
+        "about": "Answers recorded by tests/replay/recorder.py; replayed by tests/functions/test_replay.py. "
                  "Bodies have every time_ms key removed.",
         "recorded_from": _describe_tree(root),
         "env": REPLAY_ENV,

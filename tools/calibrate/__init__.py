@@ -1,0 +1,1 @@
+"""Calibration of the face-verification threshold on labelled photos."""

@@ -1,0 +1,89 @@
+"""Memory and CPU time of a served function's process tree (gunicorn master + worker),
+read on demand and sampled every ~20 ms in a thread while the benchmark runs."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import psutil
+
+from tools.measure.harness import Server
+
+MB = 2**20
+SAMPLE_S = 0.02
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Attributes: t (s since spawn); pss_mb (PSS summed over master + worker: pages shared
+    after fork counted once, close to what the container is charged); rss_mb (RSS summed,
+    shared pages counted twice: an upper bound); worker_rss_mb (largest single process)."""
+
+    t: float
+    pss_mb: float
+    rss_mb: float
+    worker_rss_mb: float
+
+
+class Monitor:
+    """Watches one started Server: `samples` (every SAMPLE_S until stop()), `marks`
+    (phase boundaries, for the plot), `memory()` and `cpu_s()` now."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.samples: list[Sample] = []
+        self.marks: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[psutil.Process]:
+        root = psutil.Process(self.server.process.pid)
+        return [root, *root.children(recursive=True)]
+
+    def memory(self) -> Sample:
+        pss = rss = worker = 0.0
+        for p in self._tree():
+            try:
+                info = p.memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            pss += info.pss / MB
+            rss += info.rss / MB
+            worker = max(worker, info.rss / MB)
+        return Sample(self.server.elapsed(), pss, rss, worker)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds used so far by the process tree."""
+        total = 0.0
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() and self.server.alive():
+            try:
+                sample = self.memory()
+            except psutil.NoSuchProcess:
+                break
+            if sample.rss_mb > 0:  # nothing readable: the tree is being torn down
+                self.samples.append(sample)
+            self._stop.wait(SAMPLE_S)
+
+    def mark(self, what: str) -> float:
+        """Note a phase boundary; returns its time since spawn."""
+        self.marks.append((self.server.elapsed(), what))
+        return self.marks[-1][0]
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> Sample | None:
+        """The sample with the highest PSS between `start` and `end` (s since spawn)."""
+        window = [s for s in list(self.samples) if start <= s.t <= end]
+        return max(window, key=lambda s: s.pss_mb) if window else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)

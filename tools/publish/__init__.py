@@ -1,0 +1,1 @@
+"""Publishing a validated bundle to gs://."""

@@ -1,0 +1,1 @@
+"""Serving both functions locally (make serve)."""

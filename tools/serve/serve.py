@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Serve both functions locally from the repo, on the bundled models, until Ctrl-C.
+
+Starts verify_face and predict_gesture with functions-framework (the serving harness,
+tools/measure/harness.py), each in its own process with its log on this terminal, waits
+until both answer health, prints their URLs and example calls, and stops both on Ctrl-C,
+when either exits, or when whatever started this (make) is gone.
+
+    make serve                      # sets up .venv, then runs this with .venv/bin/python
+    .venv/bin/python tools/serve/serve.py
+    API_KEY=secret VERIFY_PORT=9090 .venv/bin/python tools/serve/serve.py
+
+Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY_PORT
+(8080), GESTURE_PORT (8081), READY_TIMEOUT_S (60), PYTHON (the interpreter that serves;
+default this one), plus any setting the functions read (see shared/settings.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
+
+from tools import ROOT, testdata
+from tools.measure.harness import Server
+
+# ---- settings (environment variables override these) ----------------------------------
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORTS = {"verify_face": int(os.environ.get("VERIFY_PORT", "8080")), "predict_gesture": int(os.environ.get("GESTURE_PORT", "8081"))}
+READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "60"))
+PYTHON = os.environ.get("PYTHON", sys.executable)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: TIME_WAIT is not "in use"
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def examples(servers: dict[str, Server]) -> str:
+    """The banner: URLs, then a health, a verify and a gesture call to copy."""
+    verify, gesture = servers["verify_face"].url, servers["predict_gesture"].url
+    photos = testdata.FACE_PHOTOS  # fetched by the tests; placeholders until then
+    p1, p2 = (photos / "obama.jpg", photos / "obama2.jpg") if (photos / "obama.jpg").exists() else ("photo1.jpg", "photo2.jpg")
+    # A fingertip held still for the finger-gesture bundle's whole history: the Stop gesture.
+    frames = json.loads((ROOT / "models" / "finger-gesture" / "bundle.json").read_text())["preprocessing"]["frames"]
+    still = json.dumps({"model": "finger-gesture", "features": [[0, 0]] * frames}, separators=(",", ":"))
+    return f"""
+verify_face      {verify}
+predict_gesture  {gesture}
+
+Health and model information:
+  curl -s {verify}
+  curl -s {gesture}
+Same person? (two photos as multipart files)
+  curl -s -F img1=@{p1} -F img2=@{p2} {verify}
+Gesture from keypoint frames (JSON: features, or raw MediaPipe landmarks; see the README):
+  curl -s -H 'Content-Type: application/json' -d '{still}' {gesture}
+
+Ctrl-C stops both.
+"""
+
+
+def serve() -> int:
+    busy = [port for port in PORTS.values() if port_in_use(HOST, port)]
+    if busy:
+        raise SystemExit(f"serve: error: port {busy[0]} on {HOST} is in use; stop what uses it or set VERIFY_PORT / GESTURE_PORT")
+    parent = os.getppid()
+    servers = {name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, host=HOST, port=port) for name, port in PORTS.items()}
+    try:
+        for server in servers.values():
+            server.start()
+        for server in servers.values():
+            server.wait_ready(READY_TIMEOUT_S)
+        print(examples(servers), flush=True)
+        while all(s.alive() for s in servers.values()):
+            if os.getppid() != parent:  # make (or the shell) is gone: no server outlives it
+                return 0
+            time.sleep(1)
+        print("serve: error: a server exited unexpectedly (see its log above)", file=sys.stderr)
+        return 1
+    except (RuntimeError, TimeoutError) as exc:  # one did not start: its log is above
+        print(f"serve: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C or TERM (make and timeout both forward one) must not cut the cleanup short.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        for server in servers.values():
+            server.stop()
+        print("serve: stopped", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through serve()'s finally: both stopped
+    try:
+        return serve()
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
