@@ -3,6 +3,7 @@
 `error_response` is the one place that turns an exception into a JSON body; unknown
 exceptions become a generic 500 without internals (the traceback goes to the log only).
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@
 - EXIF orientation is applied; grayscale, palette, CMYK, alpha and 16/32-bit images all
   become 8-bit RGB (transparent areas over white).
 """
+
 from __future__ import annotations
 
 import io
@@ -22,7 +23,6 @@ from shared.errors import BadRequest, PayloadTooLarge, ServiceError, Unprocessab
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG includes MPO
 EXIF_ORIENTATION = 0x0112
 MIN_SIDE = 32  # below this no detector input can hold a face
-
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,32 @@ def decode_photo(data: bytes, *, name: str, limits: DecodeLimits) -> Photo:
     except UnidentifiedImageError:
         if _looks_supported(data):
             raise BadRequest(f"{name} could not be decoded: the image header is corrupt", code="invalid_image") from None
-        raise UnsupportedMediaType(f"{name} is not an image in a supported format ({', '.join(FORMATS)})", code="unsupported_image") from None
+        raise UnsupportedMediaType(
+            f"{name} is not an image in a supported format ({', '.join(FORMATS)})", code="unsupported_image"
+        ) from None
     except Image.DecompressionBombError:
         raise PayloadTooLarge(f"{name} declares too many pixels", code="image_too_large") from None
     except ServiceError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct_error, KeyError, AttributeError,
-            ZeroDivisionError, OverflowError, NotImplementedError) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        TypeError,
+        struct_error,
+        KeyError,
+        AttributeError,
+        ZeroDivisionError,
+        OverflowError,
+        NotImplementedError,
+    ) as exc:
         # Pillow's decoders raise many kinds (a TIFF page naming an unknown compression is a
         # KeyError): every one of them means bytes we cannot decode, never a server fault.
-        raise BadRequest(f"{name} could not be decoded: the image data is truncated or corrupt ({type(exc).__name__})", code="invalid_image") from None
+        raise BadRequest(
+            f"{name} could not be decoded: the image data is truncated or corrupt ({type(exc).__name__})", code="invalid_image"
+        ) from None
 
 
 def _decode(image: Image.Image, name: str, limits: DecodeLimits) -> Photo:
@@ -94,7 +110,9 @@ def _decode(image: Image.Image, name: str, limits: DecodeLimits) -> Photo:
     max_side = limits.max_side
     limit = limits.max_pixels if fmt in ("JPEG", "MPO") else limits.max_full_pixels
     if width * height > limit:
-        raise PayloadTooLarge(f"{name} is {width}x{height} = {width * height} pixels; the limit for {fmt} is {limit}", code="image_too_large")
+        raise PayloadTooLarge(
+            f"{name} is {width}x{height} = {width * height} pixels; the limit for {fmt} is {limit}", code="image_too_large"
+        )
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and fmt != "MPO":  # MPO (phone cameras): frame 0 is the photo itself
         raise Unprocessable(f"{name} has {frames} frames (animated or multi-page); send one still photo", code="multi_frame_image")

@@ -3,6 +3,7 @@
 Each record carries `severity` and `message`; extra fields go in ``extra={"fields": {...}}``.
 Never put photo bytes, base64, embeddings or keypoints in a log field.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Defaults suit the 512 MB tier. `get_settings()` reads the environment once per process;
 tests call `get_settings.cache_clear()` after changing it.
 """
+
 from __future__ import annotations
 
 import functools

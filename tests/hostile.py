@@ -2,6 +2,7 @@
 measurement around a block of code. Shared by the bad-input catalogue, the fuzz tests and
 the load script's bad-request mix.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,8 @@ def png_chunks(png: bytes) -> list[tuple[int, int, bytes]]:
     """(offset, data length, type) of every chunk after the signature."""
     out, pos = [], len(PNG_SIGNATURE)
     while pos + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        out.append((pos, length, png[pos + 4:pos + 8]))
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        out.append((pos, length, png[pos + 4 : pos + 8]))
         pos += 12 + length
     return out
 
@@ -51,17 +52,17 @@ def png_bad_header_crc(png: bytes) -> bytes:
     offset, length, kind = png_chunks(png)[0]
     assert kind == b"IHDR"
     crc_at = offset + 8 + length
-    return png[:crc_at] + bytes(b ^ 0xFF for b in png[crc_at:crc_at + 4]) + png[crc_at + 4:]
+    return png[:crc_at] + bytes(b ^ 0xFF for b in png[crc_at : crc_at + 4]) + png[crc_at + 4 :]
 
 
 def png_mangled_idat(png: bytes) -> bytes:
     """The PNG with bytes of its first IDAT scrambled and the chunk CRC recomputed, so only
     the zlib stream itself is corrupt."""
     offset, length, _ = next(c for c in png_chunks(png) if c[2] == b"IDAT")
-    data = bytearray(png[offset + 8:offset + 8 + length])
+    data = bytearray(png[offset + 8 : offset + 8 + length])
     for i in range(16, length, 97):
         data[i] ^= 0x5A
-    return png[:offset] + png_chunk(b"IDAT", bytes(data)) + png[offset + 12 + length:]
+    return png[:offset] + png_chunk(b"IDAT", bytes(data)) + png[offset + 12 + length :]
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -5,6 +5,7 @@ A stand-in `gcloud` (tests/fake_gcloud/gcloud) first on PATH records every call 
 line; a stand-in publisher records tools/publish/publish_bundle.py calls instead of uploading.
 Staging goes to a temporary BUILD_DIR, never the repo's build/.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,20 @@ BUNDLES = {
 }
 NAMES = {"verify_face": "verify-face", "predict_gesture": "predict-gesture"}
 # Settings deploy.sh also takes from the environment: a developer's shell must not leak in.
-DEPLOY_ENV = ("PROJECT", "REGION", "RUNTIME", "MEMORY", "CPU", "CONCURRENCY", "MIN_INSTANCES",
-              "MAX_INSTANCES", "MODELS_BUCKET", "BUILD_DIR", "GCLOUD", "PUBLISH_PYTHON")
+DEPLOY_ENV = (
+    "PROJECT",
+    "REGION",
+    "RUNTIME",
+    "MEMORY",
+    "CPU",
+    "CONCURRENCY",
+    "MIN_INSTANCES",
+    "MAX_INSTANCES",
+    "MODELS_BUCKET",
+    "BUILD_DIR",
+    "GCLOUD",
+    "PUBLISH_PYTHON",
+)
 
 
 def _executable_copy(src: Path, dest_dir: Path) -> Path:
@@ -53,13 +66,19 @@ class Deploy:
         self.log = tmp / "gcloud.jsonl"
         self.build = tmp / "build"
         self.env = {k: v for k, v in os.environ.items() if k not in DEPLOY_ENV}
-        self.env.update(PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}", FAKE_GCLOUD_LOG=str(self.log),
-                        FAKE_GCLOUD_ACCOUNT="tester@example.com", FAKE_GCLOUD_PROJECT="demo-project",
-                        BUILD_DIR=str(self.build), PUBLISH_PYTHON=str(self.publisher))
+        self.env.update(
+            PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+            FAKE_GCLOUD_LOG=str(self.log),
+            FAKE_GCLOUD_ACCOUNT="tester@example.com",
+            FAKE_GCLOUD_PROJECT="demo-project",
+            BUILD_DIR=str(self.build),
+            PUBLISH_PYTHON=str(self.publisher),
+        )
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(DEPLOY), *args], env={**self.env, **env}, cwd=self.tmp,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            ["bash", str(DEPLOY), *args], env={**self.env, **env}, cwd=self.tmp, capture_output=True, text=True, timeout=300
+        )
 
     def calls(self, tool: str = "gcloud") -> list[dict]:
         if not self.log.exists():
@@ -119,11 +138,23 @@ def need_function(fn: str) -> None:
 
 # ---- the gcloud commands -----------------------------------------------------------------
 
+
 def test_help_describes_every_option():
     r = subprocess.run(["bash", str(DEPLOY), "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
-    for option in ("--project", "--region", "--memory", "--cpu", "--concurrency", "--min-instances",
-                   "--max-instances", "--models-bucket", "--public", "--dry-run", "--runtime"):
+    for option in (
+        "--project",
+        "--region",
+        "--memory",
+        "--cpu",
+        "--concurrency",
+        "--min-instances",
+        "--max-instances",
+        "--models-bucket",
+        "--public",
+        "--dry-run",
+        "--runtime",
+    ):
         assert option in r.stdout
 
 
@@ -133,7 +164,7 @@ def test_all_deploys_both_functions_privately_with_tier_defaults(deploy):
     assert r.returncode == 0, r.stderr
     deploys = deploy.deploys()
     assert [d["argv"][2] for d in deploys] == ["verify-face", "predict-gesture"]
-    for fn, call in zip(BUNDLES, deploys):
+    for fn, call in zip(BUNDLES, deploys, strict=True):
         f = flags(call["argv"])
         assert f["gen2"] is True and f["trigger-http"] is True
         assert f["runtime"] == "python311" and f["entry-point"] == fn
@@ -166,9 +197,28 @@ def test_api_key_comes_from_secret_manager_when_named(deploy):
 
 def test_options_reach_the_command_and_the_environment(deploy):
     need_function("verify_face")
-    r = deploy("verify_face", "--public", "--project", "p2", "--region", "europe-west1", "--runtime", "python312",
-               "--memory", "2Gi", "--cpu", "2", "--concurrency", "8", "--min-instances", "1", "--max-instances", "3",
-               "--env", "API_KEY=s3cret")
+    r = deploy(
+        "verify_face",
+        "--public",
+        "--project",
+        "p2",
+        "--region",
+        "europe-west1",
+        "--runtime",
+        "python312",
+        "--memory",
+        "2Gi",
+        "--cpu",
+        "2",
+        "--concurrency",
+        "8",
+        "--min-instances",
+        "1",
+        "--max-instances",
+        "3",
+        "--env",
+        "API_KEY=s3cret",
+    )
     assert r.returncode == 0, r.stderr
     [call] = deploy.deploys()
     f = flags(call["argv"])
@@ -204,14 +254,17 @@ def test_concurrency_above_one_needs_a_whole_cpu(deploy):
     assert env_vars(f["set-env-vars"])["THREADS"] == "4"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nope"], "unknown function 'nope'"),
-    (["--bogus"], "unknown option --bogus"),
-    (["--memory", "lots"], "--memory must look like"),
-    (["--runtime", "python39"], "--runtime must be python311 or python312"),
-    (["--models-bucket", "my-bucket"], "--models-bucket must be gs://"),
-    (["--min-instances", "5", "--max-instances", "2"], "exceeds --max-instances"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope"], "unknown function 'nope'"),
+        (["--bogus"], "unknown option --bogus"),
+        (["--memory", "lots"], "--memory must look like"),
+        (["--runtime", "python39"], "--runtime must be python311 or python312"),
+        (["--models-bucket", "my-bucket"], "--models-bucket must be gs://"),
+        (["--min-instances", "5", "--max-instances", "2"], "exceeds --max-instances"),
+    ],
+)
 def test_bad_arguments_fail_before_anything_runs(deploy, args, message):
     r = deploy(*args)
     assert r.returncode != 0 and message in r.stderr
@@ -223,12 +276,16 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
     r = deploy("all", "--models-bucket", "gs://demo-models/v1/")
     assert r.returncode == 0, r.stderr
     published = [c["argv"] for c in deploy.calls("publish")]
-    expected = [[str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-models/v1/{fn}/{b}"]
-                for fn, bundles in BUNDLES.items() for b in bundles]
+    expected = [
+        [str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-models/v1/{fn}/{b}"]
+        for fn, bundles in BUNDLES.items()
+        for b in bundles
+    ]
     assert published == expected
     verify, gesture = deploy.deploys()
     assert env_vars(flags(verify["argv"])["set-env-vars"]) == {
-        "MEMORY_LIMIT_MB": "512", "THREADS": "1",
+        "MEMORY_LIMIT_MB": "512",
+        "THREADS": "1",
         "FACE_DETECTOR_MODEL": "gs://demo-models/v1/verify_face/face-detector-short",
         "FACE_DETECTOR_FALLBACK_MODEL": "gs://demo-models/v1/verify_face/face-detector-full",
         "FACE_EMBEDDER_MODEL": "gs://demo-models/v1/verify_face/face-embedder-dlib",
@@ -236,7 +293,10 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
     # A comma inside GESTURE_MODEL's value: gcloud's ^@^ delimiter syntax keeps it whole.
     gesture_env = flags(gesture["argv"])["set-env-vars"]
     assert gesture_env.startswith("^@^")
-    assert env_vars(gesture_env)["GESTURE_MODEL"] == "gs://demo-models/v1/predict_gesture/finger-gesture,gs://demo-models/v1/predict_gesture/hand-sign"
+    assert (
+        env_vars(gesture_env)["GESTURE_MODEL"]
+        == "gs://demo-models/v1/predict_gesture/finger-gesture,gs://demo-models/v1/predict_gesture/hand-sign"
+    )
     for call in (verify, gesture):
         assert not any(p.startswith("models/") for p in call["source_files"])
     assert not (deploy.build / "verify_face" / "models").exists()
@@ -276,12 +336,18 @@ def test_dry_run_prints_the_commands_and_calls_nothing(deploy, tmp_path):
     assert r.returncode == 0, r.stderr
     commands = printed_commands(r.stdout)
     assert [c[:3] for c in commands if c[0] == "gcloud"] == [
-        ["gcloud", "functions", "deploy"], ["gcloud", "functions", "deploy"],
-        ["gcloud", "functions", "describe"], ["gcloud", "functions", "describe"]]
+        ["gcloud", "functions", "deploy"],
+        ["gcloud", "functions", "deploy"],
+        ["gcloud", "functions", "describe"],
+        ["gcloud", "functions", "describe"],
+    ]
     publishes = [c for c in commands if c[0] != "gcloud"]
-    assert [c[1:] for c in publishes] == [[str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-bucket/{fn}/{b}"]
-                                          for fn, bundles in BUNDLES.items() for b in bundles]
-    for fn, command in zip(BUNDLES, (c for c in commands if c[1:3] == ["functions", "deploy"])):
+    assert [c[1:] for c in publishes] == [
+        [str(ROOT / "tools/publish/publish_bundle.py"), str(ROOT / "models" / b), f"gs://demo-bucket/{fn}/{b}"]
+        for fn, bundles in BUNDLES.items()
+        for b in bundles
+    ]
+    for fn, command in zip(BUNDLES, (c for c in commands if c[1:3] == ["functions", "deploy"]), strict=True):
         f = flags(command)
         assert command[3] == NAMES[fn] and f["entry-point"] == fn and f["project"] == "demo"
         assert f["source"] == str(deploy.build / fn) and f["no-allow-unauthenticated"] is True
@@ -293,11 +359,12 @@ def test_dry_run_with_fake_gcloud_on_path_still_calls_nothing(deploy):
     r = deploy("verify_face", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "gcloud functions deploy verify-face" in r.stdout
-    assert "no --project" in r.stdout and "--project" not in "".join(l for l in r.stdout.splitlines() if l.startswith("gcloud"))
+    assert "no --project" in r.stdout and "--project" not in "".join(line for line in r.stdout.splitlines() if line.startswith("gcloud"))
     assert deploy.calls() == []
 
 
 # ---- the staged folders ------------------------------------------------------------------
+
 
 def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
@@ -337,6 +404,7 @@ def test_staging_replaces_a_previous_build(deploy):
 
 
 # ---- a staged folder serves on its own ------------------------------------------------------
+
 
 class StagedServer:
     """functions-framework serving build/<fn>/main.py, started from an unrelated directory
@@ -378,8 +446,9 @@ def stage(tmp_path_factory):
     def stage_one(fn: str) -> Path:
         if not (build / fn).exists():
             need_function(fn)
-            r = subprocess.run(["bash", str(DEPLOY), fn, "--dry-run", "--build-dir", str(build)], env=env,
-                               capture_output=True, text=True, timeout=300)
+            r = subprocess.run(
+                ["bash", str(DEPLOY), fn, "--dry-run", "--build-dir", str(build)], env=env, capture_output=True, text=True, timeout=300
+            )
             assert r.returncode == 0, r.stderr
         return build / fn
 

@@ -6,6 +6,7 @@ The only allowed outcomes are success or a ServiceError with a 4xx status (an HT
 through the functions), and each example's peak RSS growth stays bounded. Example counts
 are fixed and the search is derandomized, so CI runs the same examples every time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,7 +27,7 @@ from shared.images import DecodeLimits, decode_photo
 LIMITS = DecodeLimits(max_pixels=50_000_000, max_full_pixels=50_000_000, max_side=1280)
 
 PEAK_MB = 64.0  # per example; a 1280-px working copy of a photo is ~5 MB
-FAST = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+FAST = {"deadline": None, "derandomize": True, "suppress_health_check": list(HealthCheck), "database": None}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,7 @@ def decode_or_4xx(data: bytes) -> None:
 
 
 # ---- the photo decoder -----------------------------------------------------------------
+
 
 @settings(max_examples=300, **FAST)
 @given(st.binary(max_size=4096))
@@ -68,7 +70,7 @@ def mutate(data: bytes, flips: list[tuple[int, int]], cut: int | None, splice: t
     out = bytearray(data)
     if splice:
         src, dst, length = (v * len(out) // 10_000 for v in splice)
-        out[dst:dst + length] = data[src:src + length]
+        out[dst : dst + length] = data[src : src + length]
     for where, bit in flips:
         # half the flips land in the first 1 KB, where headers and chunk tables live
         pos = where % 1024 if where % 2 else where * len(out) // 10_000
@@ -79,11 +81,11 @@ def mutate(data: bytes, flips: list[tuple[int, int]], cut: int | None, splice: t
     return bytes(out)
 
 
-MUTATIONS = dict(
-    flips=st.lists(st.tuples(st.integers(0, 9_999), st.integers(0, 7)), max_size=8),
-    cut=st.none() | st.integers(0, 9_999),
-    splice=st.none() | st.tuples(st.integers(0, 9_999), st.integers(0, 9_999), st.integers(1, 500)),
-)
+MUTATIONS = {
+    "flips": st.lists(st.tuples(st.integers(0, 9_999), st.integers(0, 7)), max_size=8),
+    "cut": st.none() | st.integers(0, 9_999),
+    "splice": st.none() | st.tuples(st.integers(0, 9_999), st.integers(0, 9_999), st.integers(1, 500)),
+}
 
 
 @settings(max_examples=150, **FAST)
@@ -96,7 +98,7 @@ def test_mutated_real_photos_decode_or_4xx(real_files, kind, flips, cut, splice)
 @given(order=st.permutations(range(6)), drop=st.sets(st.integers(0, 5), max_size=2))
 def test_png_with_chunks_reordered_or_dropped_decodes_or_4xx(real_files, order, drop):
     png = real_files["png"]
-    chunks = [png[o:o + 12 + n] for o, n, _ in hostile.png_chunks(png)]
+    chunks = [png[o : o + 12 + n] for o, n, _ in hostile.png_chunks(png)]
     picked = [chunks[i] for i in order if i < len(chunks) and i not in drop]
     decode_or_4xx(hostile.PNG_SIGNATURE + b"".join(picked))
 
@@ -139,6 +141,7 @@ def test_decode_base64_returns_bytes_or_400(value):
 
 # ---- both functions' JSON bodies, through functions-framework --------------------------
 
+
 @pytest.fixture(scope="module")
 def clients(face_photos):
     """Both apps, warmed: models load on first use, and that is not a per-request cost."""
@@ -172,29 +175,38 @@ IMAGE_VALUES = st.binary(max_size=256).map(lambda b: base64.b64encode(b).decode(
 
 
 @settings(max_examples=100, **FAST)
-@given(st.fixed_dictionaries({}, optional={"img1": IMAGE_VALUES, "img2": IMAGE_VALUES}) | st.dictionaries(FIELD_NAMES, IMAGE_VALUES, max_size=3))
+@given(
+    st.fixed_dictionaries({}, optional={"img1": IMAGE_VALUES, "img2": IMAGE_VALUES})
+    | st.dictionaries(FIELD_NAMES, IMAGE_VALUES, max_size=3)
+)
 def test_verify_face_random_json_bodies(clients, body):
     post_is_4xx_or_200(clients["verify_face"], body)
 
 
-NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30, 10**30) | st.none()
+NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**30), 10**30) | st.none()
 FRAME_ITEMS = NUMBERS | st.text(max_size=3) | st.booleans() | st.lists(NUMBERS, max_size=4)
 FEATURE_FRAMES = st.lists(st.none() | st.lists(FRAME_ITEMS, min_size=0, max_size=44), max_size=40)
-POINT = st.lists(NUMBERS, min_size=1, max_size=4) | st.fixed_dictionaries({"x": NUMBERS, "y": NUMBERS}, optional={"z": NUMBERS, "w": NUMBERS}) | FRAME_ITEMS
+POINT = (
+    st.lists(NUMBERS, min_size=1, max_size=4)
+    | st.fixed_dictionaries({"x": NUMBERS, "y": NUMBERS}, optional={"z": NUMBERS, "w": NUMBERS})
+    | FRAME_ITEMS
+)
 LANDMARK_FRAMES = st.lists(st.none() | st.lists(POINT, min_size=19, max_size=22), max_size=20)
 
 
 @settings(max_examples=300, **FAST)
-@given(st.fixed_dictionaries(
-    {},
-    optional={
-        "features": FEATURE_FRAMES | JSON_VALUES,
-        "landmarks": LANDMARK_FRAMES | JSON_VALUES,
-        "model": st.sampled_from(["finger-gesture", "hand-sign", "", "../models/x", "gs://b/x"]) | JSON_VALUES,
-        "top_k": st.integers(-2, 10) | JSON_VALUES,
-        "image_size": st.lists(NUMBERS, max_size=3) | JSON_VALUES,
-    },
-))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "features": FEATURE_FRAMES | JSON_VALUES,
+            "landmarks": LANDMARK_FRAMES | JSON_VALUES,
+            "model": st.sampled_from(["finger-gesture", "hand-sign", "", "../models/x", "gs://b/x"]) | JSON_VALUES,
+            "top_k": st.integers(-2, 10) | JSON_VALUES,
+            "image_size": st.lists(NUMBERS, max_size=3) | JSON_VALUES,
+        },
+    )
+)
 def test_predict_gesture_random_json_bodies(clients, body):
     post_is_4xx_or_200(clients["predict_gesture"], body)
 

@@ -1,6 +1,7 @@
 """The runtime stays light: nothing under functions/ or shared/ imports TensorFlow, Keras,
 scikit-learn or pickle (checked on the AST of every file, so lazy imports inside
 functions count too)."""
+
 from __future__ import annotations
 
 import ast
@@ -18,9 +19,14 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__"):
-            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                names.add(node.args[0].value)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value)
     return {n.split(".")[0] for n in names}
 
 
@@ -33,6 +39,8 @@ def test_runtime_code_imports_no_heavy_or_unsafe_modules():
 
 def test_the_checker_sees_every_import_form(tmp_path):
     sample = tmp_path / "x.py"
-    sample.write_text("import os\ndef f():\n    import pickle\n    from sklearn.preprocessing import StandardScaler\n"
-                      "    import importlib; importlib.import_module('tensorflow.lite')\nfrom . import keras\n")
+    sample.write_text(
+        "import os\ndef f():\n    import pickle\n    from sklearn.preprocessing import StandardScaler\n"
+        "    import importlib; importlib.import_module('tensorflow.lite')\nfrom . import keras\n"
+    )
     assert imported_modules(sample) & FORBIDDEN == {"pickle", "sklearn", "tensorflow"}

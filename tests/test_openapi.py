@@ -5,6 +5,7 @@ and content types the description lists, bodies that match its response schemas.
 Each function runs under functions-framework (gunicorn) in a subprocess on a loopback
 port, as deployed; a function answers on every path, so `/verify_face` reaches it too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@
 Every tool runs from the repo root as `python tools/<job>/<tool>.py` (or
 `python -m tools.<job>.<tool>`) and answers `--help`.
 """
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ registry, gesture rows shipped in the repository, and the data folder beside the
   (point_history.csv: 16 (x, y) of the index fingertip relative to the first frame:
   32 floats; a clockwise circle, its reverse, a still fingertip, straight moves).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,13 +31,17 @@ CACHE = Path(os.environ.get("TEST_DATA_CACHE", Path.home() / ".cache" / "tflite-
 SHARED_DATA = ROOT.parent / "shared" / "data"
 EXAMPLES = ROOT / "docs" / "examples"
 
-FACE_RECOGNITION_SDIST = ("face-recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
-                          "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec")
+FACE_RECOGNITION_SDIST = (
+    "face-recognition==1.3.0",
+    "face_recognition-1.3.0.tar.gz",
+    "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+)
 FACE_PHOTOS = CACHE / "face_recognition-1.3.0-test_images"
 INDEX_TIP = 8  # MediaPipe hand landmark of the index fingertip
 
 
 # ---- registry-fetched files -------------------------------------------------------------
+
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -79,6 +84,7 @@ def shared_data(*parts: str) -> Path | None:
 
 
 # ---- gesture rows -------------------------------------------------------------------------
+
 
 def example(name: str) -> dict:
     """A shipped example request body, e.g. "hand-open" or "fingertip-clockwise"."""

@@ -4,6 +4,7 @@ POST a JSON body with `landmarks` (frames x 21 x [x, y(, z)], MediaPipe normalis
 coordinates) or `features` (frames x F), optionally `model`, `top_k` and `image_size`.
 GET answers health; with the API key, each bundle's input contract too.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,10 +18,10 @@ import functions_framework
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
-from shared.edge import Edge  # noqa: E402
-from shared.gesture.service import REQUEST_FIELDS, GestureOptions, GestureService  # noqa: E402
-from shared.runtime.lazy import Lazy  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.edge import Edge
+from shared.gesture.service import REQUEST_FIELDS, GestureOptions, GestureService
+from shared.runtime.lazy import Lazy
+from shared.settings import get_settings
 
 settings = get_settings()
 edge = Edge("predict_gesture", settings)

@@ -3,6 +3,7 @@
 POST `img1` and `img2` as multipart files, or as base64 strings (data URIs allowed) in a
 JSON body. GET answers health (details with the API key).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,10 +17,10 @@ import functions_framework
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
-from shared.edge import Edge  # noqa: E402
-from shared.face.verify import FaceVerifier, VerifyOptions  # noqa: E402
-from shared.runtime.lazy import Lazy  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.edge import Edge
+from shared.face.verify import FaceVerifier, VerifyOptions
+from shared.runtime.lazy import Lazy
+from shared.settings import get_settings
 
 settings = get_settings()
 edge = Edge("verify_face", settings)

@@ -5,6 +5,7 @@ Each request reads the process RSS (one cheap psutil call). Over the warning lev
 guard logs, drops registered caches and collects garbage; over the critical level it
 refuses new work with 503 + Retry-After until RSS is back under.
 """
+
 from __future__ import annotations
 
 import gc
@@ -12,7 +13,8 @@ import hmac
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -88,7 +90,14 @@ class MemoryGuard:
         if rss >= self.critical_mb:
             self.state = "critical"
             self.refused += 1
-            event(log, logging.ERROR, "memory critical: refusing work", rss_mb=round(rss, 1), critical_mb=round(self.critical_mb, 1), limit_mb=self.limit_mb)
+            event(
+                log,
+                logging.ERROR,
+                "memory critical: refusing work",
+                rss_mb=round(rss, 1),
+                critical_mb=round(self.critical_mb, 1),
+                limit_mb=self.limit_mb,
+            )
             raise ServiceUnavailable(
                 f"instance memory is critical ({rss:.0f} MiB of {self.limit_mb:.0f} MiB); retry shortly",
                 code="memory_pressure",
@@ -96,7 +105,14 @@ class MemoryGuard:
             )
         self.state = "warning" if rss >= self.warn_mb else "ok"
         if relieved:
-            event(log, logging.WARNING, "memory high: caches dropped", rss_mb_before=round(before, 1), rss_mb=round(rss, 1), warn_mb=round(self.warn_mb, 1))
+            event(
+                log,
+                logging.WARNING,
+                "memory high: caches dropped",
+                rss_mb_before=round(before, 1),
+                rss_mb=round(rss, 1),
+                warn_mb=round(self.warn_mb, 1),
+            )
 
     def status(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ HTTP exceptions (raised while it parses a body, or for the framework's /robots.t
 /favicon.ico routes) by their code without their HTML, and anything else to a generic 500
 whose traceback goes to the log only (shared.errors.error_response).
 """
+
 from __future__ import annotations
 
 import json

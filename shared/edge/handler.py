@@ -9,12 +9,15 @@ A handler walks it in order, each stop once::
 and registers `edge.error` with functions-framework's errorhandler, so every exception,
 wherever it is raised, becomes a JSON answer in one place.
 """
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared import __version__
 from shared.edge import answers, requests
@@ -38,8 +41,15 @@ class Edge:
         self.settings = settings
         self.guard = guard or MemoryGuard.from_settings(settings)
         self._local = threading.local()
-        event(log, logging.INFO, f"{name} {__version__} starting", function=name, version=__version__,
-              memory_limit_mb=settings.memory_limit_mb, api_key_required=bool(settings.api_key))
+        event(
+            log,
+            logging.INFO,
+            f"{name} {__version__} starting",
+            function=name,
+            version=__version__,
+            memory_limit_mb=settings.memory_limit_mb,
+            api_key_required=bool(settings.api_key),
+        )
 
     # ---- in order of a request's walk -------------------------------------------------
 
@@ -57,10 +67,8 @@ class Edge:
             report = brief_report(self.name, models)
         else:
             if load:
-                try:
+                with contextlib.suppress(ServiceError):  # the report's `models` shows the failure
                     models.get()
-                except ServiceError:
-                    pass  # the report's `models` shows the failure
             report = detailed_report(self.name, models, self.guard, self.settings)
         return answers.closing(report, 200, {}) if answers.body_unread(request) else report
 
@@ -84,15 +92,29 @@ class Edge:
     def answer(self, result: dict[str, Any]) -> dict[str, Any]:
         """Log the success with its stage timings and hand the result to the framework."""
         answers.strict_json(result)
-        event(log, logging.INFO, f"{self.name} ok", function=self.name, status=200,
-              total_ms=self._elapsed_ms(), stages_ms=result.get("time_ms"))
+        event(
+            log,
+            logging.INFO,
+            f"{self.name} ok",
+            function=self.name,
+            status=200,
+            total_ms=self._elapsed_ms(),
+            stages_ms=result.get("time_ms"),
+        )
         return result
 
     def error(self, exc: Exception) -> answers.Answer:
         """Any exception -> JSON answer (functions-framework's errorhandler calls this)."""
         body, status, headers = answers.error_answer(exc)
-        event(log, logging.WARNING if status < 500 else logging.ERROR, f"{self.name} {status}",
-              function=self.name, status=status, error=body["error"]["code"], total_ms=self._elapsed_ms())
+        event(
+            log,
+            logging.WARNING if status < 500 else logging.ERROR,
+            f"{self.name} {status}",
+            function=self.name,
+            status=status,
+            error=body["error"]["code"],
+            total_ms=self._elapsed_ms(),
+        )
         request = getattr(self._local, "request", None)
         if status == 413 or (request is not None and answers.body_unread(request)):
             return answers.closing(body, status, headers)
@@ -105,4 +127,3 @@ class Edge:
     def _elapsed_ms(self) -> float | None:
         started = getattr(self._local, "started", None)
         return None if started is None else round((time.perf_counter() - started) * 1000, 1)
-

@@ -6,6 +6,7 @@ with bundles, where they are stored (local or object storage, never a path or a 
 settings, runtime, memory, and the pipeline's own state. Health never loads a model from
 object storage.
 """
+
 from __future__ import annotations
 
 import sys

@@ -2,6 +2,7 @@
 (`mimetype`, `content_length`, `max_content_length`, `get_data`, `files`, `form`) so the
 library never imports Flask. Every problem is a ServiceError naming the field.
 """
+
 from __future__ import annotations
 
 import base64
@@ -110,7 +111,7 @@ def read_files(request: Any, names: tuple[str, ...], max_bytes: int) -> dict[str
         # Base64 text fields may be as large as the body (Flask's own default is 500 KB).
         request.max_form_memory_size = max_bytes
         files, form = request.files, request.form
-        check_fields({**{k: 1 for k in files}, **{k: 1 for k in form}}, names)
+        check_fields({**dict.fromkeys(files, 1), **dict.fromkeys(form, 1)}, names)
         out = {}
         for name in names:
             out[name] = files[name].read() if name in files else decode_base64(form[name], name)
@@ -121,6 +122,4 @@ def read_files(request: Any, names: tuple[str, ...], max_bytes: int) -> dict[str
         data = read_json(request, max_bytes, max_items=4 * len(names))  # data URIs hold one comma each
         check_fields(data, names)
         return {name: decode_base64(data[name], name) for name in names}
-    raise UnsupportedMediaType(
-        f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}"
-    )
+    raise UnsupportedMediaType(f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}")

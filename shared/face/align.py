@@ -11,6 +11,7 @@ template has no ear.
 Coordinates: image pixels, x right, y down, continuous (pixel (0, 0) spans [0, 1) x [0, 1),
 its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +22,7 @@ from shared.vision.geometry import check_image, invert_affine, similarity_transf
 # dlib's 68-point mean face, points 17..67 in [0, 1] (x right, y down), copied from
 # get_face_chip_details() in dlib/image_transforms/interpolation.h (davisking/dlib,
 # Boost Software License 1.0).
+# fmt: off
 DLIB_MEAN_FACE_X = (
     0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
     0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
@@ -39,11 +41,12 @@ DLIB_MEAN_FACE_Y = (
     0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
     0.784792, 0.824182, 0.831803, 0.824182,
 )
+# fmt: on
 
 
 def _mean_face(first: int, last: int) -> tuple[float, float]:
     """Mean of dlib's 68-point template over points first..last (inclusive, 68-point indices)."""
-    xs, ys = DLIB_MEAN_FACE_X[first - 17:last - 16], DLIB_MEAN_FACE_Y[first - 17:last - 16]
+    xs, ys = DLIB_MEAN_FACE_X[first - 17 : last - 16], DLIB_MEAN_FACE_Y[first - 17 : last - 16]
     return float(np.mean(xs)), float(np.mean(ys))
 
 

@@ -17,6 +17,7 @@ face-embedding bundles::
     "output": {"dims": 128},
     "threshold": {"metric": "cosine", "value": 0.065}
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,10 +29,30 @@ DETECTION_TASK = "face-detection"
 EMBEDDING_TASK = "face-embedding"
 METRICS = ("cosine", "euclidean")
 
-ANCHOR_KEYS = ("num_layers", "strides", "input_size_height", "input_size_width", "min_scale", "max_scale",
-               "anchor_offset_x", "anchor_offset_y", "aspect_ratios")
-DECODING_KEYS = ("num_coords", "box_coord_offset", "keypoint_coord_offset", "num_keypoints", "num_values_per_keypoint",
-                 "num_boxes", "x_scale", "y_scale", "w_scale", "h_scale", "min_score_thresh")
+ANCHOR_KEYS = (
+    "num_layers",
+    "strides",
+    "input_size_height",
+    "input_size_width",
+    "min_scale",
+    "max_scale",
+    "anchor_offset_x",
+    "anchor_offset_y",
+    "aspect_ratios",
+)
+DECODING_KEYS = (
+    "num_coords",
+    "box_coord_offset",
+    "keypoint_coord_offset",
+    "num_keypoints",
+    "num_values_per_keypoint",
+    "num_boxes",
+    "x_scale",
+    "y_scale",
+    "w_scale",
+    "h_scale",
+    "min_score_thresh",
+)
 
 
 def _block(meta: dict, path: str) -> dict:
@@ -101,8 +122,10 @@ class DetectorContract:
         return cls(
             input_size=size[0],
             pad_value=int(_number(pre, "pad_value", "preprocessing", default=0)),
-            value_range=(_number({"v": low_high[0]}, "v", "preprocessing.value_range"),
-                         _number({"v": low_high[1]}, "v", "preprocessing.value_range")),
+            value_range=(
+                _number({"v": low_high[0]}, "v", "preprocessing.value_range"),
+                _number({"v": low_high[1]}, "v", "preprocessing.value_range"),
+            ),
             anchors=_keys(_block(meta, "postprocessing.anchors"), ANCHOR_KEYS, "postprocessing.anchors"),
             decoding=_keys(_block(meta, "postprocessing.decoding"), DECODING_KEYS, "postprocessing.decoding"),
             nms_threshold=_number(_block(meta, "postprocessing.nms"), "min_suppression_threshold", "postprocessing.nms"),
@@ -139,5 +162,4 @@ class EmbedderContract:
         size, dims = _number(pre, "size", "preprocessing"), _number(out, "dims", "output")
         if size < 1 or dims < 1 or size != int(size) or dims != int(dims):
             raise BundleError("bundle.json preprocessing.size and output.dims must be positive integers")
-        return cls(int(size), _number(pre, "padding", "preprocessing"), int(dims), metric,
-                   _number(spec, "value", "threshold"))
+        return cls(int(size), _number(pre, "padding", "preprocessing"), int(dims), metric, _number(spec, "value", "threshold"))

@@ -10,6 +10,7 @@ image. Every option comes from the bundle's bundle.json.
 Coordinates: pixels of the input image, x to the right, y down, origin at the top-left
 corner of the top-left pixel (continuous: the centre of pixel (0, 0) is (0.5, 0.5)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,8 +95,8 @@ class FaceDetector:
         check_image(image)
         x, y, w, h = face.box
         side = max(w, h, 1.0) * context
-        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
-        size = int(round(side))
+        x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+        size = round(side)
         around = crop(image, x0, y0, x0 + size, y0 + size)
         candidates = [shift(f, x0, y0, image.shape[:2]) for f in self.detect(around)]
         overlaps = [box_iou(face.box, f.box) for f in candidates]

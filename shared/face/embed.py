@@ -5,9 +5,10 @@ align.face_chip); normalisation is baked into the model graph, so the chip goes 
 RGB 0..255. The dlib ResNet's vectors are not L2-normalised: dlib compares them with
 euclidean distance (0.6), and cosine distance works on them too.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

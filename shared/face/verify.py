@@ -5,6 +5,7 @@ short-range detector, full-range fallback, refine) -> dlib-style chip (align.py)
 (embed.py); then the distance against the threshold. Embeddings are cached by the photo's
 sha256 and the embedder's version, so a reference photo verified again is not recomputed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,7 +111,10 @@ def _area(face: Face, scale: float) -> dict:
     (rx, ry), (lx, ly) = face.keypoints[RIGHT_EYE], face.keypoints[LEFT_EYE]
     x, y, w, h = (v * scale for v in face.box)
     return {
-        "x": round(x), "y": round(y), "w": round(w), "h": round(h),
+        "x": round(x),
+        "y": round(y),
+        "w": round(w),
+        "h": round(h),
         "left_eye": [round(lx * scale), round(ly * scale)],
         "right_eye": [round(rx * scale), round(ry * scale)],
         "score": round(float(face.score), 4),
@@ -135,9 +139,11 @@ class FaceVerifier:
         """Load the detector and embedder now; the fallback detector on first need."""
         fallback = None
         if options.fallback_detector:
-            fallback = Lazy("fallback face detector",
-                            lambda: load_as(FaceDetector, options.fallback_detector, options.load, task=DETECTION_TASK),
-                            retry_s=options.retry_s)
+            fallback = Lazy(
+                "fallback face detector",
+                lambda: load_as(FaceDetector, options.fallback_detector, options.load, task=DETECTION_TASK),
+                retry_s=options.retry_s,
+            )
         finder = FaceFinder(load_as(FaceDetector, options.detector, options.load, task=DETECTION_TASK), fallback)
         embedder = load_as(FaceEmbedder, options.embedder, options.load, task=EMBEDDING_TASK)
         return cls(finder, embedder, options)
@@ -148,8 +154,12 @@ class FaceVerifier:
 
     def describe(self) -> dict[str, Any]:
         """What the detailed health report shows: threshold, metric, cache, fallback state."""
-        return {"threshold": self.threshold, "similarity_metric": self.metric,
-                "embedding_cache": self._cache.stats(), **self.finder.describe()}
+        return {
+            "threshold": self.threshold,
+            "similarity_metric": self.metric,
+            "embedding_cache": self._cache.stats(),
+            **self.finder.describe(),
+        }
 
     def drop_caches(self) -> None:
         """Free what can be rebuilt (memory pressure)."""

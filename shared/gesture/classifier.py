@@ -1,8 +1,9 @@
 """One gesture bundle ready to classify: frames in, labelled probabilities out.
 
-    frames (landmarks or features) -> missing values -> fit to T frames -> [landmark
-    recipe] -> normalisation -> model (1, T, F) -> probabilities over the bundle's labels
+frames (landmarks or features) -> missing values -> fit to T frames -> [landmark
+recipe] -> normalisation -> model (1, T, F) -> probabilities over the bundle's labels
 """
+
 from __future__ import annotations
 
 import time
@@ -10,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.runtime.bundle import Bundle, BundleError
 from shared.errors import BadRequest, Unprocessable
 from shared.gesture import features as ft
 from shared.gesture.contract import InputContract, contract_from_meta
+from shared.runtime.bundle import Bundle, BundleError
 
 TASK = "gesture-classification"
 
@@ -125,8 +126,11 @@ class GestureClassifier:
             frames_received=len(frames.values),
             frames_used=plan.used,
             frames_missing=n_missing,
-            time_ms={"preprocess": round((prepared - started) * 1000, 3), "inference": round((done - prepared) * 1000, 3),
-                     "total": round((done - started) * 1000, 3)},
+            time_ms={
+                "preprocess": round((prepared - started) * 1000, 3),
+                "inference": round((done - prepared) * 1000, 3),
+                "total": round((done - started) * 1000, 3),
+            },
         )
 
     def describe(self) -> dict:

@@ -17,6 +17,7 @@ bundle.json `preprocessing` (gesture-classification)::
     "landmarks": null | {"recipe": "hand_keypoints" | "fingertip_history", "points": 21,
                          "image_size": [960, 540], "pixel_rounding": "trunc", "landmark": 8}
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -131,8 +132,11 @@ class InputContract:
             "normalized": self.normalization is not None,
         }
         if self.landmarks:
-            out["landmarks"] = {**asdict(self.landmarks), "shape": ["frames", HAND_POINTS, "2 or 3"],
-                                "coordinates": "MediaPipe normalised image coordinates (x, y[, z])"}
+            out["landmarks"] = {
+                **asdict(self.landmarks),
+                "shape": ["frames", HAND_POINTS, "2 or 3"],
+                "coordinates": "MediaPipe normalised image coordinates (x, y[, z])",
+            }
         return out
 
 

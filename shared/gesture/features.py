@@ -4,6 +4,7 @@ recipes, normalisation. Pure numpy; NaN marks a missing value throughout.
 Landmarks are MediaPipe hand landmarks in normalised image coordinates: x in [0, 1] of
 the image width (left to right), y in [0, 1] of the height (top to bottom).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

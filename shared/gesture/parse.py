@@ -5,6 +5,7 @@ JSON numbers only: booleans and numeric strings are refused (numpy would quietly
 ``true`` into 1.0 and ``"1.5"`` into 1.5). ``null`` means "missing"; ``NaN`` and
 ``Infinity`` are not JSON and the edge refuses them before this module sees the body.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,7 +76,7 @@ def _point(point: Any, where: str) -> list:
         values = point[:2]
         _check_numbers(point, where)
     else:
-        raise BadRequest(f"{where} must be [x, y], [x, y, z] or {{\"x\", \"y\"}}, got {str(point)[:40]}")
+        raise BadRequest(f'{where} must be [x, y], [x, y, z] or {{"x", "y"}}, got {str(point)[:40]}')
     return values
 
 

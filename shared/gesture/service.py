@@ -3,16 +3,17 @@
 Bundles come from `GestureOptions.models` (folders or gs:// URIs); the first is the
 default when a request names no `model`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest, BundleError
-from shared.runtime.bundle import Bundle, LoadOptions, load_as
-from shared.settings import Settings
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
+from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.settings import Settings
 
 REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
 DEFAULT_TOP_K = 3

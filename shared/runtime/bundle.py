@@ -5,14 +5,16 @@ the model's sha256 against the manifest, and builds the interpreter from those b
 Every failure is a BundleError whose public reason names the bundle by its short label,
 never by a local path or a bucket.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from shared.errors import BundleError
 from shared.runtime.tflite import Model, TensorSpec
@@ -46,8 +48,9 @@ class LoadOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadOptions:
-        return cls(settings.interpreter_threads, settings.model_load_timeout_s, settings.tflite_runtime,
-                   bool(settings.storage_emulator_host))
+        return cls(
+            settings.interpreter_threads, settings.model_load_timeout_s, settings.tflite_runtime, bool(settings.storage_emulator_host)
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ def read_bundle_files(source: str, options: LoadOptions = LoadOptions()) -> Bund
         manifest = (folder / MANIFEST).read_bytes()
         model = (folder / MODEL_FILE).read_bytes()
     except OSError as exc:
-        raise BundleError(f"cannot read bundle {source}: {exc.strerror or exc} ({exc.filename})",
-                          reason=f"{Path(str(exc.filename)).name} cannot be read ({exc.strerror or 'error'})") from None
+        raise BundleError(
+            f"cannot read bundle {source}: {exc.strerror or exc} ({exc.filename})",
+            reason=f"{Path(str(exc.filename)).name} cannot be read ({exc.strerror or 'error'})",
+        ) from None
     return BundleFiles(manifest, model, str(folder))
 
 
@@ -167,11 +172,20 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
     try:
         model = Model.from_bytes(files.model, num_threads=options.num_threads, runtime=options.runtime)
     except (ValueError, RuntimeError) as exc:
-        raise BundleError(f"{source}/{MODEL_FILE} does not load in the TFLite runtime: {exc}",
-                          reason=f"{MODEL_FILE} does not load in the TFLite runtime") from None
+        raise BundleError(
+            f"{source}/{MODEL_FILE} does not load in the TFLite runtime: {exc}", reason=f"{MODEL_FILE} does not load in the TFLite runtime"
+        ) from None
     log.info("loaded bundle %s %s from %s", meta["name"], meta["version"], files.origin)
-    return Bundle(source=source, origin=files.origin, name=str(meta["name"]), version=str(meta["version"]),
-                  task=str(meta["task"]), sha256=digest, meta=meta, model=model)
+    return Bundle(
+        source=source,
+        origin=files.origin,
+        name=str(meta["name"]),
+        version=str(meta["version"]),
+        task=str(meta["task"]),
+        sha256=digest,
+        meta=meta,
+        model=model,
+    )
 
 
 def tensor_index(specs: list[TensorSpec], name: str, bundle: str) -> int:

@@ -18,6 +18,7 @@ host is set) the client is anonymous; otherwise it uses the default credentials.
 Errors carry two texts (shared.errors.BundleError): the detail for the log, with URIs,
 and a reason for clients, which never names the bucket or the object path.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from shared.runtime.bundle import MANIFEST, MODEL_FILE, BundleError, BundleFiles, sha256_hex
 from shared.logs import event
+from shared.runtime.bundle import MANIFEST, MODEL_FILE, BundleError, BundleFiles, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def parse_gs_uri(uri: str) -> GsUri:
     """``gs://bucket/some/prefix`` -> GsUri; BundleError when it is not one."""
     if not uri.startswith("gs://"):
         raise BundleError(f"expected a gs://bucket/prefix URI, got {uri!r}", reason="not a gs://bucket/prefix URI")
-    bucket, _, prefix = uri[len("gs://"):].partition("/")
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
     if not bucket or any(c in bucket for c in " #?"):
         raise BundleError(f"{uri!r} does not name a bucket (expected gs://bucket/prefix)", reason="the gs:// URI names no bucket")
     return GsUri(bucket, prefix.strip("/"))
@@ -121,8 +122,15 @@ def _classify(exc: Exception, what: str) -> Exception:
     from google.auth import exceptions as auth
     from google.cloud.storage.exceptions import DataCorruption  # checksum mismatch while downloading
 
-    retryable = (api.TooManyRequests, api.ServerError, requests.RequestException, auth.TransportError,
-                 DataCorruption, ConnectionError, TimeoutError)
+    retryable = (
+        api.TooManyRequests,
+        api.ServerError,
+        requests.RequestException,
+        auth.TransportError,
+        DataCorruption,
+        ConnectionError,
+        TimeoutError,
+    )
     if isinstance(exc, retryable):
         return _Transient(f"{what}: {_short(exc)}")
     if isinstance(exc, (api.Forbidden, api.Unauthorized)):
@@ -190,19 +198,20 @@ def _read_once(bucket: Any, uri: GsUri, deadline: float) -> tuple[BundleFiles, d
     model_gen = _generation(bucket, uri, MODEL_FILE, deadline)
     model = _download(bucket, uri, MODEL_FILE, model_gen, deadline)
     declared = _declared_sha256(manifest)
-    if declared is not None and sha256_hex(model) != declared:
-        # A publisher may have replaced model and manifest between our two reads: if the
-        # manifest moved on, read the new pair; if not, the bundle itself is wrong and
-        # load_bundle refuses it.
-        if _generation(bucket, uri, MANIFEST, deadline) != manifest_gen:
-            raise _Transient(f"{uri.uri()} was republished while being read")
+    # A publisher may have replaced model and manifest between our two reads: if the
+    # manifest moved on, read the new pair; if not, the bundle itself is wrong and
+    # load_bundle refuses it.
+    mismatch = declared is not None and sha256_hex(model) != declared
+    if mismatch and _generation(bucket, uri, MANIFEST, deadline) != manifest_gen:
+        raise _Transient(f"{uri.uri()} was republished while being read")
     generations = {"manifest_generation": manifest_gen, "model_generation": model_gen}
     origin = f"{uri.uri()} ({MANIFEST}#{manifest_gen}, {MODEL_FILE}#{model_gen})"
     return BundleFiles(manifest, model, origin), generations
 
 
-def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = MAX_ATTEMPTS, client: Any = None,
-                      anonymous: bool = False) -> BundleFiles:
+def read_bundle_files(
+    source: str, timeout_s: float = 60.0, *, attempts: int = MAX_ATTEMPTS, client: Any = None, anonymous: bool = False
+) -> BundleFiles:
     """Read a bundle's `bundle.json` and `model.tflite` from ``gs://bucket/prefix``.
 
     Up to `attempts` tries with exponential backoff (0.25 s, 0.5 s, ... capped at 4 s),
@@ -233,8 +242,16 @@ def read_bundle_files(source: str, timeout_s: float = 60.0, *, attempts: int = M
         else:
             stats.add(reads_ok=1)
             stats.note(origin=files.origin)
-            event(log, logging.INFO, f"read bundle files from {files.origin}", source=source, attempts=attempt,
-                  bytes=len(files.manifest) + len(files.model), ms=round((time.monotonic() - started) * 1000, 1), **generations)
+            event(
+                log,
+                logging.INFO,
+                f"read bundle files from {files.origin}",
+                source=source,
+                attempts=attempt,
+                bytes=len(files.manifest) + len(files.model),
+                ms=round((time.monotonic() - started) * 1000, 1),
+                **generations,
+            )
             return files
         pause = min(BACKOFF_S * 2 ** (attempt - 1), MAX_BACKOFF_S)
         if attempt == attempts or time.monotonic() + pause >= deadline:

@@ -9,12 +9,14 @@ What a client reads about a failure: a BundleError's public message (it names th
 never a path or a bucket); for any other exception only "unavailable", while the log gets
 the traceback, so a bug does not pass for an outage and internals never reach a client.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from shared.errors import BundleError, ServiceUnavailable
 from shared.logs import event

@@ -4,6 +4,7 @@ A model is built from a file path or from bytes (a bundle fetched from object st
 and every invocation holds a lock: functions-framework serves requests on several threads
 and an interpreter must not be entered from two at once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,7 +18,7 @@ import numpy as np
 RUNTIMES = ("ai_edge_litert", "tflite_runtime")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _interpreter_class(wanted: str = "") -> tuple[str, Any]:
     """The Interpreter class of `wanted`, or of the first runtime that imports ("")."""
     candidates = (wanted,) if wanted else RUNTIMES
@@ -34,7 +35,7 @@ def _interpreter_class(wanted: str = "") -> tuple[str, Any]:
     raise ImportError("no TFLite runtime could be imported (" + "; ".join(errors) + ")")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runtime_info(wanted: str = "") -> dict:
     """Which runtime serves the models ("" = the first that imports), and its version."""
     name, _ = _interpreter_class(wanted)
@@ -66,8 +67,7 @@ class Model:
     same input always gives the same output whatever ran before.
     """
 
-    def __init__(self, *, model_path: str | None = None, model_content: bytes | None = None, num_threads: int = 1,
-                 runtime: str = ""):
+    def __init__(self, *, model_path: str | None = None, model_content: bytes | None = None, num_threads: int = 1, runtime: str = ""):
         if (model_path is None) == (model_content is None):
             raise ValueError("give exactly one of model_path or model_content")
         self.runtime, interpreter_class = _interpreter_class(runtime)
@@ -103,14 +103,14 @@ class Model:
         if len(arrays) != len(self._inputs):
             raise ValueError(f"model takes {len(self._inputs)} inputs, got {len(arrays)}")
         prepared = []
-        for detail, array in zip(self._inputs, arrays):
+        for detail, array in zip(self._inputs, arrays, strict=True):
             array = np.asarray(array, dtype=detail["dtype"])
             if tuple(array.shape) != tuple(detail["shape"]):
                 raise ValueError(f"input {detail['name']!r} wants shape {tuple(detail['shape'])}, got {array.shape}")
             prepared.append(np.ascontiguousarray(array))
         with self._lock:
             self._interpreter.reset_all_variables()
-            for detail, array in zip(self._inputs, prepared):
+            for detail, array in zip(self._inputs, prepared, strict=True):
                 self._interpreter.set_tensor(detail["index"], array)
             self._interpreter.invoke()
             # get_tensor copies, so nothing returned aliases the interpreter's buffers.

@@ -1,10 +1,12 @@
 """A small thread-safe LRU cache with a time-to-live, for face embeddings."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 
 class TTLCache:

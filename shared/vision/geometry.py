@@ -4,6 +4,7 @@ Coordinates: image pixels, x right, y down, continuous (pixel (0, 0) spans [0, 1
 its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
 Images are (H, W, 3) uint8 RGB arrays.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
     height, width = image.shape[:2]
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     return out
 
 
@@ -88,7 +89,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     u, sigma, vt = np.linalg.svd(d.T @ s / len(src))
     flip = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
     rotation = u @ flip @ vt
-    variance = (s ** 2).sum() / len(src)
+    variance = (s**2).sum() / len(src)
     if variance == 0:
         raise ValueError("source points all coincide: no transform fits")
     scale = float(np.trace(np.diag(sigma) @ flip)) / variance
@@ -124,6 +125,5 @@ def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
     local = to_image.copy()
     local[:, 2] -= (x0, y0)
     local /= k
-    chip = region.transform((size, size), Image.Transform.AFFINE, tuple(local.ravel()),
-                            resample=Image.Resampling.BILINEAR)
+    chip = region.transform((size, size), Image.Transform.AFFINE, tuple(local.ravel()), resample=Image.Resampling.BILINEAR)
     return np.asarray(chip)

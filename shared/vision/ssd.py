@@ -8,6 +8,7 @@ they are stored in a face-detection bundle's bundle.json (`postprocessing.anchor
 - weighted_nms: mediapipe/calculators/util/non_max_suppression_calculator.cc (WEIGHTED)
 Boxes and points are normalised to the model input ([0, 1] across its width/height).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,10 +85,10 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, o
     centre_xy, anchor_wh = anchors[:, :2].astype(np.float64), anchors[:, 2:].astype(np.float64)
     if not options.get("reverse_output_order", True):
         raise ValueError("only reverse_output_order (x, y, w, h) models are supported")
-    centre = raw[:, off:off + 2] / scale * anchor_wh + centre_xy
-    half = raw[:, off + 2:off + 4] / size_scale * anchor_wh / 2
+    centre = raw[:, off : off + 2] / scale * anchor_wh + centre_xy
+    half = raw[:, off + 2 : off + 4] / size_scale * anchor_wh / 2
     step = options["num_values_per_keypoint"]
-    kps = raw[:, kp_off:kp_off + k * step].reshape(-1, k, step)[:, :, :2] / scale
+    kps = raw[:, kp_off : kp_off + k * step].reshape(-1, k, step)[:, :, :2] / scale
     kps = kps * anchor_wh[:, None, :] + centre_xy[:, None, :]
     boxes = np.concatenate([(centre - half)[:, None], (centre + half)[:, None], kps], axis=1)
     return boxes, sigmoid_scores(raw_scores, options.get("score_clipping_thresh", 100.0))

@@ -7,19 +7,17 @@ bodies are also measured: peak RSS growth (kernel VmHWM) must stay under 10 MB. 
 (chunked) uploads need a real server, so those cases run functions-framework in a
 subprocess on a loopback port.
 """
+
 from __future__ import annotations
 
 import base64
 import http.client
 import io
 import json
-import math
 import select
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-import psutil
 import pytest
 from functions_framework import create_app
 
@@ -61,6 +59,7 @@ def check_error(response, status: int, code: str) -> dict:
 
 # ---- verify_face ----------------------------------------------------------------------
 
+
 def _photos(photos) -> tuple[bytes, bytes]:
     return (photos / "obama.jpg").read_bytes(), (photos / "obama2.jpg").read_bytes()
 
@@ -79,9 +78,11 @@ def _multipart(**files) -> dict:
 
 def _img1(make: Callable[[bytes, bytes], bytes]) -> Callable:
     """JSON base64 request whose img1 is made from the real photos and img2 is a good photo."""
+
     def request(photos):
         a, b = _photos(photos)
         return _json(img1=b64(make(a, b)), img2=b64(b))
+
     return request
 
 
@@ -110,14 +111,23 @@ VERIFY_CASES = [
     Case("malformed json", 400, "bad_request", lambda p: _raw(b'{"img1": "abc", ')),
     Case("non-utf8 bytes", 400, "bad_request", lambda p: _raw(b'{"img1": "\xff\xfe\xfa", "img2": "x"}')),
     Case("deeply nested json", 400, "bad_request", lambda p: _raw(b'{"img1": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")),
-    Case("huge json object (300,000 keys)", 413, "too_many_values", lambda p: _raw(json.dumps({f"k{i}": 0 for i in range(300_000)}).encode())),
+    Case(
+        "huge json object (300,000 keys)", 413, "too_many_values", lambda p: _raw(json.dumps({f"k{i}": 0 for i in range(300_000)}).encode())
+    ),
     Case("huge json array (9 million items)", 413, "too_many_values", lambda p: _raw(b"[" + b"0," * (9 * 2**20) + b"0]")),
     Case("body over the size limit", 413, "payload_too_large", lambda p: _raw(b'{"img1": "' + b"A" * (21 * 2**20) + b'"}')),
     Case("base64 of a non-image", 415, "unsupported_image", _img1(lambda a, b: b"%PDF-1.4 this is not a photo" * 40)),
     Case("truncated jpeg", 400, "invalid_image", _img1(lambda a, b: a[: len(a) // 2])),
     Case("jpeg cut inside its header", 400, "invalid_image", _img1(lambda a, b: a[:300])),
-    Case("png with bad header crc", 400, "invalid_image", lambda p: _json(img1=b64(hostile.png_bad_header_crc(_png(p))), img2=b64(_photos(p)[1]))),
-    Case("png with mangled idat", 400, "invalid_image", lambda p: _json(img1=b64(hostile.png_mangled_idat(_png(p))), img2=b64(_photos(p)[1]))),
+    Case(
+        "png with bad header crc",
+        400,
+        "invalid_image",
+        lambda p: _json(img1=b64(hostile.png_bad_header_crc(_png(p))), img2=b64(_photos(p)[1])),
+    ),
+    Case(
+        "png with mangled idat", 400, "invalid_image", lambda p: _json(img1=b64(hostile.png_mangled_idat(_png(p))), img2=b64(_photos(p)[1]))
+    ),
     Case("animated gif", 422, "multi_frame_image", _img1(lambda a, b: hostile.animated_gif())),
     Case("multi-page tiff", 422, "multi_frame_image", _img1(lambda a, b: hostile.multipage_tiff(a))),
     Case("1x1 image", 422, "image_too_small", _img1(lambda a, b: hostile.tiny(a, 1))),
@@ -169,8 +179,9 @@ def test_verify_face_refuses_bad_input_and_keeps_serving(verify_client, verify_b
 
 # ---- predict_gesture -------------------------------------------------------------------
 
+
 def _pairs(flat: list[float]) -> list[list[float]]:
-    return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+    return [flat[i : i + 2] for i in range(0, len(flat), 2)]
 
 
 def _history(rows) -> list[list[float]]:
@@ -197,15 +208,19 @@ GESTURE_CASES = [
     Case("features is a string", 400, "bad_request", lambda r: _json(features="0.1,0.2")),
     Case("Infinity inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[Infinity, 0.1], [0.2, 0.3]]}')),
     Case("1e999 inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[1e999, 0.1]]}')),
-    Case("400-digit integer inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 400 + b', 0.1]]}')),
+    Case("400-digit integer inside frames", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 400 + b", 0.1]]}")),
     Case("strings inside frames", 400, "bad_request", lambda r: _json(features=[["0.1", "0.2"]] * 16)),
     Case("booleans inside frames", 400, "bad_request", lambda r: _json(features=[[True, False]] * 16)),
     Case("frames nested too deep", 400, "bad_request", lambda r: _json(features=[[[0.1], [0.2]]] * 16)),
     Case("all frames null", 422, "no_data", lambda r: _json(features=[[None, None], [None, None]])),
     Case("NaN token (not JSON)", 400, "bad_request", lambda r: _raw(b'{"features": [[NaN, NaN], [0.1, 0.2]]}')),
-    Case("integer of 5000 digits", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 5000 + b', 0.2]]}')),
-    Case("image_size of 10**400", 400, "bad_request",
-         lambda r: _raw(b'{"landmarks": [[[0.5, 0.5]]], "image_size": [1' + b"0" * 400 + b', 480]}')),
+    Case("integer of 5000 digits", 400, "bad_request", lambda r: _raw(b'{"features": [[1' + b"0" * 5000 + b", 0.2]]}")),
+    Case(
+        "image_size of 10**400",
+        400,
+        "bad_request",
+        lambda r: _raw(b'{"landmarks": [[[0.5, 0.5]]], "image_size": [1' + b"0" * 400 + b", 480]}"),
+    ),
     Case("feature beyond float32", 400, "bad_request", lambda r: _raw(b'{"features": [[1e39, 0.2]]}')),
     Case("wrong feature count", 400, "bad_request", lambda r: _json(features=[[0.1, 0.2, 0.3]] * 16)),
     Case("wrong feature count for hand-sign", 400, "bad_request", lambda r: _json(features=_history(r), model="hand-sign")),
@@ -226,11 +241,18 @@ GESTURE_CASES = [
     Case("top_k as a string", 400, "bad_request", lambda r: _json(features=_history(r), top_k="2")),
     Case("top_k true", 400, "bad_request", lambda r: _json(features=_history(r), top_k=True)),
     Case("image_size with features", 400, "bad_request", lambda r: _json(features=_history(r), image_size=[640, 480])),
-    Case("image_size negative", 400, "bad_request", lambda r: _json(landmarks=_hand_landmarks(r), model="hand-sign", image_size=[-640, 480])),
+    Case(
+        "image_size negative", 400, "bad_request", lambda r: _json(landmarks=_hand_landmarks(r), model="hand-sign", image_size=[-640, 480])
+    ),
     Case("malformed json", 400, "bad_request", lambda r: _raw(b'{"features": [[0.1, 0.2], ')),
     Case("non-utf8 bytes", 400, "bad_request", lambda r: _raw(b'{"model": "\xff\xfe", "features": [[0.1, 0.2]]}')),
     Case("deeply nested json", 400, "bad_request", lambda r: _raw(b'{"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")),
-    Case("body over the size limit", 413, "payload_too_large", lambda r: _raw(b'{"features": [' + b"[0.1, 0.2]," * (2 * 2**20) + b"[0.1, 0.2]]}")),
+    Case(
+        "body over the size limit",
+        413,
+        "payload_too_large",
+        lambda r: _raw(b'{"features": [' + b"[0.1, 0.2]," * (2 * 2**20) + b"[0.1, 0.2]]}"),
+    ),
     Case("PUT instead of POST", 405, "method_not_allowed", lambda r: {**_json(features=[[0.1, 0.2]]), "method": "PUT"}),
 ]
 
@@ -285,6 +307,7 @@ def test_catalogue_has_at_least_30_kinds():
 # ---- memory: measured on a fresh served process ----------------------------------------
 # Freed memory stays resident in a warm process and would hide a later spike, so each
 # measurement gets its own functions-framework process, warmed by one valid request.
+
 
 def _post(server, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)

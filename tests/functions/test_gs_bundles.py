@@ -5,6 +5,8 @@ main.py into a new module, so each test gets its own lazy models (shared.runtime
 are process-wide and reset per test). Answers are compared with the same function
 serving the bundled local folders.
 """
+
+import contextlib
 import ctypes
 import gc
 import json
@@ -16,12 +18,15 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from gcs_emulator import Emulator, gcs_emulator, make_bucket, put, put_bundle  # noqa: F401 (fixtures)
+from gcs_emulator import Emulator, make_bucket, put, put_bundle
 from shared.runtime import gcs
 from shared.settings import MODELS_DIR, get_settings
 
-FACE_BUNDLES = {"FACE_DETECTOR_MODEL": "face-detector-short", "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
-                "FACE_EMBEDDER_MODEL": "face-embedder-dlib"}
+FACE_BUNDLES = {
+    "FACE_DETECTOR_MODEL": "face-detector-short",
+    "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
+    "FACE_EMBEDDER_MODEL": "face-embedder-dlib",
+}
 GESTURE_BUNDLES = ("finger-gesture", "hand-sign")
 
 
@@ -49,8 +54,10 @@ def face_env(bucket_name: str, prefix: str = "m") -> dict:
 def photos(face_photos, a="obama.jpg", b="obama2.jpg") -> dict:
     import base64
 
-    return {"img1": base64.b64encode((face_photos / a).read_bytes()).decode(),
-            "img2": base64.b64encode((face_photos / b).read_bytes()).decode()}
+    return {
+        "img1": base64.b64encode((face_photos / a).read_bytes()).decode(),
+        "img2": base64.b64encode((face_photos / b).read_bytes()).decode(),
+    }
 
 
 def answer(body: dict) -> dict:
@@ -70,10 +77,9 @@ def _fresh_instance(gcs_emulator, monkeypatch):
         sys.modules["main"] = saved_main
     gc.collect()
     if sys.platform.startswith("linux"):
-        try:  # glibc keeps freed per-thread arenas resident; ten request threads leave ~100 MB
+        # glibc keeps freed per-thread arenas resident; ten request threads leave ~100 MB
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
 
 
 @pytest.fixture
@@ -98,6 +104,7 @@ def assert_503(response, *fragments: str) -> dict:
 
 # --- happy path: same answers as the bundled folders ---------------------------------
 
+
 def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, face_bucket, face_photos, gcs_emulator):
     local = serve(monkeypatch, "verify_face", {})
     remote = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
@@ -111,7 +118,7 @@ def test_verify_face_from_gs_answers_exactly_as_from_local_folders(monkeypatch, 
     # Both photos have a face the short-range detector finds: the fallback is never fetched.
     loaded = [FACE_BUNDLES["FACE_DETECTOR_MODEL"], FACE_BUNDLES["FACE_EMBEDDER_MODEL"]]
     assert [info["name"] for info in health["bundles"]] == loaded
-    for info, name in zip(health["bundles"], loaded):
+    for info, name in zip(health["bundles"], loaded, strict=True):
         assert info["storage"] == "object storage"  # where, but never which bucket or path
         assert gcs_emulator.downloads(face_bucket.name, f"m/{name}/model.tflite") == 1
     assert face_bucket.name not in json.dumps(health) and "gs://" + face_bucket.name not in json.dumps(health)
@@ -148,13 +155,14 @@ def gesture_requests(examples: dict, rows_per_kind: int = 3) -> list[dict]:
         for kind in ("hands", "tracks"):
             rows = [row for row in examples[kind] if len(row) == width][:rows_per_kind]
             for row in rows:
-                frames = [row[i:i + pre["features_per_frame"]] for i in range(0, width, pre["features_per_frame"])]
+                frames = [row[i : i + pre["features_per_frame"]] for i in range(0, width, pre["features_per_frame"])]
                 requests.append({"model": meta_name(name), "features": frames})
     assert requests, "no recorded rows match the gesture bundles' input sizes"
     return requests
 
 
 # --- faults: 503 with a clear message, never a 500, and healing without a restart ----
+
 
 def test_wrong_sha256_gives_503_and_loads_nothing(monkeypatch, face_bucket, face_photos):
     meta = json.loads((MODELS_DIR / "face-embedder-dlib" / "bundle.json").read_text())

@@ -1,5 +1,6 @@
 """Health in two levels, through functions-framework: brief for anyone, detailed with the
 API key; never a path, a bucket or a model download from object storage on a probe."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,17 @@ def test_gesture_health_loads_local_bundles_but_never_object_storage(monkeypatch
     local = app(monkeypatch, "predict_gesture").get("/").get_json()
     assert local["ready"] is True and [c["model"] for c in local["contracts"]] == ["finger-gesture", "hand-sign"]
     # A gs:// bundle: the probe must not try to fetch it (no storage answers on this port).
-    remote = app(monkeypatch, "predict_gesture", GESTURE_MODEL="gs://some-bucket/g/hand-sign",
-                 STORAGE_EMULATOR_HOST="http://127.0.0.1:9", MODEL_LOAD_TIMEOUT_S="1").get("/").get_json()
+    remote = (
+        app(
+            monkeypatch,
+            "predict_gesture",
+            GESTURE_MODEL="gs://some-bucket/g/hand-sign",
+            STORAGE_EMULATOR_HOST="http://127.0.0.1:9",
+            MODEL_LOAD_TIMEOUT_S="1",
+        )
+        .get("/")
+        .get_json()
+    )
     assert remote["ready"] is False and remote["models"] == {"state": "not_loaded"}
     assert "some-bucket" not in json.dumps(remote) and remote["settings"]["gesture_models"] == ["gs://.../hand-sign"]
 
@@ -77,6 +87,8 @@ def test_a_bundle_json_without_a_threshold_is_a_503_naming_the_field(monkeypatch
     assert r.status_code == 503 and r.headers["Retry-After"]
     error = r.get_json()["error"]
     assert error["code"] == "model_unavailable"
-    assert error["message"] == ("face models unavailable: model bundle 'face-embedder-dlib' cannot be loaded: "
-                                "bundle.json threshold.value must be a number, got None")
+    assert error["message"] == (
+        "face models unavailable: model bundle 'face-embedder-dlib' cannot be loaded: "
+        "bundle.json threshold.value must be a number, got None"
+    )
     assert str(tmp_path) not in json.dumps(client.get("/").get_json())

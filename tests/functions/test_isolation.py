@@ -6,6 +6,7 @@ only `time_ms` left out.
 verify_face photos get a fresh suffix after the JPEG end marker on every request (same
 pixels, new sha256), so the embedding cache never answers and the models run each time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,6 +40,7 @@ def interleaved(kinds: list[str], seed: int) -> list[str]:
 
 # ---- verify_face -----------------------------------------------------------------------
 
+
 class Fresh:
     """Photo bytes with a growing suffix: new sha256 each time, identical pixels."""
 
@@ -64,7 +66,7 @@ def verify_requests(photos: Path) -> dict:
 
 
 def verify_body(spec, read, fresh) -> dict:
-    return {name: fresh(read[p] if isinstance(p, str) else p) for name, p in zip(("img1", "img2"), spec)}
+    return {name: fresh(read[p] if isinstance(p, str) else p) for name, p in zip(("img1", "img2"), spec, strict=True)}
 
 
 def test_verify_face_answers_do_not_depend_on_earlier_requests(face_photos):
@@ -84,11 +86,14 @@ def test_verify_face_answers_do_not_depend_on_earlier_requests(face_photos):
 
 # ---- predict_gesture -------------------------------------------------------------------
 
+
 def gesture_requests(examples: dict) -> dict:
     hands, tracks = examples["hands"][:4], examples["tracks"][:4]
-    pairs = lambda flat: [flat[i:i + 2] for i in range(0, len(flat), 2)]  # noqa: E731
-    landmarks = [[[0.5 + 0.15 * h[2 * j] + t[2 * f], 0.6 + 0.15 * h[2 * j + 1] + t[2 * f + 1]] for j in range(21)]
-                 for f, (h, t) in enumerate(zip(hands * 4, [tracks[1]] * 16))]
+    pairs = lambda flat: [flat[i : i + 2] for i in range(0, len(flat), 2)]  # noqa: E731
+    landmarks = [
+        [[0.5 + 0.15 * h[2 * j] + t[2 * f], 0.6 + 0.15 * h[2 * j + 1] + t[2 * f + 1]] for j in range(21)]
+        for f, (h, t) in enumerate(zip(hands * 4, [tracks[1]] * 16, strict=True))
+    ]
     out = {
         "hand-sign features": {"features": [hands[0]], "model": "hand-sign"},
         "hand-sign other sign": {"features": [hands[2]], "model": "hand-sign", "top_k": 4},

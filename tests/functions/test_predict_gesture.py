@@ -4,6 +4,7 @@ Real keypoints: landmark frames are rebuilt from the held-out rows of the traini
 (../shared/data/gesture, read only) so the answer can be checked against the true class;
 the error cases need no data.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,9 @@ import os
 import numpy as np
 import pytest
 from functions_framework import create_app
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from shared.settings import MODELS_DIR
 
@@ -49,7 +52,7 @@ def _heldout(path, per_class: int):
     picks = []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
-        held = idx[int(round(len(idx) * 0.75)):]
+        held = idx[round(len(idx) * 0.75) :]
         picks += list(held[:: max(1, len(held) // per_class)][:per_class])
     return y[picks], x[picks]
 
@@ -93,7 +96,7 @@ def test_hand_signs_from_raw_landmarks_match_the_heldout_classes(client, gesture
     y, x = _heldout(gesture_data / "keypoint.csv", per_class=25)
     labels = ["Open", "Close", "Pointer", "OK"]
     hits = 0
-    for cls, row in zip(y, x):
+    for cls, row in zip(y, x, strict=True):
         status, body = post(client, {"landmarks": [hand_landmarks(row)], "model": "hand-sign", "top_k": 4})
         assert status == 200, body
         assert body["model"] == "hand-sign" and len(body["top_k"]) == 4
@@ -109,7 +112,7 @@ def test_finger_gestures_from_raw_landmarks_match_the_heldout_classes(client, ge
     y, x = _heldout(gesture_data / "point_history.csv", per_class=25)
     labels = ["Stop", "Clockwise", "Counter Clockwise", "Move"]
     hits = total = 0
-    for cls, row in zip(y, x):
+    for cls, row in zip(y, x, strict=True):
         frames = finger_landmarks(row)
         if frames is None:
             continue
@@ -156,7 +159,7 @@ def test_missing_frames_are_carried_and_counted(client):
     frames = example("fingertip-clockwise")["landmarks"]
     broken, carried = list(frames), list(frames)
     broken[5], carried[5] = None, frames[4]
-    broken[9], carried[9] = [[None, 0.5]] + frames[9][1:], frames[8]
+    broken[9], carried[9] = [[None, 0.5], *frames[9][1:]], frames[8]
     status, body = post(client, {"landmarks": broken, "top_k": 4})
     assert status == 200 and body["frames_missing"] == 2
     status, same = post(client, {"landmarks": carried, "top_k": 4})
@@ -177,30 +180,33 @@ def test_image_size_changes_the_landmark_features(client):
     assert answers["[480, 640]"] != answers["None"]
 
 
-@pytest.mark.parametrize("body,status,code", [
-    ({}, 400, "bad_request"),
-    ({"landmarks": [], "features": []}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]], "extra": 1}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2, 0.3]]}, 400, "bad_request"),
-    ({"features": [[0.1, "0.2"]]}, 400, "bad_request"),
-    ({"features": [[0.1, True]]}, 400, "bad_request"),
-    ({"features": "0.1,0.2"}, 400, "bad_request"),
-    ({"features": [[0.1, 1e400]]}, 400, "bad_request"),
-    ({"landmarks": [[[0.5, 0.5]] * 20]}, 400, "bad_request"),
-    ({"landmarks": [[[0.5]] * 21]}, 400, "bad_request"),
-    ({"landmarks": [[{"x": 0.5}] * 21]}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]], "model": "nope"}, 400, "unknown_model"),
-    ({"features": [[0.1, 0.2]], "top_k": 0}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]], "top_k": 5}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]], "top_k": True}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]], "image_size": [640, 480]}, 400, "bad_request"),
-    ({"landmarks": [[[0.5, 0.5]] * 21], "image_size": [640]}, 400, "bad_request"),
-    ({"features": [[0.1, 0.2]] * 65}, 413, "too_many_frames"),
-    ({"features": []}, 422, "no_frames"),
-    ({"features": [None, [None, None]]}, 422, "no_data"),
-    ({"landmarks": [None, None]}, 422, "no_data"),
-    ({"landmarks": [[[0.5, 0.5]] * 21], "model": "hand-sign"}, 422, "no_data"),
-])
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        ({}, 400, "bad_request"),
+        ({"landmarks": [], "features": []}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]], "extra": 1}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2, 0.3]]}, 400, "bad_request"),
+        ({"features": [[0.1, "0.2"]]}, 400, "bad_request"),
+        ({"features": [[0.1, True]]}, 400, "bad_request"),
+        ({"features": "0.1,0.2"}, 400, "bad_request"),
+        ({"features": [[0.1, 1e400]]}, 400, "bad_request"),
+        ({"landmarks": [[[0.5, 0.5]] * 20]}, 400, "bad_request"),
+        ({"landmarks": [[[0.5]] * 21]}, 400, "bad_request"),
+        ({"landmarks": [[{"x": 0.5}] * 21]}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]], "model": "nope"}, 400, "unknown_model"),
+        ({"features": [[0.1, 0.2]], "top_k": 0}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]], "top_k": 5}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]], "top_k": True}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]], "image_size": [640, 480]}, 400, "bad_request"),
+        ({"landmarks": [[[0.5, 0.5]] * 21], "image_size": [640]}, 400, "bad_request"),
+        ({"features": [[0.1, 0.2]] * 65}, 413, "too_many_frames"),
+        ({"features": []}, 422, "no_frames"),
+        ({"features": [None, [None, None]]}, 422, "no_data"),
+        ({"landmarks": [None, None]}, 422, "no_data"),
+        ({"landmarks": [[[0.5, 0.5]] * 21], "model": "hand-sign"}, 422, "no_data"),
+    ],
+)
 def test_bad_requests_get_clear_errors(client, body, status, code):
     got, answer = post(client, body)
     assert (got, answer["error"]["code"]) == (status, code), answer
@@ -217,8 +223,11 @@ def test_non_json_is_415(client):
     assert r.status_code == 415
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=30)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+    max_leaves=30,
+)
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

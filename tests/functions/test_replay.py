@@ -12,6 +12,7 @@ must equal the recording exactly: status code, Content-Type, and the JSON body (
 byte, floats included. Health (GET) is not part of the recording. The embedding cache is
 off (EMBEDDING_CACHE_SIZE=0) so no answer depends on request order.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -77,10 +78,16 @@ def _canonical(body) -> str:
 
 
 def _short_diff(want, got, limit: int = 40) -> str:
-    lines = list(difflib.unified_diff(
-        json.dumps(want, indent=1, sort_keys=True).splitlines(),
-        json.dumps(got, indent=1, sort_keys=True).splitlines(),
-        "recorded", "now", n=1, lineterm=""))
+    lines = list(
+        difflib.unified_diff(
+            json.dumps(want, indent=1, sort_keys=True).splitlines(),
+            json.dumps(got, indent=1, sort_keys=True).splitlines(),
+            "recorded",
+            "now",
+            n=1,
+            lineterm="",
+        )
+    )
     return "\n".join(lines[:limit] + ([f"... {len(lines) - limit} more diff lines"] if len(lines) > limit else []))
 
 
@@ -89,7 +96,8 @@ def test_every_case_has_one_recorded_answer():
     assert names == [a["name"] for a in RECORDING["cases"]], (
         "tests/replay/requests.json and answers.json list different cases; re-record the answers from the "
         "pre-change tree: " + f"only in requests: {sorted(set(names) - set(RECORDED))}, "
-        f"only in answers: {sorted(set(RECORDED) - set(names))}")
+        f"only in answers: {sorted(set(RECORDED) - set(names))}"
+    )
     assert RECORDING["env"]["EMBEDDING_CACHE_SIZE"] == "0"
     assert not any(c.get("method", "POST") in ("GET", "HEAD") for c in CASES), "health is not part of the replay"
 
@@ -98,8 +106,10 @@ def test_every_case_has_one_recorded_answer():
 def test_answer_is_unchanged(replayed, name):
     got, want = replayed[name], RECORDED[name]
     if got["request_sha256"] != want["request_sha256"]:
-        pytest.fail(f"{name}: the request itself differs from the recorded one (requests.json, the recorder's "
-                    "builders, docs/examples or the face photos changed); re-record from the pre-change tree")
+        pytest.fail(
+            f"{name}: the request itself differs from the recorded one (requests.json, the recorder's "
+            "builders, docs/examples or the face photos changed); re-record from the pre-change tree"
+        )
     problems = []
     if got["status"] != want["status"]:
         problems.append(f"status {want['status']} -> {got['status']}")

@@ -1,4 +1,5 @@
 """verify_face through functions-framework, on the bundled models and real photos."""
+
 import base64
 import io
 
@@ -35,7 +36,7 @@ def test_same_person_verifies_through_multipart(client, face_photos):
     area = body["facial_areas"]["img1"]
     assert {"x", "y", "w", "h", "left_eye", "right_eye", "score"} <= set(area)
     # obama.jpg is 910x1137: the face box lies inside it, eyes inside the box, subject's right eye on the image left.
-    assert 0 <= area["x"] and area["x"] + area["w"] <= 910 and area["y"] + area["h"] <= 1137
+    assert area["x"] >= 0 and area["x"] + area["w"] <= 910 and area["y"] + area["h"] <= 1137
     assert area["right_eye"][0] < area["left_eye"][0]
     assert {"img1", "img2", "total"} <= set(body["time_ms"])
 
@@ -96,15 +97,18 @@ def test_health_reports_models_runtime_and_memory(face_photos):
     assert isinstance(health["threshold"], float)
 
 
-@pytest.mark.parametrize("kwargs,status,code", [
-    ({"data": b"", "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": b"img1=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),
-    ({"json": {"img1": "aGVsbG8="}}, 400, "bad_request"),
-    ({"json": {"img1": "!!", "img2": "!!"}}, 400, "bad_request"),
-    ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8="}}, 415, "unsupported_image"),
-    ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8=", "extra": 1}}, 400, "bad_request"),
-    ({"json": [1, 2]}, 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    "kwargs,status,code",
+    [
+        ({"data": b"", "content_type": "application/json"}, 400, "bad_request"),
+        ({"data": b"img1=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"json": {"img1": "aGVsbG8="}}, 400, "bad_request"),
+        ({"json": {"img1": "!!", "img2": "!!"}}, 400, "bad_request"),
+        ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8="}}, 415, "unsupported_image"),
+        ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8=", "extra": 1}}, 400, "bad_request"),
+        ({"json": [1, 2]}, 400, "bad_request"),
+    ],
+)
 def test_bad_requests_get_json_4xx(client, kwargs, status, code):
     r = client.post("/", **kwargs)
     assert r.status_code == status, r.get_data(as_text=True)

@@ -49,6 +49,7 @@ A case: {"name", "function", "method" (default POST), and one of
     "raw": X                   body bytes (or text) as given
  optional "content_type" (overrides; null = no Content-Type header)}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,10 +74,23 @@ FUNCTIONS = {
 # every other setting is unset, i.e. at its default.
 REPLAY_ENV = {"EMBEDDING_CACHE_SIZE": "0", "MEMORY_LIMIT_MB": "65536"}
 UNSET_ENV = (
-    "FACE_DETECTOR_MODEL", "FACE_DETECTOR_FALLBACK_MODEL", "FACE_EMBEDDER_MODEL", "VERIFY_THRESHOLD",
-    "GESTURE_MODEL", "MAX_REQUEST_BYTES", "MAX_IMAGE_PIXELS", "MAX_FULL_DECODE_PIXELS", "MAX_IMAGE_SIDE",
-    "MAX_FRAMES", "INTERPRETER_THREADS", "MEMORY_WARN_FRACTION", "MEMORY_CRITICAL_FRACTION",
-    "EMBEDDING_CACHE_TTL_S", "MODEL_RETRY_S", "MODEL_LOAD_TIMEOUT_S", "API_KEY",
+    "FACE_DETECTOR_MODEL",
+    "FACE_DETECTOR_FALLBACK_MODEL",
+    "FACE_EMBEDDER_MODEL",
+    "VERIFY_THRESHOLD",
+    "GESTURE_MODEL",
+    "MAX_REQUEST_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_FULL_DECODE_PIXELS",
+    "MAX_IMAGE_SIDE",
+    "MAX_FRAMES",
+    "INTERPRETER_THREADS",
+    "MEMORY_WARN_FRACTION",
+    "MEMORY_CRITICAL_FRACTION",
+    "EMBEDDING_CACHE_TTL_S",
+    "MODEL_RETRY_S",
+    "MODEL_LOAD_TIMEOUT_S",
+    "API_KEY",
 )
 
 DROP_KEYS = ("time_ms",)
@@ -99,6 +113,7 @@ def default_photos() -> Path:
 
 # ---- building requests --------------------------------------------------------------------
 
+
 class Builder:
     """Resolves the `$op` value language against a photos folder and a served tree."""
 
@@ -111,7 +126,7 @@ class Builder:
             return [self.value(v) for v in spec]
         if isinstance(spec, dict):
             if len(spec) == 1:
-                (key, arg), = spec.items()
+                ((key, arg),) = spec.items()
                 if key.startswith("$"):
                     op = getattr(self, "op_" + key[1:], None)
                     if op is None:
@@ -224,7 +239,7 @@ class Builder:
         return self.value(arg[0])[arg[1]]
 
     def op_slice(self, arg: list) -> list:
-        return self.value(arg[0])[arg[1]:arg[2]]
+        return self.value(arg[0])[arg[1] : arg[2]]
 
     def op_reverse(self, spec: Any) -> list:
         return list(reversed(self.value(spec)))
@@ -239,7 +254,7 @@ class Builder:
     def op_points_as_dicts(self, arg: list) -> list:
         frames, extra = self.value(arg[0]), self.value(arg[1])
         keys = ("x", "y", "z")
-        return [[{**dict(zip(keys, p)), **extra} for p in frame] for frame in frames]
+        return [[{**dict(zip(keys, p, strict=False)), **extra} for p in frame] for frame in frames]
 
     def op_fingertip_track(self, spec: Any) -> list:
         tip = [frame[INDEX_TIP][:2] for frame in self.value(spec)]
@@ -268,7 +283,9 @@ class Builder:
                 data = self.bytes_of(spec)
                 parts.append(
                     f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{field}.bin"\r\n'
-                    f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+                    f"Content-Type: application/octet-stream\r\n\r\n".encode()
+                    + data
+                    + b"\r\n"
                 )
             body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
             content_type = f"multipart/form-data; boundary={BOUNDARY}"
@@ -287,6 +304,7 @@ def fingerprint(request: dict) -> str:
 
 
 # ---- answers --------------------------------------------------------------------------------
+
 
 def strip_keys(value: Any, keys: tuple[str, ...] = DROP_KEYS) -> Any:
     """The value with every dict key in `keys` removed, at any depth."""
@@ -350,8 +368,12 @@ def replay(cases: list[dict], clients: dict, builder: Builder) -> list[dict]:
 
 def _describe_tree(root: Path) -> str:
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=30).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (head or "unknown") + ("+uncommitted changes" if dirty else "")
@@ -361,9 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, type=Path, help="tree whose functions to serve")
     parser.add_argument("--out", required=True, type=Path, help="answers JSON to write")
-    parser.add_argument("--requests", type=Path, default=None,
-                        help="request cases (default: requests.json beside this tool, else "
-                             f"{DEFAULT_REQUESTS} in this tool's tree, else in --root)")
+    parser.add_argument(
+        "--requests",
+        type=Path,
+        default=None,
+        help=f"request cases (default: requests.json beside this tool, else {DEFAULT_REQUESTS} in this tool's tree, else in --root)",
+    )
     parser.add_argument("--photos", type=Path, default=default_photos(), help="face-recognition 1.3.0 test images folder")
     args = parser.parse_args(argv)
 
@@ -387,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     answers = replay(cases, clients, Builder(args.photos, root))
     record = {
         "about": "Answers recorded by tests/replay/recorder.py; replayed by tests/functions/test_replay.py. "
-                 "Bodies have every time_ms key removed.",
+        "Bodies have every time_ms key removed.",
         "recorded_from": _describe_tree(root),
         "env": REPLAY_ENV,
         "cases": answers,
@@ -397,8 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     for a in answers:
         counts[a["function"]] = counts.get(a["function"], 0) + 1
-    print(f"recorded {len(answers)} answers ({', '.join(f'{k}: {v}' for k, v in counts.items())}) from {root} into {out_path}",
-          file=sys.stderr)
+    print(
+        f"recorded {len(answers)} answers ({', '.join(f'{k}: {v}' for k, v in counts.items())}) from {root} into {out_path}",
+        file=sys.stderr,
+    )
     return 0
 
 

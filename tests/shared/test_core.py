@@ -1,15 +1,16 @@
 """Settings, lazy loading, the cache, the memory guard and error mapping: pure Python."""
+
 import logging
 import threading
 import time
 
 import pytest
 
-from shared.state.cache import TTLCache
+from shared.edge.admission import MemoryGuard
 from shared.errors import BadRequest, BundleError, ServiceUnavailable, error_response
 from shared.runtime.lazy import Lazy
-from shared.edge.admission import MemoryGuard
 from shared.settings import Settings, SettingsError
+from shared.state.cache import TTLCache
 
 
 def test_settings_defaults_suit_the_512mb_tier(monkeypatch):
@@ -21,12 +22,15 @@ def test_settings_defaults_suit_the_512mb_tier(monkeypatch):
     assert "api_key" not in s.public() and s.public()["api_key_required"] is False
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("MEMORY_LIMIT_MB", "lots", "must be a int"),
-    ("INTERPRETER_THREADS", "0", "between 1 and 64"),
-    ("EMBEDDING_CACHE_SIZE", "-1", "between 0"),
-    ("GESTURE_MODEL", " , ", "at least one bundle"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("MEMORY_LIMIT_MB", "lots", "must be a int"),
+        ("INTERPRETER_THREADS", "0", "between 1 and 64"),
+        ("EMBEDDING_CACHE_SIZE", "-1", "between 0"),
+        ("GESTURE_MODEL", " , ", "at least one bundle"),
+    ],
+)
 def test_bad_settings_are_named(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
@@ -84,7 +88,9 @@ def test_lazy_failure_is_503_then_retried_after_backoff():
     with pytest.raises(ServiceUnavailable):  # within the back-off: no new attempt
         lazy.get()
     assert len(attempts) == 1 and lazy.status() == {
-        "state": "failed", "last_error": "model bundle 'm' cannot be loaded: object storage unreachable"}
+        "state": "failed",
+        "last_error": "model bundle 'm' cannot be loaded: object storage unreachable",
+    }
     assert "secret-bucket" not in first.value.message
     time.sleep(0.25)
     assert lazy.get() == "model" and len(attempts) == 2

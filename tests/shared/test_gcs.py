@@ -3,6 +3,7 @@
 The bundles are the repo's real ones (models/face-detector-short and -full: two different
 real TFLite models, standing in for "version 1" and "version 2" of one bundle).
 """
+
 import hashlib
 import json
 import logging
@@ -14,10 +15,10 @@ import time
 import numpy as np
 import pytest
 
-from gcs_emulator import Emulator, gcs_bucket, gcs_emulator, make_bucket, put, put_bundle  # noqa: F401 (fixtures)
+from gcs_emulator import Emulator, make_bucket, put, put_bundle
+from shared.errors import ServiceUnavailable
 from shared.runtime import gcs
 from shared.runtime.bundle import BundleError, LoadOptions, load_bundle
-from shared.errors import ServiceUnavailable
 from shared.runtime.lazy import Lazy
 from shared.settings import MODELS_DIR
 
@@ -45,11 +46,15 @@ def _fresh_stats():
 
 # --- URIs ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("uri, bucket, prefix", [
-    ("gs://models/face/short", "models", "face/short"),
-    ("gs://models/face/short/", "models", "face/short"),
-    ("gs://models", "models", ""),
-])
+
+@pytest.mark.parametrize(
+    "uri, bucket, prefix",
+    [
+        ("gs://models/face/short", "models", "face/short"),
+        ("gs://models/face/short/", "models", "face/short"),
+        ("gs://models", "models", ""),
+    ],
+)
 def test_parse_gs_uri(uri, bucket, prefix):
     parsed = gcs.parse_gs_uri(uri)
     assert (parsed.bucket, parsed.prefix) == (bucket, prefix)
@@ -63,20 +68,22 @@ def test_parse_gs_uri_refuses_non_bucket_uris(uri):
 
 
 def test_local_bundles_never_import_the_storage_client():
-    code = ("import sys; from shared.runtime.bundle import load_bundle; "
-            f"load_bundle({str(V1)!r}); print('google.cloud.storage' in sys.modules)")
+    code = (
+        f"import sys; from shared.runtime.bundle import load_bundle; load_bundle({str(V1)!r}); print('google.cloud.storage' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
 
 
 # --- happy path ----------------------------------------------------------------------
 
+
 def test_gs_bundle_loads_the_same_model_as_the_local_folder(gcs_bucket, gcs_emulator):
     uri = put_bundle(gcs_bucket, "face/short", V1)
     remote, local = load_bundle(uri, EMULATED, task="face-detection"), load_bundle(str(V1), task="face-detection")
     assert remote.meta == local.meta
     x = np.random.default_rng(0).uniform(-1, 1, remote.model.inputs[0].shape).astype(np.float32)
-    for a, b in zip(remote.model.run(x), local.model.run(x)):
+    for a, b in zip(remote.model.run(x), local.model.run(x), strict=True):
         np.testing.assert_array_equal(a, b)
     gens = {name: gcs_bucket.get_blob(f"face/short/{name}").generation for name in ("bundle.json", "model.tflite")}
     assert remote.origin == f"{uri} (bundle.json#{gens['bundle.json']}, model.tflite#{gens['model.tflite']})"
@@ -111,6 +118,7 @@ def test_loaded_source_and_generations_are_logged(gcs_bucket):
 
 # --- faults --------------------------------------------------------------------------
 
+
 def test_missing_model_names_the_object_and_is_not_retried(gcs_bucket):
     put(gcs_bucket, "p/bundle.json", (V1 / "bundle.json").read_bytes())
     with pytest.raises(BundleError, match=f"gs://{gcs_bucket.name}/p/model.tflite not found"):
@@ -120,7 +128,7 @@ def test_missing_model_names_the_object_and_is_not_retried(gcs_bucket):
 
 def test_missing_bucket_names_the_manifest(gcs_emulator, monkeypatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    with pytest.raises(BundleError, match="gs://no-such-bucket/p/bundle.json not found"):
+    with pytest.raises(BundleError, match=r"gs://no-such-bucket/p/bundle\.json not found"):
         gcs.read_bundle_files("gs://no-such-bucket/p")
 
 
@@ -134,7 +142,7 @@ def test_wrong_sha256_is_refused_after_one_download(gcs_bucket):
 
 
 def test_wrong_sha256_gives_503_then_heals_when_the_bucket_is_fixed(gcs_bucket):
-    half = (V1 / "model.tflite").read_bytes()[: 50_000]  # a half-uploaded model
+    half = (V1 / "model.tflite").read_bytes()[:50_000]  # a half-uploaded model
     uri = put_bundle(gcs_bucket, "p", V1, model=half)
     lazy = Lazy("face detector", lambda: load_bundle(uri, EMULATED), retry_s=2.0)
     with pytest.raises(ServiceUnavailable) as caught:
@@ -217,6 +225,7 @@ def test_ten_concurrent_first_requests_download_once(gcs_bucket, gcs_emulator):
 
 # --- generation pinning: a publisher writes while we read ----------------------------
 
+
 def _hook(monkeypatch, step: str, filename: str, action):
     """Run `action()` once, just before the loader's first `step` call on `filename`."""
     original = getattr(gcs, step)
@@ -276,8 +285,11 @@ def test_model_overwritten_alone_mid_download_loads_old_bytes_or_fails_cleanly(g
 
 # --- the publish tool ----------------------------------------------------------------
 
+
 def run_tool(*args, env=None):
-    return subprocess.run([sys.executable, "tools/publish/publish_bundle.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "tools/publish/publish_bundle.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_publish_tool_help():

@@ -1,4 +1,5 @@
 """Photo decoding on real photos and on the awkward formats clients send."""
+
 import io
 import struct
 import zlib
@@ -11,7 +12,7 @@ from PIL import Image
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from shared.images import DecodeLimits, decode_photo
 
-LIMITS = dict(max_pixels=50_000_000, max_full_pixels=50_000_000, max_side=1280)
+LIMITS = {"max_pixels": 50_000_000, "max_full_pixels": 50_000_000, "max_side": 1280}
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -60,9 +61,9 @@ def test_every_mode_becomes_8bit_rgb(mode):
     gradient = np.linspace(0, 255, 64 * 64).reshape(64, 64).astype(np.uint8)
     base = Image.merge("RGB", [Image.fromarray(gradient)] * 3)
     if mode == "I;16":
-        image = Image.fromarray((gradient.astype(np.uint16) * 257))
+        image = Image.fromarray(gradient.astype(np.uint16) * 257)
     elif mode == "I":
-        image = Image.fromarray((gradient.astype(np.int32) * 257)).convert("I")
+        image = Image.fromarray(gradient.astype(np.int32) * 257).convert("I")
     else:
         image = base.convert(mode)
     fmt = "TIFF" if mode in ("CMYK", "I") else "PNG"
@@ -102,6 +103,7 @@ def test_animated_gif_is_422():
 
 def png_claiming(width: int, height: int) -> bytes:
     """A valid PNG header declaring width x height, with a tiny (wrong) data stream."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -109,10 +111,13 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("side, message", [
-    (50_000, "declares too many pixels"),  # over twice Pillow's own MAX_IMAGE_PIXELS: refused inside Image.open
-    (9_000, "9000x9000 = 81000000 pixels; the limit for PNG is 50000000"),  # under Pillow's, over ours
-])
+@pytest.mark.parametrize(
+    "side, message",
+    [
+        (50_000, "declares too many pixels"),  # over twice Pillow's own MAX_IMAGE_PIXELS: refused inside Image.open
+        (9_000, "9000x9000 = 81000000 pixels; the limit for PNG is 50000000"),  # under Pillow's, over ours
+    ],
+)
 def test_decompression_bomb_is_refused_before_decoding(side, message):
     process = psutil.Process()
     before = process.memory_info().rss
@@ -124,4 +129,4 @@ def test_decompression_bomb_is_refused_before_decoding(side, message):
 def test_decoding_changes_no_process_wide_pillow_setting(face_photos):
     limit = Image.MAX_IMAGE_PIXELS
     decode((face_photos / "obama.jpg").read_bytes())
-    assert Image.MAX_IMAGE_PIXELS == limit and limit is not None
+    assert limit == Image.MAX_IMAGE_PIXELS and limit is not None

@@ -4,6 +4,7 @@ predict_gesture served by real functions-framework processes, one repetition eac
 The benchmark itself stays out of the test suite; this only checks the tool runs end to
 end and prints its tables (and writes the plot when matplotlib is installed).
 """
+
 import importlib.util
 import subprocess
 import sys
@@ -17,8 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_benchmark_runs_on_a_tiny_budget(tmp_path):
     if not (ROOT / "models" / "hand-sign" / "bundle.json").exists():
         pytest.skip("gesture bundles are not built yet (models/hand-sign)")
-    cmd = [sys.executable, str(ROOT / "tools" / "measure" / "benchmark.py"), "--repeat", "1", "--gesture-requests", "5",
-           "--leak-requests", "0", "--cases", "gesture", "--out", str(tmp_path), "--log-dir", str(tmp_path / "logs")]
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "measure" / "benchmark.py"),
+        "--repeat",
+        "1",
+        "--gesture-requests",
+        "5",
+        "--leak-requests",
+        "0",
+        "--cases",
+        "gesture",
+        "--out",
+        str(tmp_path),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout

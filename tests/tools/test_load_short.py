@@ -6,6 +6,7 @@ A leak of 100 KB per request (100 MB per 1000 requests) would take a 512 MB inst
 within a few thousand requests; that is what the memory bounds catch at this length (the
 per-sample RSS is noisy: each request briefly holds a few tens of MB of buffers).
 """
+
 from __future__ import annotations
 
 import time

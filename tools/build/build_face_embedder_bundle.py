@@ -20,6 +20,7 @@ Run with the tools venv plus tools/requirements/faceapi.txt (tensorflowjs):
     python tools/build/build_face_embedder_bundle.py [--download-dir DIR] [--variant V] [--verify-node]
         [--verify-python OTHER_PYTHON ...] [--check]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,17 +49,25 @@ TGZ = "vladmandic-face-api-1.7.15.tgz"
 TGZ_SHA256 = "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
 TFJS = "@tensorflow/tfjs@4.22.0"  # the tfjs face-api 1.7.15 was built with (dist/tfjs.version.js)
 BUNDLE_VERSION = "1.0.0"
-_COMMAND = ("python tools/build/build_face_embedder_bundle.py{} --verify-node "
-            "--verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python")
+_COMMAND = (
+    "python tools/build/build_face_embedder_bundle.py{} --verify-node "
+    "--verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python"
+)
 # variant -> (bundle name = folder under models/, the command that built it)
-OUTPUTS = {"float32": ("face-embedder-dlib", _COMMAND.format("")),
-           "dynamic-int8": ("face-embedder-dlib-int8", _COMMAND.format(" --variant dynamic-int8"))}
+OUTPUTS = {
+    "float32": ("face-embedder-dlib", _COMMAND.format("")),
+    "dynamic-int8": ("face-embedder-dlib-int8", _COMMAND.format(" --variant dynamic-int8")),
+}
 SIZE = 150
 DEEPFACE = testdata.SHARED_DATA / "faces" / "deepface"
 # Hand-placed face boxes (left, top, right, bottom) in the face_recognition test photos
 # (obama.jpg's is face_recognition's own HOG box): real faces for the numeric comparisons.
-FACE_BOXES = {"obama.jpg": (349, 142, 617, 409), "obama2.jpg": (240, 240, 500, 530),
-              "obama3.jpg": (599, 233, 910, 622), "biden.jpg": (419, 162, 735, 515)}
+FACE_BOXES = {
+    "obama.jpg": (349, 142, 617, 409),
+    "obama2.jpg": (240, 240, 500, 530),
+    "obama3.jpg": (599, 233, 910, 622),
+    "biden.jpg": (419, 162, 735, 515),
+}
 # deepface's published dlib thresholds: euclidean 0.6 (dlib's own), cosine 0.07.
 PROVISIONAL_COSINE = 0.07
 GOLDEN_CHIP = "chip[y, x, c] = (3x + 5y + 85c) mod 256, uint8, y/x/c = row/column/RGB channel"
@@ -78,8 +87,12 @@ def fetch_package(download_dir: Path | None, work: Path) -> Path:
     """The face-api tgz, from --download-dir when its sha256 matches, else `npm pack`."""
     if download_dir and (download_dir / TGZ).exists() and sha256_file(download_dir / TGZ) == TGZ_SHA256:
         return download_dir / TGZ
-    subprocess.run(["npm", "pack", "--loglevel=error", f"{PACKAGE}@{VERSION}", "--pack-destination", str(work)], check=True, timeout=300,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "pack", "--loglevel=error", f"{PACKAGE}@{VERSION}", "--pack-destination", str(work)],
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
+    )
     got = work / TGZ
     if sha256_file(got) != TGZ_SHA256:
         raise SystemExit(f"{TGZ}: sha256 {sha256_file(got)} does not match the pinned {TGZ_SHA256}")
@@ -102,8 +115,8 @@ def face_crops(max_deepface: int) -> dict[str, np.ndarray]:
     """150x150 RGB uint8 crops: the hand-boxed face_recognition photos, and central
     crops (side 0.5 x the short side, centred at 40% height) of the deepface photos."""
     crops, photos = {}, testdata.face_photos()
-    for name, (l, t, r, b) in FACE_BOXES.items():
-        cx, cy, s = (l + r) / 2, (t + b) / 2, 1.4 * max(r - l, b - t)
+    for name, (left, top, right, bottom) in FACE_BOXES.items():
+        cx, cy, s = (left + right) / 2, (top + bottom) / 2, 1.4 * max(right - left, bottom - top)
         crops[name] = _crop(photos / name, (cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2))
     for path in sorted(DEEPFACE.glob("img*.jpg"))[:max_deepface] if DEEPFACE.exists() else []:
         with Image.open(path) as im:
@@ -134,12 +147,32 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
     (node / "package.json").write_text('{"name": "faceapi-reference", "private": true}\n')
     # face-api's node-wasm build require()s tfjs and tfjs-backend-wasm (both pure npm
     # packages); its plain node build would need tfjs-node's downloaded native binary.
-    subprocess.run(["npm", "install", "--loglevel=error", "--no-audit", "--no-fund", "--ignore-scripts", str(tgz), TFJS,
-                    TFJS.replace("tfjs@", "tfjs-backend-wasm@")], cwd=node, check=True, timeout=600, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--loglevel=error",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            str(tgz),
+            TFJS,
+            TFJS.replace("tfjs@", "tfjs-backend-wasm@"),
+        ],
+        cwd=node,
+        check=True,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
     shutil.copy(Path(__file__).with_name("faceapi_reference.mjs"), node)
     (work / "crops.bin").write_bytes(np.ascontiguousarray(crops).tobytes())
-    done = subprocess.run(["node", "faceapi_reference.mjs", str(model_dir), str(work / "crops.bin"), str(len(crops)),
-                           str(work / "node.bin")], cwd=node, timeout=1200, capture_output=True, text=True)
+    done = subprocess.run(
+        ["node", "faceapi_reference.mjs", str(model_dir), str(work / "crops.bin"), str(len(crops)), str(work / "node.bin")],
+        cwd=node,
+        timeout=1200,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"face-api in Node failed:\n{done.stderr[-3000:]}")
     info = json.loads(done.stdout.strip().splitlines()[-1])
@@ -148,8 +181,12 @@ def node_reference(model_dir: Path, tgz: Path, crops: np.ndarray, work: Path) ->
 
 def other_runtime(python: str, bundle_dir: Path, crops: np.ndarray, work: Path) -> tuple[np.ndarray, dict]:
     np.save(work / "crops.npy", crops)
-    done = subprocess.run([python, __file__, "--embed-crops", str(work / "crops.npy"), str(work / "out.npy"),
-                           "--bundle", str(bundle_dir)], timeout=600, capture_output=True, text=True)
+    done = subprocess.run(
+        [python, __file__, "--embed-crops", str(work / "crops.npy"), str(work / "out.npy"), "--bundle", str(bundle_dir)],
+        timeout=600,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"{python}: the runtime check failed:\n{done.stderr[-3000:]}")
     return np.load(work / "out.npy"), json.loads(done.stdout.strip().splitlines()[-1])
@@ -164,8 +201,9 @@ def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
     from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK, get_settings
 
     runtime = get_settings().tflite_runtime
-    verifier = FaceVerifier.load(VerifyOptions(DEFAULT_FACE_DETECTOR, bundle_dir, DEFAULT_FACE_DETECTOR_FALLBACK,
-                                               load=LoadOptions(runtime=runtime), cache_size=0))
+    verifier = FaceVerifier.load(
+        VerifyOptions(DEFAULT_FACE_DETECTOR, bundle_dir, DEFAULT_FACE_DETECTOR_FALLBACK, load=LoadOptions(runtime=runtime), cache_size=0)
+    )
     embedder = verifier.embedder
     crops = np.load(crops_path)
     np.save(out_path, np.stack([embedder.embed(c) for c in crops]))
@@ -175,9 +213,16 @@ def embed_crops(crops_path: str, out_path: str, bundle_dir: str) -> None:
         embedder.embed(crops[0])
         times.append((time.perf_counter() - started) * 1000)
     # Machine-dependent: the load average says how busy the machine was while timing.
-    print(json.dumps({**runtime_info(runtime), "embed_median_ms_1_thread": round(float(np.median(times)), 1),
-                      "load_average_1min": round(os.getloadavg()[0], 2),
-                      "identity_sanity": identity_sanity(verifier)}))
+    print(
+        json.dumps(
+            {
+                **runtime_info(runtime),
+                "embed_median_ms_1_thread": round(float(np.median(times)), 1),
+                "load_average_1min": round(os.getloadavg()[0], 2),
+                "identity_sanity": identity_sanity(verifier),
+            }
+        )
+    )
 
 
 def identity_sanity(verifier) -> dict:
@@ -186,12 +231,22 @@ def identity_sanity(verifier) -> dict:
     from shared.face.embed import cosine_distance, euclidean_distance
 
     photos = testdata.face_photos()
-    e = {name: verifier.embed_photo((photos / name).read_bytes(), name).embedding
-         for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
-    pairs = [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama2.jpg", "obama3.jpg"),
-             ("obama.jpg", "biden.jpg"), ("obama2.jpg", "biden.jpg"), ("obama3.jpg", "biden.jpg")]
-    table = {f"{a} vs {b}": {"euclidean": round(euclidean_distance(e[a], e[b]), 4), "cosine": round(cosine_distance(e[a], e[b]), 4)}
-             for a, b in pairs}
+    e = {
+        name: verifier.embed_photo((photos / name).read_bytes(), name).embedding
+        for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
+    }
+    pairs = [
+        ("obama.jpg", "obama2.jpg"),
+        ("obama.jpg", "obama3.jpg"),
+        ("obama2.jpg", "obama3.jpg"),
+        ("obama.jpg", "biden.jpg"),
+        ("obama2.jpg", "biden.jpg"),
+        ("obama3.jpg", "biden.jpg"),
+    ]
+    table = {
+        f"{a} vs {b}": {"euclidean": round(euclidean_distance(e[a], e[b]), 4), "cosine": round(cosine_distance(e[a], e[b]), 4)}
+        for a, b in pairs
+    }
     same = max(v["euclidean"] for k, v in table.items() if "biden" not in k)
     other = min(v["euclidean"] for k, v in table.items() if "biden" in k)
     if not same < other:
@@ -202,31 +257,55 @@ def identity_sanity(verifier) -> dict:
 def manifest(model: bytes, variant: str, verification: dict, runtimes: dict) -> dict:
     name, command = OUTPUTS[variant]
     return {
-        "name": name, "version": BUNDLE_VERSION, "task": "face-embedding",
+        "name": name,
+        "version": BUNDLE_VERSION,
+        "task": "face-embedding",
         "description": "dlib ResNet-29 face embedder (the model behind face_recognition), 128-d, from face-api's port; "
-                       + ("float32" if variant == "float32" else "int8 weights, float activations (dynamic-range quantized)"),
+        + ("float32" if variant == "float32" else "int8 weights, float activations (dynamic-range quantized)"),
         "inputs": [{"name": "image", "shape": [1, SIZE, SIZE, 3], "dtype": "float32"}],
         "outputs": [{"name": "embedding", "shape": [1, 128], "dtype": "float32"}],
-        "preprocessing": {"crop": "dlib_chip", "size": SIZE, "padding": 0.25, "color": "RGB", "range": "0..255",
-                          "normalisation": "baked into the graph: (x - [122.782, 117.001, 104.298]) / 255"},
+        "preprocessing": {
+            "crop": "dlib_chip",
+            "size": SIZE,
+            "padding": 0.25,
+            "color": "RGB",
+            "range": "0..255",
+            "normalisation": "baked into the graph: (x - [122.782, 117.001, 104.298]) / 255",
+        },
         "postprocessing": {},
         "output": {"dims": 128, "normalised": False},
-        "threshold": {"metric": "cosine", "value": PROVISIONAL_COSINE, "operating_point": "provisional",
-                      "note": "provisional; calibrated by tools/calibrate/calibrate_face_threshold.py. dlib/face_recognition use "
-                              "euclidean 0.6 on these non-normalised vectors; 0.07 is deepface's cosine value for dlib"},
+        "threshold": {
+            "metric": "cosine",
+            "value": PROVISIONAL_COSINE,
+            "operating_point": "provisional",
+            "note": "provisional; calibrated by tools/calibrate/calibrate_face_threshold.py. dlib/face_recognition use "
+            "euclidean 0.6 on these non-normalised vectors; 0.07 is deepface's cosine value for dlib",
+        },
         "metrics": {},
-        "sha256": hashlib.sha256(model).hexdigest(), "size_bytes": len(model),
-        "source": {"package": PACKAGE, "version": VERSION, "registry": "npm", "file": TGZ, "file_sha256": TGZ_SHA256,
-                   "licence": "MIT (face-api port); weights: public domain (released by dlib's author, Davis King)",
-                   "path_in_package": "model/face_recognition_model-weights_manifest.json, model/face_recognition_model.bin; "
-                                      "architecture from src/faceRecognitionNet/"},
-        "conversion": {"tool": "tools/build/build_face_embedder_bundle.py", "command": command, "variant": variant,
-                       "tensorflow": "2.15.1", "tensorflowjs": "4.17.0",
-                       "method": "uint8 tfjs weights dequantized (q*scale+min), network rebuilt 1:1 in TensorFlow "
-                                 "(tools/build/faceapi_resnet.py), TFLiteConverter, builtin ops only"
-                                 + ("" if variant == "float32" else ", Optimize.DEFAULT (dynamic-range int8 weights)"),
-                       "deterministic": "rebuilds are byte-identical (checked with --check)",
-                       "verification": verification},
+        "sha256": hashlib.sha256(model).hexdigest(),
+        "size_bytes": len(model),
+        "source": {
+            "package": PACKAGE,
+            "version": VERSION,
+            "registry": "npm",
+            "file": TGZ,
+            "file_sha256": TGZ_SHA256,
+            "licence": "MIT (face-api port); weights: public domain (released by dlib's author, Davis King)",
+            "path_in_package": "model/face_recognition_model-weights_manifest.json, model/face_recognition_model.bin; "
+            "architecture from src/faceRecognitionNet/",
+        },
+        "conversion": {
+            "tool": "tools/build/build_face_embedder_bundle.py",
+            "command": command,
+            "variant": variant,
+            "tensorflow": "2.15.1",
+            "tensorflowjs": "4.17.0",
+            "method": "uint8 tfjs weights dequantized (q*scale+min), network rebuilt 1:1 in TensorFlow "
+            "(tools/build/faceapi_resnet.py), TFLiteConverter, builtin ops only"
+            + ("" if variant == "float32" else ", Optimize.DEFAULT (dynamic-range int8 weights)"),
+            "deterministic": "rebuilds are byte-identical (checked with --check)",
+            "verification": verification,
+        },
         "runtimes_checked": runtimes,
     }
 
@@ -246,18 +325,23 @@ def verify(args: argparse.Namespace, model: bytes, tgz: Path, model_dir: Path, n
     crops = face_crops(args.max_deepface)
     # The last one is a synthetic chip whose face-api descriptor goes into bundle.json,
     # so tests can check the runtime against face-api without Node.
-    batch = np.stack(list(crops.values()) + [golden_chip()])
-    reference = np.concatenate([net(batch[i:i + 1].astype(np.float32)).numpy() for i in range(len(batch))])
+    batch = np.stack([*list(crops.values()), golden_chip()])
+    reference = np.concatenate([net(batch[i : i + 1].astype(np.float32)).numpy() for i in range(len(batch))])
     lite = run_tflite(model, batch)
-    verification = {"crops": f"{len(FACE_BOXES)} face_recognition-1.3.0 test photos (hand boxes) + "
-                             f"{len(batch) - len(FACE_BOXES) - 1} deepface photos (central crops), 150x150 RGB; + 1 synthetic chip",
-                    "max_abs_diff_vs_tf_rebuild": float(np.abs(lite - reference).max()),
-                    "max_cosine_distance_vs_tf_rebuild": max(cosine(a, b) for a, b in zip(lite, reference))}
+    verification = {
+        "crops": f"{len(FACE_BOXES)} face_recognition-1.3.0 test photos (hand boxes) + "
+        f"{len(batch) - len(FACE_BOXES) - 1} deepface photos (central crops), 150x150 RGB; + 1 synthetic chip",
+        "max_abs_diff_vs_tf_rebuild": float(np.abs(lite - reference).max()),
+        "max_cosine_distance_vs_tf_rebuild": max(cosine(a, b) for a, b in zip(lite, reference, strict=True)),
+    }
     if args.verify_node:
         node, info = node_reference(model_dir, tgz, batch, work)
-        verification["face_api_node"] = {**info, "max_abs_diff_tflite": float(np.abs(lite - node).max()),
-                                         "max_abs_diff_tf_rebuild": float(np.abs(reference - node).max()),
-                                         "golden": {"chip": GOLDEN_CHIP, "descriptor": [round(float(v), 7) for v in node[-1]]}}
+        verification["face_api_node"] = {
+            **info,
+            "max_abs_diff_tflite": float(np.abs(lite - node).max()),
+            "max_abs_diff_tf_rebuild": float(np.abs(reference - node).max()),
+            "golden": {"chip": GOLDEN_CHIP, "descriptor": [round(float(v), 7) for v in node[-1]]},
+        }
     return verification, batch, lite
 
 
@@ -270,8 +354,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--download-dir", type=Path, help="folder that may already hold " + TGZ)
-    p.add_argument("--variant", choices=list(OUTPUTS), default="float32",
-                   help="float32 (the shipped bundle) or dynamic-int8 (int8 weights; --out defaults to models/face-embedder-dlib-int8)")
+    p.add_argument(
+        "--variant",
+        choices=list(OUTPUTS),
+        default="float32",
+        help="float32 (the shipped bundle) or dynamic-int8 (int8 weights; --out defaults to models/face-embedder-dlib-int8)",
+    )
     p.add_argument("--out", type=Path, help="bundle folder (default: models/<bundle name>)")
     p.add_argument("--verify-node", action="store_true", help="compare with face-api in Node (npm installs into a temp dir)")
     p.add_argument("--verify-python", action="append", default=[], help="another venv's python to load and run the bundle")

@@ -8,6 +8,7 @@ shortcut in `residualDown`, and the same weight names. Tools only (imports Tenso
 Input: [1, 150, 150, 3] float32 RGB in 0..255. Output: [1, 128] float32 (not normalised;
 dlib compares these with euclidean distance).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,19 @@ MANIFEST = "face_recognition_model-weights_manifest.json"
 
 # (name, kind) in FaceRecognitionNet.forwardInput order, after conv32_down + max pool.
 RESIDUAL_BLOCKS = [
-    ("conv32_1", "same"), ("conv32_2", "same"), ("conv32_3", "same"),
-    ("conv64_down", "down"), ("conv64_1", "same"), ("conv64_2", "same"), ("conv64_3", "same"),
-    ("conv128_down", "down"), ("conv128_1", "same"), ("conv128_2", "same"),
-    ("conv256_down", "down"), ("conv256_1", "same"), ("conv256_2", "same"),
+    ("conv32_1", "same"),
+    ("conv32_2", "same"),
+    ("conv32_3", "same"),
+    ("conv64_down", "down"),
+    ("conv64_1", "same"),
+    ("conv64_2", "same"),
+    ("conv64_3", "same"),
+    ("conv128_down", "down"),
+    ("conv128_1", "same"),
+    ("conv128_2", "same"),
+    ("conv256_down", "down"),
+    ("conv256_1", "same"),
+    ("conv256_2", "same"),
     ("conv256_down_out", "down"),
 ]
 

@@ -7,6 +7,7 @@ pixels, relative to the first frame, divided by the image width (960) and height
 Rows come in runs of near-identical frames, so the held-out part is the last 25% of each
 class's rows (whole late runs), never a random sample.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,8 +46,8 @@ def split(y: np.ndarray, heldout_fraction: float = 0.25, val_fraction: float = 0
     train, val, held = [], [], []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)  # file order = recording order
-        n_train = int(round(len(idx) * (1 - heldout_fraction)))
-        n_val = int(round(n_train * val_fraction))
+        n_train = round(len(idx) * (1 - heldout_fraction))
+        n_val = round(n_train * val_fraction)
         train += list(idx[: n_train - n_val])
         val += list(idx[n_train - n_val : n_train])
         held += list(idx[n_train:])
@@ -63,8 +64,9 @@ def _rotate_scale(p: np.ndarray, rng: np.random.Generator, max_rad: float, scale
     return np.stack([c * x - s * y, s * x + c * y], axis=-1)
 
 
-def augment_hand(x: np.ndarray, rng: np.random.Generator, copies: int, max_rad: float = 0.5,
-                 noise: float = 0.01, mirror: bool = True) -> np.ndarray:
+def augment_hand(
+    x: np.ndarray, rng: np.random.Generator, copies: int, max_rad: float = 0.5, noise: float = 0.01, mirror: bool = True
+) -> np.ndarray:
     """(N, 42) hand keypoint rows -> (N * (1 + copies), 42): rotated, stretched, jittered,
     optionally mirrored (the other hand) copies, re-made relative to the wrist and
     re-divided by their largest absolute value exactly like the original rows."""
@@ -80,8 +82,16 @@ def augment_hand(x: np.ndarray, rng: np.random.Generator, copies: int, max_rad: 
     return np.concatenate(out)
 
 
-def augment_finger(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, copies: int, swap: np.ndarray,
-                   max_rad: float = 0.3, noise_px: float = 1.0, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def augment_finger(
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    copies: int,
+    swap: np.ndarray,
+    max_rad: float = 0.3,
+    noise_px: float = 1.0,
+    mirror: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, 32) fingertip histories -> augmented copies, in pixels: rotated, stretched,
     jittered by noise_px, re-made relative to the first frame. mirror flips x, which turns
     clockwise into counter-clockwise: labels go through `swap`."""

@@ -6,6 +6,7 @@ delivers (the 42 hand-keypoint values, or the 16 x 2 fingertip offsets). The run
 preprocessing therefore stays the recipe in shared/gesture/features.py, unchanged, and a
 client sending the same features form gets the same answer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,7 @@ class HandGeometry(tf.keras.layers.Layer):
         self.bones = tf.constant(m)
         pairs = _bone_pairs()
         self.pair_a, self.pair_b = tf.constant([a for a, _ in pairs]), tf.constant([b for _, b in pairs])
-        tips = [(i, j) for k, i in enumerate(TIPS) for j in TIPS[k + 1:]]
+        tips = [(i, j) for k, i in enumerate(TIPS) for j in TIPS[k + 1 :]]
         self.tip_a, self.tip_b = tf.constant([i for i, _ in tips]), tf.constant([j for _, j in tips])
 
     def call(self, x: tf.Tensor) -> tf.Tensor:

@@ -21,6 +21,7 @@ Run with the tools venv (tools/requirements/convert.txt):
     python tools/build/train_gesture_bundles.py [--data DIR] [--only hand-sign] \\
         --verify-python .venv/bin/python --verify-python .venv-tflite214/bin/python
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,19 +50,36 @@ from tools.testdata import SHARED_DATA
 DATA = SHARED_DATA / "gesture"
 SEED = 42
 VERSION = "1.0.0"
-ORIGIN = {"repository": "kinivi/hand-gesture-recognition-mediapipe", "commit": "0e737bb8c45ea03f6fafb1f5dbfe9246c34a8003",
-          "folder": "model/", "licence": "Apache-2.0", "recorded_with": "MediaPipe Hands, 960x540 camera"}
+ORIGIN = {
+    "repository": "kinivi/hand-gesture-recognition-mediapipe",
+    "commit": "0e737bb8c45ea03f6fafb1f5dbfe9246c34a8003",
+    "folder": "model/",
+    "licence": "Apache-2.0",
+    "recorded_with": "MediaPipe Hands, 960x540 camera",
+}
 BUNDLES = {
     "hand-sign": {
-        "csv": "keypoint_classifier/keypoint.csv", "labels": "keypoint_classifier/keypoint_classifier_label.csv",
-        "frames": 1, "features": 42, "copies": 8, "epochs": 300, "patience": 30, "members": 1,
+        "csv": "keypoint_classifier/keypoint.csv",
+        "labels": "keypoint_classifier/keypoint_classifier_label.csv",
+        "frames": 1,
+        "features": 42,
+        "copies": 8,
+        "epochs": 300,
+        "patience": 30,
+        "members": 1,
         "recipe": {"recipe": "hand_keypoints", "image_size": list(gd.IMAGE_SIZE), "pixel_rounding": "trunc"},
         "frame_fit": {"method": "pad_trim", "keep": "last", "pad": "edge", "pad_value": 0.0},
         "description": "Static hand sign from one frame of 21 MediaPipe hand landmarks (the last frame sent is used).",
     },
     "finger-gesture": {
-        "csv": "point_history_classifier/point_history.csv", "labels": "point_history_classifier/point_history_classifier_label.csv",
-        "frames": 16, "features": 2, "copies": 4, "epochs": 300, "patience": 30, "members": 1,
+        "csv": "point_history_classifier/point_history.csv",
+        "labels": "point_history_classifier/point_history_classifier_label.csv",
+        "frames": 16,
+        "features": 2,
+        "copies": 4,
+        "epochs": 300,
+        "patience": 30,
+        "members": 1,
         "recipe": {"recipe": "fingertip_history", "image_size": list(gd.IMAGE_SIZE), "pixel_rounding": "trunc", "landmark": 8},
         "frame_fit": {"method": "pad_trim", "keep": "last", "pad": "edge", "pad_value": 0.0},
         "description": "Index-fingertip movement over the last 16 frames (~0.5 s at 30 fps) of MediaPipe hand landmarks.",
@@ -102,7 +120,9 @@ def table(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
     return {
         "samples": len(y),
         "accuracy": round(float((y == pred).mean()), 4),
-        "per_class": {labels[c]: {"samples": int(conf[c].sum()), "accuracy": round(float(conf[c, c] / max(1, conf[c].sum())), 4)} for c in range(k)},
+        "per_class": {
+            labels[c]: {"samples": int(conf[c].sum()), "accuracy": round(float(conf[c, c] / max(1, conf[c].sum())), 4)} for c in range(k)
+        },
         "confusion": {"labels": labels, "rows": "true class", "columns": "predicted class", "matrix": conf.tolist()},
     }
 
@@ -110,7 +130,7 @@ def table(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
 def print_table(name: str, t: dict) -> None:
     labels = t["confusion"]["labels"]
     print(f"\n{name}: held-out accuracy {t['accuracy'] * 100:.2f}% on {t['samples']} rows")
-    for label, row in zip(labels, t["confusion"]["matrix"]):
+    for label, row in zip(labels, t["confusion"]["matrix"], strict=True):
         c = t["per_class"][label]
         print(f"  {label:>18s} {c['accuracy'] * 100:6.2f}% of {c['samples']:4d}  confusion {row}")
 
@@ -128,30 +148,64 @@ def train_one(name: str, data: Path, out: Path, checks: Checks) -> dict:
     xt, yt = training_set(name, x[parts.train], y[parts.train], rng)
     model = build_model(name, len(labels))
     stop = tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
-    hist = model.fit(xt.reshape(shape), yt, validation_data=(x[parts.validation].reshape(shape), y[parts.validation]),
-                     epochs=cfg["epochs"], batch_size=128, shuffle=True, callbacks=[stop], verbose=0)
+    hist = model.fit(
+        xt.reshape(shape),
+        yt,
+        validation_data=(x[parts.validation].reshape(shape), y[parts.validation]),
+        epochs=cfg["epochs"],
+        batch_size=128,
+        shuffle=True,
+        callbacks=[stop],
+        verbose=0,
+    )
     inp = tf.keras.Input((cfg["frames"], cfg["features"]), batch_size=1, name="frames")
     fixed = tf.keras.Model(inp, model(inp, training=False))
     tflite = to_tflite(fixed)
     held = x[parts.heldout].reshape(shape)
     pred = check.interpreter_outputs(tflite, held).argmax(axis=1)
-    metrics = {"heldout": table(y[parts.heldout], pred, labels),
-               "split": "per class, in file (recording) order: first 75% train (its last 15% = early-stopping validation), last 25% held out",
-               "training": {"train_rows": len(parts.train), "validation_rows": len(parts.validation),
-                            "augmented_rows": len(xt), "epochs_run": len(hist.history["loss"]), "seed": SEED,
-                            "validation_accuracy": round(float(model.evaluate(x[parts.validation].reshape(shape), y[parts.validation], verbose=0)[1]), 4)}}
+    metrics = {
+        "heldout": table(y[parts.heldout], pred, labels),
+        "split": "per class, in file (recording) order: first 75% train (its last 15% = early-stopping validation), last 25% held out",
+        "training": {
+            "train_rows": len(parts.train),
+            "validation_rows": len(parts.validation),
+            "augmented_rows": len(xt),
+            "epochs_run": len(hist.history["loss"]),
+            "seed": SEED,
+            "validation_accuracy": round(float(model.evaluate(x[parts.validation].reshape(shape), y[parts.validation], verbose=0)[1]), 4),
+        },
+    }
     print_table(name, metrics["heldout"])
-    source = {**ORIGIN, "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (csv_path, labels_path)},
-              "path_in_repository": [f"model/{cfg['csv']}", f"model/{cfg['labels']}"],
-              "note": "training data origin; the data is not part of this repository"}
+    source = {
+        **ORIGIN,
+        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (csv_path, labels_path)},
+        "path_in_repository": [f"model/{cfg['csv']}", f"model/{cfg['labels']}"],
+        "note": "training data origin; the data is not part of this repository",
+    }
     spec = BundleSpec(
-        name=name, version=VERSION, description=cfg["description"], labels=labels,
-        preprocessing={"frames": cfg["frames"], "features_per_frame": cfg["features"], "frame_fit": cfg["frame_fit"],
-                       "missing": {"policy": "previous", "fill_value": 0.0}, "normalization": None, "landmarks": cfg["recipe"]},
-        softmax_in_model=True, source=source, metrics=metrics,
-        conversion={"tool": "tools/build/train_gesture_bundles.py", "command": "python tools/build/train_gesture_bundles.py " + shlex.join(sys.argv[1:]),
-                    "quantize": "none", "fixed_batch": 1, "trained_here": True,
-                    "reproducibility": "fixed seeds and TF op determinism; retraining on another CPU or TF build may differ in the last bits"},
+        name=name,
+        version=VERSION,
+        description=cfg["description"],
+        labels=labels,
+        preprocessing={
+            "frames": cfg["frames"],
+            "features_per_frame": cfg["features"],
+            "frame_fit": cfg["frame_fit"],
+            "missing": {"policy": "previous", "fill_value": 0.0},
+            "normalization": None,
+            "landmarks": cfg["recipe"],
+        },
+        softmax_in_model=True,
+        source=source,
+        metrics=metrics,
+        conversion={
+            "tool": "tools/build/train_gesture_bundles.py",
+            "command": "python tools/build/train_gesture_bundles.py " + shlex.join(sys.argv[1:]),
+            "quantize": "none",
+            "fixed_batch": 1,
+            "trained_here": True,
+            "reproducibility": "fixed seeds and TF op determinism; retraining on another CPU or TF build may differ in the last bits",
+        },
     )
     report = write_bundle(out / name, spec, fixed, tflite, held.astype(np.float32), held.astype(np.float32), checks)
     return {"metrics": metrics, "check": {k: v for k, v in report.items() if k not in ("keras_probabilities", "ops")}}
@@ -162,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder with the keypoint CSVs (default {DATA})")
     parser.add_argument("--out", type=Path, default=ROOT / "models", help="where bundle folders go (default models/)")
     parser.add_argument("--only", choices=sorted(BUNDLES), action="append", help="train only this bundle (repeatable)")
-    parser.add_argument("--verify-python", action="append", default=[], metavar="PYTHON",
-                        help="also serve each bundle with this interpreter's runtime (repeatable)")
+    parser.add_argument(
+        "--verify-python",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="also serve each bundle with this interpreter's runtime (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         raise SystemExit(f"{args.data} not found: the gesture keypoint data lives outside the repo (see --data)")

@@ -12,6 +12,7 @@ best accuracy, ties going to the lower false-accept rate.
     python tools/calibrate/calibrate_face_threshold.py               # print the table
     python tools/calibrate/calibrate_face_threshold.py --write       # also store it in bundle.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,8 +128,18 @@ def main() -> int:
 def print_table(m: dict, rule: str) -> None:
     print(f"\nCalibration on {m['dataset']}; metric {m['metric']}")
     print("| measure | value |\n|---|---|")
-    for key in ("pairs", "roc_auc", "eer", "threshold", "accuracy_at_threshold", "tar_at_threshold", "far_at_threshold",
-                "tar_at_far_1pct", "same_distance_max", "different_distance_min"):
+    for key in (
+        "pairs",
+        "roc_auc",
+        "eer",
+        "threshold",
+        "accuracy_at_threshold",
+        "tar_at_threshold",
+        "far_at_threshold",
+        "tar_at_far_1pct",
+        "same_distance_max",
+        "different_distance_min",
+    ):
         print(f"| {key} | {m[key]} |")
     print(f"\nthreshold rule: {rule}")
     for line in m["no_face"]:
@@ -139,8 +150,12 @@ def write_bundle(folder: Path, metrics: dict, rule: str) -> None:
     path = folder / "bundle.json"
     meta = json.loads(path.read_text())
     assert meta["sha256"] == sha256_hex((folder / "model.tflite").read_bytes()), "bundle.json does not match model.tflite"
-    meta["threshold"] = {"metric": metrics["metric"], "value": metrics["threshold"], "operating_point": rule,
-                         "calibrated_by": "tools/calibrate/calibrate_face_threshold.py"}
+    meta["threshold"] = {
+        "metric": metrics["metric"],
+        "value": metrics["threshold"],
+        "operating_point": rule,
+        "calibrated_by": "tools/calibrate/calibrate_face_threshold.py",
+    }
     meta.setdefault("metrics", {})["calibration"] = metrics
     path.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote threshold {metrics['threshold']} to {path}")

@@ -14,6 +14,7 @@ tflite-runtime 2.14, full TensorFlow's tf.lite.Interpreter as the "before").
 
 Dev-only dependencies: matplotlib (for the plot); tools/requirements/bench.txt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=50, help="requests per warm verify_face workload (default 50)")
     p.add_argument("--gesture-requests", type=int, default=500, help="requests per warm predict_gesture workload (default 500)")
     p.add_argument("--leak-requests", type=int, default=500, help="requests in the leak check, PSS read after 50 and after all (0 = skip)")
-    p.add_argument("--cases", default="verify,gesture", help=f"comma-separated subset of {','.join(CASES)} (the hello-world floor always runs)")
+    p.add_argument(
+        "--cases", default="verify,gesture", help=f"comma-separated subset of {','.join(CASES)} (the hello-world floor always runs)"
+    )
     p.add_argument("--python-litert", default=sys.executable, help="Python with ai-edge-litert (default: this one)")
     p.add_argument("--python-tflite214", help="Python with tflite-runtime 2.14 (skipped when not given)")
     p.add_argument("--python-tf", help="Python with tensorflow + functions-framework for the 'before' (skipped when not given)")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for every served function (repeatable), e.g. MALLOC_ARENA_MAX=2")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for every served function (repeatable), e.g. MALLOC_ARENA_MAX=2",
+    )
     p.add_argument("--out", type=Path, default=None, help="write benchmark.md and benchmark_rss.png here (default: print only)")
     p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: a temporary folder)")
     p.add_argument("--no-gs", action="store_true", help="skip the gs:// case even when the storage emulator is available")
@@ -67,11 +75,19 @@ ANALYSIS_MARK = "<!-- analysis: hand-written below this line, kept when the benc
 def kept_analysis(path: Path) -> str:
     """The hand-written part of an existing benchmark.md (from ANALYSIS_MARK on), or ""."""
     old = path.read_text() if path.exists() else ""
-    return "\n" + old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""
+    return "\n" + old[old.index(ANALYSIS_MARK) :] if ANALYSIS_MARK in old else ""
 
 
-def run(args: argparse.Namespace, cases: list[str], pythons: dict[str, tuple[str, dict]], budget: Budget, gs_env: dict | None,
-        log_dir: Path, notes: list[str], say: Callable[[str], None]) -> tuple[list[VariantResult], dict[str, float], list[str]]:
+def run(
+    args: argparse.Namespace,
+    cases: list[str],
+    pythons: dict[str, tuple[str, dict]],
+    budget: Budget,
+    gs_env: dict | None,
+    log_dir: Path,
+    notes: list[str],
+    say: Callable[[str], None],
+) -> tuple[list[VariantResult], dict[str, float], list[str]]:
     """Cold starts, then warm workloads, then in-process gesture timing; servers always killed."""
     try:
         variants = [hello_variant(args.python_litert)]
@@ -79,8 +95,14 @@ def run(args: argparse.Namespace, cases: list[str], pythons: dict[str, tuple[str
             notes.append("extra environment for every function: " + " ".join(args.env))
         if "verify" in cases:
             variants += verify_variants(pythons, budget, args.python_tf, gs_env)
-            notes.append("gs:// bundles: " + ("served from a storage emulator on loopback (network time near zero: the client's own cost)"
-                                               if gs_env else "not measured (storage emulator not available, or --no-gs)"))
+            notes.append(
+                "gs:// bundles: "
+                + (
+                    "served from a storage emulator on loopback (network time near zero: the client's own cost)"
+                    if gs_env
+                    else "not measured (storage emulator not available, or --no-gs)"
+                )
+            )
         if "gesture" in cases:
             found = gesture_variants(pythons, budget, args.python_tf)
             variants += found

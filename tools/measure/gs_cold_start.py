@@ -14,6 +14,7 @@ the client's own cost (import, requests, copies), not a real bucket's latency.
 Example:
   python tools/measure/gs_cold_start.py --function verify_face --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def request_body(function: str) -> dict:
         folder = testdata.face_photos()
         return {k: base64.b64encode((folder / f).read_bytes()).decode() for k, f in (("img1", "obama.jpg"), ("img2", "obama2.jpg"))}
     values = testdata.gesture_rows("point_history.csv", 1)[0]
-    return {"model": "finger-gesture", "features": [values[i:i + 2] for i in range(0, len(values), 2)]}
+    return {"model": "finger-gesture", "features": [values[i : i + 2] for i in range(0, len(values), 2)]}
 
 
 def child(function: str) -> None:
@@ -56,18 +57,28 @@ def child(function: str) -> None:
     if response.status_code != 200:
         raise SystemExit(f"{function}: {response.status_code} {response.get_json()}")
     storage_imported = "google.cloud.storage" in sys.modules
-    print(json.dumps({
-        "first_answer_ms": round((answered - prepared) * 1000, 1),
-        "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
-        "storage_client_imported": storage_imported,
-    }))
+    print(
+        json.dumps(
+            {
+                "first_answer_ms": round((answered - prepared) * 1000, 1),
+                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+                "storage_client_imported": storage_imported,
+            }
+        )
+    )
 
 
 def run_children(function: str, env: dict, repeats: int) -> list[dict]:
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, __file__, "--child", function], env={**os.environ, **env},
-                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", function],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
         if out.returncode != 0:
             raise SystemExit(f"child failed: {out.stderr[-2000:]}")
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -89,8 +100,10 @@ def main() -> int:
             raise SystemExit("the storage emulator is not available (pip install -r requirements-dev.txt)")
         # Both modes see STORAGE_EMULATOR_HOST: only the bundle settings differ.
         results = {"local": run_children(args.function, {}, args.repeats), "gs": run_children(args.function, gs_env, args.repeats)}
-    summary = {mode: {key: statistics.median(r[key] for r in runs) for key in ("first_answer_ms", "rss_mb")} | {"runs": runs}
-               for mode, runs in results.items()}
+    summary = {
+        mode: {key: statistics.median(r[key] for r in runs) for key in ("first_answer_ms", "rss_mb")} | {"runs": runs}
+        for mode, runs in results.items()
+    }
     print(json.dumps({"function": args.function, "repeats": args.repeats, **summary}, indent=1))
     return 0
 

@@ -11,6 +11,7 @@ still running.
 `drive(url, requests, concurrency)` sends them from client threads, one keep-alive
 connection each, and returns one `Outcome` per request.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,13 +76,25 @@ class Server:
 
     def start(self) -> Server:
         self.port = self.port or free_port(self.host)
-        cmd = [self.python, "-m", "functions_framework", "--target", self.function, "--source", str(self.source),
-               "--host", self.host, "--port", str(self.port)]
+        cmd = [
+            self.python,
+            "-m",
+            "functions_framework",
+            "--target",
+            self.function,
+            "--source",
+            str(self.source),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         env = {**(os.environ if self.inherit_env else {}), "WORKERS": "1", "PYTHONUNBUFFERED": "1", **self.env}
         out = self.log.open("wb") if self.log else None
         self.t0 = time.perf_counter()
-        self.process = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                                        start_new_session=True)  # its own group: stop() reaches the worker too
+        self.process = subprocess.Popen(
+            cmd, cwd=self.cwd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
+        )  # its own group: stop() reaches the worker too
         if out:
             out.close()
         _RUNNING.append(self)
@@ -198,6 +211,7 @@ def stop_all() -> None:
 
 # ---- requests -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Request:
     """One POST. Attributes: name (for reports); body; content_type; expect (the status a
@@ -230,8 +244,10 @@ def multipart_request(name: str, files: dict[str, bytes], check: Callable[[dict]
     boundary = uuid.uuid4().hex
     parts = []
     for field_name, data in files.items():
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; filename=\"{field_name}.jpg\"\r\n"
-                "Content-Type: image/jpeg\r\n\r\n")
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; filename="{field_name}.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        )
         parts += [head.encode(), data, b"\r\n"]
     parts.append(f"--{boundary}--\r\n".encode())
     return Request(name, b"".join(parts), f"multipart/form-data; boundary={boundary}", check=check)
@@ -261,8 +277,14 @@ class Outcome:
 RequestSource = Request | Callable[[], Request]  # a builder makes the body when it is sent
 
 
-def drive(url: str, requests: Sequence[RequestSource], concurrency: int, *, deadline: float | None = None,
-          on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+def drive(
+    url: str,
+    requests: Sequence[RequestSource],
+    concurrency: int,
+    *,
+    deadline: float | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Send each request once from `concurrency` threads, one keep-alive connection each
     (reopened once when the server closed it). Stops taking new ones after `deadline`
     (time.monotonic()). `on_outcome` runs under a lock after each answer."""

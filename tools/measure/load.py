@@ -8,6 +8,7 @@ last third of the run.
     python tools/measure/load.py --function both --requests 2000 --max-seconds 300
     python tools/measure/load.py --function verify_face --url http://127.0.0.1:8080/   # a running server
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,7 @@ def slope_per_1000(points: list[tuple[int, float]]) -> float:
 def floor(points: list[tuple[int, float]], window: int = 5) -> list[tuple[int, float]]:
     """The lowest sample of each run of `window`: RSS between requests, without the
     transient buffers of whichever requests happened to be in flight at a sample."""
-    return [(points[i + window - 1][0], min(mb for _, mb in points[i:i + window]))
-            for i in range(0, len(points) - window + 1, window)]
+    return [(points[i + window - 1][0], min(mb for _, mb in points[i : i + window])) for i in range(0, len(points) - window + 1, window)]
 
 
 def check_loopback(url: str) -> None:
@@ -58,8 +58,17 @@ def check_loopback(url: str) -> None:
         raise SystemExit(f"refusing to load {host!r}: this script only targets loopback ({', '.join(harness.LOOPBACK)})")
 
 
-def run(function: str, *, requests: int = REQUESTS, max_seconds: float = MAX_SECONDS, concurrency: int = CONCURRENCY,
-        bad_fraction: float = BAD_FRACTION, url: str | None = None, seed: int = 7, env: dict | None = None) -> dict:
+def run(
+    function: str,
+    *,
+    requests: int = REQUESTS,
+    max_seconds: float = MAX_SECONDS,
+    concurrency: int = CONCURRENCY,
+    bad_fraction: float = BAD_FRACTION,
+    url: str | None = None,
+    seed: int = 7,
+    env: dict | None = None,
+) -> dict:
     """Drive one function; the report is a plain dict (see the module docstring)."""
     mix = {"verify_face": verify_mix, "predict_gesture": gesture_mix}[function](requests + WARMUP, bad_fraction, seed)
     server = None
@@ -91,8 +100,16 @@ def run(function: str, *, requests: int = REQUESTS, max_seconds: float = MAX_SEC
             server.stop()
 
 
-def report(function: str, outcomes: list[Outcome], rss: list[tuple[int, float]], elapsed: float, server,
-           requests: int, max_seconds: float, concurrency: int) -> dict:
+def report(
+    function: str,
+    outcomes: list[Outcome],
+    rss: list[tuple[int, float]],
+    elapsed: float,
+    server,
+    requests: int,
+    max_seconds: float,
+    concurrency: int,
+) -> dict:
     by_status: dict[str, int] = {}
     for o in outcomes:
         by_status[str(o.status)] = by_status.get(str(o.status), 0) + 1
@@ -106,11 +123,15 @@ def report(function: str, outcomes: list[Outcome], rss: list[tuple[int, float]],
         restarts = 0 if (server.alive() and now == server.started_workers) else max(1, len(set(now) - set(server.started_workers)))
     return {
         "function": function,
-        "requests_planned": requests, "requests_done": len(outcomes), "max_seconds": max_seconds,
-        "concurrency": concurrency, "seconds": round(elapsed, 1),
+        "requests_planned": requests,
+        "requests_done": len(outcomes),
+        "max_seconds": max_seconds,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 1),
         "by_status": dict(sorted(by_status.items())),
         "server_errors": sum(n for s, n in by_status.items() if s == "0" or s.startswith("5")),
-        "unexpected": unexpected[:20], "unexpected_count": len(unexpected),
+        "unexpected": unexpected[:20],
+        "unexpected_count": len(unexpected),
         "worker_restarts": restarts,
         "rss_mb": [(n, round(mb, 1)) for n, mb in rss],
         "rss_slope_mb_per_1000": round(slope_per_1000(rss), 2),
@@ -136,8 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     functions = list(harness.FUNCTIONS) if args.function == "both" else [args.function]
     if args.url and len(functions) != 1:
         parser.error("--url needs one --function")
-    reports = [run(f, requests=args.requests, max_seconds=args.max_seconds, concurrency=args.concurrency,
-                   bad_fraction=args.bad_fraction, url=args.url, seed=args.seed) for f in functions]
+    reports = [
+        run(
+            f,
+            requests=args.requests,
+            max_seconds=args.max_seconds,
+            concurrency=args.concurrency,
+            bad_fraction=args.bad_fraction,
+            url=args.url,
+            seed=args.seed,
+        )
+        for f in functions
+    ]
     text = "[\n" + ",\n".join(json.dumps(r) for r in reports) + "\n]"
     print(text)
     if args.json_out:

@@ -8,6 +8,7 @@ shipped examples; keypoint.csv: one frame x 42 features for the hand-sign bundle
 point_history.csv: 16 frames x 2 for the default finger-gesture bundle) sent as
 `features`, and as MediaPipe-style `landmarks` built from them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -107,4 +108,4 @@ def gesture_mix(n: int, bad_fraction: float, seed: int) -> list[Builder]:
 
 
 def _pairs(flat: list[float]) -> list[list[float]]:
-    return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+    return [flat[i : i + 2] for i in range(0, len(flat), 2)]

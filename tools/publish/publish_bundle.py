@@ -13,6 +13,7 @@ Credentials: the default Google credentials, or none when STORAGE_EMULATOR_HOST 
 at an emulator. Example:
   python tools/publish/publish_bundle.py models/face-detector-short gs://my-models/face-detector-short/1.0.0
 """
+
 from __future__ import annotations
 
 import argparse

@@ -14,6 +14,7 @@ Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY
 (8080), GESTURE_PORT (8081), READY_TIMEOUT_S (60), PYTHON (the interpreter that serves;
 default this one), plus any setting the functions read (see shared/settings.py).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Face alignment: similarity fit and chip sampling on synthetic images, then real photos."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,6 @@ from shared.face.align import ALIGN_KEYPOINTS, MEAN_FACE_POINTS, chip_template, 
 from shared.face.detect import Face, FaceDetector
 from shared.runtime.bundle import load_bundle
 from shared.settings import DEFAULT_FACE_DETECTOR
-from shared.vision.geometry import similarity_transform
 
 
 def similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:
@@ -23,8 +23,7 @@ def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def test_template_is_dlibs_mean_face():
     # Eye centres of dlib's 68-point mean face (points 36-41, 42-47), nose tip (30).
-    np.testing.assert_allclose(MEAN_FACE_POINTS[:3], [[0.2254918, 0.2159903], [0.7547613, 0.2159903],
-                                                      [0.490127, 0.515625]], atol=1e-6)
+    np.testing.assert_allclose(MEAN_FACE_POINTS[:3], [[0.2254918, 0.2159903], [0.7547613, 0.2159903], [0.490127, 0.515625]], atol=1e-6)
     assert 0.78 < MEAN_FACE_POINTS[3, 1] < 0.84 and MEAN_FACE_POINTS[3, 0] == pytest.approx(0.490127, abs=1e-5)
     # dlib's padding: p -> (p + padding) / (2 * padding + 1) * size.
     np.testing.assert_allclose(chip_template(150, 0.0), MEAN_FACE_POINTS * 150)
@@ -33,16 +32,16 @@ def test_template_is_dlibs_mean_face():
 
 def discs(shape: tuple[int, int], centres: np.ndarray, radius: float) -> np.ndarray:
     """Black RGB image with white discs; pixel centres at +0.5 (the library's convention)."""
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]] + 0.5
-    image = np.zeros(shape + (3,), np.uint8)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
+    image = np.zeros((*shape, 3), np.uint8)
     for cx, cy in centres:
-        image[(xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2] = 255
+        image[(xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2] = 255
     return image
 
 
 def blob_centres(chip: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Intensity-weighted centre (continuous coords) of the bright pixels nearest each point."""
-    yy, xx = np.mgrid[0:chip.shape[0], 0:chip.shape[1]] + 0.5
+    yy, xx = np.mgrid[0 : chip.shape[0], 0 : chip.shape[1]] + 0.5
     weight = chip[..., 0].astype(np.float64)
     nearest = np.argmin([(xx - x) ** 2 + (yy - y) ** 2 for x, y in near], axis=0)
     out = []

@@ -1,5 +1,6 @@
 """The typed face bundle contracts: the shipped bundles read cleanly; a malformed
 bundle.json is a BundleError naming the field, never a KeyError."""
+
 from __future__ import annotations
 
 import copy
@@ -39,27 +40,33 @@ def test_shipped_embedders_read(name):
     assert (contract.size, contract.dims, contract.metric) == (150, 128, "cosine") and 0 < contract.threshold < 1
 
 
-@pytest.mark.parametrize("path, named", [
-    ("preprocessing", "preprocessing"),
-    ("preprocessing.input_size", "preprocessing.input_size"),
-    ("postprocessing.anchors", "postprocessing.anchors"),
-    ("postprocessing.anchors.strides", "strides"),
-    ("postprocessing.decoding.num_boxes", "num_boxes"),
-    ("postprocessing.nms.min_suppression_threshold", "postprocessing.nms.min_suppression_threshold"),
-    ("postprocessing.output_tensors.scores", "output_tensors"),
-])
+@pytest.mark.parametrize(
+    "path, named",
+    [
+        ("preprocessing", "preprocessing"),
+        ("preprocessing.input_size", "preprocessing.input_size"),
+        ("postprocessing.anchors", "postprocessing.anchors"),
+        ("postprocessing.anchors.strides", "strides"),
+        ("postprocessing.decoding.num_boxes", "num_boxes"),
+        ("postprocessing.nms.min_suppression_threshold", "postprocessing.nms.min_suppression_threshold"),
+        ("postprocessing.output_tensors.scores", "output_tensors"),
+    ],
+)
 def test_detector_field_missing_is_named(path, named):
     with pytest.raises(BundleError, match=named.replace(".", r"\.")):
         DetectorContract.from_meta(without(meta("face-detector-short"), path))
 
 
-@pytest.mark.parametrize("path, named", [
-    ("threshold", "threshold"),
-    ("threshold.value", "threshold.value"),
-    ("threshold.metric", "threshold.metric"),
-    ("preprocessing.size", "preprocessing.size"),
-    ("output.dims", "output.dims"),
-])
+@pytest.mark.parametrize(
+    "path, named",
+    [
+        ("threshold", "threshold"),
+        ("threshold.value", "threshold.value"),
+        ("threshold.metric", "threshold.metric"),
+        ("preprocessing.size", "preprocessing.size"),
+        ("output.dims", "output.dims"),
+    ],
+)
 def test_embedder_field_missing_is_named(path, named):
     with pytest.raises(BundleError, match=named.replace(".", r"\.")):
         EmbedderContract.from_meta(without(meta("face-embedder-dlib"), path))

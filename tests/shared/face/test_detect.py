@@ -1,4 +1,5 @@
 """Face detection: SSD maths on synthetic arrays, then the real BlazeFace bundles on real photos."""
+
 from __future__ import annotations
 
 import warnings
@@ -10,9 +11,9 @@ from PIL import Image
 from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.runtime.bundle import load_bundle
 from shared.runtime.lazy import Lazy
+from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK
 from shared.vision.geometry import box_iou
 from shared.vision.ssd import decode, sigmoid_scores, ssd_anchors, weighted_nms
-from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def rgb(path) -> np.ndarray:
 
 
 # ---- anchors, decoding, NMS (pure maths) ------------------------------------------------
+
 
 def test_short_range_anchors_match_mediapipe(short):
     anchors = ssd_anchors(short.bundle.meta["postprocessing"]["anchors"])
@@ -111,18 +113,21 @@ def test_weighted_nms_keeps_boxes_at_or_under_the_threshold_apart():
     assert weighted_nms(np.zeros((0, 8, 2)), np.zeros(0), 0.3) == []
 
 
-@pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
-                                 np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 3), np.uint8)],
+)
 def test_detect_refuses_what_is_not_an_rgb_image(short, bad):
-    with pytest.raises(ValueError, match="RGB|no pixels"):
+    with pytest.raises(ValueError, match=r"RGB|no pixels"):
         short.detect(bad)
 
 
 # ---- real models, real photos ----------------------------------------------------------
 
+
 def assert_plausible_face(face: Face, shape: tuple[int, ...]) -> None:
     x, y, w, h = face.box
-    assert 0 <= x and 0 <= y and x + w <= shape[1] and y + h <= shape[0] and w > 0 and h > 0
+    assert x >= 0 and y >= 0 and x + w <= shape[1] and y + h <= shape[0] and w > 0 and h > 0
     (rx, ry), (lx, ly) = face.keypoints[RIGHT_EYE], face.keypoints[LEFT_EYE]
     nose, mouth = face.keypoints[NOSE_TIP], face.keypoints[MOUTH_CENTER]
     assert rx < nose[0] < lx  # subject's right eye on the image's left, nose between the eyes
@@ -163,8 +168,13 @@ def no_face_images(face_photos) -> dict[str, np.ndarray]:
     yy, xx = np.mgrid[0:480, 0:640]
     gradient = np.stack([xx * 255 // 639, yy * 255 // 479, (xx + yy) * 255 // 1118], axis=-1).astype(np.uint8)
     obama = rgb(face_photos / "obama.jpg")
-    return {"gradient": gradient, "tiny": np.full((8, 8, 3), 200, np.uint8), "one pixel": np.zeros((1, 1, 3), np.uint8),
-            "flag and curtain": np.ascontiguousarray(obama[:500, :340]), "suit": np.ascontiguousarray(obama[600:])}
+    return {
+        "gradient": gradient,
+        "tiny": np.full((8, 8, 3), 200, np.uint8),
+        "one pixel": np.zeros((1, 1, 3), np.uint8),
+        "flag and curtain": np.ascontiguousarray(obama[:500, :340]),
+        "suit": np.ascontiguousarray(obama[600:]),
+    }
 
 
 def test_nothing_found_where_there_is_no_face(short, full, face_photos):

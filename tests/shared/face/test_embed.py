@@ -2,6 +2,7 @@
 
 CI runs this file twice: with LiteRT and with TFLITE_RUNTIME=tflite_runtime.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.runtime.bundle import load_bundle
 from shared.face.embed import DISTANCES, FaceEmbedder, cosine_distance, euclidean_distance
 from shared.face.verify import FaceVerifier, VerifyOptions
+from shared.runtime.bundle import load_bundle
 from shared.settings import DEFAULT_FACE_EMBEDDER, Settings
 
 BUNDLE = Path(DEFAULT_FACE_EMBEDDER)
@@ -68,8 +69,15 @@ def test_matches_face_api_on_the_golden_chip(embedder):
     np.testing.assert_allclose(got, np.array(golden["descriptor"], dtype=np.float32), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("chip", [np.zeros((150, 150, 3), np.float32), np.zeros((112, 112, 3), np.uint8),
-                                  np.zeros((150, 150), np.uint8), np.zeros((1, 150, 150, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "chip",
+    [
+        np.zeros((150, 150, 3), np.float32),
+        np.zeros((112, 112, 3), np.uint8),
+        np.zeros((150, 150), np.uint8),
+        np.zeros((1, 150, 150, 3), np.uint8),
+    ],
+)
 def test_rejects_chips_of_the_wrong_shape_or_dtype(embedder, chip):
     with pytest.raises(ValueError, match=r"\(150, 150, 3\) uint8"):
         embedder.embed(chip)
@@ -79,8 +87,10 @@ def test_same_person_is_closer_than_another_person(face_photos):
     """Real photos through the served path (decode -> detect -> dlib chip -> embed): dlib's
     own euclidean 0.6 separates these, and the ordering holds for cosine too."""
     verifier = FaceVerifier.load(VerifyOptions.from_settings(Settings.from_env()))
-    vectors = {name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
-               for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
+    vectors = {
+        name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
+        for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
+    }
     for metric, distance in DISTANCES.items():
         same = [distance(vectors["obama.jpg"], vectors[n]) for n in ("obama2.jpg", "obama3.jpg")]
         other = [distance(vectors[n], vectors["biden.jpg"]) for n in ("obama.jpg", "obama2.jpg", "obama3.jpg")]
@@ -122,4 +132,4 @@ def test_euclidean_distance():
 
 
 def test_distances_table_names_both_metrics():
-    assert DISTANCES == {"cosine": cosine_distance, "euclidean": euclidean_distance}
+    assert {"cosine": cosine_distance, "euclidean": euclidean_distance} == DISTANCES

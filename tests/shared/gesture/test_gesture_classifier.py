@@ -1,5 +1,6 @@
 """GestureClassifier over the shipped bundles: contract validation, prediction, and the
 LSTM state reset that makes identical inputs give identical outputs."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
-from shared.runtime.bundle import BundleError, load_bundle
 from shared.errors import BadRequest
 from shared.gesture.classifier import Frames, GestureClassifier
 from shared.gesture.service import GestureService
+from shared.runtime.bundle import BundleError, load_bundle
 from shared.settings import MODELS_DIR
 
 HAND = MODELS_DIR / "hand-sign"
@@ -27,17 +28,20 @@ def _edited(tmp_path, source, edit) -> GestureClassifier:
     return GestureClassifier(load_bundle(str(folder)))
 
 
-@pytest.mark.parametrize("edit,match", [
-    (lambda m: m["preprocessing"].update(frames=2), "says 2 x 42"),
-    (lambda m: m["labels"].pop(), "labels must list 4"),
-    (lambda m: m["preprocessing"]["frame_fit"].update(method="stretch"), "method must be one of"),
-    (lambda m: m["preprocessing"]["missing"].update(policy="guess"), "policy must be one of"),
-    (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 5, "scale": [1] * 5}), "42"),
-    (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 42, "scale": [0] * 42}), "zeros"),
-    (lambda m: m["preprocessing"]["landmarks"].update(recipe="fingertip_history"), "makes 2 features"),
-    (lambda m: m["preprocessing"]["landmarks"].update(image_size=[960]), "image_size"),
-    (lambda m: m.update(task="face-embedding"), "expected 'gesture-classification'"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda m: m["preprocessing"].update(frames=2), "says 2 x 42"),
+        (lambda m: m["labels"].pop(), "labels must list 4"),
+        (lambda m: m["preprocessing"]["frame_fit"].update(method="stretch"), "method must be one of"),
+        (lambda m: m["preprocessing"]["missing"].update(policy="guess"), "policy must be one of"),
+        (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 5, "scale": [1] * 5}), "42"),
+        (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 42, "scale": [0] * 42}), "zeros"),
+        (lambda m: m["preprocessing"]["landmarks"].update(recipe="fingertip_history"), "makes 2 features"),
+        (lambda m: m["preprocessing"]["landmarks"].update(image_size=[960]), "image_size"),
+        (lambda m: m.update(task="face-embedding"), "expected 'gesture-classification'"),
+    ],
+)
 def test_bad_contracts_are_refused_at_load(tmp_path, edit, match):
     with pytest.raises(BundleError, match=match):
         _edited(tmp_path, HAND, edit)
@@ -45,8 +49,9 @@ def test_bad_contracts_are_refused_at_load(tmp_path, edit, match):
 
 def test_normalisation_from_the_bundle_is_applied(tmp_path):
     plain = GestureClassifier(load_bundle(str(HAND)))
-    scaled = _edited(tmp_path, HAND, lambda m: m["preprocessing"].update(
-        normalization={"kind": "standard", "mean": [1.0] * 42, "scale": [2.0] * 42}))
+    scaled = _edited(
+        tmp_path, HAND, lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [1.0] * 42, "scale": [2.0] * 42})
+    )
     row = np.linspace(-1, 1, 42)[None]
     a, _, _ = plain.features(Frames("features", (row - 1) / 2))
     b, _, _ = scaled.features(Frames("features", row))

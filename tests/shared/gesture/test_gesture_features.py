@@ -1,5 +1,6 @@
 """Feature derivation from raw landmarks reproduces the training data exactly; the frame
 fitting and missing-value rules do what the bundle says (pure maths on small arrays)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Request values -> arrays: strict JSON numbers, clear errors, NaN for missing."""
+
 from __future__ import annotations
 
 import math
@@ -17,11 +18,20 @@ def test_features_parse_with_null_and_nan_as_missing():
     assert x.shape == (3, 2) and x[0].tolist() == [1.0, 2.5] and np.isnan(x[1:]).all()
 
 
-@pytest.mark.parametrize("value,match", [
-    ([[1, "2"]], "str"), ([[1, True]], "bool"), ([[1, [2]]], "list"), ([[1, {}]], "dict"),
-    ([[1, 2, 3]], "3 values"), ([[1, math.inf]], "infinite"), ([[1, 10**400]], "too large"), ("1,2", "list of frames"),
-    ([7], "list of 2 numbers"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ([[1, "2"]], "str"),
+        ([[1, True]], "bool"),
+        ([[1, [2]]], "list"),
+        ([[1, {}]], "dict"),
+        ([[1, 2, 3]], "3 values"),
+        ([[1, math.inf]], "infinite"),
+        ([[1, 10**400]], "too large"),
+        ("1,2", "list of frames"),
+        ([7], "list of 2 numbers"),
+    ],
+)
 def test_features_refuse_non_numbers_and_wrong_shapes(value, match):
     with pytest.raises(BadRequest, match=match):
         parse_features(value, 2, 10)
@@ -43,7 +53,7 @@ def test_landmarks_take_lists_and_mediapipe_objects():
 
 
 def test_a_landmark_frame_with_any_missing_coordinate_is_missing_as_a_whole():
-    x = parse_landmarks([None, [[None, 0.5]] + HAND[1:], HAND], 10)
+    x = parse_landmarks([None, [[None, 0.5], *HAND[1:]], HAND], 10)
     assert np.isnan(x[:2]).all() and not np.isnan(x[2]).any()
 
 

@@ -1,4 +1,5 @@
 """Image geometry: similarity fits, affine inverse, crops and letterboxing (synthetic arrays)."""
+
 from __future__ import annotations
 
 import numpy as np

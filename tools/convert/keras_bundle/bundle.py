@@ -3,6 +3,7 @@
 The bundle is assembled in a temporary folder beside the target, loaded and compared
 with Keras there, and only moved into place when every check passes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,30 +67,37 @@ def manifest(spec: BundleSpec, tflite: bytes) -> dict:
         "inputs": _tensors(interp.get_input_details()),
         "outputs": _tensors(interp.get_output_details()),
         "preprocessing": spec.preprocessing,
-        "postprocessing": {"softmax": not spec.softmax_in_model,
-                           "note": "model outputs are probabilities" if spec.softmax_in_model else "model outputs are logits: apply softmax"},
+        "postprocessing": {
+            "softmax": not spec.softmax_in_model,
+            "note": "model outputs are probabilities" if spec.softmax_in_model else "model outputs are logits: apply softmax",
+        },
         "labels": spec.labels,
         **({"metrics": spec.metrics} if spec.metrics else {}),
         "sha256": hashlib.sha256(tflite).hexdigest(),
         "size_bytes": len(tflite),
         "source": spec.source,
-        "conversion": {**spec.conversion, "tensorflow": tf.__version__, "keras": keras_version(),
-                       "ops": op_versions(tflite)},
+        "conversion": {**spec.conversion, "tensorflow": tf.__version__, "keras": keras_version(), "ops": op_versions(tflite)},
         **spec.extra,
     }
 
 
-def write_bundle(out: Path, spec: BundleSpec, model: tf.keras.Model, tflite: bytes, raw: np.ndarray,
-                 ready: np.ndarray, checks: Checks) -> dict:
+def write_bundle(
+    out: Path, spec: BundleSpec, model: tf.keras.Model, tflite: bytes, raw: np.ndarray, ready: np.ndarray, checks: Checks
+) -> dict:
     """Check and write. raw: (N, T, F) sample features as a client sends them; ready: the
     same normalised for the Keras model. Returns the report; exits without writing on failure."""
     reference = check.keras_probabilities(model, ready, spec.softmax_in_model)
     outputs = check.interpreter_outputs(tflite, ready)
     probs = outputs if spec.softmax_in_model else check.softmax(outputs.astype(np.float64))
-    report = {"tensorflow_interpreter": check.compare(reference, probs),
-              "state_carry_without_reset": check.state_carries_over(tflite, ready[0]),
-              "ops": op_versions(tflite), "keras_probabilities": reference.round(7).tolist()}
-    problems = [f"tensorflow interpreter: {p}" for p in check.passes(report["tensorflow_interpreter"], checks.max_abs_diff, checks.min_top1)]
+    report = {
+        "tensorflow_interpreter": check.compare(reference, probs),
+        "state_carry_without_reset": check.state_carries_over(tflite, ready[0]),
+        "ops": op_versions(tflite),
+        "keras_probabilities": reference.round(7).tolist(),
+    }
+    problems = [
+        f"tensorflow interpreter: {p}" for p in check.passes(report["tensorflow_interpreter"], checks.max_abs_diff, checks.min_top1)
+    ]
     meta = manifest(spec, tflite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))

@@ -2,6 +2,7 @@
 Keras on sample inputs (max abs difference, top-1 agreement), in TensorFlow's interpreter
 here and, through the project's own runtime code, in every other Python given.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,9 @@ def runtime_probabilities(python: str, bundle_dir: Path, raw: np.ndarray) -> tup
     with tempfile.TemporaryDirectory(prefix="bundle-check-") as tmp:
         src, dst = Path(tmp, "x.npy"), Path(tmp, "y.npy")
         np.save(src, raw.astype(np.float64))
-        done = subprocess.run([python, "-c", RUNTIME_SNIPPET, str(ROOT), str(bundle_dir), str(src), str(dst)],
-                              capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [python, "-c", RUNTIME_SNIPPET, str(ROOT), str(bundle_dir), str(src), str(dst)], capture_output=True, text=True, timeout=900
+        )
         if done.returncode != 0:
             raise SystemExit(f"the bundle does not run in {python}:\n{done.stderr[-2000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1]), np.load(dst)

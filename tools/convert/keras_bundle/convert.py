@@ -8,6 +8,7 @@ Quantization options and what they cost:
 - "float16": float16 weights (~2x smaller). On TF 2.15 converting LSTMs this way can run
   the converter out of memory.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf

@@ -5,6 +5,7 @@ that no TFLite runtime in this project has; on a fixed batch of 1 they become bu
 fused ops. Keras 3 refuses some Keras 2 LSTM .h5 files ("Unrecognized keyword arguments
 ... time_major"): those are rebuilt from their stored config without that key.
 """
+
 from __future__ import annotations
 
 import json

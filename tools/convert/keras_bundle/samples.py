@@ -5,6 +5,7 @@ for any uniform noise), which would leave most of the model's decision paths unc
 So besides random inputs, `targeted` builds inputs the Keras model assigns to each class
 in turn, by gradient ascent on that class's log-probability inside a plausible box.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,13 +31,22 @@ def box(norm: dict | None, frames: int, features: int) -> tuple[np.ndarray, np.n
 def random_samples(n: int, low: np.ndarray, high: np.ndarray, seed: int) -> np.ndarray:
     """n uniform samples in the box; the first is all zeros (nothing detected)."""
     rng = np.random.default_rng(seed)
-    x = low + (high - low) * rng.uniform(0, 1, (n,) + low.shape)
+    x = low + (high - low) * rng.uniform(0, 1, (n, *low.shape))
     x[0] = 0
     return x.astype(np.float32)
 
 
-def targeted(model: tf.keras.Model, is_softmax: bool, n_classes: int, per_class: int, low: np.ndarray,
-             high: np.ndarray, to_model, seed: int, steps: int = 150) -> np.ndarray:
+def targeted(
+    model: tf.keras.Model,
+    is_softmax: bool,
+    n_classes: int,
+    per_class: int,
+    low: np.ndarray,
+    high: np.ndarray,
+    to_model,
+    seed: int,
+    steps: int = 150,
+) -> np.ndarray:
     """(n_classes * per_class, T, F) raw inputs, sample i pushed toward class i // per_class.
 
     to_model maps raw (N, T, F) features to the model's input (normalisation, reshape).
@@ -46,7 +56,7 @@ def targeted(model: tf.keras.Model, is_softmax: bool, n_classes: int, per_class:
     rng = np.random.default_rng(seed)
     n = n_classes * per_class
     span = (high - low).astype(np.float32)
-    start = low + span * rng.uniform(0, 0.1, (n,) + low.shape)
+    start = low + span * rng.uniform(0, 0.1, (n, *low.shape))
     x = tf.Variable(start.astype(np.float32))
     target = np.repeat(np.arange(n_classes), per_class)
     lo, hi = tf.constant(low, tf.float32), tf.constant(high, tf.float32)

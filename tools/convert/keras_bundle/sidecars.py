@@ -5,6 +5,7 @@ here, only from paths the user names on the command line: unpickling runs code f
 file, so only convert pickles you made yourself. What they hold is written into bundle.json
 as plain lists, so the runtime needs no pickle and no scikit-learn.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ def _unpickle(path: Path):
         return joblib.load(path)
     except ImportError:
         with open(path, "rb") as f:
-            return pickle.load(f)  # noqa: S301 - a file the user named, tools only
+            return pickle.load(f)
 
 
 def read_labels(path: Path) -> list[str]:

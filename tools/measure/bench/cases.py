@@ -1,5 +1,6 @@
 """What the benchmark runs: variants (a function on one Python/runtime), the serving
 processes each gets, and the workloads sent to each process."""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,9 @@ class Variant:
 
 @dataclass(frozen=True)
 class Budget:
-    requests: int = 50          # per warm verify_face workload
+    requests: int = 50  # per warm verify_face workload
     gesture_requests: int = 500  # per warm predict_gesture workload (they are cheap)
-    leak_requests: int = 500    # 0 = no leak check
+    leak_requests: int = 500  # 0 = no leak check
 
 
 def runtime_versions(python: str) -> dict:
@@ -76,16 +77,26 @@ def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
     off = {"EMBEDDING_CACHE_SIZE": "0"}
     n = budget.requests
     plans = [
-        Plan("seq", {**off, "THREADS": "1"}, [Workload("1 MP pair, cache off", [one], n, 1), Workload("12 MP pair, cache off", [twelve], n, 1)],
-             Workload("leak: 1 MP pair, cache off", [one], budget.leak_requests, 1) if full and budget.leak_requests else None),
-        Plan("conc4", {**off, "THREADS": "4"}, [Workload("1 MP pair, cache off", [one], n, 4), Workload("12 MP pair, cache off", [twelve], n, 4)]),
+        Plan(
+            "seq",
+            {**off, "THREADS": "1"},
+            [Workload("1 MP pair, cache off", [one], n, 1), Workload("12 MP pair, cache off", [twelve], n, 1)],
+            Workload("leak: 1 MP pair, cache off", [one], budget.leak_requests, 1) if full and budget.leak_requests else None,
+        ),
+        Plan(
+            "conc4",
+            {**off, "THREADS": "4"},
+            [Workload("1 MP pair, cache off", [one], n, 4), Workload("12 MP pair, cache off", [twelve], n, 4)],
+        ),
     ]
     if full:
         plans.append(Plan("cache", {"THREADS": "1"}, [Workload("1 MP pair, cache hit", [one], n, 1)]))
     return plans
 
 
-def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None) -> list[Variant]:
+def verify_variants(
+    pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None
+) -> list[Variant]:
     """verify_face on each runtime (full plan on the first), each shipped embedder, gs://
     bundles (when `gs_env` is given), and TF."""
     pairs = face_photo_pairs()
@@ -99,14 +110,41 @@ def verify_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_pyt
     for bundle in sorted((ROOT / "models").glob("face-embedder-*")):
         if bundle != default and (bundle / "bundle.json").exists():
             env = {**first_env, "FACE_EMBEDDER_MODEL": str(bundle)}
-            out.append(Variant(f"verify_face [{bundle.name}]", first_runtime, first_python, source, "verify_face", env, cold, _verify_plans(budget, pairs, full=False)))
+            out.append(
+                Variant(
+                    f"verify_face [{bundle.name}]",
+                    first_runtime,
+                    first_python,
+                    source,
+                    "verify_face",
+                    env,
+                    cold,
+                    _verify_plans(budget, pairs, full=False),
+                )
+            )
     if gs_env:
         seq = [Plan("seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)])]
-        out.append(Variant("verify_face [gs:// bundles]", first_runtime, first_python, source, "verify_face", {**first_env, **gs_env}, cold, seq))
+        out.append(
+            Variant("verify_face [gs:// bundles]", first_runtime, first_python, source, "verify_face", {**first_env, **gs_env}, cold, seq)
+        )
     if tf_python:
         tf_env = {"BENCH_TF_FUNCTION": "verify_face", "TFLITE_RUNTIME": "tflite_runtime"}
-        out.append(Variant("verify_face", "tensorflow (before)", tf_python, HERE / "tensorflow_function.py", "verify_face", tf_env, cold,
-                           [Plan("seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)])]))
+        out.append(
+            Variant(
+                "verify_face",
+                "tensorflow (before)",
+                tf_python,
+                HERE / "tensorflow_function.py",
+                "verify_face",
+                tf_env,
+                cold,
+                [
+                    Plan(
+                        "seq", {"EMBEDDING_CACHE_SIZE": "0", "THREADS": "1"}, [Workload("1 MP pair, cache off", [cold], budget.requests, 1)]
+                    )
+                ],
+            )
+        )
     return out
 
 
@@ -126,14 +164,28 @@ def gesture_variants(pythons: dict[str, tuple[str, dict]], budget: Budget, tf_py
     for i, (runtime, (python, env)) in enumerate(pythons.items()):
         seq = [Workload(f"{name}", reqs, n, 1) for name, reqs in requests.items()]
         conc = [Workload(f"{name}", reqs, n, 4) for name, reqs in requests.items()]
-        leak = Workload(f"leak: {next(iter(requests))}", cold_list(requests), budget.leak_requests, 1) if i == 0 and budget.leak_requests else None
+        leak = (
+            Workload(f"leak: {next(iter(requests))}", cold_list(requests), budget.leak_requests, 1)
+            if i == 0 and budget.leak_requests
+            else None
+        )
         plans = [Plan("seq", {"THREADS": "1"}, seq, leak), Plan("conc4", {"THREADS": "4"}, conc)]
         out.append(Variant("predict_gesture", runtime, python, source, "predict_gesture", env, cold, plans))
     if tf_python:
         tf_env = {"BENCH_TF_FUNCTION": "predict_gesture", "TFLITE_RUNTIME": "tflite_runtime", **served}
         seq = [Workload(f"{name}", reqs, n, 1) for name, reqs in requests.items()]
-        out.append(Variant("predict_gesture", "tensorflow (before)", tf_python, HERE / "tensorflow_function.py", "predict_gesture", tf_env, cold,
-                           [Plan("seq", {"THREADS": "1"}, seq)]))
+        out.append(
+            Variant(
+                "predict_gesture",
+                "tensorflow (before)",
+                tf_python,
+                HERE / "tensorflow_function.py",
+                "predict_gesture",
+                tf_env,
+                cold,
+                [Plan("seq", {"THREADS": "1"}, seq)],
+            )
+        )
     return out
 
 

@@ -5,6 +5,7 @@ examples; keypoint.csv: one frame of 42 hand keypoint features; point_history.cs
 frames x 2 fingertip features), matched to each bundle by its input contract
 (frames x features_per_frame), as `features` JSON bodies.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ def _check_label(labels: list[str]):
     def check(answer: dict) -> None:
         if answer.get("label") not in labels:
             raise RuntimeError(f"expected one of {labels}, got {str(answer)[:200]}")
+
     return check
 
 
@@ -51,8 +53,14 @@ def gesture_requests(per_bundle: int = 50) -> dict[str, list[Request]]:
         source = next((r for r in rows.values() if r and len(r[0]) == frames * per_frame), None)
         if source is None:
             raise RuntimeError(f"{name}: no data file has rows of {frames} x {per_frame} features")
-        out[name] = [json_request(name, {"model": name, "features": [row[i * per_frame:(i + 1) * per_frame] for i in range(frames)]},
-                                  check=_check_label(labels)) for row in source]
+        out[name] = [
+            json_request(
+                name,
+                {"model": name, "features": [row[i * per_frame : (i + 1) * per_frame] for i in range(frames)]},
+                check=_check_label(labels),
+            )
+            for row in source
+        ]
     if not out:
         raise RuntimeError(f"no gesture bundle under models/ ({', '.join(GESTURE_BUNDLES)})")
     return out
@@ -61,16 +69,22 @@ def gesture_requests(per_bundle: int = 50) -> dict[str, list[Request]]:
 def model_times(pythons: dict[str, tuple[str, dict]]) -> tuple[dict[str, float], list[str]]:
     """In-process time per prediction, per runtime and bundle (modeltime.py in
     each Python). Returns ({bundle: median full-prediction ms on the first runtime}, table lines)."""
-    lines = ["| runtime | bundle | model.run median ms | p95 ms | full predict (preprocess + model) median ms | p95 ms |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| runtime | bundle | model.run median ms | p95 ms | full predict (preprocess + model) median ms | p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     first: dict[str, float] = {}
     for i, (runtime, (python, env)) in enumerate(pythons.items()):
-        done = subprocess.run([python, str(MODELTIME)], capture_output=True, text=True, timeout=600, env={**os.environ, **env, **served_env()})
+        done = subprocess.run(
+            [python, str(MODELTIME)], capture_output=True, text=True, timeout=600, env={**os.environ, **env, **served_env()}
+        )
         if done.returncode != 0:
             lines.append(f"| {runtime} | failed: {done.stderr.strip()[-200:]} | | | | |")
             continue
         for name, t in json.loads(done.stdout.strip().splitlines()[-1]).items():
-            lines.append(f"| {runtime} | {name} | {t['run_p50']:.3f} | {t['run_p95']:.3f} | {t['predict_p50']:.3f} | {t['predict_p95']:.3f} |")
+            lines.append(
+                f"| {runtime} | {name} | {t['run_p50']:.3f} | {t['run_p95']:.3f} | {t['predict_p50']:.3f} | {t['predict_p95']:.3f} |"
+            )
             if i == 0:
                 first[name] = t["predict_p50"]
     return first, lines

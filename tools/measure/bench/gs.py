@@ -7,6 +7,7 @@ gs:// URIs. The emulator is local, so the numbers show the client's own cost (im
 requests, copies), not a real bucket's latency. Used by the benchmark's gs:// case and
 tools/measure/gs_cold_start.py.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,11 @@ from collections.abc import Callable, Iterator
 from tools import ROOT
 
 # setting -> the shipped bundles it names (comma-separated, as GESTURE_MODEL takes them)
-VERIFY_BUNDLES = {"FACE_DETECTOR_MODEL": "face-detector-short", "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
-                  "FACE_EMBEDDER_MODEL": "face-embedder-dlib"}
+VERIFY_BUNDLES = {
+    "FACE_DETECTOR_MODEL": "face-detector-short",
+    "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
+    "FACE_EMBEDDER_MODEL": "face-embedder-dlib",
+}
 GESTURE_BUNDLES = {"GESTURE_MODEL": "finger-gesture,hand-sign"}
 
 

@@ -3,6 +3,7 @@
 Its cold start (process spawn -> first answer) is what functions-framework itself costs;
 the benchmark reports every function's cold start as a ratio to it.
 """
+
 import functions_framework
 
 

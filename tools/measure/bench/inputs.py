@@ -5,6 +5,7 @@ The ~1 MP pair is obama.jpg as shipped (910x1137) and obama3.jpg scaled down to 
 the 12 MP pair is the same two photos cropped to 3:4 and upscaled to 3000x4000 (JPEG q90),
 the size a phone camera sends.
 """
+
 from __future__ import annotations
 
 import io

@@ -5,6 +5,7 @@ per bundle, `model.run` alone and the full `predict` (preprocessing + model + to
 keypoint rows (tools/testdata.py), after a warm-up. Prints one JSON line:
 {bundle: {run_p50, run_p95, predict_p50, predict_p95}} in milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """Memory and CPU time of a served function's process tree (gunicorn master + worker),
 read on demand and sampled every ~20 ms in a thread while the benchmark runs."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The benchmark's output: machine description, tables, targets, and the RSS plot."""
+
 from __future__ import annotations
 
 import datetime
@@ -29,8 +30,11 @@ def machine() -> dict:
     except OSError:
         pass
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "os": f"{platform.system()} {platform.release()}", "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -45,8 +49,11 @@ def floor_of(results: list[VariantResult]) -> float:
 
 def cold_table(results: list[VariantResult]) -> list[str]:
     floor = floor_of(results)
-    lines = ["| function | runtime | cold start, median s (min-max, n) | x floor | PSS at first answer MB | peak PSS MB | peak worker RSS MB | PSS after 50 -> 500 req MB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| function | runtime | cold start, median s (min-max, n) | x floor | PSS at first answer MB | peak PSS MB "
+        "| peak worker RSS MB | PSS after 50 -> 500 req MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if r.error and not r.cold_s:
             lines.append(f"| {r.variant.name} | {r.variant.runtime} | failed: {r.error[:120]} | | | | | |")
@@ -56,24 +63,31 @@ def cold_table(results: list[VariantResult]) -> list[str]:
         leak = next((p.leak for p in r.plans if p.leak), None)
         leak_text = f"{leak[0].pss_mb:.1f} -> {leak[1].pss_mb:.1f} ({leak[1].pss_mb - leak[0].pss_mb:+.1f})" if leak else "-"
         cold = f"{r.cold_median_s:.2f} ({min(r.cold_s):.2f}-{max(r.cold_s):.2f}, {len(r.cold_s)})"
-        lines.append(f"| {r.variant.name} | {r.variant.runtime} | {cold} | {r.cold_median_s / floor:.2f} | {_f(first[len(first) // 2])} "
-                     f"| {_f(peak.pss_mb if peak else None)} | {_f(peak.worker_rss_mb if peak else None)} | {leak_text} |")
+        lines.append(
+            f"| {r.variant.name} | {r.variant.runtime} | {cold} | {r.cold_median_s / floor:.2f} | {_f(first[len(first) // 2])} "
+            f"| {_f(peak.pss_mb if peak else None)} | {_f(peak.worker_rss_mb if peak else None)} | {leak_text} |"
+        )
     return lines
 
 
 def warm_table(results: list[VariantResult]) -> list[str]:
-    lines = ["| function | runtime | workload | clients = THREADS | requests | p50 ms | p95 ms | CPU ms/req | peak PSS MB | peak worker RSS MB | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| function | runtime | workload | clients = THREADS | requests | p50 ms | p95 ms | CPU ms/req | peak PSS MB "
+        "| peak worker RSS MB | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         for p in r.plans:
             if p.error:
                 lines.append(f"| {r.variant.name} | {r.variant.runtime} | {p.plan.label}: failed: {p.error[:150]} | | | | | | | | |")
             for w in p.workloads:
                 load = w.load
-                lines.append(f"| {r.variant.name} | {r.variant.runtime} | {w.workload.name} | {w.workload.concurrency} | {load.requests} "
-                             f"| {_f(load.percentile(50))} | {_f(load.percentile(95))} | {_f(load.cpu_ms_per_request)} "
-                             f"| {_f(w.peak.pss_mb if w.peak else None)} | {_f(w.peak.worker_rss_mb if w.peak else None)} "
-                             f"| {load.errors}{' (' + load.first_error[:80] + ')' if load.errors else ''} |")
+                lines.append(
+                    f"| {r.variant.name} | {r.variant.runtime} | {w.workload.name} | {w.workload.concurrency} | {load.requests} "
+                    f"| {_f(load.percentile(50))} | {_f(load.percentile(95))} | {_f(load.cpu_ms_per_request)} "
+                    f"| {_f(w.peak.pss_mb if w.peak else None)} | {_f(w.peak.worker_rss_mb if w.peak else None)} "
+                    f"| {load.errors}{' (' + load.first_error[:80] + ')' if load.errors else ''} |"
+                )
     return lines
 
 
@@ -103,7 +117,9 @@ def targets(results: list[VariantResult], primary: str, model_ms: dict[str, floa
         if r is not None:
             out.append((f"{r.variant.name} cold start / floor", r.cold_median_s / floor if r.cold_s else None, COLD_RATIO, "x"))
     w = _workload(verify, "seq", "1 MP")
-    out.append(("verify_face CPU per verified 1 MP pair (sequential, cache off)", w.load.cpu_ms_per_request if w else None, VERIFY_CPU_MS, "ms"))
+    out.append(
+        ("verify_face CPU per verified 1 MP pair (sequential, cache off)", w.load.cpu_ms_per_request if w else None, VERIFY_CPU_MS, "ms")
+    )
     for name, ms in model_ms.items():
         out.append((f"predict_gesture model time per prediction [{name}]", ms, GESTURE_MODEL_MS, "ms"))
     if gesture is not None:
@@ -126,22 +142,43 @@ def targets_table(rows) -> list[str]:
 
 
 def markdown(command: str, info: dict, versions: dict[str, dict], results, target_rows, model_rows: list[str], notes: list[str]) -> str:
-    out = ["# Benchmark", "", "Command (from the repo root):", "", "```", command, "```", "",
-           f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}; run {info['date']}; "
-           f"load average at the end (1/5/15 min): {info['load']} (other work on the machine inflates latencies).", ""]
+    out = [
+        "# Benchmark",
+        "",
+        "Command (from the repo root):",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}; run {info['date']}; "
+        f"load average at the end (1/5/15 min): {info['load']} (other work on the machine inflates latencies).",
+        "",
+    ]
     for runtime, v in versions.items():
         out.append(f"- {runtime}: " + ", ".join(f"{k} {val}" for k, val in v.items()))
-    out += ["", "## Targets", ""] + targets_table(target_rows)
-    out += ["", "## Cold start and memory", "",
-            "Cold start = process spawn -> first successful POST answer (models load lazily on it), "
-            "median over fresh processes, interleaved with the floor in the same run. "
-            "PSS is summed over the gunicorn master and its worker (pages shared after fork counted once: "
-            "what the container is charged); worker RSS is the serving process alone. Sampled every 20 ms.", ""]
+    out += ["", "## Targets", "", *targets_table(target_rows)]
+    out += [
+        "",
+        "## Cold start and memory",
+        "",
+        "Cold start = process spawn -> first successful POST answer (models load lazily on it), "
+        "median over fresh processes, interleaved with the floor in the same run. "
+        "PSS is summed over the gunicorn master and its worker (pages shared after fork counted once: "
+        "what the container is charged); worker RSS is the serving process alone. Sampled every 20 ms.",
+        "",
+    ]
     out += cold_table(results)
-    out += ["", "## Warm requests", "", "Latency measured by the client over loopback; CPU = the server's process-tree CPU time / requests.", ""]
+    out += [
+        "",
+        "## Warm requests",
+        "",
+        "Latency measured by the client over loopback; CPU = the server's process-tree CPU time / requests.",
+        "",
+    ]
     out += warm_table(results)
     if model_rows:
-        out += ["", "## predict_gesture in-process model time", ""] + model_rows
+        out += ["", "## predict_gesture in-process model time", "", *model_rows]
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     out += ["", "![RSS over time](benchmark_rss.png)", ""]
@@ -161,11 +198,11 @@ def plot(results: list[VariantResult], path: Path) -> bool:
     cols = 2
     rows = max(1, math.ceil(len(shown) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), squeeze=False)
-    for ax, r in zip(axes.flat, shown):
+    for ax, r in zip(axes.flat, shown, strict=False):
         traces = [("cold start 1", r.cold_trace, [])] + [(p.plan.label, p.monitor.samples, p.monitor.marks) for p in r.plans if p.monitor]
         for label, samples, marks in traces:
             if samples:
-                line, = ax.plot([s.t for s in samples], [s.pss_mb for s in samples], label=label, linewidth=1)
+                (line,) = ax.plot([s.t for s in samples], [s.pss_mb for s in samples], label=label, linewidth=1)
                 for t, _ in marks:
                     ax.axvline(t, color=line.get_color(), alpha=0.25, linewidth=0.8)
         ax.set_title(f"{r.variant.name} [{r.variant.runtime}]", fontsize=9)
@@ -173,7 +210,7 @@ def plot(results: list[VariantResult], path: Path) -> bool:
         ax.set_ylabel("PSS MB")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

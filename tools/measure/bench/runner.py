@@ -1,5 +1,6 @@
 """Run the variants: cold starts interleaved across variants (so drift hits all alike),
 then one serving process per plan with its workloads, memory sampled throughout."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,9 @@ class LoadResult:
         return percentile(self.latencies_ms, q)
 
 
-def run_load(monitor: Monitor, requests: list[Request], total: int, concurrency: int,
-             on_outcome: Callable[[Outcome], None] | None = None) -> LoadResult:
+def run_load(
+    monitor: Monitor, requests: list[Request], total: int, concurrency: int, on_outcome: Callable[[Outcome], None] | None = None
+) -> LoadResult:
     """Send `total` requests (cycling through `requests`) from `concurrency` threads."""
     cpu_before = monitor.cpu_s()
     started = time.perf_counter()
@@ -113,8 +115,10 @@ def cold_starts(variants: list[Variant], repeat: int, log_dir: Path, timeout_s: 
                     result.cold_memory.append(watch.memory())
                     if rep == 0:
                         result.cold_trace = list(watch.samples)
-                say(f"  cold {rep + 1}/{repeat} {v.name} [{v.runtime}]: {result.cold_s[-1]:.2f} s, "
-                    f"{result.cold_memory[-1].pss_mb:.0f} MB PSS")
+                say(
+                    f"  cold {rep + 1}/{repeat} {v.name} [{v.runtime}]: {result.cold_s[-1]:.2f} s, "
+                    f"{result.cold_memory[-1].pss_mb:.0f} MB PSS"
+                )
             except Exception as exc:
                 result.error = f"cold start failed: {exc}"[:600]
                 say(f"  {v.name} [{v.runtime}]: {result.error}")
@@ -130,14 +134,21 @@ def run_plan(variant: Variant, plan: Plan, log_dir: Path, timeout_s: float, say)
                 start = watch.mark(workload.name)
                 load = run_load(watch, workload.requests, workload.total, workload.concurrency)
                 result.workloads.append(WorkloadResult(workload, load, watch.peak(start, watch.server.elapsed())))
-                say(f"  {variant.name} [{variant.runtime}] {plan.label} {workload.name} x{workload.concurrency}: "
+                say(
+                    f"  {variant.name} [{variant.runtime}] {plan.label} {workload.name} x{workload.concurrency}: "
                     f"p50 {load.percentile(50):.1f} ms, p95 {load.percentile(95):.1f} ms, "
-                    f"CPU {load.cpu_ms_per_request:.1f} ms/req, errors {load.errors}")
+                    f"CPU {load.cpu_ms_per_request:.1f} ms/req, errors {load.errors}"
+                )
             if plan.leak is not None:
                 watch.mark("leak check")
                 early: list[Sample] = []
-                run_load(watch, plan.leak.requests, plan.leak.total, 1,
-                         on_outcome=lambda o: early.append(watch.memory()) if o.order == LEAK_FIRST else None)
+                run_load(
+                    watch,
+                    plan.leak.requests,
+                    plan.leak.total,
+                    1,
+                    on_outcome=lambda o: early.append(watch.memory()) if o.order == LEAK_FIRST else None,
+                )
                 result.leak = (early[0], watch.memory()) if early else None
                 if result.leak:
                     first, last = result.leak

@@ -9,6 +9,7 @@ Python with tensorflow and functions-framework (e.g. /work/venvs/tf).
 
 Targets: verify_face, predict_gesture.
 """
+
 from __future__ import annotations
 
 import importlib.util
