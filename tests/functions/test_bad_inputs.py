@@ -405,13 +405,15 @@ def served(request):
     server.stop()
 
 
-def _upload(server, *, chunked: bool, piece: int = 64 * 1024) -> tuple[int, dict, int, float]:
-    """POST a 64 MB JSON body (chunked or with Content-Length), stop sending as soon as an
+def _upload(
+    server, *, chunked: bool, piece: int = 64 * 1024, method: str = "POST", content_type: str = "application/json"
+) -> tuple[int, dict, int, float]:
+    """Send a 64 MB JSON body (chunked or with Content-Length), stop sending as soon as an
     answer arrives; return (status, body, bytes sent, peak RSS growth of the worker in MB)."""
     pid = server.serving_pid()
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    conn.putrequest("POST", "/")
-    conn.putheader("Content-Type", "application/json")
+    conn.putrequest(method, "/")
+    conn.putheader("Content-Type", content_type)
     conn.putheader("Transfer-Encoding" if chunked else "Content-Length", "chunked" if chunked else str(UPLOAD))
     conn.endheaders()
     head = b'{"landmarks": "' if server.function == "predict_gesture" else b'{"img1": "'
@@ -445,6 +447,36 @@ def test_oversized_body_is_refused_while_streaming(served, chunked):
     assert sent < UPLOAD / 2, f"the answer came only after {sent} of {UPLOAD} bytes were sent"
     assert growth < BOMB_RSS_MB, f"worker peak RSS grew {growth:.1f} MB"
     assert served.alive() and served.worker_pids() == served.started_workers
+
+
+@pytest.mark.parametrize(
+    "method, content_type, status",
+    [
+        ("GET", "application/json", 200),  # health with a body nobody asked for
+        ("PUT", "application/json", 405),
+        ("POST", "text/plain", 415),
+    ],
+)
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_early_refusals_read_nothing(served, method, content_type, status, chunked):
+    """Answered before the body is needed: the 64 MB body is never read (functions-framework's
+    after-request hook would buffer it all), and the connection is closed."""
+    got, body, sent, growth = _upload(served, chunked=chunked, method=method, content_type=content_type)
+    assert got == status, (got, body)
+    assert sent < UPLOAD / 2, f"the answer came only after {sent} of {UPLOAD} bytes were sent"
+    assert growth < BOMB_RSS_MB, f"worker peak RSS grew {growth:.1f} MB"
+
+
+def test_missing_api_key_reads_nothing():
+    from tools.measure import harness
+
+    server = harness.start("predict_gesture", env={"MAX_REQUEST_BYTES": str(LIMIT), "API_KEY": "k"})
+    try:
+        status, body, sent, growth = _upload(server, chunked=False)
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+        assert sent < UPLOAD / 2 and growth < BOMB_RSS_MB, (sent, growth)
+    finally:
+        server.stop()
 
 
 def test_served_function_still_answers_after_oversized_bodies(served, face_photos):

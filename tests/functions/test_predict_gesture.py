@@ -245,3 +245,20 @@ def test_default_bundles_ship_their_heldout_tables():
         matrix = np.array(held["confusion"]["matrix"])
         assert math.isclose(held["accuracy"], np.trace(matrix) / matrix.sum(), abs_tol=1e-4)
         assert meta["runtimes_checked"].keys() == {"ai_edge_litert", "tflite_runtime"}
+
+
+def test_long_landmark_sequences_with_visibility_and_presence_are_accepted(monkeypatch):
+    """700 frames of 21 points in MediaPipe's object form with every documented key: under
+    the default MAX_FRAMES (1024), so the value-count guard must not refuse it."""
+    monkeypatch.delenv("MAX_FRAMES", raising=False)
+    monkeypatch.delenv("GESTURE_MODEL", raising=False)
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    client = create_app("predict_gesture", SOURCE).test_client()
+    frames = example("fingertip-clockwise")["landmarks"]
+    point = lambda p: {"x": p[0], "y": p[1], "z": 0.0, "visibility": 0.99, "presence": 0.98}  # noqa: E731
+    sequence = [[point(p) for p in frames[i % len(frames)]] for i in range(700)]
+    status, body = post(client, {"landmarks": sequence})
+    assert status == 200, body
+    assert body["frames_received"] == 700

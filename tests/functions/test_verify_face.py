@@ -174,3 +174,16 @@ def test_small_face_is_found_by_the_fallback_detector(face_photos):
     health = fresh.get("/").get_json()
     assert [b["name"] for b in health["bundles"]] == ["face-detector-short", "face-detector-full", "face-embedder-dlib"]
     assert health["fallback_detector"]["state"] == "ready"
+
+
+def test_base64_text_fields_in_multipart_may_exceed_flasks_500kb_default(client, face_photos):
+    """A form field is limited by MAX_REQUEST_BYTES only (Flask's own cap is 500 KB)."""
+    with Image.open(face_photos / "obama.jpg") as photo:
+        out = io.BytesIO()
+        photo.convert("RGB").save(out, "PNG")  # ~1.4 MB: ~1.9 MB of base64
+    big = base64.b64encode(out.getvalue()).decode()
+    assert len(big) > 1_000_000
+    data = {"img1": big, "img2": (io.BytesIO((face_photos / "obama2.jpg").read_bytes()), "b.jpg")}
+    r = client.post("/", data=data, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["verified"] is True
