@@ -36,6 +36,18 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A boolean setting: true/false, 1/0, yes/no, on/off (never by truthiness)."""
+    raw = _text(name, "").lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _label(source: str) -> str:
     """A bundle source as health may show it: its last path part, and where it lives."""
     if not source:
@@ -83,6 +95,11 @@ class Settings:
     model_load_timeout_s: overall time allowed to fetch one bundle from gs://.
     api_key: when set, POST requests must send it in the `X-API-Key` header, and the
         detailed health report needs it too.
+    memory_wait_s: seconds a request waits for the memory budget before a 503.
+    malloc_arenas: glibc malloc arenas (0 = glibc's default of 8 per core); each request
+        thread otherwise keeps its own arena's peak resident.
+    memory_recycle: under gunicorn, replace a worker that stays over the critical level
+        while idle (after caches are dropped and freed memory is given back).
     tflite_runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
     storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
     """
@@ -106,6 +123,9 @@ class Settings:
     model_retry_s: float
     model_load_timeout_s: float
     api_key: str
+    memory_wait_s: float = 2.0
+    malloc_arenas: int = 2
+    memory_recycle: bool = True
     tflite_runtime: str = ""
     storage_emulator_host: str = ""
 
@@ -135,6 +155,9 @@ class Settings:
             model_retry_s=_number("MODEL_RETRY_S", 5, float, 0, 3600),
             model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", 60, float, 1, 3600),
             api_key=_text("API_KEY", ""),
+            memory_wait_s=_number("MEMORY_WAIT_S", 2.0, float, 0, 60),
+            malloc_arenas=_number("MALLOC_ARENAS", 2, int, 0, 64),
+            memory_recycle=_flag("MEMORY_RECYCLE", True),
             tflite_runtime=_choice("TFLITE_RUNTIME", ("", "ai_edge_litert", "tflite_runtime")),
             storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),
         )

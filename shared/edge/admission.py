@@ -16,13 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psutil
-
 from shared.errors import ServiceUnavailable, Unauthorized
 from shared.logs import event
+from shared.state.memory import give_back, rss_mb
 
 log = logging.getLogger(__name__)
-MB = 2**20
 
 
 def has_api_key(sent: str, expected: str) -> bool:
@@ -36,13 +34,11 @@ def check_api_key(sent: str, expected: str) -> None:
         raise Unauthorized("missing or wrong X-API-Key header")
 
 
-def rss_mb() -> float:
-    """Resident set size of this process, in MiB."""
-    return psutil.Process().memory_info().rss / MB
-
-
 class MemoryGuard:
-    """Admits work while RSS is under the critical level; relieves pressure over the warning level."""
+    """Admits work while RSS is under the critical level; relieves pressure over the warning
+    level (drops caches, collects garbage, gives freed memory back to the system); counts
+    requests in flight; and, under gunicorn, replaces a worker that stays over the critical
+    level while idle (`watch`)."""
 
     def __init__(self, limit_mb: float, warn_fraction: float, critical_fraction: float, read_rss: Callable[[], float] = rss_mb):
         self.limit_mb = limit_mb
@@ -51,9 +47,9 @@ class MemoryGuard:
         self._read_rss = read_rss
         self._droppers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        self.state = "ok"
-        self.last_rss_mb = 0.0
         self.refused = 0
+        self.in_flight = 0
+        self.idle_low_mb: float | None = None  # lowest RSS seen with nothing in flight
         # gc.collect() on a big heap costs up to ~100s of ms: not on every request.
         self.relieve_interval_s = 2.0
         self._relieved_at = -1e9
@@ -67,28 +63,40 @@ class MemoryGuard:
         """Register a callable that frees memory (e.g. a cache's clear)."""
         self._droppers.append(drop)
 
+    def state(self, rss: float) -> str:
+        return "critical" if rss >= self.critical_mb else "warning" if rss >= self.warn_mb else "ok"
+
     def _relieve(self) -> float:
         for drop in self._droppers:
             drop()
         gc.collect()
+        give_back()
         return self._read_rss()
 
-    def admit(self) -> None:
-        """Let a request in, or raise ServiceUnavailable (503) when memory is critical."""
-        rss = self._read_rss()
-        self.last_rss_mb = rss
+    def relieve_if_due(self, rss: float) -> float:
+        """Over the warning level, relieve pressure (one thread, at most once per interval)."""
         if rss < self.warn_mb:
-            self.state = "ok"
-            return
-        with self._lock:  # one thread relieves pressure, at most once per interval
-            before, now = rss, time.monotonic()
-            relieved = now - self._relieved_at >= self.relieve_interval_s
-            if relieved:
-                self._relieved_at = now
-                rss = self._relieve()
-                self.last_rss_mb = rss
+            return rss
+        with self._lock:
+            now = time.monotonic()
+            if now - self._relieved_at < self.relieve_interval_s:
+                return rss
+            self._relieved_at = now
+            after = self._relieve()
+        event(
+            log,
+            logging.WARNING,
+            "memory high: caches dropped, memory given back",
+            rss_mb_before=round(rss, 1),
+            rss_mb=round(after, 1),
+            warn_mb=round(self.warn_mb, 1),
+        )
+        return after
+
+    def admit(self) -> None:
+        """Let a request in (counted until `done()`), or 503 when memory is critical."""
+        rss = self.relieve_if_due(self._read_rss())
         if rss >= self.critical_mb:
-            self.state = "critical"
             self.refused += 1
             event(
                 log,
@@ -103,23 +111,56 @@ class MemoryGuard:
                 code="memory_pressure",
                 retry_after=5,
             )
-        self.state = "warning" if rss >= self.warn_mb else "ok"
-        if relieved:
-            event(
-                log,
-                logging.WARNING,
-                "memory high: caches dropped",
-                rss_mb_before=round(before, 1),
-                rss_mb=round(rss, 1),
-                warn_mb=round(self.warn_mb, 1),
-            )
+        with self._lock:
+            self.in_flight += 1
+
+    def done(self) -> None:
+        """An admitted request has been answered."""
+        with self._lock:
+            self.in_flight -= 1
+            idle = self.in_flight == 0
+        if idle:
+            rss = self._read_rss()
+            self.idle_low_mb = rss if self.idle_low_mb is None else min(self.idle_low_mb, rss)
+
+    def watch(self, recycle: Callable[[], None], interval_s: float = 5.0) -> threading.Thread:
+        """Check every `interval_s` while idle: over critical even after relief, and the idle
+        baseline was under it (so a fresh worker would be too), call `recycle` once."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(interval_s)
+                if self.in_flight or self._read_rss() < self.critical_mb:
+                    continue
+                self._relieved_at = -1e9
+                rss = self.relieve_if_due(self._read_rss())
+                baseline = self.idle_low_mb
+                if rss >= self.critical_mb and not self.in_flight and baseline is not None and baseline < self.critical_mb:
+                    event(
+                        log,
+                        logging.ERROR,
+                        "memory stays critical while idle: replacing this worker",
+                        rss_mb=round(rss, 1),
+                        baseline_mb=round(baseline, 1),
+                        critical_mb=round(self.critical_mb, 1),
+                    )
+                    recycle()
+                    return
+
+        thread = threading.Thread(target=loop, name="memory-watch", daemon=True)
+        thread.start()
+        return thread
 
     def status(self) -> dict[str, Any]:
+        """Live figures for the health report (read now, not at the last admission)."""
+        rss = self._read_rss()
         return {
-            "rss_mb": round(self._read_rss(), 1),
+            "rss_mb": round(rss, 1),
             "limit_mb": self.limit_mb,
             "warn_mb": round(self.warn_mb, 1),
             "critical_mb": round(self.critical_mb, 1),
-            "state": self.state,
+            "state": self.state(rss),
+            "in_flight": self.in_flight,
+            "idle_low_mb": None if self.idle_low_mb is None else round(self.idle_low_mb, 1),
             "refused": self.refused,
         }

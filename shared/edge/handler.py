@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +30,7 @@ from shared.errors import MethodNotAllowed, ServiceError
 from shared.logs import event, setup_logging
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
+from shared.state.memory import MemoryBudget, limit_arenas
 
 log = logging.getLogger(__name__)
 HEALTH_METHODS = ("GET", "HEAD")
@@ -40,7 +44,12 @@ class Edge:
         self.name = name
         self.settings = settings
         self.guard = guard or MemoryGuard.from_settings(settings)
+        # What decoding may reserve: the critical level, shared by this instance's requests.
+        self.budget = MemoryBudget(self.guard.critical_mb, wait_s=settings.memory_wait_s)
         self._local = threading.local()
+        arenas = limit_arenas(settings.malloc_arenas) if settings.malloc_arenas else False
+        if settings.memory_recycle and under_gunicorn():
+            self.guard.watch(recycle=lambda: os.kill(os.getpid(), signal.SIGTERM))
         event(
             log,
             logging.INFO,
@@ -48,15 +57,19 @@ class Edge:
             function=name,
             version=__version__,
             memory_limit_mb=settings.memory_limit_mb,
+            malloc_arenas=settings.malloc_arenas if arenas else None,
             api_key_required=bool(settings.api_key),
         )
 
     # ---- in order of a request's walk -------------------------------------------------
 
     def is_health_check(self, request: Any) -> bool:
-        """Start the request's clock; True for GET and HEAD."""
+        """Start the request's clock; True for GET and HEAD. MAX_REQUEST_BYTES holds for
+        every method: a declared body over it is refused here, unread."""
         self._local.started = time.perf_counter()
         self._local.request = request
+        self._local.admitted = False
+        requests.refuse_declared_excess(request, self.settings.max_request_bytes)
         return request.method in HEALTH_METHODS
 
     def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> Any:
@@ -78,6 +91,7 @@ class Edge:
             raise MethodNotAllowed(f"{request.method} is not supported; use POST for {self.name}, GET for health")
         check_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key)
         self.guard.admit()
+        self._local.admitted = True
 
     def read_json(self, request: Any, max_items: int, fields: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, Any]:
         """The body's JSON object, with its top-level fields checked."""
@@ -91,6 +105,7 @@ class Edge:
 
     def answer(self, result: dict[str, Any]) -> dict[str, Any]:
         """Log the success with its stage timings and hand the result to the framework."""
+        self._leave()
         answers.strict_json(result)
         event(
             log,
@@ -105,6 +120,7 @@ class Edge:
 
     def error(self, exc: Exception) -> answers.Answer:
         """Any exception -> JSON answer (functions-framework's errorhandler calls this)."""
+        self._leave()
         body, status, headers = answers.error_answer(exc)
         event(
             log,
@@ -124,6 +140,17 @@ class Edge:
         """Register something that frees memory when the guard sees pressure."""
         self.guard.on_pressure(drop)
 
+    def _leave(self) -> None:
+        if getattr(self._local, "admitted", False):
+            self._local.admitted = False
+            self.guard.done()
+
     def _elapsed_ms(self) -> float | None:
         started = getattr(self._local, "started", None)
         return None if started is None else round((time.perf_counter() - started) * 1000, 1)
+
+
+def under_gunicorn() -> bool:
+    """True in a gunicorn worker (functions-framework's server), where SIGTERM makes the
+    worker finish its requests and exit, and the master starts a fresh one."""
+    return "gunicorn.workers.base" in sys.modules and os.getppid() != 1

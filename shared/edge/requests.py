@@ -35,12 +35,17 @@ def _no_constants(name: str) -> float:
     raise BadRequest(f"request JSON holds {name}, which is not JSON; send null for a missing value")
 
 
-def limit_body(request: Any, max_bytes: int) -> None:
-    """Refuse an over-long body from its Content-Length, and cap streamed (chunked) bodies.
-    From here on the body counts as read (the edge need not close the connection)."""
+def refuse_declared_excess(request: Any, max_bytes: int) -> None:
+    """413 for any method whose declared body (Content-Length) is over `max_bytes`."""
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {max_bytes}")
+
+
+def limit_body(request: Any, max_bytes: int) -> None:
+    """Refuse an over-long body from its Content-Length, and cap streamed (chunked) bodies.
+    From here on the body counts as read (the edge need not close the connection)."""
+    refuse_declared_excess(request, max_bytes)
     # werkzeug stops reading a streamed (chunked) body at this many bytes without an
     # error: one byte over the limit tells a cut-off body from one exactly at the limit.
     request.max_content_length = max_bytes + 1
