@@ -98,6 +98,8 @@ class Settings:
     memory_wait_s: seconds a request waits for the memory budget before a 503.
     malloc_arenas: glibc malloc arenas (0 = glibc's default of 8 per core); each request
         thread otherwise keeps its own arena's peak resident.
+    malloc_mmap_threshold_kb: allocations from this size get their own mapping, returned
+        to the system when freed (0 = glibc's dynamic threshold).
     memory_recycle: under gunicorn, replace a worker that stays over the critical level
         while idle (after caches are dropped and freed memory is given back).
     tflite_runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
@@ -125,6 +127,7 @@ class Settings:
     api_key: str
     memory_wait_s: float = 2.0
     malloc_arenas: int = 2
+    malloc_mmap_threshold_kb: int = 1024
     memory_recycle: bool = True
     tflite_runtime: str = ""
     storage_emulator_host: str = ""
@@ -157,6 +160,7 @@ class Settings:
             api_key=_text("API_KEY", ""),
             memory_wait_s=_number("MEMORY_WAIT_S", 2.0, float, 0, 60),
             malloc_arenas=_number("MALLOC_ARENAS", 2, int, 0, 64),
+            malloc_mmap_threshold_kb=_number("MALLOC_MMAP_THRESHOLD_KB", 1024, int, 0, 32 * 1024),
             memory_recycle=_flag("MEMORY_RECYCLE", True),
             tflite_runtime=_choice("TFLITE_RUNTIME", ("", "ai_edge_litert", "tflite_runtime")),
             storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),

@@ -119,9 +119,13 @@ class MemoryGuard:
         with self._lock:
             self.in_flight -= 1
             idle = self.in_flight == 0
-        if idle:
+        if not idle:
+            return
+        rss = self._read_rss()
+        if self.idle_low_mb is not None and rss > self.idle_low_mb + max(16.0, 0.1 * self.idle_low_mb):
+            give_back()  # a big request's freed memory goes back now, not at the next pressure
             rss = self._read_rss()
-            self.idle_low_mb = rss if self.idle_low_mb is None else min(self.idle_low_mb, rss)
+        self.idle_low_mb = rss if self.idle_low_mb is None else min(self.idle_low_mb, rss)
 
     def watch(self, recycle: Callable[[], None], interval_s: float = 5.0) -> threading.Thread:
         """Check every `interval_s` while idle: over critical even after relief, and the idle

@@ -30,7 +30,7 @@ from shared.errors import MethodNotAllowed, ServiceError
 from shared.logs import event, setup_logging
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
-from shared.state.memory import MemoryBudget, limit_arenas
+from shared.state.memory import MemoryBudget, tune_malloc
 
 log = logging.getLogger(__name__)
 HEALTH_METHODS = ("GET", "HEAD")
@@ -47,7 +47,7 @@ class Edge:
         # What decoding may reserve: the critical level, shared by this instance's requests.
         self.budget = MemoryBudget(self.guard.critical_mb, wait_s=settings.memory_wait_s)
         self._local = threading.local()
-        arenas = limit_arenas(settings.malloc_arenas) if settings.malloc_arenas else False
+        tuned = tune_malloc(settings.malloc_arenas, settings.malloc_mmap_threshold_kb * 1024)
         if settings.memory_recycle and under_gunicorn():
             self.guard.watch(recycle=lambda: os.kill(os.getpid(), signal.SIGTERM))
         event(
@@ -57,7 +57,7 @@ class Edge:
             function=name,
             version=__version__,
             memory_limit_mb=settings.memory_limit_mb,
-            malloc_arenas=settings.malloc_arenas if arenas else None,
+            malloc_tuned=tuned,
             api_key_required=bool(settings.api_key),
         )
 

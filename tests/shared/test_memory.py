@@ -10,7 +10,7 @@ import pytest
 
 from shared.edge.admission import MemoryGuard
 from shared.errors import ServiceUnavailable
-from shared.state.memory import MB, MemoryBudget, give_back, limit_arenas, rss_mb
+from shared.state.memory import MB, MemoryBudget, give_back, rss_mb
 
 
 def test_reservations_add_up_against_the_critical_level():
@@ -83,7 +83,6 @@ def test_watchdog_leaves_a_busy_or_recovering_worker_alone():
 def test_memory_given_back_shows_in_rss():
     """malloc_trim returns freed heap pages that free() cannot: 60 MB of small blocks with
     every tenth kept (so the heap's top stays in use) stay resident until given back."""
-    limit_arenas(2)
     before = rss_mb()
     blocks = [np.ones(100_000, np.uint8) for _ in range(600)]  # heap blocks, under mmap's threshold
     kept = blocks[::10]
