@@ -82,7 +82,7 @@ class Settings:
     max_image_pixels: largest declared JPEG size (w x h); JPEGs decode already scaled
         down (draft mode). Bigger is refused from the header, before any pixel is decoded.
     max_full_decode_pixels: the same for PNG, WebP, TIFF, BMP and GIF, which decode at
-        full size first (12 MP of RGBA is 48 MB raw, ~90 MB at the peak of decoding).
+        full size first (12 MP of RGBA is 48 MB raw, 112 MiB at the peak of decoding).
     max_image_side: longest side, in pixels, a photo is scaled down to before detection.
     max_frames: most frames accepted in one gesture request.
     interpreter_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
@@ -104,6 +104,13 @@ class Settings:
         while idle (after caches are dropped and freed memory is given back).
     tflite_runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
     storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
+    max_decode_mb: most memory one photo's decoding may take at its peak, MiB, as
+        estimated from its headers before decoding (also what it reserves from the
+        instance's memory budget).
+    max_progressive_pixels: largest progressive JPEG (w x h): libjpeg keeps all its
+        coefficients whatever the draft scale.
+    max_jpeg_scans: most scans in one JPEG (libjpeg writes 10).
+    max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
     """
 
     face_detector_model: str
@@ -131,6 +138,10 @@ class Settings:
     memory_recycle: bool = True
     tflite_runtime: str = ""
     storage_emulator_host: str = ""
+    max_decode_mb: int = 128
+    max_progressive_pixels: int = 16_000_000
+    max_jpeg_scans: int = 64
+    max_decode_ms: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -164,6 +175,10 @@ class Settings:
             memory_recycle=_flag("MEMORY_RECYCLE", True),
             tflite_runtime=_choice("TFLITE_RUNTIME", ("", "ai_edge_litert", "tflite_runtime")),
             storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),
+            max_decode_mb=_number("MAX_DECODE_MB", 128, int, 16, 1024),
+            max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", 16_000_000, int, 1_000_000, 100_000_000),
+            max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
+            max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")

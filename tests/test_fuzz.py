@@ -1,10 +1,11 @@
 """Property-based and fuzz tests of what reads client bytes: the photo decoder (random bytes,
-and real JPEG/PNG files with bit flips, truncations and spliced chunks), the request
-parsers in shared/edge/requests.py, and both functions' JSON bodies built from random structures.
+real JPEG/PNG files with bit flips, truncations and spliced chunks, and the headers of
+progressive JPEGs, TIFFs, WebPs and GIFs with fields overwritten), the request parsers in
+shared/edge/requests.py, and both functions' JSON bodies built from random structures.
 
 The only allowed outcomes are success or a ServiceError with a 4xx status (an HTTP 4xx
-through the functions), and each example's peak RSS growth stays bounded. Example counts
-are fixed and the search is derandomized, so CI runs the same examples every time.
+through the functions), and each example's peak RSS growth and CPU time stay bounded. Example
+counts are fixed and the search is derandomized, so CI runs the same examples every time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import base64
 import json
 import math
 import os
+import struct
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,11 +25,14 @@ from werkzeug.test import EnvironBuilder
 import hostile
 from shared.edge import requests
 from shared.errors import ServiceError
-from shared.images import DecodeLimits, decode_photo
+from shared.images import DecodeLimits, decode_photo, inspect_image
 
-LIMITS = DecodeLimits(max_pixels=50_000_000, max_full_pixels=50_000_000, max_side=1280)
+# Pixel caps far above the defaults, so the memory budget is what stops a decode: every photo
+# decoded is estimated under 48 MiB (shared/images/cost.py), which PEAK_MB then checks.
+LIMITS = DecodeLimits(max_pixels=50_000_000, max_full_pixels=50_000_000, max_side=1280, max_decode_bytes=48 * 2**20)
 
 PEAK_MB = 64.0  # per example; a 1280-px working copy of a photo is ~5 MB
+CPU_S = 2.0  # per example; the CPU budget (max_decode_ms) is 1 s as estimated
 FAST = {"deadline": None, "derandomize": True, "suppress_health_check": list(HealthCheck), "database": None}
 
 
@@ -37,13 +43,21 @@ def real_files(face_photos) -> dict[str, bytes]:
 
 
 def decode_or_4xx(data: bytes) -> None:
+    """Decoded to an RGB array within the estimate, or refused with a 4xx; either way bounded."""
+    estimate_mb = None
+    start = time.process_time()
     with hostile.peak_rss() as rss:
         try:
             photo = decode_photo(data, name="img1", limits=LIMITS)
             assert photo.pixels.ndim == 3 and photo.pixels.shape[2] == 3 and max(photo.pixels.shape[:2]) <= 1280
+            estimate_mb = inspect_image(data, "img1", LIMITS).peak_bytes / 2**20
         except ServiceError as exc:
             assert 400 <= exc.status < 500, (exc.status, exc.message)
+    cpu = time.process_time() - start
     assert rss.growth_mb < PEAK_MB, f"decoding {len(data)} bytes took {rss.growth_mb:.0f} MB"
+    assert cpu < CPU_S, f"decoding {len(data)} bytes took {cpu:.2f} s of CPU"
+    if estimate_mb is not None:
+        assert rss.growth_mb <= estimate_mb + 4, f"decoding took {rss.growth_mb:.1f} MB, estimated {estimate_mb:.1f}"
 
 
 # ---- the photo decoder -----------------------------------------------------------------
@@ -101,6 +115,67 @@ def test_png_with_chunks_reordered_or_dropped_decodes_or_4xx(real_files, order, 
     chunks = [png[o : o + 12 + n] for o, n, _ in hostile.png_chunks(png)]
     picked = [chunks[i] for i in order if i < len(chunks) and i not in drop]
     decode_or_4xx(hostile.PNG_SIGNATURE + b"".join(picked))
+
+
+HEADER_SEEDS = {  # kind -> the photo (320 px) and two rotations -> a real file whose headers hide costs
+    "progressive jpeg": lambda im, more: hostile.encode(im, "JPEG", progressive=True),
+    "progressive jpeg 4:4:4": lambda im, more: hostile.encode(im, "JPEG", progressive=True, subsampling=0),
+    "jpeg of 60 scans": lambda im, more: hostile.jpeg_with_repeated_scans(60, side=320),
+    "multi-page tiff": lambda im, more: hostile.encode(im, "TIFF", save_all=True, append_images=more),
+    "deflate tiff": lambda im, more: hostile.encode(im, "TIFF", compression="tiff_adobe_deflate"),
+    "bigtiff": lambda im, more: hostile.encode(im, "TIFF", big_tiff=True),
+    "hand-built tiff": lambda im, more: hostile.tiff_pages(3),
+    "lossy webp": lambda im, more: hostile.encode(im, "WEBP"),
+    "lossless webp": lambda im, more: hostile.encode(im.convert("RGBA"), "WEBP", lossless=True),
+    "animated webp": lambda im, more: hostile.encode(im, "WEBP", save_all=True, append_images=more),
+    "gif": lambda im, more: hostile.encode(im.convert("P"), "GIF"),
+    "animated gif": lambda im, more: hostile.encode(im.convert("P"), "GIF", save_all=True, append_images=more),
+    "rle bmp": lambda im, more: hostile.bmp_rle8_rows(320, 240),
+}
+
+
+@pytest.fixture(scope="module")
+def header_seeds(face_photos) -> dict[str, bytes]:
+    from PIL import Image
+
+    photo = Image.open(face_photos / "obama2.jpg").convert("RGB")
+    photo.thumbnail((320, 320))
+    more = [photo.rotate(90 * i) for i in range(1, 3)]
+    return {kind: make(photo, more) for kind, make in HEADER_SEEDS.items()}
+
+
+# Values that sizes, counts and offsets go wrong with, written over header fields.
+INTERESTING = [0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x100, 0x3FFF, 0x7FFF, 0x8000, 0xFFFF, 7000, 20_000, 0x7FFFFFFF, 0xFFFFFFFF]
+
+
+def overwrite(data: bytes, edits: list[tuple[int, int, int, bool]]) -> bytes:
+    """Each edit writes `value` as a `width`-byte integer (little- or big-endian) at `pos` in the first 512 bytes."""
+    out = bytearray(data)
+    for pos, width, value, little in edits:
+        fmt = ("<" if little else ">") + {1: "B", 2: "H", 4: "I"}[width]
+        if pos + width <= len(out):
+            out[pos : pos + width] = struct.pack(fmt, value & (2 ** (8 * width) - 1))
+    return bytes(out)
+
+
+EDITS = st.lists(st.tuples(st.integers(0, 511), st.sampled_from([1, 2, 4]), st.sampled_from(INTERESTING), st.booleans()), max_size=4)
+
+
+@settings(max_examples=400, **FAST)
+@given(kind=st.sampled_from(list(HEADER_SEEDS)), edits=EDITS, **MUTATIONS)
+def test_mutated_headers_decode_or_4xx_within_bounds(header_seeds, kind, edits, flips, cut, splice):
+    """Sizes, counts, offsets and markers overwritten: refused from the headers, or decoded
+    within the estimate, under 64 MB and 2 s."""
+    decode_or_4xx(overwrite(mutate(header_seeds[kind], flips, cut, splice), edits))
+
+
+@settings(max_examples=60, **FAST)
+@given(side=st.integers(32, 8000), other=st.integers(32, 8000), subsampling=st.sampled_from([0, 1, 2]), scans=st.integers(10, 200))
+def test_progressive_jpegs_of_any_declared_size_and_scan_count_are_bounded(side, other, subsampling, scans):
+    """A real progressive header claiming side x other pixels, or a flat progressive file of
+    `scans` scans: decoded (the data ends early: libjpeg fills in) or refused, within bounds."""
+    decode_or_4xx(hostile.progressive_jpeg_claiming(side, other, subsampling=subsampling))
+    decode_or_4xx(hostile.jpeg_with_repeated_scans(scans, side=min(side, 1024)))
 
 
 # ---- the request parsers ---------------------------------------------------------------

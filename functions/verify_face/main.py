@@ -25,7 +25,7 @@ from shared.settings import get_settings
 settings = get_settings()
 edge = Edge("verify_face", settings)
 options = VerifyOptions.from_settings(settings)
-verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options), retry_s=settings.model_retry_s)
+verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options, edge.budget), retry_s=settings.model_retry_s)
 edge.on_memory_pressure(lambda: verifier.get().drop_caches() if verifier.ready else None)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 

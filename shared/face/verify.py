@@ -20,11 +20,12 @@ from shared.face.align import face_chip
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder
-from shared.images import DecodeLimits, decode_photo
+from shared.images import DecodeLimits, decode_photo, inspect_image
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
 from shared.state.cache import TTLCache
+from shared.state.memory import MemoryBudget
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,15 @@ class VerifyOptions:
             embedder=settings.face_embedder_model,
             fallback_detector=settings.face_detector_fallback_model,
             threshold=settings.verify_threshold,
-            decode=DecodeLimits(settings.max_image_pixels, settings.max_full_decode_pixels, settings.max_image_side),
+            decode=DecodeLimits(
+                max_pixels=settings.max_image_pixels,
+                max_full_pixels=settings.max_full_decode_pixels,
+                max_side=settings.max_image_side,
+                max_decode_bytes=settings.max_decode_mb * 2**20,
+                max_progressive_pixels=settings.max_progressive_pixels,
+                max_scans=settings.max_jpeg_scans,
+                max_decode_ms=settings.max_decode_ms,
+            ),
             load=LoadOptions.from_settings(settings),
             cache_size=settings.embedding_cache_size,
             cache_ttl_s=settings.embedding_cache_ttl_s,
@@ -124,8 +133,9 @@ def _area(face: Face, scale: float) -> dict:
 class FaceVerifier:
     """The verification pipeline over loaded bundles: `verify(img1, img2)`, thread-safe."""
 
-    def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions):
+    def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions, budget: MemoryBudget | None = None):
         self.finder = finder
+        self._budget = budget or MemoryBudget(critical_mb=float("inf"))
         self.embedder = embedder
         contract = embedder.contract
         self.metric = contract.metric
@@ -135,8 +145,10 @@ class FaceVerifier:
         self._cache = TTLCache(options.cache_size, options.cache_ttl_s)
 
     @classmethod
-    def load(cls, options: VerifyOptions) -> FaceVerifier:
-        """Load the detector and embedder now; the fallback detector on first need."""
+    def load(cls, options: VerifyOptions, budget: MemoryBudget | None = None) -> FaceVerifier:
+        """Load the detector and embedder now; the fallback detector on first need. Each
+        photo reserves its estimated decoding peak from `budget` (the instance's, shared by
+        its request threads) before it decodes."""
         fallback = None
         if options.fallback_detector:
             fallback = Lazy(
@@ -146,7 +158,7 @@ class FaceVerifier:
             )
         finder = FaceFinder(load_as(FaceDetector, options.detector, options.load, task=DETECTION_TASK), fallback)
         embedder = load_as(FaceEmbedder, options.embedder, options.load, task=EMBEDDING_TASK)
-        return cls(finder, embedder, options)
+        return cls(finder, embedder, options, budget)
 
     def bundles(self) -> list[Bundle]:
         """The loaded bundles: detector, fallback detector once loaded, embedder."""
@@ -173,7 +185,9 @@ class FaceVerifier:
         if cached is not None:
             return cached
         clock = _Stopwatch()
-        photo = decode_photo(data, name=name, limits=self.options.decode)
+        cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
+        with self._budget.reserve(cost.peak_bytes, name):
+            photo = decode_photo(data, name=name, limits=self.options.decode)
         clock.lap("decode")
         faces, detector = self.finder.find(photo.pixels)
         clock.lap("detect")

@@ -134,6 +134,36 @@ VERIFY_CASES = [
     Case("10x10 image", 422, "image_too_small", _img1(lambda a, b: hostile.tiny(a, 10, "JPEG"))),
     Case("png header claiming 50000x50000", 413, "image_too_large", _img1(lambda a, b: hostile.png_header_only(50_000, 50_000))),
     Case("bad photo in img2 only", 400, "invalid_image", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1][:2000]))),
+    # Costs hidden behind small headers ("Hostile input, round two"): refused from the headers.
+    Case(
+        "progressive jpeg claiming 7000x7000 in 264 bytes",
+        413,
+        "image_too_large",
+        _img1(lambda a, b: hostile.progressive_jpeg_claiming(7000, 7000)),
+    ),
+    Case(
+        "baseline jpeg with a one-component first scan",
+        413,
+        "image_too_large",
+        _img1(lambda a, b: hostile.multiscan_baseline_jpeg_claiming(7000, 7000)),
+    ),
+    Case("progressive jpeg of 1,000 scans", 422, "too_many_scans", _img1(lambda a, b: hostile.jpeg_with_repeated_scans(1000))),
+    Case("jpeg with 5,000 comment segments", 422, "image_too_complex", _img1(lambda a, b: hostile.jpeg_with_comments(5000))),
+    Case("lossless jpeg", 415, "unsupported_image", _img1(lambda a, b: hostile.jpeg_with_marker(0xC3))),
+    Case("tiff of 20,000 pages", 422, "multi_frame_image", _img1(lambda a, b: hostile.tiff_pages(20_000))),
+    Case(
+        "two-page tiff, page 2 in compression 12345",
+        422,
+        "multi_frame_image",
+        _img1(lambda a, b: hostile.tiff_pages(2, compression=[1, 12345])),
+    ),
+    Case("one-page tiff in compression 12345", 400, "invalid_image", _img1(lambda a, b: hostile.tiff_pages(1, compression=12345))),
+    Case("tiff directory of 5,000 entries", 422, "image_too_complex", _img1(lambda a, b: hostile.tiff_pages(1, entries=5000))),
+    Case("lossless webp 3400x3400 in 500 bytes", 413, "image_too_large", _img1(lambda a, b: hostile.webp_flat(3400, 3400))),
+    Case("rle8 bmp 3400x3400 of one-pixel rows", 422, "image_too_complex", _img1(lambda a, b: hostile.bmp_rle8_rows(3400, 3400))),
+    Case("png in 20,000 chunks", 422, "image_too_complex", _img1(lambda a, b: hostile.png_with_chunks(20_000))),
+    Case("gif behind 200,000 comment sub-blocks", 422, "image_too_complex", _img1(lambda a, b: hostile.gif_with_comment_blocks(200_000))),
+    Case("gif of 5,000 frames", 422, "multi_frame_image", _img1(lambda a, b: hostile.animated_gif_frames(5000))),
     Case("PUT instead of POST", 405, "method_not_allowed", lambda p: {**_json(img1="", img2=""), "method": "PUT"}),
 ]
 
@@ -460,9 +490,10 @@ def test_oversized_body_is_refused_while_streaming(served, chunked):
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_early_refusals_read_nothing(served, method, content_type, status, chunked):
     """Answered before the body is needed: the 64 MB body is never read (functions-framework's
-    after-request hook would buffer it all), and the connection is closed."""
+    after-request hook would buffer it all), and the connection is closed. A declared length
+    over MAX_REQUEST_BYTES is a 413 whatever the method; a chunked body declares none."""
     got, body, sent, growth = _upload(served, chunked=chunked, method=method, content_type=content_type)
-    assert got == status, (got, body)
+    assert got == (status if chunked else 413), (got, body)
     assert sent < UPLOAD / 2, f"the answer came only after {sent} of {UPLOAD} bytes were sent"
     assert growth < BOMB_RSS_MB, f"worker peak RSS grew {growth:.1f} MB"
 
@@ -472,7 +503,7 @@ def test_missing_api_key_reads_nothing():
 
     server = harness.start("predict_gesture", env={"MAX_REQUEST_BYTES": str(LIMIT), "API_KEY": "k"})
     try:
-        status, body, sent, growth = _upload(server, chunked=False)
+        status, body, sent, growth = _upload(server, chunked=True)
         assert (status, body["error"]["code"]) == (401, "unauthorized")
         assert sent < UPLOAD / 2 and growth < BOMB_RSS_MB, (sent, growth)
     finally:

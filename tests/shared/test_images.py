@@ -114,7 +114,7 @@ def png_claiming(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     "side, message",
     [
-        (50_000, "declares too many pixels"),  # over twice Pillow's own MAX_IMAGE_PIXELS: refused inside Image.open
+        (50_000, "50000x50000 = 2500000000 pixels; the limit for PNG is 50000000"),  # over Pillow's own guard too
         (9_000, "9000x9000 = 81000000 pixels; the limit for PNG is 50000000"),  # under Pillow's, over ours
     ],
 )
@@ -124,6 +124,12 @@ def test_decompression_bomb_is_refused_before_decoding(side, message):
     with pytest.raises(PayloadTooLarge, match=message):
         decode(png_claiming(side, side))
     assert process.memory_info().rss - before < 10 * 2**20
+
+
+def test_pillows_own_bomb_guard_still_answers_413_when_our_caps_are_higher():
+    """Caps configured above Pillow's guard (twice its MAX_IMAGE_PIXELS): Image.open refuses, still a 413."""
+    with pytest.raises(PayloadTooLarge, match="declares too many pixels"):
+        decode(png_claiming(20_000, 20_000), max_full_pixels=10**9, max_decode_bytes=2**40, max_decode_ms=10**9)
 
 
 def test_decoding_changes_no_process_wide_pillow_setting(face_photos):

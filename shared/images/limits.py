@@ -1,0 +1,45 @@
+"""The budgets a photo is checked against before any pixel is decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Budgets checked from the headers, before any pixel is decoded.
+
+    The first three are positional in `VerifyOptions.from_settings`; keep them first.
+
+    Attributes:
+        max_pixels: largest JPEG (w x h); JPEGs decode already scaled down (draft mode).
+        max_full_pixels: largest PNG/WebP/TIFF/BMP/GIF, which decode at full size first
+            (a 49 MP RGBA PNG is ~200 MB decoded).
+        max_side: longest side, pixels, a photo is scaled down to.
+        max_decode_bytes: most memory one decode may take at its peak, bytes, as estimated
+            from the headers (`ImageCost.peak_bytes`). 128 MiB: a quarter of the 512 MB tier,
+            and above the largest photo the pixel caps let through (12 MP of RGBA PNG or
+            TIFF, measured at 112 MiB); a 12 MP WebP (~190 MiB: libwebp's two canvases, the
+            frame handed to Python and the image) or a 49 MP 4:4:4 progressive JPEG
+            (~290 MiB of coefficients) is refused.
+        max_progressive_pixels: largest progressive (or otherwise multi-scan) JPEG, w x h:
+            libjpeg keeps every DCT coefficient of such a file (2 bytes each, 1.5-4 per
+            pixel) whatever the draft scale, and every scan walks all of them.
+        max_scans: most JPEG scans (SOS segments); libjpeg writes 10 per colour
+            progressive file, mozjpeg and jpegli a few more. Each scan costs CPU in
+            proportion to the pixels it covers, data or not.
+        max_decode_ms: most CPU one decode may take, milliseconds, as estimated from the
+            headers (`ImageCost.cpu_ms`, calibrated on one x86-64 core; see cost.py).
+            Catches what no size cap does: RLE BMPs, which Pillow decodes in Python
+            (~150 ns per pixel), and scan-heavy progressive JPEGs.
+    """
+
+    max_pixels: int = 50_000_000
+    max_full_pixels: int = 12_000_000
+    max_side: int = 1280
+    max_decode_bytes: int = 128 * MIB
+    max_progressive_pixels: int = 16_000_000
+    max_scans: int = 64
+    max_decode_ms: int = 1000
