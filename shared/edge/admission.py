@@ -83,14 +83,7 @@ class MemoryGuard:
                 return rss
             self._relieved_at = now
             after = self._relieve()
-        event(
-            log,
-            logging.WARNING,
-            "memory high: caches dropped, memory given back",
-            rss_mb_before=round(rss, 1),
-            rss_mb=round(after, 1),
-            warn_mb=round(self.warn_mb, 1),
-        )
+        _log(logging.WARNING, "memory high: caches dropped, memory given back", rss_mb_before=rss, rss_mb=after, warn_mb=self.warn_mb)
         return after
 
     def admit(self) -> None:
@@ -98,14 +91,7 @@ class MemoryGuard:
         rss = self.relieve_if_due(self._read_rss())
         if rss >= self.critical_mb:
             self.refused += 1
-            event(
-                log,
-                logging.ERROR,
-                "memory critical: refusing work",
-                rss_mb=round(rss, 1),
-                critical_mb=round(self.critical_mb, 1),
-                limit_mb=self.limit_mb,
-            )
+            _log(logging.ERROR, "memory critical: refusing work", rss_mb=rss, critical_mb=self.critical_mb, limit_mb=self.limit_mb)
             raise ServiceUnavailable(
                 f"instance memory is critical ({rss:.0f} MiB of {self.limit_mb:.0f} MiB); retry shortly",
                 code="memory_pressure",
@@ -140,13 +126,12 @@ class MemoryGuard:
                 rss = self.relieve_if_due(self._read_rss())
                 baseline = self.idle_low_mb
                 if rss >= self.critical_mb and not self.in_flight and baseline is not None and baseline < self.critical_mb:
-                    event(
-                        log,
+                    _log(
                         logging.ERROR,
                         "memory stays critical while idle: replacing this worker",
-                        rss_mb=round(rss, 1),
-                        baseline_mb=round(baseline, 1),
-                        critical_mb=round(self.critical_mb, 1),
+                        rss_mb=rss,
+                        baseline_mb=baseline,
+                        critical_mb=self.critical_mb,
                     )
                     recycle()
                     return
@@ -168,3 +153,8 @@ class MemoryGuard:
             "idle_low_mb": None if self.idle_low_mb is None else round(self.idle_low_mb, 1),
             "refused": self.refused,
         }
+
+
+def _log(level: int, message: str, **megabytes: float) -> None:
+    """A memory event with its figures in MiB, rounded to 0.1."""
+    event(log, level, message, **{name: round(value, 1) for name, value in megabytes.items()})
