@@ -228,28 +228,24 @@ def read_bundle_files(
             files, generations = _read_once(client.bucket(uri.bucket), uri, deadline)
         except _Transient as exc:
             last = str(exc)
-        except BundleError as exc:
-            stats.add(reads_failed=1)
-            stats.note(error=str(exc))
-            raise
-        except Exception as exc:  # client construction (credentials) and anything unforeseen
-            error = _classify(exc, f"cannot read bundle {source}")
+        except Exception as exc:  # BundleError, client construction (credentials), anything unforeseen
+            error = exc if isinstance(exc, BundleError) else _classify(exc, f"cannot read bundle {source}")
             if not isinstance(error, _Transient):
-                stats.add(reads_failed=1)
-                stats.note(error=str(error))
+                _failed(str(error))
                 raise error from None
             last = str(error)
         else:
             stats.add(reads_ok=1)
             stats.note(origin=files.origin)
+            size, ms = len(files.manifest) + len(files.model), round((time.monotonic() - started) * 1000, 1)
             event(
                 log,
                 logging.INFO,
                 f"read bundle files from {files.origin}",
                 source=source,
                 attempts=attempt,
-                bytes=len(files.manifest) + len(files.model),
-                ms=round((time.monotonic() - started) * 1000, 1),
+                bytes=size,
+                ms=ms,
                 **generations,
             )
             return files
@@ -260,9 +256,13 @@ def read_bundle_files(
         event(log, logging.WARNING, f"retrying bundle {source} in {pause:.2f} s", source=source, attempt=attempt, error=last)
         time.sleep(pause)
     message = f"cannot read bundle {source} after {attempt} attempt(s) in {time.monotonic() - started:.1f} s: {last}"
-    stats.add(reads_failed=1)
-    stats.note(error=message)
+    _failed(message)
     raise BundleError(message, reason=f"object storage unreachable after {attempt} attempt(s)")
+
+
+def _failed(detail: str) -> None:
+    stats.add(reads_failed=1)
+    stats.note(error=detail)
 
 
 def download_stats() -> dict[str, Any]:
