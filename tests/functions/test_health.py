@@ -92,3 +92,17 @@ def test_a_bundle_json_without_a_threshold_is_a_503_naming_the_field(monkeypatch
         "bundle.json threshold.value must be a number, got None"
     )
     assert str(tmp_path) not in json.dumps(client.get("/").get_json())
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_naming_the_allowed_ones(monkeypatch, method):
+    r = app(monkeypatch, "verify_face").open("/", method=method)
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, POST"
+    assert r.get_json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("path", ["/robots.txt", "/favicon.ico"])
+def test_framework_routes_answer_json_404(monkeypatch, path):
+    r = app(monkeypatch, "predict_gesture").get(path)
+    assert r.status_code == 404 and r.is_json
+    assert r.get_json() == {"error": {"code": "not_found", "message": "Not Found"}}
