@@ -76,6 +76,9 @@ class Settings:
     face_detector_fallback_model: detector tried when the first finds no face ("" = none).
     face_embedder_model: bundle folder or gs:// URI of the face embedder.
     verify_threshold: distance threshold overriding the embedder bundle's (None = bundle's).
+    verify_operating_point: named threshold from the embedder bundle's
+        threshold.operating_points ("" = the bundle's default, threshold.value); checked
+        against the bundle when it loads. VERIFY_THRESHOLD, when set, wins.
     gesture_models: bundle folders or gs:// URIs served by predict_gesture; the first is
         the default when a request names no `model`.
     max_request_bytes: largest request body accepted (Cloud Run's own cap is 32 MB).
@@ -138,6 +141,7 @@ class Settings:
     memory_recycle: bool = True
     tflite_runtime: str = ""
     storage_emulator_host: str = ""
+    verify_operating_point: str = ""
     max_decode_mb: int = 128
     max_progressive_pixels: int = 16_000_000
     max_jpeg_scans: int = 64
@@ -154,6 +158,7 @@ class Settings:
             face_detector_fallback_model=_text("FACE_DETECTOR_FALLBACK_MODEL", DEFAULT_FACE_DETECTOR_FALLBACK),
             face_embedder_model=_text("FACE_EMBEDDER_MODEL", DEFAULT_FACE_EMBEDDER),
             verify_threshold=_number("VERIFY_THRESHOLD", 0, float, 0.0, 4.0) if threshold else None,
+            verify_operating_point=_text("VERIFY_OPERATING_POINT", "").strip(),
             gesture_models=gestures,
             max_request_bytes=_number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
             max_image_pixels=_number("MAX_IMAGE_PIXELS", 50_000_000, int, 10_000, 200_000_000),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face
-from shared.vision.geometry import check_image, invert_affine, similarity_transform, warp
+from shared.vision.geometry import Fill, check_image, invert_affine, similarity_transform, warp
 
 # dlib's 68-point mean face, points 17..67 in [0, 1] (x right, y down), copied from
 # get_face_chip_details() in dlib/image_transforms/interpolation.h (davisking/dlib,
@@ -63,11 +63,13 @@ def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
     return (MEAN_FACE_POINTS + padding) / (2 * padding + 1) * size
 
 
-def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0.25) -> np.ndarray:
+def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0.25, fill: Fill = "edge") -> np.ndarray:
     """The aligned (size, size, 3) uint8 chip of `face`, as dlib's
     extract_image_chip(img, get_face_chip_details(shape, size, padding)) would cut it.
-    image: (H, W, 3) uint8 RGB; parts of the chip outside the image are black."""
+    image: (H, W, 3) uint8 RGB; parts of the chip outside the image are filled as `fill`
+    says ("edge": the photo's border replicated; "black" is dlib's own behaviour), so a
+    face near the edge of a tight crop (an ID thumbnail) is not cut against black."""
     check_image(image)
     src = np.array([face.keypoints[i] for i in ALIGN_KEYPOINTS])
     to_chip = similarity_transform(src, chip_template(size, padding) + 0.5)
-    return warp(image, invert_affine(to_chip), size)
+    return warp(image, invert_affine(to_chip), size, fill)

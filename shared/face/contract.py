@@ -15,12 +15,13 @@ face-embedding bundles::
 
     "preprocessing": {"size": 150, "padding": 0.25},
     "output": {"dims": 128},
-    "threshold": {"metric": "cosine", "value": 0.065}
+    "threshold": {"metric": "cosine", "value": 0.0924,
+                  "operating_points": {"strict": {"value": 0.0801, ...}, ...}}  (optional)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import BundleError
@@ -144,7 +145,8 @@ class EmbedderContract:
         dims: length of an embedding.
         metric: "cosine" or "euclidean".
         threshold: calibrated distance at or under which two faces are the same person
-            (lower is stricter).
+            (lower is stricter); the bundle's default.
+        operating_points: other calibrated thresholds by name ("strict", "balanced").
     """
 
     size: int
@@ -152,6 +154,16 @@ class EmbedderContract:
     dims: int
     metric: str
     threshold: float
+    operating_points: dict[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, operating_point: str) -> float:
+        """The named operating point's threshold ("" = the default); BundleError if unknown."""
+        if not operating_point:
+            return self.threshold
+        if operating_point not in self.operating_points:
+            known = ", ".join(sorted(self.operating_points)) or "none"
+            raise BundleError(f"VERIFY_OPERATING_POINT {operating_point!r} is not in bundle.json threshold.operating_points ({known})")
+        return self.operating_points[operating_point]
 
     @classmethod
     def from_meta(cls, meta: dict) -> EmbedderContract:
@@ -162,4 +174,9 @@ class EmbedderContract:
         size, dims = _number(pre, "size", "preprocessing"), _number(out, "dims", "output")
         if size < 1 or dims < 1 or size != int(size) or dims != int(dims):
             raise BundleError("bundle.json preprocessing.size and output.dims must be positive integers")
-        return cls(int(size), _number(pre, "padding", "preprocessing"), int(dims), metric, _number(spec, "value", "threshold"))
+        points = spec.get("operating_points", {})
+        if not isinstance(points, dict) or not all(isinstance(p, dict) for p in points.values()):
+            raise BundleError("bundle.json threshold.operating_points must map names to objects with a value")
+        values = {name: _number(p, "value", f"threshold.operating_points.{name}") for name, p in points.items()}
+        threshold = _number(spec, "value", "threshold")
+        return cls(int(size), _number(pre, "padding", "preprocessing"), int(dims), metric, threshold, values)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import Unprocessable
+from shared.errors import BundleError, Unprocessable
 from shared.face.align import face_chip
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
@@ -36,6 +36,8 @@ class VerifyOptions:
         detector, fallback_detector, embedder: bundle sources (folders or gs:// URIs);
             fallback_detector "" = none.
         threshold: distance override (None = the embedder bundle's calibrated value).
+        operating_point: a named threshold of the embedder bundle ("" = its default);
+            `threshold` wins when both are set.
         decode: photo decoding budgets.
         load: how bundles are loaded (threads, timeout, runtime).
         cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
@@ -46,6 +48,7 @@ class VerifyOptions:
     embedder: str
     fallback_detector: str = ""
     threshold: float | None = None
+    operating_point: str = ""
     decode: DecodeLimits = DecodeLimits()
     load: LoadOptions = LoadOptions()
     cache_size: int = 256
@@ -59,6 +62,7 @@ class VerifyOptions:
             embedder=settings.face_embedder_model,
             fallback_detector=settings.face_detector_fallback_model,
             threshold=settings.verify_threshold,
+            operating_point=settings.verify_operating_point,
             decode=DecodeLimits(
                 max_pixels=settings.max_image_pixels,
                 max_full_pixels=settings.max_full_decode_pixels,
@@ -140,7 +144,12 @@ class FaceVerifier:
         contract = embedder.contract
         self.metric = contract.metric
         self.distance = DISTANCES[self.metric]
-        self.threshold = options.threshold if options.threshold is not None else contract.threshold
+        try:
+            named = contract.threshold_for(options.operating_point)
+        except BundleError as exc:  # an unknown VERIFY_OPERATING_POINT: the embedder cannot serve it
+            exc.bundle = exc.bundle or embedder.bundle.name
+            raise
+        self.threshold = options.threshold if options.threshold is not None else named
         self.options = options
         self._cache = TTLCache(options.cache_size, options.cache_ttl_s)
 

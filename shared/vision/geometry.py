@@ -8,6 +8,7 @@ Images are (H, W, 3) uint8 RGB arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -57,15 +58,36 @@ def letterbox(image: np.ndarray, size: int, pad_value: int = 0) -> tuple[np.ndar
     return np.asarray(canvas), Letterbox(size, offset, (new_w / width, new_h / height))
 
 
-def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    """image[y0:y1, x0:x1] as a new (y1-y0, x1-x0, 3) array, black where the box leaves the
-    image (as PIL's crop), without first copying the whole image into a PIL image."""
-    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+Fill = Literal["black", "edge", "reflect"]
+
+
+def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, fill: Fill = "black") -> np.ndarray:
+    """image[y0:y1, x0:x1] as a new (y1-y0, x1-x0, 3) array, without first copying the whole
+    image into a PIL image. Where the box leaves the image: fill "black" (as PIL's crop; what
+    the detector's letterbox expects), "edge" (the border pixels replicated) or "reflect"
+    (mirrored about the border pixels, numpy's "reflect", repeated when the box is wider)."""
     height, width = image.shape[:2]
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if fill != "black" and sx1 > sx0 and sy1 > sy0:
+        # Pad only the image near the box, never the whole photo: the part inside the box
+        # plus what a reflection of each padded side reaches, so it mirrors the photo itself.
+        ex0, ey0 = max(0, sx0 - (x1 - sx1)), max(0, sy0 - (y1 - sy1))
+        ex1, ey1 = min(width, sx1 + (sx0 - x0)), min(height, sy1 + (sy0 - y0))
+        pad = ((sy0 - y0, y1 - sy1), (sx0 - x0, x1 - sx1), (0, 0))
+        padded = np.pad(image[ey0:ey1, ex0:ex1], pad, mode=_pad_mode(fill, ex1 - ex0, ey1 - ey0))
+        top, left = sy0 - ey0, sx0 - ex0
+        return np.ascontiguousarray(padded[top : top + y1 - y0, left : left + x1 - x0])
+    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     return out
+
+
+def _pad_mode(fill: Fill, width: int, height: int) -> Literal["edge", "reflect"]:
+    if fill not in ("edge", "reflect"):
+        raise ValueError(f"fill must be black, edge or reflect, got {fill!r}")
+    # numpy cannot reflect a single row or column: replicate it instead.
+    return "edge" if fill == "edge" or min(width, height) < 2 else "reflect"
 
 
 def box_iou(a: Box, b: Box) -> float:
@@ -103,9 +125,10 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     return np.hstack([linear, -linear @ matrix[:, 2:]])
 
 
-def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
+def warp(image: np.ndarray, to_image: np.ndarray, size: int, fill: Fill = "edge") -> np.ndarray:
     """Sample a (size, size, 3) chip; to_image (2, 3) maps chip coordinates to the image's.
-    Outside the image is black.
+    Outside the image: `fill` as in `crop` (default "edge": the border replicated, so a face
+    at the photo's edge is not cut against a black band the embedder never saw in training).
 
     Bilinear sampling alone aliases when the chip shrinks the source a lot, so (like dlib,
     which samples from an image pyramid level) the chip's footprint is first cropped and
@@ -119,7 +142,7 @@ def warp(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
     x1, y1 = np.ceil(footprint.max(axis=0)).astype(int) + k
     # Whole blocks of k pixels, so that region pixel i covers crop pixels [k*i, k*i + k).
     x1, y1 = x0 + k * -(-(x1 - x0) // k), y0 + k * -(-(y1 - y0) // k)
-    region = Image.fromarray(crop(image, int(x0), int(y0), int(x1), int(y1)))
+    region = Image.fromarray(crop(image, int(x0), int(y0), int(x1), int(y1), fill))
     if k > 1:
         region = region.reduce(k)
     local = to_image.copy()

@@ -68,6 +68,24 @@ def test_chip_lands_the_keypoints_on_the_template(angle, scale):
     np.testing.assert_allclose(blob_centres(chip, template), template, atol=0.35)
 
 
+def test_chip_past_the_photo_edge_replicates_the_border_not_black():
+    # A face at the photo's top-left corner: its chip footprint reaches past the edge. The
+    # chip continues the photo's border colour there (the old chip was black), so the
+    # embedder never sees a black band it was not trained on.
+    size, padding = 150, 0.25
+    template = chip_template(size, padding) + 0.5
+    points = template * 0.5  # half scale, anchored at the origin: the chip reaches to -x, -y
+    points -= (20, 20)
+    keypoints = np.zeros((6, 2))
+    keypoints[list(ALIGN_KEYPOINTS)] = points
+    image = np.full((120, 120, 3), 180, np.uint8)
+    face = Face((0.0, 0.0, 1.0, 1.0), 1.0, tuple(map(tuple, keypoints)))
+    chip = face_chip(image, face, size, padding)
+    assert chip.min() == 180, "the chip's part outside the photo is not the photo's border colour"
+    black = face_chip(image, face, size, padding, fill="black")
+    assert black[:10, :10].max() == 0 and black[-1, -1].min() == 180
+
+
 @pytest.fixture(scope="module")
 def short() -> FaceDetector:
     return FaceDetector(load_bundle(DEFAULT_FACE_DETECTOR, task="face-detection"))

@@ -77,3 +77,51 @@ def test_embedder_metric_must_be_known():
     bad["threshold"]["metric"] = "manhattan"
     with pytest.raises(BundleError, match="cosine, euclidean"):
         EmbedderContract.from_meta(bad)
+
+
+def test_embedder_operating_points_are_read_and_chosen_by_name():
+    spec = meta("face-embedder-dlib")
+    spec["threshold"]["operating_points"] = {"strict": {"value": 0.05, "far": 0.001}, "balanced": {"value": 0.07}}
+    contract = EmbedderContract.from_meta(spec)
+    assert contract.operating_points == {"strict": 0.05, "balanced": 0.07}
+    assert contract.threshold_for("") == contract.threshold and contract.threshold_for("strict") == 0.05
+    with pytest.raises(BundleError, match=r"'loose' is not in bundle.json threshold.operating_points \(balanced, strict\)"):
+        contract.threshold_for("loose")
+
+
+def test_embedder_operating_point_without_a_value_is_named():
+    bad = meta("face-embedder-dlib")
+    bad["threshold"]["operating_points"] = {"strict": {"far": 0.001}}
+    with pytest.raises(BundleError, match=r"threshold\.operating_points\.strict\.value"):
+        EmbedderContract.from_meta(bad)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
+    from shared.face.detect import FaceDetector, FaceFinder
+    from shared.face.embed import FaceEmbedder
+    from shared.runtime.bundle import load_as
+    from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_EMBEDDER
+
+    finder = FaceFinder(load_as(FaceDetector, DEFAULT_FACE_DETECTOR, task=DETECTION_TASK))
+    return finder, load_as(FaceEmbedder, DEFAULT_FACE_EMBEDDER, task=EMBEDDING_TASK)
+
+
+def test_verifier_threshold_from_operating_point_setting(parts, monkeypatch):
+    from dataclasses import replace
+
+    from shared.face.verify import FaceVerifier, VerifyOptions
+    from shared.settings import Settings
+
+    spec = meta("face-embedder-dlib")["threshold"]
+    monkeypatch.setenv("VERIFY_OPERATING_POINT", " strict ")
+    options = replace(VerifyOptions.from_settings(Settings.from_env()), cache_size=0)
+    assert options.operating_point == "strict" and options.threshold is None
+    assert FaceVerifier(*parts, options).threshold == spec["operating_points"]["strict"]["value"] < spec["value"]
+    assert FaceVerifier(*parts, replace(options, operating_point="")).threshold == spec["value"]
+    assert FaceVerifier(*parts, replace(options, threshold=0.2)).threshold == 0.2  # VERIFY_THRESHOLD wins
+    with pytest.raises(BundleError) as caught:
+        FaceVerifier(*parts, replace(options, operating_point="loose"))
+    message = caught.value.public_message()
+    assert "'face-embedder-dlib'" in message and "VERIFY_OPERATING_POINT 'loose'" in message and "balanced, strict" in message

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.vision.geometry import box_iou, crop, invert_affine, letterbox, similarity_transform
+from shared.vision.geometry import box_iou, crop, invert_affine, letterbox, similarity_transform, warp
 
 
 def similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:
@@ -56,6 +56,39 @@ def test_crop_matches_pil_crop_inside_and_outside_the_image():
     for box in [(5, 5, 25, 30), (-10, -5, 20, 20), (50, 30, 80, 55), (-5, -5, 70, 50), (70, 50, 90, 60)]:
         expected = np.asarray(Image.fromarray(image).crop(box))
         assert np.array_equal(crop(image, *box), expected), box
+
+
+@pytest.mark.parametrize("fill", ["edge", "reflect"])
+def test_crop_fills_outside_the_image_as_numpy_pads(fill):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    for box in [(5, 5, 25, 30), (-10, -5, 20, 20), (50, 30, 80, 55), (-5, -5, 70, 50)]:
+        x0, y0, x1, y1 = box
+        pad = ((max(0, -y0), max(0, y1 - 40)), (max(0, -x0), max(0, x1 - 60)), (0, 0))
+        expected = np.pad(image, pad, mode=fill)[y0 + pad[0][0] : y1 + pad[0][0], x0 + pad[1][0] : x1 + pad[1][0]]
+        out = crop(image, *box, fill=fill)
+        assert out.shape == (y1 - y0, x1 - x0, 3) and np.array_equal(out, expected), box
+    # Black stays the default (the detector's letterbox contract), and a box wholly outside stays black.
+    assert not crop(image, -10, -10, 5, 5)[:10].any()
+    assert not crop(image, 70, 50, 90, 60, fill=fill).any()
+
+
+def test_crop_refuses_an_unknown_fill():
+    with pytest.raises(ValueError, match="fill"):
+        crop(np.zeros((4, 4, 3), np.uint8), -1, -1, 3, 3, fill="blue")  # type: ignore[arg-type]
+
+
+def test_warp_replicates_the_border_past_the_edge_by_default():
+    # A chip twice the image's size centred on it: the image's grey border rows/columns
+    # continue to the chip's edges, where the old black fill left a black band.
+    image = np.full((20, 20, 3), 200, np.uint8)
+    image[5:15, 5:15] = 50
+    to_image = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -10.0]])  # chip (0..80) -> image (-10..30)
+    chip = warp(image, to_image, 80)
+    assert chip[:10].min() == 200 and chip[-10:, :].min() == 200 and chip[:, :10].min() == 200
+    assert chip[40, 40].max() == 50
+    black = warp(image, to_image, 80, fill="black")
+    assert black[:10].max() == 0 and black[40, 40].max() == 50
 
 
 def test_box_iou_of_known_boxes():
