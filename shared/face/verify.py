@@ -196,7 +196,7 @@ class FaceVerifier:
         clock = _Stopwatch()
         cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         with self._budget.reserve(cost.peak_bytes, name):
-            photo = decode_photo(data, name=name, limits=self.options.decode)
+            photo = decode_photo(data, name=name, limits=self.options.decode, cost=cost)
         clock.lap("decode")
         faces, detector = self.finder.find(photo.pixels)
         clock.lap("detect")

@@ -32,13 +32,14 @@ class Photo:
     format: str
 
 
-def decode_photo(data: bytes, *, name: str, limits: DecodeLimits) -> Photo:
+def decode_photo(data: bytes, *, name: str, limits: DecodeLimits, cost: ImageCost | None = None) -> Photo:
     """Decode one photo; 4xx errors name the input (`name`) and what was wrong.
 
-    The headers are read and priced first (`inspect_image`): nothing over a budget reaches
-    Pillow. Pillow's own decompression-bomb guard (over twice its MAX_IMAGE_PIXELS) is left as
-    it is, process-wide; our limits are lower by default."""
-    cost = inspect_image(data, name, limits)
+    The headers are read and priced first (`inspect_image`, or the `cost` a caller already
+    got from it for these bytes and limits): nothing over a budget reaches Pillow. Pillow's
+    own decompression-bomb guard (over twice its MAX_IMAGE_PIXELS) is left as it is,
+    process-wide; our limits are lower by default."""
+    cost = cost or inspect_image(data, name, limits)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
         return _decode(image, cost, name, limits)
