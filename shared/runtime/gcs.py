@@ -74,23 +74,14 @@ class DownloadStats:
     def reset(self) -> None:
         with self._lock:
             self.counts = {"manifest_downloads": 0, "model_downloads": 0, "bytes": 0, "retries": 0, "reads_ok": 0, "reads_failed": 0}
-            self.last_origin: str | None = None
-            self.last_error: str | None = None
 
     def add(self, **deltas: int) -> None:
         with self._lock:
             for key, value in deltas.items():
                 self.counts[key] += value
 
-    def note(self, *, origin: str | None = None, error: str | None = None) -> None:
-        with self._lock:
-            if origin is not None:
-                self.last_origin = origin
-            if error is not None:
-                self.last_error = error
-
     def to_dict(self) -> dict[str, Any]:
-        """The counters (the last origin and error name buckets: logs only, never here)."""
+        """The counters (origins and errors name buckets: they go to the log only)."""
         with self._lock:
             return dict(self.counts)
 
@@ -231,12 +222,11 @@ def read_bundle_files(
         except Exception as exc:  # BundleError, client construction (credentials), anything unforeseen
             error = exc if isinstance(exc, BundleError) else _classify(exc, f"cannot read bundle {source}")
             if not isinstance(error, _Transient):
-                _failed(str(error))
+                stats.add(reads_failed=1)
                 raise error from None
             last = str(error)
         else:
             stats.add(reads_ok=1)
-            stats.note(origin=files.origin)
             size, ms = len(files.manifest) + len(files.model), round((time.monotonic() - started) * 1000, 1)
             event(
                 log,
@@ -256,15 +246,10 @@ def read_bundle_files(
         event(log, logging.WARNING, f"retrying bundle {source} in {pause:.2f} s", source=source, attempt=attempt, error=last)
         time.sleep(pause)
     message = f"cannot read bundle {source} after {attempt} attempt(s) in {time.monotonic() - started:.1f} s: {last}"
-    _failed(message)
+    stats.add(reads_failed=1)
     raise BundleError(message, reason=f"object storage unreachable after {attempt} attempt(s)")
 
 
-def _failed(detail: str) -> None:
-    stats.add(reads_failed=1)
-    stats.note(error=detail)
-
-
 def download_stats() -> dict[str, Any]:
-    """Counters since process start: downloads, bytes, retries, reads, last origin/error."""
+    """Counters since process start: downloads, bytes, retries, reads ok and failed."""
     return stats.to_dict()
