@@ -17,7 +17,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 DEFAULT_FACE_DETECTOR = str(MODELS_DIR / "face-detector-short")
 DEFAULT_FACE_DETECTOR_FALLBACK = str(MODELS_DIR / "face-detector-full")
-DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-dlib")
+DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-sface")
 DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-sign'}"
 
 
@@ -29,8 +29,8 @@ def _text(name: str, default: str) -> str:
     return os.environ.get(name, default).strip()
 
 
-def _choice(name: str, allowed: tuple[str, ...]) -> str:
-    value = _text(name, "")
+def _choice(name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    value = _text(name, "").strip() or default
     if value not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(a for a in allowed if a)} (or unset), got {value!r}")
     return value
@@ -114,6 +114,8 @@ class Settings:
         coefficients whatever the draft scale.
     max_jpeg_scans: most scans in one JPEG (libjpeg writes 10).
     max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
+    face_selection: which face of a photo with several is compared: "central" (large and
+        near the centre), "largest" or "confident" (the detector's highest score).
     """
 
     face_detector_model: str
@@ -146,6 +148,7 @@ class Settings:
     max_progressive_pixels: int = 16_000_000
     max_jpeg_scans: int = 64
     max_decode_ms: int = 1000
+    face_selection: str = "central"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -184,6 +187,7 @@ class Settings:
             max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", 16_000_000, int, 1_000_000, 100_000_000),
             max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
             max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
+            face_selection=_choice("FACE_SELECTION", ("central", "largest", "confident"), "central"),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")

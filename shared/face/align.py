@@ -1,4 +1,9 @@
-"""Face alignment: the dlib-style "face chip" that dlib's ResNet face embedder expects.
+"""Face alignment: the aligned "face chip" each embedder was trained on.
+
+Two recipes, named by the embedder bundle's `preprocessing.crop`:
+- "dlib_chip": the chip dlib's ResNet face embedder expects (below);
+- "arcface": the 112 x 112 five-point template of InsightFace's ArcFace training data,
+  which OpenCV's SFace shares (its `alignCrop` warps to the same points).
 
 dlib's `get_face_chip_details(shape, size=150, padding=0.25)` fits a similarity
 transform from a face's 68 landmarks to its mean-face template, and
@@ -61,6 +66,34 @@ def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
     """(4, 2) where ALIGN_KEYPOINTS land in a size x size chip, in dlib pixel-index
     coordinates (pixel centres at integers): (p + padding) / (2 * padding + 1) * size."""
     return (MEAN_FACE_POINTS + padding) / (2 * padding + 1) * size
+
+
+# InsightFace's ArcFace template for a 112 x 112 chip (arcface_torch / face_align.py
+# `arcface_dst`, MIT): the subject's right eye, left eye, nose tip, right and left mouth
+# corners, in pixel-index coordinates. BlazeFace marks the mouth's centre, not its
+# corners, so the fourth point here is the corners' midpoint.
+ARCFACE_MOUTH = ((41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2)
+ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], ARCFACE_MOUTH])
+ARCFACE_SIZE = 112
+
+
+def arcface_chip(image: np.ndarray, face: Face, size: int = ARCFACE_SIZE, fill: Fill = "edge") -> np.ndarray:
+    """The (size, size, 3) uint8 RGB chip of `face` on the ArcFace template (scaled from
+    112 px when size differs), as OpenCV's FaceRecognizerSF.alignCrop cuts it for SFace,
+    from BlazeFace's eyes, nose tip and mouth centre. Outside the image: `fill`."""
+    check_image(image)
+    src = np.array([face.keypoints[i] for i in ALIGN_KEYPOINTS])
+    to_chip = similarity_transform(src, ARCFACE_TEMPLATE * (size / ARCFACE_SIZE) + 0.5)
+    return warp(image, invert_affine(to_chip), size, fill)
+
+
+def chip_for(image: np.ndarray, face: Face, crop: str, size: int, padding: float = 0.25, fill: Fill = "edge") -> np.ndarray:
+    """The chip recipe an embedder bundle names (`preprocessing.crop`): "dlib_chip" or "arcface"."""
+    if crop == "arcface":
+        return arcface_chip(image, face, size, fill)
+    if crop == "dlib_chip":
+        return face_chip(image, face, size, padding, fill)
+    raise ValueError(f"unknown face chip recipe {crop!r}")
 
 
 def face_chip(image: np.ndarray, face: Face, size: int = 150, padding: float = 0.25, fill: Fill = "edge") -> np.ndarray:

@@ -13,7 +13,7 @@ face-detection bundles (MediaPipe BlazeFace)::
 
 face-embedding bundles::
 
-    "preprocessing": {"size": 150, "padding": 0.25},
+    "preprocessing": {"crop": "dlib_chip", "size": 150, "padding": 0.25}   (or "crop": "arcface", "size": 112),
     "output": {"dims": 128},
     "threshold": {"metric": "cosine", "value": 0.0924,
                   "operating_points": {"strict": {"value": 0.0801, ...}, ...}}  (optional)
@@ -29,6 +29,9 @@ from shared.errors import BundleError
 DETECTION_TASK = "face-detection"
 EMBEDDING_TASK = "face-embedding"
 METRICS = ("cosine", "euclidean")
+# Face chip recipes (shared.face.align): dlib's 150 px chip with padding, or the ArcFace
+# 112 px five-point template that SFace and other ArcFace-family embedders were trained on.
+CROPS = ("dlib_chip", "arcface")
 
 ANCHOR_KEYS = (
     "num_layers",
@@ -140,8 +143,10 @@ class EmbedderContract:
     """A face-embedding bundle's options.
 
     Attributes:
+        crop: the chip recipe, one of CROPS ("dlib_chip" when bundle.json names none).
         size: side of the aligned face chip, pixels.
-        padding: dlib chip padding (margin around the landmark template, fraction of it).
+        padding: dlib chip padding (margin around the landmark template, fraction of it);
+            0 for "arcface", whose template fixes the margin.
         dims: length of an embedding.
         metric: "cosine" or "euclidean".
         threshold: calibrated distance at or under which two faces are the same person
@@ -155,6 +160,7 @@ class EmbedderContract:
     metric: str
     threshold: float
     operating_points: dict[str, float] = field(default_factory=dict)
+    crop: str = "dlib_chip"
 
     def threshold_for(self, operating_point: str) -> float:
         """The named operating point's threshold ("" = the default); BundleError if unknown."""
@@ -171,6 +177,9 @@ class EmbedderContract:
         metric = spec.get("metric")
         if metric not in METRICS:
             raise BundleError(f"bundle.json threshold.metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        crop = pre.get("crop", "dlib_chip")
+        if crop not in CROPS:
+            raise BundleError(f"bundle.json preprocessing.crop must be one of {', '.join(CROPS)}, got {crop!r}")
         size, dims = _number(pre, "size", "preprocessing"), _number(out, "dims", "output")
         if size < 1 or dims < 1 or size != int(size) or dims != int(dims):
             raise BundleError("bundle.json preprocessing.size and output.dims must be positive integers")
@@ -179,4 +188,5 @@ class EmbedderContract:
             raise BundleError("bundle.json threshold.operating_points must map names to objects with a value")
         values = {name: _number(p, "value", f"threshold.operating_points.{name}") for name, p in points.items()}
         threshold = _number(spec, "value", "threshold")
-        return cls(int(size), _number(pre, "padding", "preprocessing"), int(dims), metric, threshold, values)
+        padding = _number(pre, "padding", "preprocessing", default=0.0 if crop == "arcface" else None)
+        return cls(int(size), padding, int(dims), metric, threshold, values, crop)

@@ -125,22 +125,56 @@ def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, 
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(score), keypoints)
 
 
+SELECTIONS = ("central", "largest", "confident")
+
+
+def selection_order(faces: list[Face], shape: tuple[int, int], selection: str = "central") -> list[Face]:
+    """The faces in the order a policy prefers them, the one to compare first.
+
+    "largest": by box area. "confident": by detection score. "central": by the box's side
+    times (1 - its centre's distance from the photo's centre, as a fraction of the half
+    diagonal), so a bystander who is larger but at the edge of a group photo loses to the
+    subject in the middle, while a lone face anywhere still wins.
+    """
+    if selection == "largest":
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+    if selection == "confident":
+        return sorted(faces, key=lambda f: f.score, reverse=True)
+    if selection != "central":
+        raise ValueError(f"face selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+    height, width = shape
+    half_diagonal = float(np.hypot(width, height)) / 2 or 1.0
+
+    def centrality(f: Face) -> float:
+        x, y, w, h = f.box
+        offset = float(np.hypot(x + w / 2 - width / 2, y + h / 2 - height / 2)) / half_diagonal
+        return float(np.sqrt(f.area)) * (1.0 - min(offset, 1.0))
+
+    return sorted(faces, key=centrality, reverse=True)
+
+
 class FaceFinder:
     """Where the face is in a photo: the short-range detector first, the full-range
     fallback (built on first need, off the cold-start path) when it finds nothing; the
-    largest face is then re-detected on a crop around it for sharper keypoints."""
+    face the selection policy prefers is then re-detected on a crop around it for
+    sharper keypoints."""
 
-    def __init__(self, primary: FaceDetector, fallback: Lazy[FaceDetector] | None = None):
+    def __init__(self, primary: FaceDetector, fallback: Lazy[FaceDetector] | None = None, selection: str = "central"):
+        if selection not in SELECTIONS:
+            raise ValueError(f"face selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
         self.primary = primary
         self.fallback = fallback
+        self.selection = selection
 
     def find(self, image: np.ndarray) -> tuple[list[Face], str]:
-        """(faces, largest first, the first refined; the name of the detector that found
-        them). ([], name of the last detector tried) when there is no face."""
+        """(faces, the selected one first and refined, the rest in the policy's order; the
+        name of the detector that found them). ([], name of the last detector tried) when
+        there is no face."""
         faces, name = self.primary.detect(image), self.primary.name
         if not faces and self.fallback is not None:
             detector = self.fallback.get()
             faces, name = detector.detect(image), detector.name
+        faces = selection_order(faces, image.shape[:2], self.selection)
         if faces:
             faces[0] = self.primary.refine(image, faces[0])
         return faces, name
@@ -151,4 +185,4 @@ class FaceFinder:
         return [self.primary.bundle, *fallback]
 
     def describe(self) -> dict:
-        return {"fallback_detector": self.fallback.status() if self.fallback is not None else None}
+        return {"fallback_detector": self.fallback.status() if self.fallback is not None else None, "face_selection": self.selection}

@@ -1,7 +1,7 @@
 """Face embedding: an aligned face chip -> a fixed-length vector, and distances between them.
 
-The embedder bundle's `preprocessing` says what chip it wants (`size`, `padding` for
-align.face_chip); normalisation is baked into the model graph, so the chip goes in as
+The embedder bundle's `preprocessing` says what chip it wants (`crop` recipe, `size`,
+`padding`: align.chip_for); normalisation is baked into the model graph, so the chip goes in as
 RGB 0..255. The dlib ResNet's vectors are not L2-normalised: dlib compares them with
 euclidean distance (0.6), and cosine distance works on them too.
 """
@@ -13,7 +13,9 @@ from collections.abc import Callable
 import numpy as np
 
 from shared.errors import BundleError
+from shared.face.align import chip_for
 from shared.face.contract import EmbedderContract
+from shared.face.detect import Face
 from shared.runtime.bundle import Bundle
 
 
@@ -30,8 +32,12 @@ class FaceEmbedder:
         if tuple(got) != wanted:
             raise BundleError(f"{bundle.name}: model input is {got}, bundle.json preprocessing implies {wanted}")
 
+    def chip(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The aligned chip this embedder wants for `face` in an (H, W, 3) uint8 RGB image."""
+        return chip_for(image, face, self.contract.crop, self.size, self.padding)
+
     def embed(self, chip: np.ndarray) -> np.ndarray:
-        """One chip (size, size, 3) uint8 RGB, as align.face_chip makes it -> (dims,) float32."""
+        """One chip (size, size, 3) uint8 RGB, as `chip()` makes it -> (dims,) float32."""
         if chip.shape != (self.size, self.size, 3) or chip.dtype != np.uint8:
             raise ValueError(f"expected a ({self.size}, {self.size}, 3) uint8 RGB chip, got {chip.shape} {chip.dtype}")
         (out,) = self.bundle.model.run(chip[None].astype(np.float32))

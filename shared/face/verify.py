@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from shared.errors import BundleError, Unprocessable
-from shared.face.align import face_chip
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder
@@ -42,6 +41,7 @@ class VerifyOptions:
         load: how bundles are loaded (threads, timeout, runtime).
         cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
         retry_s: seconds before a failed fallback-detector load is tried again.
+        face_selection: which face of several is compared (detect.SELECTIONS).
     """
 
     detector: str
@@ -54,6 +54,7 @@ class VerifyOptions:
     cache_size: int = 256
     cache_ttl_s: float = 3600.0
     retry_s: float = 5.0
+    face_selection: str = "central"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerifyOptions:
@@ -76,6 +77,7 @@ class VerifyOptions:
             cache_size=settings.embedding_cache_size,
             cache_ttl_s=settings.embedding_cache_ttl_s,
             retry_s=settings.model_retry_s,
+            face_selection=settings.face_selection,
         )
 
 
@@ -165,7 +167,7 @@ class FaceVerifier:
                 lambda: load_as(FaceDetector, options.fallback_detector, options.load, task=DETECTION_TASK),
                 retry_s=options.retry_s,
             )
-        finder = FaceFinder(load_as(FaceDetector, options.detector, options.load, task=DETECTION_TASK), fallback)
+        finder = FaceFinder(load_as(FaceDetector, options.detector, options.load, task=DETECTION_TASK), fallback, options.face_selection)
         embedder = load_as(FaceEmbedder, options.embedder, options.load, task=EMBEDDING_TASK)
         return cls(finder, embedder, options, budget)
 
@@ -202,7 +204,7 @@ class FaceVerifier:
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        chip = face_chip(photo.pixels, faces[0], size=self.embedder.size, padding=self.embedder.padding)
+        chip = self.embedder.chip(photo.pixels, faces[0])
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")

@@ -31,7 +31,7 @@ def test_same_person_verifies_through_multipart(client, face_photos):
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert body["verified"] is True and body["distance"] <= body["threshold"]
-    assert body["model"] == "face-embedder-dlib" and body["similarity_metric"] == "cosine"
+    assert body["model"] == "face-embedder-sface" and body["similarity_metric"] == "cosine"
     assert body["faces_found"] == {"img1": 1, "img2": 1}
     area = body["facial_areas"]["img1"]
     assert {"x", "y", "w", "h", "left_eye", "right_eye", "score"} <= set(area)
@@ -90,7 +90,7 @@ def test_health_reports_models_runtime_and_memory(face_photos):
     assert health["ready"] is True and health["models"]["state"] == "ready"
     names = [b["name"] for b in health["bundles"]]
     # The full-range fallback detector loads only when a photo needs it.
-    assert names == ["face-detector-short", "face-embedder-dlib"]
+    assert names == ["face-detector-short", "face-embedder-sface"]
     assert health["fallback_detector"] == {"state": "not_loaded"}
     assert all(len(b["sha256"]) == 64 for b in health["bundles"])
     assert health["runtime"]["runtime"] in ("ai_edge_litert", "tflite_runtime")
@@ -173,7 +173,7 @@ def test_small_face_is_found_by_the_fallback_detector(face_photos):
     assert body["detector"] == "face-detector-full,face-detector-short"
     assert body["verified"] is True
     health = fresh.get("/").get_json()
-    assert [b["name"] for b in health["bundles"]] == ["face-detector-short", "face-detector-full", "face-embedder-dlib"]
+    assert [b["name"] for b in health["bundles"]] == ["face-detector-short", "face-detector-full", "face-embedder-sface"]
     assert health["fallback_detector"]["state"] == "ready"
 
 

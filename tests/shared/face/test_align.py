@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.face.align import ALIGN_KEYPOINTS, MEAN_FACE_POINTS, chip_template, face_chip
+from shared.face.align import ALIGN_KEYPOINTS, ARCFACE_TEMPLATE, MEAN_FACE_POINTS, arcface_chip, chip_for, chip_template, face_chip
 from shared.face.detect import Face, FaceDetector
 from shared.runtime.bundle import load_bundle
 from shared.settings import DEFAULT_FACE_DETECTOR
@@ -105,3 +105,45 @@ def test_real_chip_puts_the_face_on_the_template(short, face_photos, name):
     found = np.array([again.keypoints[i] for i in ALIGN_KEYPOINTS])
     errors = np.linalg.norm(found - (chip_template() + 0.5), axis=1)
     assert errors.mean() < 6.0 and errors.max() < 12.0, f"{name}: features {np.round(errors, 1)} px off"
+
+
+# ---- the ArcFace chip (SFace) --------------------------------------------------------------
+def test_arcface_template_is_insightfaces_with_the_mouth_corners_averaged():
+    np.testing.assert_allclose(ARCFACE_TEMPLATE[:3], [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366]])
+    np.testing.assert_allclose(ARCFACE_TEMPLATE[3], [(41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2])
+
+
+@pytest.mark.parametrize("angle,scale", [(20, 3.0), (-35, 1.4), (0, 0.6)])
+def test_arcface_chip_lands_the_keypoints_on_the_template(angle, scale):
+    template = ARCFACE_TEMPLATE + 0.5  # continuous chip coordinates
+    points = apply(similarity(angle, scale, 0, 0), template)
+    points += 40 - points.min(axis=0) + scale * 60
+    keypoints = np.zeros((6, 2))
+    keypoints[list(ALIGN_KEYPOINTS)] = points
+    extent = np.ceil(points.max(axis=0) + scale * 112).astype(int)
+    image = discs((int(extent[1]), int(extent[0])), points, radius=3 * scale)
+    face = Face((0.0, 0.0, 1.0, 1.0), 1.0, tuple(map(tuple, keypoints)))
+    chip = arcface_chip(image, face)
+    assert chip.shape == (112, 112, 3) and chip.dtype == np.uint8
+    np.testing.assert_allclose(blob_centres(chip, template), template, atol=0.4)
+    assert np.array_equal(chip_for(image, face, "arcface", 112), chip)
+    assert np.array_equal(chip_for(image, face, "dlib_chip", 150, 0.25), face_chip(image, face, 150, 0.25))
+    with pytest.raises(ValueError, match="unknown face chip recipe"):
+        chip_for(image, face, "mtcnn", 112)
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "obama2.jpg", "biden.jpg"])
+def test_real_arcface_chip_puts_the_face_on_the_template(short, face_photos, name):
+    with Image.open(face_photos / name) as photo:
+        image = np.asarray(photo.convert("RGB"))
+    (face,) = short.detect(image)
+    chip = arcface_chip(image, short.refine(image, face))
+    # The ArcFace chip is tighter than dlib's (eyes 35 px apart in 112 px), so the detector
+    # needs the chip padded to see the whole face; it then finds the eyes and nose where the
+    # template put them (a wrong fit is off by tens of pixels).
+    pad = 56
+    padded = np.pad(chip, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    (again,) = short.detect(padded)
+    found = np.array([again.keypoints[i] for i in ALIGN_KEYPOINTS[:3]]) - pad
+    errors = np.linalg.norm(found - (ARCFACE_TEMPLATE[:3] + 0.5), axis=1)
+    assert errors.max() < 6.0, f"{name}: features {np.round(errors, 1)} px off"

@@ -34,10 +34,23 @@ def test_shipped_detectors_read(name):
     assert contract.boxes_output and contract.scores_output and 0 < contract.min_score < 1
 
 
-@pytest.mark.parametrize("name", ["face-embedder-dlib", "face-embedder-dlib-int8"])
-def test_shipped_embedders_read(name):
+@pytest.mark.parametrize(
+    "name, crop, size",
+    [("face-embedder-sface", "arcface", 112), ("face-embedder-dlib", "dlib_chip", 150), ("face-embedder-dlib-int8", "dlib_chip", 150)],
+)
+def test_shipped_embedders_read(name, crop, size):
     contract = EmbedderContract.from_meta(meta(name))
-    assert (contract.size, contract.dims, contract.metric) == (150, 128, "cosine") and 0 < contract.threshold < 1
+    assert (contract.crop, contract.size, contract.dims, contract.metric) == (crop, size, 128, "cosine") and 0 < contract.threshold < 1
+
+
+def test_embedder_chip_recipe_must_be_known():
+    bad = meta("face-embedder-sface")
+    bad["preprocessing"]["crop"] = "mtcnn"
+    with pytest.raises(BundleError, match=r"preprocessing\.crop must be one of dlib_chip, arcface, got 'mtcnn'"):
+        EmbedderContract.from_meta(bad)
+    del bad["preprocessing"]["crop"]  # no recipe named: dlib's chip, which needs its padding
+    with pytest.raises(BundleError, match=r"preprocessing\.padding must be a number"):
+        EmbedderContract.from_meta(bad)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +127,7 @@ def test_verifier_threshold_from_operating_point_setting(parts, monkeypatch):
     from shared.face.verify import FaceVerifier, VerifyOptions
     from shared.settings import Settings
 
-    spec = meta("face-embedder-dlib")["threshold"]
+    spec = meta("face-embedder-sface")["threshold"]
     monkeypatch.setenv("VERIFY_OPERATING_POINT", " strict ")
     options = replace(VerifyOptions.from_settings(Settings.from_env()), cache_size=0)
     assert options.operating_point == "strict" and options.threshold is None
@@ -124,4 +137,4 @@ def test_verifier_threshold_from_operating_point_setting(parts, monkeypatch):
     with pytest.raises(BundleError) as caught:
         FaceVerifier(*parts, replace(options, operating_point="loose"))
     message = caught.value.public_message()
-    assert "'face-embedder-dlib'" in message and "VERIFY_OPERATING_POINT 'loose'" in message and "balanced, strict" in message
+    assert "'face-embedder-sface'" in message and "VERIFY_OPERATING_POINT 'loose'" in message and "balanced, strict" in message

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, FaceDetector, FaceFinder
+from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face, FaceDetector, FaceFinder, selection_order
 from shared.runtime.bundle import load_bundle
 from shared.runtime.lazy import Lazy
 from shared.settings import DEFAULT_FACE_DETECTOR, DEFAULT_FACE_DETECTOR_FALLBACK
@@ -236,3 +236,26 @@ def test_selfie_has_several_faces(short, deepface_photos):
     faces = short.detect(rgb(deepface_photos / "selfie-many-people.jpg"))
     assert len(faces) >= 3
     assert [f.area for f in faces] == sorted((f.area for f in faces), reverse=True)
+
+
+# ---- which face: the selection policy ------------------------------------------------------
+def _face(x: float, y: float, side: float, score: float = 0.9) -> Face:
+    return Face((x, y, side, side), score, tuple((x + side / 2, y + side / 2) for _ in range(6)))
+
+
+def test_selection_central_prefers_the_subject_over_a_larger_bystander_at_the_edge():
+    subject, bystander = _face(450, 250, 100, 0.8), _face(0, 0, 130, 0.95)
+    shape = (600, 1000)
+    assert selection_order([bystander, subject], shape, "largest")[0] is bystander
+    assert selection_order([bystander, subject], shape, "confident")[0] is bystander
+    assert selection_order([bystander, subject], shape, "central")[0] is subject
+
+
+def test_selection_central_still_takes_a_much_larger_face_off_centre():
+    near, small = _face(700, 100, 300), _face(480, 280, 40)
+    assert selection_order([small, near], (600, 1000), "central")[0] is near
+
+
+def test_selection_of_an_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="central, largest, confident"):
+        selection_order([_face(0, 0, 10)], (100, 100), "random")

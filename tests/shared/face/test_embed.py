@@ -5,10 +5,10 @@ CI runs this file twice: with LiteRT and with TFLITE_RUNTIME=tflite_runtime.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,14 +16,14 @@ import pytest
 from shared.face.embed import DISTANCES, FaceEmbedder, cosine_distance, euclidean_distance
 from shared.face.verify import FaceVerifier, VerifyOptions
 from shared.runtime.bundle import load_bundle
-from shared.settings import DEFAULT_FACE_EMBEDDER, Settings
+from shared.settings import MODELS_DIR, Settings
 
-BUNDLE = Path(DEFAULT_FACE_EMBEDDER)
+BUNDLE = MODELS_DIR / "face-embedder-dlib"  # selectable with FACE_EMBEDDER_MODEL; SFace is the default
 
 
 @pytest.fixture(scope="module")
 def embedder() -> FaceEmbedder:
-    return FaceEmbedder(load_bundle(DEFAULT_FACE_EMBEDDER, task="face-embedding"))
+    return FaceEmbedder(load_bundle(str(BUNDLE), task="face-embedding"))
 
 
 def golden_chip() -> np.ndarray:
@@ -86,7 +86,7 @@ def test_rejects_chips_of_the_wrong_shape_or_dtype(embedder, chip):
 def test_same_person_is_closer_than_another_person(face_photos):
     """Real photos through the served path (decode -> detect -> dlib chip -> embed): dlib's
     own euclidean 0.6 separates these, and the ordering holds for cosine too."""
-    verifier = FaceVerifier.load(VerifyOptions.from_settings(Settings.from_env()))
+    verifier = FaceVerifier.load(dataclasses.replace(VerifyOptions.from_settings(Settings.from_env()), embedder=str(BUNDLE)))
     vectors = {
         name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
         for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
