@@ -1,10 +1,11 @@
 """The optional store shared by the instances (Redis), and how each caller leans on it.
 
-One connection pool per process, built on first use (nothing connects at import or at
-start). Every call has short socket timeouts and no retries; after a failure the store
-is left alone for `retry_s` (`SharedStore.available()` is False), so a Redis that is down
-or slow costs one timeout per interval, not one per request. Callers fall back to what
-the instance knows by itself.
+One connection pool per process, built with the store (importing redis costs ~150 ms,
+paid when the function starts, not by a request); it connects on first use. Every call
+has short socket timeouts and no retries; after a failure the store is left alone for
+`retry_s` (`SharedStore.available()` is False), so a Redis that is down or slow costs
+one timeout per interval, not one per request. Callers fall back to what the instance
+knows by itself.
 """
 
 from __future__ import annotations
@@ -47,32 +48,32 @@ class SharedStore:
 
     def __init__(self, options: StoreOptions):
         self.options = options
-        self._pool: Any = None
         self._lock = threading.Lock()
         self._down_until = 0.0
         self.errors = 0
         self.last_error = ""
+        self._pool = self._connection_pool()
 
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    def pool(self) -> Any:
-        """The process's connection pool (built once, on first use)."""
-        with self._lock:
-            if self._pool is None:
-                import redis
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
+    def _connection_pool(self) -> Any:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-                self._pool = redis.ConnectionPool.from_url(
-                    self.options.url,
-                    socket_timeout=self.options.timeout_s,
-                    socket_connect_timeout=self.options.timeout_s,
-                    # No retry: a failed call falls back at once and the breaker opens.
-                    retry=Retry(NoBackoff(), 0),
-                    health_check_interval=30,
-                )
-            return self._pool
+        return redis.ConnectionPool.from_url(
+            self.options.url,
+            socket_timeout=self.options.timeout_s,
+            socket_connect_timeout=self.options.timeout_s,
+            # No retry: a failed call falls back at once and the breaker opens.
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
+
+    def pool(self) -> Any:
+        """The process's connection pool (redis-py's pools are thread-safe and fork-aware)."""
+        return self._pool
 
     def client(self) -> redis.Redis:
         import redis
