@@ -196,3 +196,48 @@ def test_redis_down_follows_rate_limit_fail_and_recovers(redis_server, fail):
     time.sleep(0.6)
     limiter.admit(request("1.1.1.1"))
     assert redis_server.client().keys("tflite-fn:limits*")
+
+
+# ---- settings and the served edge, without Redis ---------------------------------------------
+
+
+def test_settings_check_the_new_variables(monkeypatch):
+    from shared.settings import Settings, SettingsError
+
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@10.0.0.3:6379/0")
+    monkeypatch.setenv("RATE_LIMITS", "20/hour;100/day")
+    settings = Settings.from_env()
+    assert (settings.rate_limit_fail, settings.rate_limit_proxy_hops, settings.redis_timeout_s) == ("open", 1, 0.25)
+    public = settings.public()
+    assert public["redis_configured"] is True and "hunter2" not in str(public) and "redis_url" not in public
+    for name, value, message in (
+        ("REDIS_URL", "http://:hunter2@host", "REDIS_URL must start with"),
+        ("RATE_LIMITS", "lots", "RATE_LIMITS must look like"),
+        ("RATE_LIMIT_FAIL", "maybe", "RATE_LIMIT_FAIL must be one of"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError, match=message) as error:
+            Settings.from_env()
+        assert "hunter2" not in str(error.value)
+        monkeypatch.delenv(name)
+
+
+def test_served_edge_limits_posts_not_health_checks(monkeypatch):
+    """predict_gesture through functions-framework, limits counted in this process's memory."""
+    from functions_framework import create_app
+
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("RATE_LIMITS", "2/minute")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    client = create_app("predict_gesture", "functions/predict_gesture/main.py").test_client()
+    body = {"model": "finger-gesture", "features": [[0.0, 0.0]] * 16}
+    for _ in range(3):
+        assert client.get("/").status_code == 200  # never counted
+    assert [client.post("/", json=body).status_code for _ in range(2)] == [200, 200]
+    refused = client.post("/", json=body)
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert refused.headers["RateLimit-Limit"] == "2" and int(refused.headers["Retry-After"]) >= 1
+    assert client.post("/", json=body, headers={"X-Forwarded-For": "192.0.2.1"}).status_code == 200
+    assert client.get("/").get_json()["rate_limits"] == {"limits": ["2/minute"], "backend": "memory", "fail": "open", "refused": 1}
