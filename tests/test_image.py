@@ -122,7 +122,14 @@ def image_tree(tmp_path_factory) -> Path:
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    return build / "image"
+    tree = build / "image"
+    # The build stage's bytecode step, on the app only (the venv here is not the image's).
+    [compile_step] = [rest for word, rest in instructions(DOCKERFILE.read_text()) if word == "RUN" and "compileall" in rest]
+    args = shlex.split(compile_step)
+    assert args[:3] == ["python", "-m", "compileall"] and args[-2:] == ["/app", "/opt/venv/lib"]
+    subprocess.run([sys.executable, *args[1:-2], str(tree / "app")], check=True, timeout=300)
+    assert (tree / "app" / "shared" / "__pycache__").is_dir()
+    return tree
 
 
 def serve_like_the_image(tree: Path, target: str, tmp_path: Path) -> harness.Server:

@@ -19,8 +19,6 @@ import pytest
 
 from tools.measure import harness
 
-FEATURES = {"model": "finger-gesture", "features": [[0.0, 0.0]] * 16}
-
 
 def call(url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 30) -> tuple[int, dict, dict]:
     """(status, JSON body, headers) of one POST (or GET without a body)."""
