@@ -650,3 +650,26 @@ def test_bad_service_arguments_fail_before_anything_runs(deploy, args, message):
     r = deploy(*args)
     assert r.returncode != 0 and message in r.stderr
     assert deploy.calls() == [] and not deploy.build.exists()
+
+
+def test_service_dry_run_from_source_stages_the_image_tree(deploy, tmp_path):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("all", "--service", "--dry-run", "--project", "demo", PATH=path_without_gcloud(tmp_path))
+    assert r.returncode == 0, r.stderr
+    commands = printed_commands(r.stdout)
+    deploys = [c for c in commands if c[1:3] == ["run", "deploy"]]
+    assert [c[3] for c in deploys] == ["verify-face", "predict-gesture"]
+    for fn, command in zip(BUNDLES, deploys, strict=True):
+        f = flags(command)
+        assert f["source"] == str(deploy.build / "image") and f["project"] == "demo" and f["min-instances"] == "0"
+        assert env_vars(f["set-env-vars"])["FUNCTION_TARGET"] == fn
+    assert [c[1:4] for c in commands if c[1:3] == ["run", "services"]] == [["run", "services", "describe"]] * 2
+    assert (deploy.build / "image" / "Dockerfile").exists() and deploy.calls() == []
+
+
+def test_stage_only_stages_functions_and_calls_nothing(deploy, tmp_path):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("all", "--stage-only", PATH=path_without_gcloud(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in deploy.build.iterdir()) == ["predict_gesture", "verify_face"]
+    assert r.stdout == "" and deploy.calls() == []
