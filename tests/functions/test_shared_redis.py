@@ -134,3 +134,23 @@ def test_redis_killed_mid_run_every_request_is_answered_and_state_recovers(serve
     assert len(redis_server.client().keys("tflite-fn:face-embedding:*")) == 1  # the new photo, written again
     assert redis_server.client().keys("tflite-fn:limits*")
     assert call(verify.url)[1]["embedding_cache"]["shared"]["state"] == "ok"
+
+
+def test_a_redis_that_never_answers_slows_no_request_for_long(serve, face_photos, frames):
+    """A Redis that accepts connections and never replies (a hung server, a black hole)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        env = {"REDIS_URL": url, "RATE_LIMITS": "100/minute", "REDIS_TIMEOUT_S": "0.2", "REDIS_RETRY_S": "30"}
+        gesture_server, verify_server = serve("predict_gesture", **env), serve("verify_face", **env)
+        slowest = 0.0
+        for _ in range(5):
+            started = time.perf_counter()
+            assert call(gesture_server.url, gesture(frames))[0] == 200
+            assert call(verify_server.url, photos_body(face_photos))[0] == 200
+            slowest = max(slowest, time.perf_counter() - started)
+        assert slowest < 5  # the first round pays one 0.2 s timeout per store (and model loading)
+        assert call(verify_server.url)[1]["embedding_cache"]["shared"]["errors"] == 1  # then the breaker holds
