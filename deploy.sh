@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Stage and deploy the functions to Cloud Run functions (gen2), one source folder each.
+# Stage and deploy the functions to Cloud Run functions (gen2) or Cloud Run services.
 #
 # Cloud Run functions build one folder per function, with main.py and requirements.txt
 # at its top and no install step for local packages, so each function is staged into
 # build/<function>/: its main.py, a copy of shared/, only the model bundles it uses,
 # the runtime requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md and a .gcloudignore.
-# That folder is what gets deployed (and what the container image is built from).
+# The container image (both functions) is built from build/image/, staged by the same
+# code: the Dockerfile, .dockerignore, requirements.txt and app/ (functions/<name>/main.py,
+# shared/, every bundle, the notices). Cloud Run services deploy that folder (Cloud Build
+# builds its Dockerfile) or an image already built from it (--image).
 set -euo pipefail
 
 # ---- settings (flags and environment variables override these) -------------------
@@ -25,6 +28,12 @@ PUBLIC=false
 DRY_RUN=false
 EXTRA_ENV=()                        # --env KEY=VALUE, repeatable
 API_KEY_SECRET="${API_KEY_SECRET:-}"  # Secret Manager secret holding the API key
+REDIS_URL_SECRET="${REDIS_URL_SECRET:-}"  # Secret Manager secret holding REDIS_URL
+VPC_CONNECTOR="${VPC_CONNECTOR:-}"  # Serverless VPC Access connector (Memorystore is private)
+SERVICE=false                       # --service: Cloud Run services instead of functions
+IMAGE="${IMAGE:-}"                  # --image: deploy this image instead of building build/image
+CPU_BOOST=true                      # services: startup CPU boost (a faster cold start)
+STAGE_ONLY=false
 # The Python that runs tools/publish/publish_bundle.py (needs google-cloud-storage).
 if [[ -x "$ROOT/.venv/bin/python" ]]; then PUBLISH_PYTHON="${PUBLISH_PYTHON:-$ROOT/.venv/bin/python}"; else PUBLISH_PYTHON="${PUBLISH_PYTHON:-python3}"; fi
 
@@ -41,12 +50,19 @@ bundles_of() {
 
 usage() {
   cat <<'EOF'
-Usage: ./deploy.sh [verify_face|predict_gesture|all] [options]
+Usage: ./deploy.sh [verify_face|predict_gesture|all] [options]          Cloud Run functions
+       ./deploy.sh [verify_face|predict_gesture|all] --service [options]  Cloud Run services
+       ./deploy.sh image --stage-only                                    the image's build context
 
-Stages build/<function>/ (main.py, shared/, that function's model bundles, runtime
-requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md, .gcloudignore) and deploys it with
-`gcloud functions deploy --gen2`.
-Functions are deployed as verify-face and predict-gesture. Default target: all.
+Functions: stages build/<function>/ (main.py, shared/, that function's model bundles,
+runtime requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md, .gcloudignore) and deploys it
+with `gcloud functions deploy --gen2`.
+Services (--service): stages build/image/ (Dockerfile, .dockerignore, requirements.txt,
+app/ with both functions and every bundle) and deploys it with `gcloud run deploy
+--source` (Cloud Build builds the Dockerfile), or deploys --image IMAGE; FUNCTION_TARGET
+picks the function in the image. Scales to zero (--min-instances 0), startup CPU boost on.
+`image --stage-only` stages build/image/ only: then `docker build -t NAME build/image`.
+Both are deployed as verify-face and predict-gesture. Default target: all.
 
 Options:
   --project P           Google Cloud project (default: gcloud config get-value project)
@@ -57,6 +73,7 @@ Options:
   --cpu N               vCPUs, e.g. 0.333, 1, 2 (default: the tier's own, 0.333 at 512Mi)
   --concurrency N       requests per instance (default: 1); also sets THREADS.
                         Cloud Run needs --cpu 1 or more for concurrency above 1
+                        (services get 1 vCPU unless --cpu says otherwise)
   --min-instances N     instances kept warm (default: 0, scale to zero)
   --max-instances N     instance cap (default: 10)
   --models-bucket gs://BUCKET[/PREFIX]
@@ -68,6 +85,18 @@ Options:
   --api-key-secret NAME require an X-API-Key header whose value is kept in the
                         Secret Manager secret NAME (mounted as API_KEY, latest version);
                         for teams that must expose a --public URL
+  --redis-url-secret NAME
+                        share the embedding cache and the rate limits through the Redis
+                        whose redis:// URL is kept in the Secret Manager secret NAME
+                        (mounted as REDIS_URL); with Memorystore, add --vpc-connector.
+                        Limits: --env 'RATE_LIMITS=20/hour;100/day'
+  --vpc-connector NAME  reach private addresses (Memorystore) through this Serverless VPC
+                        Access connector; only private ranges go through it
+  --service             deploy Cloud Run services (from build/image/, or --image)
+  --image IMAGE         with --service: deploy this image (built from build/image/)
+  --no-cpu-boost        with --service: no startup CPU boost
+  --stage-only          stage build/<function>/ (or build/image/ for the target `image`)
+                        and stop
   --public              allow unauthenticated calls (default: private,
                         --no-allow-unauthenticated; call with an identity token)
   --build-dir DIR       where to stage (default: build/, or $BUILD_DIR)
@@ -76,7 +105,8 @@ Options:
   -h, --help            this help
 
 Environment: PROJECT, REGION, RUNTIME, MEMORY, CPU, CONCURRENCY, MIN_INSTANCES,
-MAX_INSTANCES, MODELS_BUCKET, BUILD_DIR, GCLOUD (gcloud binary), PUBLISH_PYTHON.
+MAX_INSTANCES, MODELS_BUCKET, API_KEY_SECRET, REDIS_URL_SECRET, VPC_CONNECTOR, IMAGE,
+BUILD_DIR, GCLOUD (gcloud binary), PUBLISH_PYTHON.
 EOF
 }
 
@@ -114,10 +144,16 @@ while [[ $# -gt 0 ]]; do
     --models-bucket) need_value "$@"; MODELS_BUCKET="$2"; shift 2 ;;
     --env) need_value "$@"; EXTRA_ENV+=("$2"); shift 2 ;;
     --api-key-secret) need_value "$@"; API_KEY_SECRET="$2"; shift 2 ;;
+    --redis-url-secret) need_value "$@"; REDIS_URL_SECRET="$2"; shift 2 ;;
+    --vpc-connector) need_value "$@"; VPC_CONNECTOR="$2"; shift 2 ;;
+    --image) need_value "$@"; IMAGE="$2"; shift 2 ;;
     --build-dir) need_value "$@"; BUILD_DIR="$2"; shift 2 ;;
     --public) PUBLIC=true; shift ;;
+    --service) SERVICE=true; shift ;;
+    --no-cpu-boost) CPU_BOOST=false; shift ;;
+    --stage-only) STAGE_ONLY=true; shift ;;
     --dry-run) DRY_RUN=true; shift ;;
-    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--api-key-secret=*|--build-dir=*)
+    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--api-key-secret=*|--redis-url-secret=*|--vpc-connector=*|--image=*|--build-dir=*)
       set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [[ -z "$TARGET" ]] || die "one target only, got $TARGET and $1"; TARGET="$1"; shift ;;
@@ -127,8 +163,14 @@ done
 case "${TARGET:-all}" in
   all) FUNCTIONS=("${ALL_FUNCTIONS[@]}") ;;
   verify_face|predict_gesture) FUNCTIONS=("$TARGET") ;;
-  *) die "unknown function '$TARGET'; expected verify_face, predict_gesture or all" ;;
+  image) FUNCTIONS=() ;;
+  *) die "unknown function '$TARGET'; expected verify_face, predict_gesture, all or image" ;;
 esac
+[[ "$TARGET" != image ]] || $STAGE_ONLY || die "the target 'image' only stages (add --stage-only); deploy the image with --service --image IMAGE"
+[[ -z "$IMAGE" ]] || $SERVICE || die "--image needs --service (Cloud Run functions deploy source, not images)"
+if $SERVICE && [[ -n "$MODELS_BUCKET" ]]; then die "--models-bucket is for Cloud Run functions; a service's image carries its bundles"; fi
+# Cloud Run services get 1 vCPU by default (functions: the memory tier's share).
+if $SERVICE && [[ -z "$CPU" ]]; then CPU=1; fi
 
 # ---- validation ---------------------------------------------------------------------
 [[ "$RUNTIME" =~ ^python31[12]$ ]] || die "--runtime must be python311 or python312, got '$RUNTIME'"
@@ -172,10 +214,14 @@ if [[ -n "$MODELS_BUCKET" ]]; then
 fi
 for kv in ${EXTRA_ENV[@]+"${EXTRA_ENV[@]}"}; do
   [[ "$kv" =~ ^[A-Z_][A-Z0-9_]*=.*$ ]] || die "--env expects KEY=VALUE with an upper-case KEY, got '$kv'"
+  [[ "$kv" != REDIS_URL=* ]] || die "REDIS_URL may hold a password: keep it in Secret Manager and pass --redis-url-secret NAME"
+done
+for pair in "api-key-secret:$API_KEY_SECRET" "redis-url-secret:$REDIS_URL_SECRET" "vpc-connector:$VPC_CONNECTOR"; do
+  [[ -z "${pair#*:}" || "${pair#*:}" =~ ^[A-Za-z0-9/_.-]+$ ]] || die "--${pair%%:*} must be a resource name, got '${pair#*:}'"
 done
 
 # ---- gcloud: present, logged in, project known (skipped under --dry-run) -------------
-if ! $DRY_RUN; then
+if ! $DRY_RUN && ! $STAGE_ONLY; then
   command -v "$GCLOUD" >/dev/null 2>&1 || die "gcloud not found on PATH. Install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install), run 'gcloud auth login', then retry. Use --dry-run to see the commands without gcloud."
   account="$("$GCLOUD" auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null || true)"
   [[ -n "$account" ]] || die "gcloud is not logged in (no active account). Run 'gcloud auth login' and retry."
@@ -188,37 +234,68 @@ if ! $DRY_RUN; then
 fi
 
 # ---- staging ------------------------------------------------------------------------
-stage() {  # stage <function> -> build/<function>/
-  local fn="$1" dest="$BUILD_DIR/$1" bundle
-  [[ -f "$ROOT/functions/$fn/main.py" ]] || die "functions/$fn/main.py is missing"
-  if [[ -z "$MODELS_BUCKET" ]]; then
-    for bundle in $(bundles_of "$fn"); do
-      [[ -f "$ROOT/models/$bundle/model.tflite" && -f "$ROOT/models/$bundle/bundle.json" ]] \
-        || die "models/$bundle is incomplete (needs model.tflite and bundle.json); $fn cannot be staged"
-    done
-  fi
-  rm -rf "$dest"
-  mkdir -p "$dest/models"
-  cp "$ROOT/functions/$fn/main.py" "$dest/main.py"
-  cp "$ROOT/requirements.txt" "$dest/requirements.txt"
+need_bundles() {  # need_bundles <who> <bundle...>: each has model.tflite and bundle.json
+  local who="$1" bundle
+  shift
+  for bundle in "$@"; do
+    [[ -f "$ROOT/models/$bundle/model.tflite" && -f "$ROOT/models/$bundle/bundle.json" ]] \
+      || die "models/$bundle is incomplete (needs model.tflite and bundle.json); $who cannot be staged"
+  done
+}
+
+# The library, the licence and notices, and the named bundles into <dest>.
+copy_library() {  # copy_library <dest> <bundle...>
+  local dest="$1" bundle
+  shift
+  mkdir -p "$dest"
   # The licence and the third-party notices ship with the code and models they cover.
   cp "$ROOT/LICENSE" "$ROOT/THIRD_PARTY_NOTICES.md" "$dest/"
   cp -R "$ROOT/shared" "$dest/shared"
-  if [[ -z "$MODELS_BUCKET" ]]; then
-    for bundle in $(bundles_of "$fn"); do
-      cp -R "$ROOT/models/$bundle" "$dest/models/$bundle"
-    done
-  else
-    rmdir "$dest/models"
-  fi
+  [[ $# -eq 0 ]] || mkdir -p "$dest/models"
+  for bundle in "$@"; do cp -R "$ROOT/models/$bundle" "$dest/models/$bundle"; done
   # Caches and editor litter never ship.
   find "$dest" \( -name __pycache__ -o -name '*.pyc' -o -name '.DS_Store' -o -name '.pytest_cache' \) -prune -exec rm -rf {} +
+}
+
+stage() {  # stage <function> -> build/<function>/
+  local fn="$1" dest="$BUILD_DIR/$1" bundles=()
+  [[ -f "$ROOT/functions/$fn/main.py" ]] || die "functions/$fn/main.py is missing"
+  # shellcheck disable=SC2207  # bundle names are single words
+  [[ -n "$MODELS_BUCKET" ]] || bundles=($(bundles_of "$fn"))
+  [[ ${#bundles[@]} -eq 0 ]] || need_bundles "$fn" "${bundles[@]}"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$ROOT/functions/$fn/main.py" "$dest/main.py"
+  cp "$ROOT/requirements.txt" "$dest/requirements.txt"
+  copy_library "$dest" ${bundles[@]+"${bundles[@]}"}
   cat > "$dest/.gcloudignore" <<'EOF'
 # Staged by deploy.sh: everything here is needed at run time except these.
 .gcloudignore
 __pycache__/
 *.pyc
 EOF
+  say "staged $dest ($(du -sk "$dest" | cut -f1) KiB)"
+}
+
+# build/image/: the container image's build context (see the Dockerfile), both functions.
+stage_image() {
+  local dest="$BUILD_DIR/image" fn bundles=()
+  for fn in "${ALL_FUNCTIONS[@]}"; do
+    [[ -f "$ROOT/functions/$fn/main.py" ]] || die "functions/$fn/main.py is missing"
+    # shellcheck disable=SC2207
+    bundles+=($(bundles_of "$fn"))
+  done
+  need_bundles "the image" "${bundles[@]}"
+  rm -rf "$dest"
+  mkdir -p "$dest/app/functions"
+  cp "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/requirements.txt" "$dest/"
+  for fn in "${ALL_FUNCTIONS[@]}"; do
+    mkdir -p "$dest/app/functions/$fn"
+    cp "$ROOT/functions/$fn/main.py" "$dest/app/functions/$fn/main.py"
+  done
+  copy_library "$dest/app" "${bundles[@]}"
+  # gcloud run deploy --source uploads the folder: all of it is the build context.
+  printf '%s\n' "# Staged by deploy.sh: the image's build context." "__pycache__/" "*.pyc" > "$dest/.gcloudignore"
   say "staged $dest ($(du -sk "$dest" | cut -f1) KiB)"
 }
 
@@ -241,6 +318,14 @@ function_env() {  # function_env <function> -> KEY=VALUE lines
   fi
   local kv
   for kv in ${EXTRA_ENV[@]+"${EXTRA_ENV[@]}"}; do echo "$kv"; done
+}
+
+# Secret Manager secrets mounted as environment variables: one --set-secrets flag, or nothing.
+secrets_flag() {
+  local pairs=()
+  [[ -z "$API_KEY_SECRET" ]] || pairs+=("API_KEY=$API_KEY_SECRET:latest")
+  [[ -z "$REDIS_URL_SECRET" ]] || pairs+=("REDIS_URL=$REDIS_URL_SECRET:latest")
+  [[ ${#pairs[@]} -eq 0 ]] || (IFS=,; echo "--set-secrets=${pairs[*]}")
 }
 
 # KEY=VALUE lines -> one --set-env-vars value. gcloud splits on commas, so when a value
@@ -266,7 +351,10 @@ deploy_one() {
     "--region=$REGION")
   [[ -z "$PROJECT" ]] || args+=("--project=$PROJECT")
   args+=("--set-env-vars=$(function_env "$fn" | env_flag)")
-  [[ -z "$API_KEY_SECRET" ]] || args+=("--set-secrets=API_KEY=$API_KEY_SECRET:latest")
+  local secrets
+  secrets="$(secrets_flag)"
+  [[ -z "$secrets" ]] || args+=("$secrets")
+  [[ -z "$VPC_CONNECTOR" ]] || args+=("--vpc-connector=$VPC_CONNECTOR" --egress-settings=private-ranges-only)
   if $PUBLIC; then args+=(--allow-unauthenticated); else args+=(--no-allow-unauthenticated); fi
 
   if [[ -n "$MODELS_BUCKET" ]]; then
@@ -277,19 +365,48 @@ deploy_one() {
   run "$GCLOUD" "${args[@]}"
 }
 
-url_of() {
-  local fn="$1" args=(functions describe "$(name_of "$1")" --gen2 "--region=$REGION")
+# One Cloud Run service: the image's FUNCTION_TARGET picks the function.
+deploy_service() {
+  local fn="$1" name="$(name_of "$1")" secrets
+  local args=(run deploy "$name")
+  if [[ -n "$IMAGE" ]]; then args+=("--image=$IMAGE"); else args+=("--source=$BUILD_DIR/image"); fi
+  args+=("--memory=$MEMORY" "--cpu=$CPU" "--concurrency=$CONCURRENCY"
+    "--min-instances=$MIN_INSTANCES" "--max-instances=$MAX_INSTANCES" --port=8080 "--region=$REGION")
+  if $CPU_BOOST; then args+=(--cpu-boost); else args+=(--no-cpu-boost); fi
   [[ -z "$PROJECT" ]] || args+=("--project=$PROJECT")
-  args+=("--format=value(serviceConfig.uri)")
+  args+=("--set-env-vars=$({ echo "FUNCTION_TARGET=$fn"; function_env "$fn"; } | env_flag)")
+  secrets="$(secrets_flag)"
+  [[ -z "$secrets" ]] || args+=("$secrets")
+  [[ -z "$VPC_CONNECTOR" ]] || args+=("--vpc-connector=$VPC_CONNECTOR" --vpc-egress=private-ranges-only)
+  if $PUBLIC; then args+=(--allow-unauthenticated); else args+=(--no-allow-unauthenticated); fi
+  run "$GCLOUD" "${args[@]}"
+}
+
+url_of() {
+  local fn="$1" args
+  if $SERVICE; then
+    args=(run services describe "$(name_of "$1")" "--region=$REGION")
+  else
+    args=(functions describe "$(name_of "$1")" --gen2 "--region=$REGION")
+  fi
+  [[ -z "$PROJECT" ]] || args+=("--project=$PROJECT")
+  if $SERVICE; then args+=("--format=value(status.url)"); else args+=("--format=value(serviceConfig.uri)"); fi
   if $DRY_RUN; then show "$GCLOUD" "${args[@]}"; else "$GCLOUD" "${args[@]}"; fi
 }
 
-for fn in "${FUNCTIONS[@]}"; do stage "$fn"; done
+if [[ "$TARGET" == image ]] || { $SERVICE && [[ -z "$IMAGE" ]]; }; then
+  stage_image
+elif ! $SERVICE; then
+  for fn in "${FUNCTIONS[@]}"; do stage "$fn"; done
+fi
+if $STAGE_ONLY; then exit 0; fi
 if $DRY_RUN; then
   if [[ -n "$PROJECT" ]]; then echo "# dry run: the commands deploy.sh would run"
   else echo "# dry run: the commands deploy.sh would run (no --project: gcloud's configured project applies)"; fi
 fi
-for fn in "${FUNCTIONS[@]}"; do deploy_one "$fn"; done
+for fn in "${FUNCTIONS[@]}"; do
+  if $SERVICE; then deploy_service "$fn"; else deploy_one "$fn"; fi
+done
 
 if $DRY_RUN; then
   for fn in "${FUNCTIONS[@]}"; do url_of "$fn"; done
@@ -301,6 +418,7 @@ for fn in "${FUNCTIONS[@]}"; do
   echo "$fn: $url"
 done
 if ! $PUBLIC; then
-  echo "Private functions: call with an identity token, e.g."
+  if $SERVICE; then kind=services; else kind=functions; fi
+  echo "Private $kind: call with an identity token, e.g."
   echo "  curl -H \"Authorization: Bearer \$(gcloud auth print-identity-token)\" <url>"
 fi

@@ -62,6 +62,15 @@ class Unprocessable(ServiceError, status=422, code="unprocessable"):
     """422: well-formed but unusable input, e.g. a photo with no face in it."""
 
 
+class RateLimited(ServiceError, status=429, code="rate_limited"):
+    """429: this client is over a configured rate limit; `headers` say which and until when
+    (Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset)."""
+
+    def __init__(self, message: str, *, retry_after: float, headers: dict[str, str]):
+        super().__init__(message, retry_after=retry_after)
+        self.headers = headers
+
+
 class ServiceUnavailable(ServiceError, status=503, code="unavailable"):
     """503: the model cannot be loaded right now, or the instance is shedding load."""
 
@@ -92,6 +101,8 @@ def error_response(exc: BaseException) -> tuple[dict, int, dict]:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         if isinstance(exc, MethodNotAllowed):
             headers["Allow"] = exc.allow
+        if isinstance(exc, RateLimited):
+            headers.update(exc.headers)
         return {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {"error": {"code": "internal", "message": "internal error; see the function's logs"}}

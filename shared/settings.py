@@ -69,6 +69,27 @@ def _number(name: str, default: float, kind: type, low: float, high: float) -> A
     return value
 
 
+def _redis_url() -> str:
+    url = _text("REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        # The value may hold a password: only its scheme goes into the message.
+        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url.split(':', 1)[0]!r}...")
+    return url
+
+
+def _rate_limits() -> str:
+    """RATE_LIMITS as the `limits` library parses it (checked now, at start)."""
+    text = _text("RATE_LIMITS", "")
+    if text:
+        from limits import parse_many  # only when limits are configured
+
+        try:
+            parse_many(text)
+        except ValueError:
+            raise SettingsError(f"RATE_LIMITS must look like '20/hour;100/day' (amount/period, ';'-separated), got {text!r}") from None
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     """Attributes:
@@ -116,6 +137,18 @@ class Settings:
     max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
     face_selection: which face of a photo with several is compared: "central" (large and
         near the centre), "largest" or "confident" (the detector's highest score).
+    redis_url: redis://[:password@]host:port[/db] (or rediss://) of a Redis shared by the
+        instances: the embedding cache and the rate limits are kept there ("" = per instance).
+    redis_timeout_s: connect and read timeout for each Redis call, seconds.
+    redis_retry_s: after a Redis failure, seconds it is left alone (answers meanwhile come
+        from the instance itself) before it is tried again.
+    rate_limits: per-client limits in the `limits` library's notation, ";"-separated, e.g.
+        "20/hour;100/day" ("" = no limit).
+    rate_limit_fail: "open" (admit, counted per instance) or "closed" (503) while the
+        limits' shared store (Redis) cannot be reached.
+    rate_limit_proxy_hops: how many trusted front ends append to X-Forwarded-For: the
+        client address is that many entries from its right (1 = Cloud Run, Render,
+        Knative's ingress; 0 = no front end, the connection's own address).
     """
 
     face_detector_model: str
@@ -149,6 +182,12 @@ class Settings:
     max_jpeg_scans: int = 64
     max_decode_ms: int = 1000
     face_selection: str = "central"
+    redis_url: str = ""
+    redis_timeout_s: float = 0.25
+    redis_retry_s: float = 5.0
+    rate_limits: str = ""
+    rate_limit_fail: str = "open"
+    rate_limit_proxy_hops: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -188,6 +227,12 @@ class Settings:
             max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
             max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
             face_selection=_choice("FACE_SELECTION", ("central", "largest", "confident"), "central"),
+            redis_url=_redis_url(),
+            redis_timeout_s=_number("REDIS_TIMEOUT_S", 0.25, float, 0.01, 10),
+            redis_retry_s=_number("REDIS_RETRY_S", 5.0, float, 0, 600),
+            rate_limits=_rate_limits(),
+            rate_limit_fail=_choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
+            rate_limit_proxy_hops=_number("RATE_LIMIT_PROXY_HOPS", 1, int, 0, 10),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
@@ -196,12 +241,13 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """The settings as the detailed health report shows them: model sources as short
         labels (never a local path or a bucket), no API key, no emulator address."""
-        hidden = ("api_key", "storage_emulator_host")
+        hidden = ("api_key", "storage_emulator_host", "redis_url")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         for name in ("face_detector_model", "face_detector_fallback_model", "face_embedder_model"):
             out[name] = _label(out[name])
         out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)
+        out["redis_configured"] = bool(self.redis_url)
         return out
 
 

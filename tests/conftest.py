@@ -10,8 +10,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tools import testdata  # noqa: E402
 
-# The object-storage emulator's fixtures (gcs_emulator, gcs_bucket), for any test that names them.
-pytest_plugins = ["gcs_emulator"]
+# The object-storage emulator's fixtures (gcs_emulator, gcs_bucket) and a real Redis (redis_server), for any test that names them.
+pytest_plugins = ["gcs_emulator", "redis_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,10 @@ DEPLOY_ENV = (
     "MIN_INSTANCES",
     "MAX_INSTANCES",
     "MODELS_BUCKET",
+    "API_KEY_SECRET",
+    "REDIS_URL_SECRET",
+    "VPC_CONNECTOR",
+    "IMAGE",
     "BUILD_DIR",
     "GCLOUD",
     "PUBLISH_PYTHON",
@@ -154,6 +158,12 @@ def test_help_describes_every_option():
         "--public",
         "--dry-run",
         "--runtime",
+        "--service",
+        "--image",
+        "--redis-url-secret",
+        "--vpc-connector",
+        "--no-cpu-boost",
+        "--stage-only",
     ):
         assert option in r.stdout
 
@@ -529,3 +539,137 @@ def test_staged_predict_gesture_labels_held_out_keypoints(serve, gesture_data):
 
 def bundle_meta(bundle: str) -> dict:
     return json.loads((ROOT / "models" / bundle / "bundle.json").read_text())
+
+
+# ---- Cloud Run services, Redis and the VPC connector ---------------------------------------
+
+
+def test_services_deploy_the_staged_image_tree_scaled_to_zero(deploy):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("all", "--service")
+    assert r.returncode == 0, r.stderr
+    runs = [c for c in deploy.calls() if c["argv"][:2] == ["run", "deploy"]]
+    assert [c["argv"][2] for c in runs] == ["verify-face", "predict-gesture"]
+    for fn, call in zip(BUNDLES, runs, strict=True):
+        f = flags(call["argv"])
+        assert f["source"] == str(deploy.build / "image") and "image" not in f
+        assert (f["memory"], f["cpu"], f["concurrency"], f["min-instances"], f["max-instances"]) == ("512Mi", "1", "1", "0", "10")
+        assert f["cpu-boost"] is True and f["port"] == "8080" and f["no-allow-unauthenticated"] is True
+        assert f["region"] == "us-central1" and f["project"] == "demo-project"
+        assert env_vars(f["set-env-vars"]) == {"FUNCTION_TARGET": fn, "MEMORY_LIMIT_MB": "512", "THREADS": "1"}
+        assert "set-secrets" not in f and "vpc-connector" not in f
+        # What gcloud uploads: the image's build context, both functions and every bundle.
+        assert {"Dockerfile", ".dockerignore", "requirements.txt", f"app/functions/{fn}/main.py"} <= set(call["source_files"])
+        models = {p.split("/")[2] for p in call["source_files"] if p.startswith("app/models/")}
+        assert models == {b for bundles in BUNDLES.values() for b in bundles}
+    assert deploy.deploys() == [] and [p.name for p in deploy.build.iterdir()] == ["image"]
+    described = [c["argv"] for c in deploy.calls() if c["argv"][:3] == ["run", "services", "describe"]]
+    assert [a[3] for a in described] == ["verify-face", "predict-gesture"]
+    assert all(flags(a)["format"] == "value(status.url)" for a in described)
+    assert "verify_face: https://verify-face-abc123-uc.a.run.app" in r.stdout and "Private services" in r.stdout
+
+
+def test_service_dry_run_from_an_image_with_redis_and_a_connector(deploy, tmp_path):
+    r = deploy(
+        "predict_gesture",
+        "--service",
+        "--dry-run",
+        "--image",
+        "us-docker.pkg.dev/p/r/tflite-functions:1",
+        "--redis-url-secret",
+        "redis-url",
+        "--api-key-secret",
+        "api-key",
+        "--vpc-connector",
+        "serverless-conn",
+        "--concurrency",
+        "4",
+        "--memory",
+        "1Gi",
+        "--no-cpu-boost",
+        "--public",
+        "--env",
+        "RATE_LIMITS=20/hour;100/day",
+        PATH=path_without_gcloud(tmp_path),
+    )
+    assert r.returncode == 0, r.stderr
+    commands = printed_commands(r.stdout)
+    assert [c[:3] for c in commands] == [["gcloud", "run", "deploy"], ["gcloud", "run", "services"]]
+    f = flags(commands[0])
+    assert commands[0][3] == "predict-gesture" and f["image"] == "us-docker.pkg.dev/p/r/tflite-functions:1" and "source" not in f
+    assert (f["memory"], f["cpu"], f["concurrency"]) == ("1Gi", "1", "4") and f["no-cpu-boost"] is True
+    assert f["set-secrets"] == "API_KEY=api-key:latest,REDIS_URL=redis-url:latest"
+    assert (f["vpc-connector"], f["vpc-egress"]) == ("serverless-conn", "private-ranges-only")
+    assert env_vars(f["set-env-vars"]) == {
+        "FUNCTION_TARGET": "predict_gesture",
+        "MEMORY_LIMIT_MB": "1024",
+        "THREADS": "4",
+        "RATE_LIMITS": "20/hour;100/day",
+    }
+    assert f["allow-unauthenticated"] is True
+    assert not deploy.build.exists()  # an image needs no staging
+    assert deploy.calls() == []
+
+
+def test_functions_take_the_redis_secret_and_the_connector_too(deploy):
+    need_function("verify_face")
+    r = deploy("verify_face", "--redis-url-secret", "redis-url", "--vpc-connector", "conn")
+    assert r.returncode == 0, r.stderr
+    [call] = deploy.deploys()
+    f = flags(call["argv"])
+    assert f["set-secrets"] == "REDIS_URL=redis-url:latest"
+    assert (f["vpc-connector"], f["egress-settings"]) == ("conn", "private-ranges-only")
+
+
+def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("image", "--stage-only")
+    assert r.returncode == 0, r.stderr
+    staged = deploy.build / "image"
+    assert (staged / "Dockerfile").read_bytes() == (ROOT / "Dockerfile").read_bytes()
+    assert (staged / ".dockerignore").read_bytes() == (ROOT / ".dockerignore").read_bytes()
+    expected = {f"app/shared/{f}" for f in _repo_files(ROOT / "shared")}
+    expected |= {f"app/models/{b}/{f}" for bs in BUNDLES.values() for b in bs for f in _repo_files(ROOT / "models" / b)}
+    expected |= {f"app/functions/{fn}/main.py" for fn in BUNDLES} | {"app/LICENSE", "app/THIRD_PARTY_NOTICES.md"}
+    expected |= {"Dockerfile", ".dockerignore", ".gcloudignore", "requirements.txt"}
+    assert _files(staged) == expected
+    assert deploy.calls() == [] and r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["image"], "only stages (add --stage-only)"),
+        (["--image", "x"], "--image needs --service"),
+        (["--env", "REDIS_URL=redis://:pw@10.0.0.3:6379"], "--redis-url-secret"),
+        (["--service", "--models-bucket", "gs://b"], "--models-bucket is for Cloud Run functions"),
+        (["--vpc-connector", "a b"], "--vpc-connector must be a resource name"),
+    ],
+)
+def test_bad_service_arguments_fail_before_anything_runs(deploy, args, message):
+    r = deploy(*args)
+    assert r.returncode != 0 and message in r.stderr
+    assert deploy.calls() == [] and not deploy.build.exists()
+
+
+def test_service_dry_run_from_source_stages_the_image_tree(deploy, tmp_path):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("all", "--service", "--dry-run", "--project", "demo", PATH=path_without_gcloud(tmp_path))
+    assert r.returncode == 0, r.stderr
+    commands = printed_commands(r.stdout)
+    deploys = [c for c in commands if c[1:3] == ["run", "deploy"]]
+    assert [c[3] for c in deploys] == ["verify-face", "predict-gesture"]
+    for fn, command in zip(BUNDLES, deploys, strict=True):
+        f = flags(command)
+        assert f["source"] == str(deploy.build / "image") and f["project"] == "demo" and f["min-instances"] == "0"
+        assert env_vars(f["set-env-vars"])["FUNCTION_TARGET"] == fn
+    assert [c[1:4] for c in commands if c[1:3] == ["run", "services"]] == [["run", "services", "describe"]] * 2
+    assert (deploy.build / "image" / "Dockerfile").exists() and deploy.calls() == []
+
+
+def test_stage_only_stages_functions_and_calls_nothing(deploy, tmp_path):
+    need_function("verify_face"), need_function("predict_gesture")
+    r = deploy("all", "--stage-only", PATH=path_without_gcloud(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in deploy.build.iterdir()) == ["predict_gesture", "verify_face"]
+    assert r.stdout == "" and deploy.calls() == []

@@ -26,6 +26,7 @@ from shared import __version__
 from shared.edge import answers, requests
 from shared.edge.admission import MemoryGuard, check_api_key, has_api_key
 from shared.edge.health import brief_report, detailed_report
+from shared.edge.ratelimit import RateLimiter
 from shared.errors import MethodNotAllowed, ServiceError
 from shared.logs import event, setup_logging
 from shared.runtime.lazy import Lazy
@@ -47,6 +48,7 @@ class Edge:
         # What decoding may reserve: the critical level, shared by this instance's requests.
         self.budget = MemoryBudget(self.guard.critical_mb, wait_s=settings.memory_wait_s)
         self._local = threading.local()
+        self.limiter = RateLimiter.from_settings(name, settings)  # None without RATE_LIMITS
         tuned = tune_malloc(settings.malloc_arenas, settings.malloc_mmap_threshold_kb * 1024)
         if settings.memory_recycle and under_gunicorn():
             self.guard.watch(recycle=lambda: os.kill(os.getpid(), signal.SIGTERM))
@@ -83,13 +85,18 @@ class Edge:
                 with contextlib.suppress(ServiceError):  # the report's `models` shows the failure
                     models.get()
             report = detailed_report(self.name, models, self.guard, self.settings)
+            if self.limiter is not None:
+                report["rate_limits"] = self.limiter.status()
         return answers.closing(report, 200, {}) if answers.body_unread(request) else report
 
     def admit(self, request: Any) -> None:
-        """POST only, with the API key when one is set, while memory allows."""
+        """POST only, with the API key when one is set, within the client's rate limits,
+        while memory allows."""
         if request.method != "POST":
             raise MethodNotAllowed(f"{request.method} is not supported; use POST for {self.name}, GET for health")
         check_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key)
+        if self.limiter is not None:
+            self.limiter.admit(request)
         self.guard.admit()
         self._local.admitted = True
 

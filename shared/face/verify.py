@@ -23,8 +23,9 @@ from shared.images import DecodeLimits, decode_photo, inspect_image
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
-from shared.state.cache import TTLCache
 from shared.state.memory import MemoryBudget
+from shared.state.shared_cache import RecordCodec, make_cache
+from shared.state.store import StoreOptions, shared_store
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class VerifyOptions:
         cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
         retry_s: seconds before a failed fallback-detector load is tried again.
         face_selection: which face of several is compared (detect.SELECTIONS).
+        store: the Redis shared by the instances, where embeddings are cached too (url "" = none).
     """
 
     detector: str
@@ -55,6 +57,7 @@ class VerifyOptions:
     cache_ttl_s: float = 3600.0
     retry_s: float = 5.0
     face_selection: str = "central"
+    store: StoreOptions = StoreOptions()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerifyOptions:
@@ -78,6 +81,7 @@ class VerifyOptions:
             cache_ttl_s=settings.embedding_cache_ttl_s,
             retry_s=settings.model_retry_s,
             face_selection=settings.face_selection,
+            store=StoreOptions.from_settings(settings),
         )
 
 
@@ -153,7 +157,8 @@ class FaceVerifier:
             raise
         self.threshold = options.threshold if options.threshold is not None else named
         self.options = options
-        self._cache = TTLCache(options.cache_size, options.cache_ttl_s)
+        codec = RecordCodec(FaceEmbedding, "embedding")
+        self._cache = make_cache(options.cache_size, options.cache_ttl_s, shared_store(options.store), codec, "face-embedding")
 
     @classmethod
     def load(cls, options: VerifyOptions, budget: MemoryBudget | None = None) -> FaceVerifier:

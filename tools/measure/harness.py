@@ -55,7 +55,9 @@ class Server:
     """One functions-framework process. Attributes: function (the target name); source
     (its main.py); python; env (on top of os.environ, or instead of it when not
     inherit_env); cwd; host, port (0 = a free one); log (file for its stdout and stderr;
-    None = this process's own); started_workers (worker pids when it became ready)."""
+    None = this process's own); started_workers (worker pids when it became ready);
+    command (run instead of `python -m functions_framework ...`, e.g. an image's CMD: it
+    gets the address in HOST and PORT, functions-framework's own variables)."""
 
     function: str
     source: Path
@@ -67,6 +69,7 @@ class Server:
     port: int = 0
     log: Path | None = None
     started_workers: list[int] = field(default_factory=list)
+    command: list[str] | None = None
     process: subprocess.Popen | None = field(default=None, init=False, repr=False)
     t0: float = field(default=0.0, init=False, repr=False)  # perf_counter() at spawn
 
@@ -90,6 +93,9 @@ class Server:
             str(self.port),
         ]
         env = {**(os.environ if self.inherit_env else {}), "WORKERS": "1", "PYTHONUNBUFFERED": "1", **self.env}
+        if self.command:
+            cmd = self.command
+            env.update(HOST=self.host, PORT=str(self.port))
         out = self.log.open("wb") if self.log else None
         self.t0 = time.perf_counter()
         self.process = subprocess.Popen(
