@@ -48,6 +48,25 @@ def _flag(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _origins(name: str) -> tuple[str, ...]:
+    """Browser origins (CORS): comma-separated `scheme://host[:port]` (http or https, no
+    path, no trailing slash: as a browser sends its Origin header), lower-cased; or `*` alone."""
+    raw = _text(name, "")
+    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    if "*" in entries:
+        if len(entries) > 1:
+            raise SettingsError(f"{name}: '*' allows every origin and must stand alone, got {raw!r}")
+        return entries
+    for entry in entries:
+        scheme, sep, rest = entry.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+            raise SettingsError(
+                f"{name}: {entry!r} is not an origin; expected scheme://host[:port] as a browser sends it "
+                "(http or https, no path, no trailing slash), e.g. https://app.example.com"
+            )
+    return entries
+
+
 def _label(source: str) -> str:
     """A bundle source as health may show it: its last path part, and where it lives."""
     if not source:
@@ -114,6 +133,8 @@ class Settings:
         coefficients whatever the draft scale.
     max_jpeg_scans: most scans in one JPEG (libjpeg writes 10).
     max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
+    cors_origins: browser origins allowed to call the function (CORS), lower case, or
+        ("*",) for any; empty = none (shared/edge/cors.py).
     """
 
     face_detector_model: str
@@ -146,6 +167,7 @@ class Settings:
     max_progressive_pixels: int = 16_000_000
     max_jpeg_scans: int = 64
     max_decode_ms: int = 1000
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -184,6 +206,7 @@ class Settings:
             max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", 16_000_000, int, 1_000_000, 100_000_000),
             max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
             max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
+            cors_origins=_origins("CORS_ORIGINS"),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
