@@ -146,3 +146,29 @@ def test_a_refused_camera_permission_says_how_to_allow_it(served, browser):
     state, text = status(driver)
     assert state == "denied" and "Camera permission was refused" in text, (state, text)
     assert not by_id(driver, "selfie-snap").is_displayed()
+
+
+def test_a_busy_function_is_retried_after_its_retry_after(served, browser, face_photos):
+    """A verify_face whose tier is too small to take work answers every POST 503 with
+    Retry-After (5 s): the page reads the header through CORS, counts down, tries three
+    times in all, then says the function is still busy."""
+    from tools.measure import harness
+
+    busy = harness.start("verify_face", env={"CORS_ORIGINS": served.web.origin, "MEMORY_LIMIT_MB": "32"})
+    try:
+        driver = browser()
+        open_page(driver, served.page("verify.html", verify=busy.url))
+        choose(driver, "selfie-file", face_photos / "obama.jpg")
+        choose(driver, "id-file", face_photos / "obama2.jpg")
+        by_id(driver, "compare").click()
+        wait(driver, lambda d: status(d)[0] == "waiting", 20)
+        state, text = status(driver)
+        assert "verify_face is busy (503: instance memory is critical" in text and "Trying again in" in text, text
+        seconds = int(text.rsplit("Trying again in ", 1)[1].split(" ")[0])
+        assert 1 <= seconds <= 5, text  # the function's Retry-After, counted down
+        screenshot(driver, "verify-busy")
+        wait(driver, settled, 40)
+        state, text = status(driver)
+        assert state == "busy" and "still busy after several tries" in text, (state, text)
+    finally:
+        busy.stop()
