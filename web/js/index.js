@@ -3,3 +3,4 @@ import { settingsPanel } from "./settings.js";
 
 settingsPanel(document.getElementById("settings-panel"));
 document.querySelector("details.settings").open = true;
+document.body.dataset.ready = "true"; // the page's modules loaded (the browser tests wait for it)
