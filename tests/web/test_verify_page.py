@@ -165,7 +165,7 @@ def test_a_busy_function_is_retried_after_its_retry_after(served, browser, face_
         state, text = status(driver)
         assert "verify_face is busy (503: instance memory is critical" in text and "Trying again in" in text, text
         seconds = int(text.rsplit("Trying again in ", 1)[1].split(" ")[0])
-        assert 1 <= seconds <= 5, text  # the function's Retry-After, counted down
+        assert seconds in (4, 5), text  # the function's Retry-After (5 s), read through CORS, counting down
         screenshot(driver, "verify-busy")
         wait(driver, settled, 40)
         state, text = status(driver)
