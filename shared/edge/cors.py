@@ -5,7 +5,8 @@ browser page on another origin cannot read any answer. With origins configured:
 
 - an answer to an allowed origin (success, health or error) carries
   `Access-Control-Allow-Origin` (the origin itself, or `*` when `*` is configured) and
-  exposes `Retry-After`, so a page can wait as long as a 429 or a 503 asks;
+  exposes `Retry-After` (and the rate limit's `RateLimit-*`), so a page can wait as long
+  as a 429 or a 503 asks;
 - every answer carries `Vary: Origin` (it depends on the Origin header), so no cache hands
   one origin's answer to another;
 - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an allowed
@@ -28,7 +29,9 @@ from shared.errors import Forbidden
 
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
 ALLOW_HEADERS = "Content-Type, X-API-Key"
-EXPOSE_HEADERS = "Retry-After"  # not CORS-safelisted: without this a page cannot read it
+# Not CORS-safelisted: without this a page cannot read when to retry a 429 or 503, nor its
+# rate limit's figures (the RateLimit-* headers of a 429).
+EXPOSE_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy"
 # Seconds a browser may reuse a preflight. Chromium caps it at 7200 and Firefox at 86400;
 # ten minutes keeps a changed CORS_ORIGINS from being ignored by browsers for long.
 MAX_AGE_S = 600
