@@ -27,7 +27,7 @@ endif
 .PHONY: help serve test lint fix ci clean tools-venv bench bundles-check
 
 help:
-	@echo "make serve   serve verify_face on :8080 and predict_gesture on :8081 (bundled models)"
+	@echo "make serve   serve verify_face on :8080, predict_gesture on :8081 (bundled models) and the web client on :8082"
 	@echo "make test    install dev dependencies and run the whole test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy and hadolint (what CI runs before the tests)"
 	@echo "make fix     apply ruff's fixes and formatting"

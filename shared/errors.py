@@ -44,10 +44,15 @@ class Unauthorized(ServiceError, status=401, code="unauthorized"):
     """401: an API key is configured and the request did not carry the right one."""
 
 
-class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
-    """405: only GET/HEAD (health) and POST (work) are served; the answer says so in `Allow`."""
+class Forbidden(ServiceError, status=403, code="forbidden"):
+    """403: the request is understood and refused, e.g. a CORS preflight from an origin not allowed."""
 
-    allow = "GET, HEAD, POST"
+
+class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
+    """405: only GET/HEAD (health), POST (work) and OPTIONS (CORS preflight) are served;
+    the answer says so in `Allow`."""
+
+    allow = "GET, HEAD, POST, OPTIONS"
 
 
 class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):

@@ -48,6 +48,25 @@ def _flag(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _origins(name: str) -> tuple[str, ...]:
+    """Browser origins (CORS): comma-separated `scheme://host[:port]` (http or https, no
+    path, no trailing slash: as a browser sends its Origin header), lower-cased; or `*` alone."""
+    raw = _text(name, "")
+    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    if "*" in entries:
+        if len(entries) > 1:
+            raise SettingsError(f"{name}: '*' allows every origin and must stand alone, got {raw!r}")
+        return entries
+    for entry in entries:
+        scheme, sep, rest = entry.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+            raise SettingsError(
+                f"{name}: {entry!r} is not an origin; expected scheme://host[:port] as a browser sends it "
+                "(http or https, no path, no trailing slash), e.g. https://app.example.com"
+            )
+    return entries
+
+
 def _label(source: str) -> str:
     """A bundle source as health may show it: its last path part, and where it lives."""
     if not source:
@@ -149,6 +168,8 @@ class Settings:
     rate_limit_proxy_hops: how many trusted front ends append to X-Forwarded-For: the
         client address is that many entries from its right (1 = Cloud Run, Render,
         Knative's ingress; 0 = no front end, the connection's own address).
+    cors_origins: browser origins allowed to call the function (CORS), lower case, or
+        ("*",) for any; empty = none (shared/edge/cors.py).
     """
 
     face_detector_model: str
@@ -188,6 +209,7 @@ class Settings:
     rate_limits: str = ""
     rate_limit_fail: str = "open"
     rate_limit_proxy_hops: int = 1
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -233,6 +255,7 @@ class Settings:
             rate_limits=_rate_limits(),
             rate_limit_fail=_choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
             rate_limit_proxy_hops=_number("RATE_LIMIT_PROXY_HOPS", 1, int, 0, 10),
+            cors_origins=_origins("CORS_ORIGINS"),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")

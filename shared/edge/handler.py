@@ -4,7 +4,7 @@ A handler walks it in order, each stop once::
 
     edge.admit(request)                # method, API key, memory (or health on GET/HEAD)
     data = edge.read_files(...)        # or edge.read_json(...): body -> plain values
-    return edge.answer(pipeline(...))  # log and return the JSON-ready dict
+    return edge.answer(pipeline(...))  # log; the JSON-ready dict, 200 and CORS headers
 
 and registers `edge.error` with functions-framework's errorhandler, so every exception,
 wherever it is raised, becomes a JSON answer in one place.
@@ -25,6 +25,7 @@ from typing import Any
 from shared import __version__
 from shared.edge import answers, requests
 from shared.edge.admission import MemoryGuard, check_api_key, has_api_key
+from shared.edge.cors import CorsPolicy
 from shared.edge.health import brief_report, detailed_report
 from shared.edge.ratelimit import RateLimiter
 from shared.errors import MethodNotAllowed, ServiceError
@@ -45,6 +46,7 @@ class Edge:
         self.name = name
         self.settings = settings
         self.guard = guard or MemoryGuard.from_settings(settings)
+        self.cors = CorsPolicy(settings.cors_origins)
         # What decoding may reserve: the critical level, shared by this instance's requests.
         self.budget = MemoryBudget(self.guard.critical_mb, wait_s=settings.memory_wait_s)
         self._local = threading.local()
@@ -66,18 +68,23 @@ class Edge:
     # ---- in order of a request's walk -------------------------------------------------
 
     def is_health_check(self, request: Any) -> bool:
-        """Start the request's clock; True for GET and HEAD. MAX_REQUEST_BYTES holds for
-        every method: a declared body over it is refused here, unread."""
+        """Start the request's clock; True for what the edge answers itself, without the
+        pipeline: GET and HEAD (health) and OPTIONS (CORS preflight), all in `health`.
+        MAX_REQUEST_BYTES holds for every method: a declared body over it is refused here, unread."""
         self._local.started = time.perf_counter()
         self._local.request = request
         self._local.admitted = False
+        self._local.cors = self.cors.headers(request.headers.get("Origin", ""))
         requests.refuse_declared_excess(request, self.settings.max_request_bytes)
-        return request.method in HEALTH_METHODS
+        return request.method in (*HEALTH_METHODS, "OPTIONS")
 
     def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> Any:
         """Brief report for anyone; detailed with the API key. `load`: build the models
         first for the detailed report (only where that is cheap: local bundles). A body
-        sent with a health check is never read: the answer closes the connection."""
+        sent with a health check is never read: the answer closes the connection. OPTIONS:
+        the CORS preflight (shared/edge/cors.py), never behind the API key."""
+        if request.method == "OPTIONS":
+            return "", 204, {**self.cors.preflight(request.headers, self.name), **self._take_cors()}
         if not has_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key):
             report = brief_report(self.name, models)
         else:
@@ -87,7 +94,8 @@ class Edge:
             report = detailed_report(self.name, models, self.guard, self.settings)
             if self.limiter is not None:
                 report["rate_limits"] = self.limiter.status()
-        return answers.closing(report, 200, {}) if answers.body_unread(request) else report
+        cors = self._take_cors()
+        return answers.closing(report, 200, cors) if answers.body_unread(request) else (report, 200, cors)
 
     def admit(self, request: Any) -> None:
         """POST only, with the API key when one is set, within the client's rate limits,
@@ -110,7 +118,7 @@ class Edge:
         """Binary inputs from multipart files or base64 JSON strings."""
         return requests.read_files(request, names, self.settings.max_request_bytes)
 
-    def answer(self, result: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, result: dict[str, Any]) -> answers.Answer:
         """Log the success with its stage timings and hand the result to the framework."""
         self._leave()
         answers.strict_json(result)
@@ -123,12 +131,13 @@ class Edge:
             total_ms=self._elapsed_ms(),
             stages_ms=result.get("time_ms"),
         )
-        return result
+        return result, 200, self._take_cors()
 
     def error(self, exc: Exception) -> answers.Answer:
         """Any exception -> JSON answer (functions-framework's errorhandler calls this)."""
         self._leave()
         body, status, headers = answers.error_answer(exc)
+        headers = {**headers, **self._take_cors()}
         event(
             log,
             logging.WARNING if status < 500 else logging.ERROR,
@@ -146,6 +155,13 @@ class Edge:
     def on_memory_pressure(self, drop: Callable[[], None]) -> None:
         """Register something that frees memory when the guard sees pressure."""
         self.guard.on_pressure(drop)
+
+    def _take_cors(self) -> dict[str, str]:
+        """This request's CORS headers, once: the framework's own routes (/robots.txt)
+        reach `error` without `is_health_check`, and must not get a previous request's."""
+        cors: dict[str, str] = getattr(self._local, "cors", {})
+        self._local.cors = {}
+        return cors
 
     def _leave(self) -> None:
         if getattr(self._local, "admitted", False):

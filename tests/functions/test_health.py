@@ -97,7 +97,7 @@ def test_a_bundle_json_without_a_threshold_is_a_503_naming_the_field(monkeypatch
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_are_405_naming_the_allowed_ones(monkeypatch, method):
     r = app(monkeypatch, "verify_face").open("/", method=method)
-    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, POST"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
     assert r.get_json()["error"]["code"] == "method_not_allowed"
 
 

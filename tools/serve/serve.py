@@ -2,17 +2,22 @@
 """Serve both functions locally from the repo, on the bundled models, until Ctrl-C.
 
 Starts verify_face and predict_gesture with functions-framework (the serving harness,
-tools/measure/harness.py), each in its own process with its log on this terminal, waits
-until both answer health, prints their URLs and example calls, and stops both on Ctrl-C,
-when either exits, or when whatever started this (make) is gone.
+tools/measure/harness.py), each in its own process with its log on this terminal, and the
+reference web client (web/, tools/serve/web.py) on a third port, with the functions'
+CORS_ORIGINS set to the page's origin; waits until both functions answer health, prints
+the URLs and example calls, and stops everything on Ctrl-C, when a function exits, or
+when whatever started this (make) is gone.
 
     make serve                      # sets up .venv, then runs this with .venv/bin/python
     .venv/bin/python tools/serve/serve.py
     API_KEY=secret VERIFY_PORT=9090 .venv/bin/python tools/serve/serve.py
 
 Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY_PORT
-(8080), GESTURE_PORT (8081), READY_TIMEOUT_S (60), PYTHON (the interpreter that serves;
-default this one), plus any setting the functions read (see shared/settings.py).
+(8080), GESTURE_PORT (8081), WEB_PORT (8082), READY_TIMEOUT_S (60), PYTHON (the
+interpreter that serves; default this one), plus any setting the functions read (see
+shared/settings.py). CORS_ORIGINS, when set, replaces the page's origins. A browser lets a
+page use the camera on https or on localhost / 127.0.0.1 only, so with HOST=0.0.0.0 other
+machines get the page without a camera (choosing photos and landmark files still works).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 from tools import ROOT, testdata
 from tools.measure.harness import Server
+from tools.serve.web import WebServer
 
 # ---- settings (environment variables override these) ----------------------------------
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORTS = {"verify_face": int(os.environ.get("VERIFY_PORT", "8080")), "predict_gesture": int(os.environ.get("GESTURE_PORT", "8081"))}
+WEB_PORT = int(os.environ.get("WEB_PORT", "8082"))
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "60"))
 PYTHON = os.environ.get("PYTHON", sys.executable)
 
@@ -48,7 +55,26 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def examples(servers: dict[str, Server]) -> str:
+def browser_host(host: str) -> str:
+    """The host a browser on this machine uses to reach `host` (a wildcard is not one)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+
+
+def page_origins(host: str, port: int) -> str:
+    """CORS_ORIGINS for the page served on host:port: as the browser names it, and as
+    localhost / 127.0.0.1 name the same page on this machine."""
+    names = [browser_host(host)]
+    if names[0] in ("127.0.0.1", "localhost"):
+        names = ["127.0.0.1", "localhost"]
+    return ",".join(f"http://{name}:{port}" for name in names)
+
+
+def cors_origins() -> str:
+    """The functions' CORS_ORIGINS: the environment's when set, else the page's origins."""
+    return os.environ.get("CORS_ORIGINS") or page_origins(HOST, WEB_PORT)
+
+
+def examples(servers: dict[str, Server], page: str = "") -> str:
     """The banner: URLs, then a health, a verify and a gesture call to copy."""
     verify, gesture = servers["verify_face"].url, servers["predict_gesture"].url
     photos = testdata.FACE_PHOTOS  # fetched by the tests; placeholders until then
@@ -56,10 +82,11 @@ def examples(servers: dict[str, Server]) -> str:
     # A fingertip held still for the finger-gesture bundle's whole history: the Stop gesture.
     frames = json.loads((ROOT / "models" / "finger-gesture" / "bundle.json").read_text())["preprocessing"]["frames"]
     still = json.dumps({"model": "finger-gesture", "features": [[0, 0]] * frames}, separators=(",", ":"))
+    web = f"web client       {page}  (verify.html, gesture.html; the functions' CORS_ORIGINS={cors_origins()})\n"
     return f"""
 verify_face      {verify}
 predict_gesture  {gesture}
-
+{web if page else ""}
 Health and model information:
   curl -s {verify}
   curl -s {gesture}
@@ -68,22 +95,28 @@ Same person? (two photos as multipart files)
 Gesture from keypoint frames (JSON: features, or raw MediaPipe landmarks; see the README):
   curl -s -H 'Content-Type: application/json' -d '{still}' {gesture}
 
-Ctrl-C stops both.
+Ctrl-C stops them all.
 """
 
 
 def serve() -> int:
-    busy = [port for port in PORTS.values() if port_in_use(HOST, port)]
+    busy = [port for port in (*PORTS.values(), WEB_PORT) if port_in_use(HOST, port)]
     if busy:
-        raise SystemExit(f"serve: error: port {busy[0]} on {HOST} is in use; stop what uses it or set VERIFY_PORT / GESTURE_PORT")
+        names = "VERIFY_PORT / GESTURE_PORT / WEB_PORT"
+        raise SystemExit(f"serve: error: port {busy[0]} on {HOST} is in use; stop what uses it or set {names}")
     parent = os.getppid()
-    servers = {name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, host=HOST, port=port) for name, port in PORTS.items()}
+    env = {"CORS_ORIGINS": cors_origins()}
+    servers = {
+        name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, env=env, host=HOST, port=port) for name, port in PORTS.items()
+    }
+    web = WebServer(HOST, WEB_PORT, quiet=False)
     try:
         for server in servers.values():
             server.start()
+        web.start()
         for server in servers.values():
             server.wait_ready(READY_TIMEOUT_S)
-        print(examples(servers), flush=True)
+        print(examples(servers, f"http://{browser_host(HOST)}:{WEB_PORT}/"), flush=True)
         while all(s.alive() for s in servers.values()):
             if os.getppid() != parent:  # make (or the shell) is gone: no server outlives it
                 return 0
@@ -99,6 +132,7 @@ def serve() -> int:
             signal.signal(sig, signal.SIG_IGN)
         for server in servers.values():
             server.stop()
+        web.stop()
         print("serve: stopped", file=sys.stderr)
 
 
