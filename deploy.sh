@@ -43,7 +43,7 @@ ALL_FUNCTIONS=(verify_face predict_gesture)
 name_of() { case "$1" in verify_face) echo verify-face ;; predict_gesture) echo predict-gesture ;; esac; }
 bundles_of() {
   case "$1" in
-    verify_face) echo "face-detector-short face-detector-full face-embedder-dlib" ;;
+    verify_face) echo "face-detector-short face-detector-full face-embedder-sface" ;;
     predict_gesture) echo "finger-gesture hand-sign" ;;
   esac
 }
@@ -311,7 +311,7 @@ function_env() {  # function_env <function> -> KEY=VALUE lines
       verify_face)
         echo "FACE_DETECTOR_MODEL=$base/face-detector-short"
         echo "FACE_DETECTOR_FALLBACK_MODEL=$base/face-detector-full"
-        echo "FACE_EMBEDDER_MODEL=$base/face-embedder-dlib" ;;
+        echo "FACE_EMBEDDER_MODEL=$base/face-embedder-sface" ;;
       predict_gesture)
         echo "GESTURE_MODEL=$base/finger-gesture,$base/hand-sign" ;;
     esac

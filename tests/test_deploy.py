@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy.sh"
 FAKES = ROOT / "tests" / "fake_gcloud"
 BUNDLES = {
-    "verify_face": ["face-detector-short", "face-detector-full", "face-embedder-dlib"],
+    "verify_face": ["face-detector-short", "face-detector-full", "face-embedder-sface"],
     "predict_gesture": ["finger-gesture", "hand-sign"],
 }
 NAMES = {"verify_face": "verify-face", "predict_gesture": "predict-gesture"}
@@ -298,7 +298,7 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
         "THREADS": "1",
         "FACE_DETECTOR_MODEL": "gs://demo-models/v1/verify_face/face-detector-short",
         "FACE_DETECTOR_FALLBACK_MODEL": "gs://demo-models/v1/verify_face/face-detector-full",
-        "FACE_EMBEDDER_MODEL": "gs://demo-models/v1/verify_face/face-embedder-dlib",
+        "FACE_EMBEDDER_MODEL": "gs://demo-models/v1/verify_face/face-embedder-sface",
     }
     # A comma inside GESTURE_MODEL's value: gcloud's ^@^ delimiter syntax keeps it whole.
     gesture_env = flags(gesture["argv"])["set-env-vars"]
@@ -488,7 +488,7 @@ def test_staged_verify_face_serves_on_its_own_bundles(serve, stage, face_photos)
     staged = stage("verify_face")
     status, health = server.request("GET")
     assert status == 200 and health["function"] == "verify_face"
-    assert health["settings"]["face_embedder_model"] == "face-embedder-dlib"  # a label: health shows no paths
+    assert health["settings"]["face_embedder_model"] == "face-embedder-sface"  # a label: health shows no paths
     status, body = server.request("POST", {"img1": _b64(face_photos / "obama.jpg"), "img2": _b64(face_photos / "obama2.jpg")})
     assert status == 200, body
     assert body["verified"] is True and body["distance"] <= body["threshold"]
@@ -498,7 +498,7 @@ def test_staged_verify_face_serves_on_its_own_bundles(serve, stage, face_photos)
     status, health = server.request("GET")
     assert health["ready"] is True and str(staged) not in json.dumps(health)
     # The models come from the staged folder, not the repo: its log says where each was read.
-    for name in ("face-detector-short", "face-embedder-dlib"):
+    for name in ("face-detector-short", "face-embedder-sface"):
         assert f"loaded bundle {name} 1.0.0 from {staged / 'models' / name}" in server.log()
 
 

@@ -170,7 +170,7 @@ def test_staged_image_serves_verify_face_with_its_own_cmd(image_tree, tmp_path, 
             health = json.load(r)
         assert health["settings"]["memory_limit_mb"] == 512 and health["settings"]["malloc_arenas"] == 2
         log = (tmp_path / "verify_face.log").read_text()
-        assert f"from {image_tree / 'app' / 'models' / 'face-embedder-dlib'}" in log  # the tree's own bundles
+        assert f"from {image_tree / 'app' / 'models' / 'face-embedder-sface'}" in log  # the tree's own bundles
     finally:
         server.stop()
 

@@ -45,12 +45,39 @@ def test_operating_points_strict_and_balanced():
     impostor = np.array([0.04, 0.06, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     assert cal.threshold_at_far(genuine, impostor, 0.0) == pytest.approx(0.03)  # under the closest impostor
     assert cal.threshold_at_far(genuine, impostor, 0.1) == pytest.approx(0.05)  # one impostor of ten allowed
-    d = np.concatenate([genuine, impostor])
-    same = np.arange(len(d)) < len(genuine)
-    points = cal.fit_points(d, same)
-    assert points["strict"] == pytest.approx(0.03) and points["balanced"] == pytest.approx(0.03)
     # A photo without a face is a pair at +inf: always rejected, never a candidate threshold.
     assert cal.best_accuracy_threshold(np.append(genuine, np.inf), impostor) == pytest.approx(0.03)
+
+
+def _set(genuine: list[float], impostor: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    d = np.array(genuine + impostor)
+    return d, np.arange(len(d)) < len(genuine)
+
+
+def test_balanced_is_the_best_worst_set_accuracy_under_the_far_cap():
+    # dev: 200 impostors, so one accepted (0.45) is a FAR of exactly 0.5%, the cap.
+    dev = _set([0.1, 0.2, 0.3, 0.5], [0.45] + [0.9] * 199)
+    # Alone, [0.3, 0.45) and [0.5, 0.9) tie on accuracy (203/204); the lower FAR wins, and
+    # the shipped value is the middle of that plateau.
+    assert cal.fit_points({"dev": dev}, "dev")["balanced"] == pytest.approx(0.375)
+    # A second set whose impostor sits at 0.35 makes [0.35, ...) cost it a sixth of its
+    # pairs: the worst set decides, and the plateau is [0.30, 0.35).
+    second = _set([0.1, 0.25], [0.35, 0.9, 0.9, 0.9])
+    points = cal.fit_points({"dev": dev, "second": second}, "dev")
+    assert points["balanced"] == pytest.approx(0.325)
+    # strict: FAR <= 0.1% on every set: under dev's 0.45 (0.3) and second's 0.35 (0.25).
+    assert points["strict"] == pytest.approx(0.25)
+
+
+def test_balanced_never_exceeds_the_far_cap_on_the_development_set():
+    # The best accuracy (203 of 205 right, from 0.7) accepts 2 of 200 impostors (1%): over
+    # the cap. Under it, [0.2, 0.5) is best (202 of 205).
+    dev = _set([0.1, 0.2, 0.6, 0.65, 0.7], [0.5, 0.55] + [0.9] * 198)
+    d, same = dev
+    unconstrained = cal.best_accuracy_threshold(d[same], d[~same])
+    assert unconstrained == pytest.approx(0.7) and cal.rates(d[same], d[~same], unconstrained)[1] == 0.01
+    balanced = cal.fit_points({"dev": dev}, "dev")["balanced"]
+    assert 0.2 <= balanced < 0.5 and cal.rates(d[same], d[~same], balanced)[1] == 0.0
 
 
 def _calibrate(tmp_path: Path, *args: str) -> dict:
@@ -65,17 +92,17 @@ def _calibrate(tmp_path: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
-SHIPPED = json.loads((ROOT / "models" / "face-embedder-dlib" / "bundle.json").read_text())["threshold"]
+EMBEDDER = ROOT / "models" / "face-embedder-sface"  # the default
+SHIPPED = json.loads((EMBEDDER / "bundle.json").read_text())["threshold"]
 
 
 def test_shipped_threshold_on_all_deepface_pairs(deepface_photos, tmp_path):
-    # deepface is a second set, reported and never fitted: the figures measured when the
-    # threshold was fitted on lfw-dev (README "Face threshold calibration").
+    # deepface alone (its 1,830 pairs): a quick check of the shipped point without lfw-dev.
     report = _calibrate(tmp_path, "--photos", str(deepface_photos))["sets"]["deepface"]
     assert report["roc_auc"] >= 0.9995
     at = report["at"]["shipped"]
     assert at["threshold"] == SHIPPED["value"]
-    assert at["accuracy"] == pytest.approx(0.988525, abs=0.003) and at["frr"] == 0.0
+    assert at["accuracy"] >= 0.99 and at["frr"] == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +113,24 @@ def lfw_dev() -> Path:
     return path
 
 
-def test_shipped_operating_points_on_lfw_dev(lfw_dev, tmp_path):
-    # All four folds (3,074 photos, ~2 min of embeddings on one core the first time; then
-    # from build/calibrate-cache/, keyed by photo, bundles and pipeline code).
-    summary = _calibrate(tmp_path, "--pairs", str(lfw_dev))
-    report = summary["sets"]["lfw-dev"]
-    assert report["pairs"] == {"same": 1200, "different": 1200} and not report["no_face"]
-    assert report["roc_auc"] == pytest.approx(0.99809, abs=0.001)
-    assert report["cv_accuracy"] == pytest.approx(0.98625, abs=0.003)  # LFW protocol over these 4 folds
-    at = report["at"]["shipped"]
-    assert at["accuracy"] == pytest.approx(0.98625, abs=0.003)
-    assert at["far"] == pytest.approx(0.01, abs=0.003) and at["frr"] == pytest.approx(0.0175, abs=0.004)
-    # The shipped points are what the rule fits on lfw-dev today.
+def test_shipped_configuration_meets_the_accuracy_targets(lfw_dev, deepface_photos, tmp_path):
+    """Issue 12's bar, re-measured through the served pipeline: every lfw-dev photo (3,074)
+    and deepface photo (61), each also pre-cropped to an ID-style thumbnail (~4 min of
+    embeddings on one core the first time; then from build/calibrate-cache/, keyed by photo,
+    bundles and pipeline code)."""
+    summary = _calibrate(tmp_path, "--pairs", str(lfw_dev), "--photos", str(deepface_photos), "--cropped", "--embedder", str(EMBEDDER))
+    sets = summary["sets"]
+    lfw = sets["lfw-dev"]
+    assert lfw["pairs"] == {"same": 1200, "different": 1200} and not lfw["no_face"]
+    at = lfw["at"]["shipped"]
+    assert at["accuracy"] >= 0.993 and at["far"] <= 0.005, at
+    assert lfw["cv_accuracy"] >= 0.994  # LFW's protocol over these 4 folds: fit on 3, test on the 4th
+    assert lfw["roc_auc"] >= 0.998
+    for name in ("lfw-dev pre-cropped", "deepface", "deepface pre-cropped"):
+        assert sets[name]["at"]["shipped"]["accuracy"] >= 0.99, (name, sets[name]["at"]["shipped"])
+    # The shipped points are what the rule fits today, and strict is the stricter one.
     points = SHIPPED["operating_points"]
     assert summary["points"] == {name: pytest.approx(p["value"], abs=0.0005) for name, p in points.items()}
-    assert SHIPPED["value"] == points["balanced"]["value"]
-    strict = report["at"]["shipped strict"]
-    assert strict["far"] <= 0.001 and strict["frr"] == pytest.approx(0.055, abs=0.01)
+    assert SHIPPED["value"] == points["balanced"]["value"] > points["strict"]["value"]
+    for report in sets.values():
+        assert report["at"]["shipped strict"]["far"] <= 0.001

@@ -313,7 +313,7 @@ def fit_points(scored: dict[str, tuple[np.ndarray, np.ndarray]], dev: str) -> di
     balanced: among thresholds whose false-accept rate on the development set is <=
         BALANCED_FAR, the one with the best worst-set accuracy over every scored set (the
         development set, the second sets and their pre-cropped variants), ties broken by the
-        development set's accuracy; the middle of the widest run of such thresholds, so
+        development set's accuracy, then its lower false-accept rate; the middle of the widest run of such thresholds, so
         the shipped value sits inside the plateau rather than on its edge.
     """
     d, same = scored[dev]
@@ -325,7 +325,8 @@ def fit_points(scored: dict[str, tuple[np.ndarray, np.ndarray]], dev: str) -> di
     # Rank by (worst-set accuracy, dev accuracy); thresholds over the FAR cap never qualify.
     allowed = dev_far <= BALANCED_FAR
     top = allowed & (worst == np.where(allowed, worst, -1.0).max())
-    best = np.flatnonzero(top & (dev_accuracy == dev_accuracy[top].max()))
+    top &= dev_accuracy == dev_accuracy[top].max()
+    best = np.flatnonzero(top & (dev_far == dev_far[top].min()))
     runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
     widest = max(runs, key=len)
     balanced = float(grid[widest[len(widest) // 2]])
@@ -376,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         points = fit_points({name: (d, same) for name, (d, same, _, _) in scored.items()}, dev)
         rule = (
             f"balanced (the default) = best worst-set accuracy over {', '.join(scored)} with FAR <= {BALANCED_FAR:.1%} on {dev} "
-            f"(ties: {dev} accuracy; middle of the plateau); strict = highest threshold with FAR <= {STRICT_FAR:.1%} on every set"
+            f"(ties: {dev} accuracy, then lower FAR; middle of the plateau); "
+            f"strict = highest threshold with FAR <= {STRICT_FAR:.1%} on every set"
         )
     else:
         d, same = scored[next(iter(scored))][:2]
