@@ -114,6 +114,9 @@ class Settings:
         coefficients whatever the draft scale.
     max_jpeg_scans: most scans in one JPEG (libjpeg writes 10).
     max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
+    hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
+        detector and the hand landmark model predict_gesture loads on its first photo.
+    max_photo_frames: most photos (frames) in one gesture request.
     """
 
     face_detector_model: str
@@ -146,6 +149,9 @@ class Settings:
     max_progressive_pixels: int = 16_000_000
     max_jpeg_scans: int = 64
     max_decode_ms: int = 1000
+    hand_detector_model: str = str(MODELS_DIR / "hand-detector")
+    hand_landmark_model: str = str(MODELS_DIR / "hand-landmarks")
+    max_photo_frames: int = 64
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -184,6 +190,9 @@ class Settings:
             max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", 16_000_000, int, 1_000_000, 100_000_000),
             max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
             max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
+            hand_detector_model=_text("HAND_DETECTOR_MODEL", str(MODELS_DIR / "hand-detector")),
+            hand_landmark_model=_text("HAND_LANDMARK_MODEL", str(MODELS_DIR / "hand-landmarks")),
+            max_photo_frames=_number("MAX_PHOTO_FRAMES", 64, int, 1, 1024),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
@@ -194,7 +203,13 @@ class Settings:
         labels (never a local path or a bucket), no API key, no emulator address."""
         hidden = ("api_key", "storage_emulator_host")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
-        for name in ("face_detector_model", "face_detector_fallback_model", "face_embedder_model"):
+        for name in (
+            "face_detector_model",
+            "face_detector_fallback_model",
+            "face_embedder_model",
+            "hand_detector_model",
+            "hand_landmark_model",
+        ):
             out[name] = _label(out[name])
         out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)
