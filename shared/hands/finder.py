@@ -9,6 +9,9 @@ What mediapipe/modules/hand_landmark/hand_landmark_tracking_cpu.pbtxt does:
   (rect.from_landmarks, then hand_landmark_landmarks_to_roi.pbtxt's transformation), and
   the palm detector runs only while fewer than `max_hands` hands are tracked; its new rects
   that overlap a tracked one (AssociationNormRectCalculator, IoU > 0.5) are dropped.
+  One difference: MediaPipe, streaming, looks for palms again from the frame after a hand
+  is lost; here the frames are all at hand, so the palm detector runs on the frame where
+  a tracked hand's presence dropped, and that frame keeps its hand.
 """
 
 from __future__ import annotations
@@ -98,12 +101,11 @@ class HandFinder:
         size: tuple[int, int] | None = None
         for image in frames:
             here = (image.shape[1], image.shape[0])
-            tracked = previous if here == size else []  # another frame size: start again
-            detected = len(tracked) < max_hands
-            rects = list(tracked)
-            if detected:
-                fresh = [r for r in self.palm_rects(image, max_hands) if all(rect_iou(r, t) <= SAME_HAND_IOU for t in tracked)]
-                rects = (tracked + fresh)[:max_hands]
-            hands = self._hands(image, rects)
+            hands = self._hands(image, previous if here == size else [])  # another frame size: start again
+            detected = len(hands) < max_hands
+            if detected:  # a hand is missing or was lost here: look for palms in this same frame
+                kept = [h.rect for h in hands]
+                fresh = [r for r in self.palm_rects(image, max_hands) if all(rect_iou(r, k) <= SAME_HAND_IOU for k in kept)]
+                hands += self._hands(image, fresh[: max_hands - len(hands)])
             yield FrameHands(hands, here, detected)
             previous, size = [self.tracking_rect(h) for h in hands], here

@@ -82,7 +82,8 @@ def test_tracking_runs_the_palm_detector_only_when_a_hand_is_lost(finder, face_p
     hand = photo("open.jpg")
     face = np.asarray(Image.open(face_photos / "biden.jpg").convert("RGB").resize((hand.shape[1], hand.shape[0])))
     frames = list(finder.track([hand, hand, hand, face, hand], max_hands=1))
-    assert [f.palm_detected for f in frames] == [True, False, False, False, True]
+    # frame 3 loses the hand: the palm detector runs on it (and finds none), then again on frame 4
+    assert [f.palm_detected for f in frames] == [True, False, False, True, True]
     assert [len(f.hands) for f in frames] == [1, 1, 1, 0, 1]
     # a tracked frame agrees with the detected one on the same pixels
     first, tracked = frames[0].hands[0].points, frames[2].hands[0].points
