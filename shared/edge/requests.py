@@ -173,8 +173,10 @@ def _read_form(request: Any, max_bytes: int, files: dict[str, bool], allowed: tu
                 raise BadRequest(f"{name} must be one file, got {len(values)}")
             out[name] = values if files[name] else values[0]
             continue
-        values = form.getlist(name) if name in form else []
-        if name in parts or len(values) != 1:
-            raise BadRequest(f"{name} must be one text field, got {len(values) + len(parts.getlist(name))} part(s)")
+        if name in parts:
+            raise BadRequest(f"{name} must be a text field, not a file")
+        values = form.getlist(name)
+        if len(values) != 1:
+            raise BadRequest(f"{name} must be one text field, got {len(values)}")
         out[name] = values[0]
     return out

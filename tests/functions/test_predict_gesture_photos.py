@@ -59,7 +59,7 @@ def check_hand(hand: dict, size: tuple[int, int]) -> None:
     assert (points[:, :2] > -0.05).all() and (points[:, :2] < 1.05).all()
     assert hand["handedness"] in ("Left", "Right") and 0.5 <= hand["handedness_score"] <= 1 and 0.5 <= hand["presence"] <= 1
     box = hand["box"]
-    assert 0 <= box["x"] and box["x"] + box["w"] <= size[0] and 0 <= box["y"] and box["y"] + box["h"] <= size[1]
+    assert box["x"] >= 0 and box["x"] + box["w"] <= size[0] and box["y"] >= 0 and box["y"] + box["h"] <= size[1]
     # the box is the landmarks' extent, in pixels of the photo
     assert box["x"] == pytest.approx(max(points[:, 0].min(), 0) * size[0], abs=1)
     assert box["w"] == pytest.approx((min(points[:, 0].max(), 1) - max(points[:, 0].min(), 0)) * size[0], abs=2)
