@@ -24,8 +24,6 @@ from shared.hands.landmarks import HandLandmarks
 from shared.images import DecodeLimits, Photo, decode_photo, inspect_image
 from shared.state.memory import MemoryBudget
 
-PHOTO_FIELDS = {"image": False, "frames": True}  # multipart/JSON field -> repeated
-
 
 @dataclass(frozen=True)
 class PhotoOptions:

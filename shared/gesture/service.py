@@ -9,21 +9,24 @@ instance that only ever sees landmarks keeps its footprint and cold start.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
-from shared.gesture import pixels
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
-from shared.hands.finder import HandFinder, HandOptions
-from shared.images import DecodeLimits
+from shared.hands.options import HandOptions
+from shared.images.limits import DecodeLimits
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
 from shared.state.memory import MemoryBudget
 
+if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
+    from shared.gesture.pixels import PhotoHands
+    from shared.hands.finder import HandFinder
+
 REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size", "return_landmarks", "max_hands")
-PHOTO_FIELDS = pixels.PHOTO_FIELDS  # image (one photo), frames (photos in order)
+PHOTO_FIELDS = {"image": False, "frames": True}  # photo field -> repeated: image (one photo), frames (photos in order)
 INPUT_FORMS = ("landmarks", "features", "image", "frames")
 PHOTO_ONLY = ("return_landmarks", "max_hands")
 DEFAULT_TOP_K = 3
@@ -81,7 +84,7 @@ class GestureService:
         # Built on the first photo only: landmark-only instances never load the hand models.
         self.hands: Lazy[HandFinder] | None = None
         if hands is not None:
-            self.hands = Lazy("hand models", lambda: HandFinder.load(hands), retry_s=options.retry_s)
+            self.hands = Lazy("hand models", lambda: _load_hands(hands), retry_s=options.retry_s)
 
     @classmethod
     def load(cls, options: GestureOptions, budget: MemoryBudget | None = None) -> GestureService:
@@ -144,6 +147,8 @@ class GestureService:
         return clf.predict(frames, top_k)
 
     def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int, is_form: bool) -> PhotoPrediction:
+        from shared.gesture import pixels
+
         if "image_size" in data:
             raise BadRequest("image_size applies to landmarks only (a photo's own size is used)")
         if "landmarks" not in clf.contract.forms:
@@ -169,7 +174,7 @@ class PhotoPrediction:
     (how the bundle's missing-value policy filled frames without a hand)."""
 
     prediction: Prediction
-    hands: pixels.PhotoHands
+    hands: PhotoHands
     return_landmarks: bool
     missing: str
 
@@ -182,6 +187,12 @@ class PhotoPrediction:
         out["time_ms"] = {**self.hands.time_ms, **out["time_ms"]}
         out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + out["time_ms"]["total"], 3)
         return out
+
+
+def _load_hands(options: HandOptions) -> HandFinder:
+    from shared.hands.finder import HandFinder
+
+    return HandFinder.load(options)
 
 
 def _form_int(value: Any) -> Any:

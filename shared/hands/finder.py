@@ -23,23 +23,16 @@ import numpy as np
 
 from shared.hands.landmarks import TASK as LANDMARK_TASK
 from shared.hands.landmarks import HandLandmarker, HandLandmarks
+from shared.hands.options import HandOptions
 from shared.hands.palm import TASK as DETECTION_TASK
 from shared.hands.palm import PalmDetector
 from shared.hands.rect import RotatedRect, from_landmarks, from_palm, rect_iou
-from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.runtime.bundle import Bundle, load_as
 
 MAX_HANDS = 2
+__all__ = ["MAX_HANDS", "FrameHands", "HandFinder", "HandOptions"]
 # AssociationNormRectCalculator's min_similarity_threshold in hand_landmark_tracking_cpu.pbtxt.
 SAME_HAND_IOU = 0.5
-
-
-@dataclass(frozen=True)
-class HandOptions:
-    """Attributes: detector, landmarks (bundle sources: folders or gs:// URIs); load."""
-
-    detector: str
-    landmarks: str
-    load: LoadOptions = LoadOptions()
 
 
 @dataclass(frozen=True)

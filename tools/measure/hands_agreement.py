@@ -59,7 +59,7 @@ def reference(paths: list[str], complexity: int) -> dict:
     return out
 
 
-def ours(paths: list[Path], root: Path, variant: str) -> tuple[dict, dict]:
+def ours(paths: list[Path], root: Path, variant: str, max_side: int = 1280) -> tuple[dict, dict]:
     """Our pipeline on each photo: hands as normalised landmarks, and CPU per photo."""
     from shared.hands.finder import HandFinder, HandOptions
     from shared.images import DecodeLimits, decode_photo
@@ -69,7 +69,7 @@ def ours(paths: list[Path], root: Path, variant: str) -> tuple[dict, dict]:
     out, cpu = {}, {"decode": [], "hands": []}
     for path in paths:
         t0 = time.process_time()
-        photo = decode_photo(path.read_bytes(), name=path.name, limits=DecodeLimits())
+        photo = decode_photo(path.read_bytes(), name=path.name, limits=DecodeLimits(max_side=max_side))
         t1 = time.process_time()
         hands = finder.find(photo.pixels, MAX_HANDS)
         t2 = time.process_time()
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=("full", "lite"), default="full")
     parser.add_argument("--bundles-root", type=Path, default=Path(__file__).resolve().parents[2], help="repo root holding models/")
     parser.add_argument("--model", default=str(Path(__file__).resolve().parents[2] / "models/hand-sign"), help="gesture bundle")
+    parser.add_argument("--max-side", type=int, default=1280, help="longest side photos are scaled to (MAX_IMAGE_SIDE)")
     parser.add_argument("--out", type=Path, help="write the full report as JSON here")
     parser.add_argument("--reference-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--complexity", type=int, default=1, help=argparse.SUPPRESS)
@@ -211,9 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference_only:
         json.dump(reference([str(p) for p in paths], args.complexity), sys.stdout)
         return 0
-    got, cpu = ours(paths, args.bundles_root, args.variant)
+    got, cpu = ours(paths, args.bundles_root, args.variant, args.max_side)
     report: dict = {
         "variant": args.variant,
+        "max_side": args.max_side,
         "cpu_ms_per_photo": {k: round(float(np.mean(v)), 2) for k, v in cpu.items()},
         "labels": against_labels(labels, got),
         "signs": signs(labels, got, args.model),
