@@ -8,7 +8,7 @@ instance that only ever sees landmarks keeps its footprint and cold start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
@@ -56,7 +56,7 @@ class GestureOptions:
             load,
             settings.max_frames,
             HandOptions(settings.hand_detector_model, settings.hand_landmark_model, load),
-            DecodeLimits.from_settings(settings),
+            replace(DecodeLimits.from_settings(settings), max_side=settings.hand_image_side),
             settings.max_photo_frames,
             settings.model_retry_s,
         )

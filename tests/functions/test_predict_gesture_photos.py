@@ -276,3 +276,17 @@ def test_bad_multipart_forms_are_refused(client, kind, files, fields, status, co
     defaults = {} if "model" in files else {"model": "hand-sign"}
     got, answer = post_form(client, files, **{**defaults, **fields})
     assert (got, answer["error"]["code"]) == (status, code), answer
+
+
+def test_a_large_photo_answers_in_its_own_pixels(client):
+    """A 1600x1200 photo is searched at HAND_IMAGE_SIDE (640) but answered in its own pixels."""
+    data = photo("open.jpg")
+    big = jpeg(Image.open(io.BytesIO(data)).resize((1600, 1200), Image.Resampling.LANCZOS))
+    _, small = post_json(client, {"image": b64(data), "model": "hand-sign", "return_landmarks": True})
+    status, large = post_json(client, {"image": b64(big), "model": "hand-sign", "return_landmarks": True})
+    assert status == 200 and large["label"] == small["label"] == "Open"
+    a, b = small["hands"][0][0], large["hands"][0][0]
+    check_hand(b, (1600, 1200))
+    assert np.abs(np.asarray(a["landmarks"])[:, :2] - np.asarray(b["landmarks"])[:, :2]).max() < 0.02
+    for key in ("x", "y", "w", "h"):
+        assert b["box"][key] == pytest.approx(4 * a["box"][key], abs=12)
