@@ -44,7 +44,7 @@ name_of() { case "$1" in verify_face) echo verify-face ;; predict_gesture) echo 
 bundles_of() {
   case "$1" in
     verify_face) echo "face-detector-short face-detector-full face-embedder-sface" ;;
-    predict_gesture) echo "finger-gesture hand-sign" ;;
+    predict_gesture) echo "finger-gesture hand-sign hand-detector hand-landmarks" ;;
   esac
 }
 
@@ -313,7 +313,9 @@ function_env() {  # function_env <function> -> KEY=VALUE lines
         echo "FACE_DETECTOR_FALLBACK_MODEL=$base/face-detector-full"
         echo "FACE_EMBEDDER_MODEL=$base/face-embedder-sface" ;;
       predict_gesture)
-        echo "GESTURE_MODEL=$base/finger-gesture,$base/hand-sign" ;;
+        echo "GESTURE_MODEL=$base/finger-gesture,$base/hand-sign"
+        echo "HAND_DETECTOR_MODEL=$base/hand-detector"
+        echo "HAND_LANDMARK_MODEL=$base/hand-landmarks" ;;
     esac
   fi
   local kv

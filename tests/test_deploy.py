@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import testdata
 from tools.measure import harness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ DEPLOY = ROOT / "deploy.sh"
 FAKES = ROOT / "tests" / "fake_gcloud"
 BUNDLES = {
     "verify_face": ["face-detector-short", "face-detector-full", "face-embedder-sface"],
-    "predict_gesture": ["finger-gesture", "hand-sign"],
+    "predict_gesture": ["finger-gesture", "hand-sign", "hand-detector", "hand-landmarks"],
 }
 NAMES = {"verify_face": "verify-face", "predict_gesture": "predict-gesture"}
 # Settings deploy.sh also takes from the environment: a developer's shell must not leak in.
@@ -307,6 +308,8 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
         env_vars(gesture_env)["GESTURE_MODEL"]
         == "gs://demo-models/v1/predict_gesture/finger-gesture,gs://demo-models/v1/predict_gesture/hand-sign"
     )
+    assert env_vars(gesture_env)["HAND_DETECTOR_MODEL"] == "gs://demo-models/v1/predict_gesture/hand-detector"
+    assert env_vars(gesture_env)["HAND_LANDMARK_MODEL"] == "gs://demo-models/v1/predict_gesture/hand-landmarks"
     for call in (verify, gesture):
         assert not any(p.startswith("models/") for p in call["source_files"])
     assert not (deploy.build / "verify_face" / "models").exists()
@@ -507,9 +510,16 @@ def test_staged_predict_gesture_serves_on_its_own_bundles(serve, stage):
     staged = stage("predict_gesture")
     status, health = server.request("GET")
     assert status == 200 and health["function"] == "predict_gesture"
-    assert health["settings"]["gesture_models"] == list(BUNDLES["predict_gesture"])  # labels, no paths
-    for name in BUNDLES["predict_gesture"]:  # local bundles load for the detailed health report
+    assert health["settings"]["gesture_models"] == ["finger-gesture", "hand-sign"]  # labels, no paths
+    assert health["settings"]["hand_detector_model"] == "hand-detector"
+    for name in ("finger-gesture", "hand-sign"):  # local gesture bundles load for the detailed health report
         assert f"loaded bundle {name} " in server.log() and f"from {staged / 'models' / name}" in server.log()
+    assert "loaded bundle hand-detector" not in server.log()  # the hand models wait for the first photo
+    photo = base64.b64encode((testdata.hand_photos() / "open.jpg").read_bytes()).decode()
+    status, body = server.request("POST", {"model": "hand-sign", "image": photo})
+    assert status == 200 and body["label"] == "Open", body
+    for name in ("hand-detector", "hand-landmarks"):
+        assert f"loaded bundle {name} 1.0.0 from {staged / 'models' / name}" in server.log()
     # A fingertip that stays put for the whole history: point_history.csv's Stop rows are
     # (near) zero offsets from the first frame, so that is what the model must answer.
     frames = bundle_meta("finger-gesture")["preprocessing"]["frames"]

@@ -286,6 +286,49 @@ def test_predict_gesture_random_json_bodies(clients, body):
     post_is_4xx_or_200(clients["predict_gesture"], body)
 
 
+def _photo_values() -> list[str]:
+    """Base64 photo values: a real hand photo (plain and as a data URI), the same cut short,
+    a broken GIF header, and strings that are not base64."""
+    import base64
+
+    from tools import testdata
+
+    data = (testdata.hand_photos() / "pointer.jpg").read_bytes()
+    good = base64.b64encode(data).decode()
+    return [
+        good,
+        "data:image/jpeg;base64," + good,
+        base64.b64encode(data[:400]).decode(),
+        base64.b64encode(b"GIF89a" + b"\0" * 64).decode(),
+        "",
+        "!!",
+        "data:,x",
+    ]
+
+
+PHOTOS = st.sampled_from(_photo_values())
+
+
+@settings(max_examples=80, **FAST)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "image": PHOTOS | JSON_VALUES,
+            "frames": st.lists(PHOTOS | JSON_VALUES, max_size=3) | JSON_VALUES,
+            "landmarks": LANDMARK_FRAMES,
+            "model": st.sampled_from(["finger-gesture", "hand-sign", "x"]),
+            "top_k": st.integers(-1, 5),
+            "return_landmarks": st.booleans() | JSON_VALUES,
+            "max_hands": st.integers(-1, 3) | JSON_VALUES,
+            "image_size": st.just([640, 480]),
+        },
+    )
+)
+def test_predict_gesture_random_photo_bodies(clients, body):
+    post_is_4xx_or_200(clients["predict_gesture"], body)
+
+
 @settings(max_examples=150, **FAST)
 @given(frames=st.lists(st.lists(st.floats(-2, 2) | st.none(), min_size=2, max_size=2), min_size=1, max_size=64))
 def test_predict_gesture_well_formed_features_always_answer(clients, frames):

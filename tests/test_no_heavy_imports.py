@@ -44,3 +44,19 @@ def test_the_checker_sees_every_import_form(tmp_path):
         "    import importlib; importlib.import_module('tensorflow.lite')\nfrom . import keras\n"
     )
     assert imported_modules(sample) & FORBIDDEN == {"pickle", "sklearn", "tensorflow"}
+
+
+def test_predict_gesture_starts_without_pillow_or_the_hand_pipeline():
+    """Landmark-only instances keep their cold start: Pillow (~100 ms to import) and the hand
+    pipeline come in with the first photo, not with the function."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import functions.predict_gesture.main\n"
+        "late = sorted(m for m in sys.modules if m == 'PIL' or m.startswith(\n"
+        "    ('shared.hands.finder', 'shared.gesture.pixels', 'shared.images.decode')))\n"
+        "print('LATE=' + ','.join(late))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    assert "LATE=\n" in out.stdout, out.stdout[-300:]

@@ -77,6 +77,12 @@ def face_photos() -> Path:
     return FACE_PHOTOS
 
 
+def hand_photos() -> Path:
+    """Folder with close.jpg, pointer.jpg, open.jpg (one hand each, the hand-sign classes)
+    and two-hands.jpg: four downscaled real photos shipped under tests/data/hands (NOTICE.md)."""
+    return ROOT / "tests" / "data" / "hands"
+
+
 def shared_data(*parts: str) -> Path | None:
     """A path under ../shared/data, or None when that folder is not beside the repo."""
     path = SHARED_DATA.joinpath(*parts)

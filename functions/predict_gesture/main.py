@@ -1,7 +1,9 @@
-"""predict_gesture: keypoint frames -> gesture label.
+"""predict_gesture: keypoint frames or photos -> gesture label.
 
 POST a JSON body with `landmarks` (frames x 21 x [x, y(, z)], MediaPipe normalised image
-coordinates) or `features` (frames x F), optionally `model`, `top_k` and `image_size`.
+coordinates), `features` (frames x F), `image` (a base64 photo) or `frames` (base64
+photos), or a multipart form with files `image` or `frames`; optionally `model`, `top_k`,
+`image_size` (landmarks), `return_landmarks` and `max_hands` (photos).
 GET answers health; with the API key, each bundle's input contract too.
 """
 
@@ -19,14 +21,14 @@ _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
 from shared.edge import Edge
-from shared.gesture.service import REQUEST_FIELDS, GestureOptions, GestureService
+from shared.gesture.service import PHOTO_FIELDS, REQUEST_FIELDS, GestureOptions, GestureService
 from shared.runtime.lazy import Lazy
 from shared.settings import get_settings
 
 settings = get_settings()
 edge = Edge("predict_gesture", settings)
 options = GestureOptions.from_settings(settings)
-gestures: Lazy[GestureService] = Lazy("gesture models", lambda: GestureService.load(options), retry_s=settings.model_retry_s)
+gestures: Lazy[GestureService] = Lazy("gesture models", lambda: GestureService.load(options, edge.budget), retry_s=settings.model_retry_s)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
 
@@ -38,5 +40,5 @@ def predict_gesture(request: flask.Request) -> Any:
         return edge.health(request, gestures, load=options.all_local)
     edge.admit(request)
     service = gestures.get()
-    data = edge.read_json(request, service.max_values(), optional=REQUEST_FIELDS)
-    return edge.answer(service.predict(data).to_dict())
+    data, is_form = edge.read_body(request, service.max_values(), PHOTO_FIELDS, REQUEST_FIELDS)
+    return edge.answer(service.predict(data, is_form).to_dict())

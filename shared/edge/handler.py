@@ -114,6 +114,11 @@ class Edge:
         requests.check_fields(data, fields, optional)
         return data
 
+    def read_body(self, request: Any, max_items: int, files: dict[str, bool], optional: tuple[str, ...]) -> tuple[dict[str, Any], bool]:
+        """A JSON object or a multipart form: (fields, is_form); `files` (name -> repeated)
+        come back as bytes, base64 decoded; a form's other fields as strings."""
+        return requests.read_body(request, self.settings.max_request_bytes, max_items, files, optional)
+
     def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
         """Binary inputs from multipart files or base64 JSON strings."""
         return requests.read_files(request, names, self.settings.max_request_bytes)

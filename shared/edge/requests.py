@@ -128,3 +128,55 @@ def read_files(request: Any, names: tuple[str, ...], max_bytes: int) -> dict[str
         check_fields(data, names)
         return {name: decode_base64(data[name], name) for name in names}
     raise UnsupportedMediaType(f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}")
+
+
+def read_body(
+    request: Any, max_bytes: int, max_items: int, files: dict[str, bool], optional: tuple[str, ...]
+) -> tuple[dict[str, Any], bool]:
+    """A JSON object or a multipart form holding any of `files` (name -> repeated) and the
+    `optional` fields. File fields come back as bytes (a repeated one as a list of bytes):
+    from multipart files (or base64 text parts), or from base64 strings (lists of them)
+    in JSON. Returns (fields, is_form): a form's other fields stay strings."""
+    allowed = (*optional, *files)
+    if request.mimetype == MULTIPART:
+        return _read_form(request, max_bytes, files, allowed), True
+    if request.mimetype not in JSON_TYPES:
+        raise UnsupportedMediaType(f"expected Content-Type application/json or multipart/form-data, got {request.mimetype or 'none'!r}")
+    data = read_json(request, max_bytes, max_items)
+    check_fields(data, (), allowed)
+    for name, repeated in files.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if not repeated:
+            data[name] = decode_base64(value, name)
+        elif not isinstance(value, list):
+            raise BadRequest(f"{name} must be a list of base64 strings, got {type(value).__name__}")
+        else:
+            data[name] = [decode_base64(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    return data, False
+
+
+def _read_form(request: Any, max_bytes: int, files: dict[str, bool], allowed: tuple[str, ...]) -> dict[str, Any]:
+    limit_body(request, max_bytes)
+    request.max_form_memory_size = max_bytes  # base64 text parts may be as large as the body
+    parts, form = request.files, request.form
+    check_fields({**dict.fromkeys(parts, 1), **dict.fromkeys(form, 1)}, (), allowed)
+    out: dict[str, Any] = {}
+    for name in sorted({*parts, *form}):
+        if name in files:
+            values = [f.read() for f in parts.getlist(name)] + [decode_base64(v, name) for v in form.getlist(name)]
+            for i, value in enumerate(values):
+                if not value:
+                    raise BadRequest(f"{name} is empty" if len(values) == 1 else f"{name}[{i}] is empty")
+            if not files[name] and len(values) > 1:
+                raise BadRequest(f"{name} must be one file, got {len(values)}")
+            out[name] = values if files[name] else values[0]
+            continue
+        if name in parts:
+            raise BadRequest(f"{name} must be a text field, not a file")
+        values = form.getlist(name)
+        if len(values) != 1:
+            raise BadRequest(f"{name} must be one text field, got {len(values)}")
+        out[name] = values[0]
+    return out

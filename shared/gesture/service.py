@@ -1,21 +1,34 @@
 """The set of gesture bundles one instance serves, and the request -> prediction path.
 
 Bundles come from `GestureOptions.models` (folders or gs:// URIs); the first is the
-default when a request names no `model`.
+default when a request names no `model`. A request carries landmarks, features, or photos
+(`image` or `frames`); the hand models behind photos load on the first photo, so an
+instance that only ever sees landmarks keeps its footprint and cold start.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
+from shared.hands.options import HandOptions
+from shared.images.limits import DecodeLimits
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.runtime.lazy import Lazy
 from shared.settings import Settings
+from shared.state.memory import MemoryBudget
 
-REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size")
+if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
+    from shared.gesture.pixels import PhotoHands
+    from shared.hands.finder import HandFinder
+
+REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size", "return_landmarks", "max_hands")
+PHOTO_FIELDS = {"image": False, "frames": True}  # photo field -> repeated: image (one photo), frames (photos in order)
+INPUT_FORMS = ("landmarks", "features", "image", "frames")
+PHOTO_ONLY = ("return_landmarks", "max_hands")
 DEFAULT_TOP_K = 3
 LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the widest documented form
 
@@ -23,15 +36,30 @@ LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the wide
 @dataclass(frozen=True)
 class GestureOptions:
     """Attributes: models (bundle sources; the first is the default), load (threads,
-    timeout, runtime), max_frames (most frames in one request)."""
+    timeout, runtime), max_frames (most frames in one request), hands (the hand bundles
+    photos go through), decode (photo budgets), max_photos (most photos in one request),
+    retry_s (seconds before a failed hand-model load is tried again)."""
 
     models: tuple[str, ...]
     load: LoadOptions = LoadOptions()
     max_frames: int = 1024
+    hands: HandOptions | None = None
+    decode: DecodeLimits = field(default_factory=DecodeLimits)
+    max_photos: int = 64
+    retry_s: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GestureOptions:
-        return cls(settings.gesture_models, LoadOptions.from_settings(settings), settings.max_frames)
+        load = LoadOptions.from_settings(settings)
+        return cls(
+            settings.gesture_models,
+            load,
+            settings.max_frames,
+            HandOptions(settings.hand_detector_model, settings.hand_landmark_model, load),
+            replace(DecodeLimits.from_settings(settings), max_side=settings.hand_image_side),
+            settings.max_photo_frames,
+            settings.model_retry_s,
+        )
 
     @property
     def all_local(self) -> bool:
@@ -42,21 +70,32 @@ class GestureOptions:
 class GestureService:
     """The gesture bundles one instance serves: `predict(request_json) -> Prediction`."""
 
-    def __init__(self, classifiers: list[GestureClassifier], max_frames: int = 1024):
+    def __init__(self, classifiers: list[GestureClassifier], options: GestureOptions | None = None, budget: MemoryBudget | None = None):
         if not classifiers:
             raise BundleError("no gesture bundles configured")
         self.classifiers = {c.name: c for c in classifiers}
         if len(self.classifiers) != len(classifiers):
             raise BundleError(f"gesture bundle names must be unique, got {[c.name for c in classifiers]}")
         self.default = classifiers[0].name
-        self.max_frames = max_frames
+        self.options = options = options or GestureOptions(models=tuple(c.bundle.source for c in classifiers))
+        self.max_frames = options.max_frames
+        self._budget = budget or MemoryBudget(critical_mb=float("inf"))
+        hands = options.hands
+        # Built on the first photo only: landmark-only instances never load the hand models.
+        self.hands: Lazy[HandFinder] | None = None
+        if hands is not None:
+            self.hands = Lazy("hand models", lambda: _load_hands(hands), retry_s=options.retry_s)
 
     @classmethod
-    def load(cls, options: GestureOptions) -> GestureService:
-        return cls([load_as(GestureClassifier, source, options.load, task=TASK) for source in options.models], options.max_frames)
+    def load(cls, options: GestureOptions, budget: MemoryBudget | None = None) -> GestureService:
+        """Load the gesture bundles now; the hand bundles on the first photo. Each photo
+        reserves its estimated decoding peak from `budget` (the instance's) before it decodes."""
+        return cls([load_as(GestureClassifier, source, options.load, task=TASK) for source in options.models], options, budget)
 
     def bundles(self) -> list[Bundle]:
-        return [c.bundle for c in self.classifiers.values()]
+        """The gesture bundles, and the hand bundles once loaded."""
+        hands = self.hands.get().bundles() if self.hands is not None and self.hands.ready else []
+        return [c.bundle for c in self.classifiers.values()] + hands
 
     def classifier(self, name: Any = None) -> GestureClassifier:
         """The named bundle's classifier (the default for None); 400 naming the available ones."""
@@ -74,17 +113,28 @@ class GestureService:
 
     def describe(self) -> dict[str, Any]:
         """Every bundle's input contract, as GET shows it."""
-        return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()]}
+        hands = {"hand_models": self.hands.status()} if self.hands is not None else {}
+        return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()], **hands}
 
-    def predict(self, data: dict[str, Any]) -> Prediction:
-        """Answer one request body (fields already checked against REQUEST_FIELDS)."""
+    def predict(self, data: dict[str, Any], is_form: bool = False) -> Prediction | PhotoPrediction:
+        """Answer one request body (fields already checked against REQUEST_FIELDS and
+        PHOTO_FIELDS; photos as bytes). `is_form`: the body was a multipart form, whose
+        scalar fields are text."""
         max_frames = self.max_frames
-        forms = [f for f in ("landmarks", "features") if f in data]
+        forms = [f for f in INPUT_FORMS if f in data]
         if len(forms) != 1:
-            raise BadRequest("send exactly one of landmarks (frames x 21 x 2|3) or features (frames x F)")
+            raise BadRequest("send exactly one of landmarks (frames x 21 x 2|3), features (frames x F), image (a photo) or frames (photos)")
         clf = self.classifier(data.get("model"))
-        top_k = parse_top_k(data["top_k"], len(clf.labels)) if "top_k" in data else min(DEFAULT_TOP_K, len(clf.labels))
+        n_labels = len(clf.labels)
+        top_k = min(DEFAULT_TOP_K, n_labels)
+        if "top_k" in data:
+            top_k = parse_top_k(_form_int(data["top_k"]) if is_form else data["top_k"], n_labels)
         form = forms[0]
+        if form in PHOTO_FIELDS:
+            return self._predict_photos(clf, data, top_k, is_form)
+        extra = [f for f in PHOTO_ONLY if f in data]
+        if extra:
+            raise BadRequest(f"{', '.join(extra)} applies to photos (image or frames) only")
         if form not in clf.contract.forms:
             raise BadRequest(f"model {clf.name} takes features ({clf.contract.frames} x {clf.contract.features_per_frame}), not landmarks")
         if form == "landmarks":
@@ -95,3 +145,56 @@ class GestureService:
                 raise BadRequest("image_size applies to landmarks only")
             frames = Frames("features", parse_features(data["features"], clf.contract.features_per_frame, max_frames))
         return clf.predict(frames, top_k)
+
+    def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int, is_form: bool) -> PhotoPrediction:
+        from shared.gesture import pixels
+
+        if "image_size" in data:
+            raise BadRequest("image_size applies to landmarks only (a photo's own size is used)")
+        if "landmarks" not in clf.contract.forms:
+            raise BadRequest(f"model {clf.name} takes features, not landmarks found in photos")
+        if self.hands is None:
+            raise BadRequest("this instance has no hand models configured; send landmarks", code="no_hand_models")
+        max_hands = pixels.parse_max_hands(data["max_hands"], is_form) if "max_hands" in data else 1
+        show = pixels.parse_flag(data["return_landmarks"], "return_landmarks", is_form) if "return_landmarks" in data else False
+        options = pixels.PhotoOptions(max_hands=max_hands, return_landmarks=show)
+        photos, field = pixels.photo_list(data, self.options.max_photos)
+        finder = self.hands.get()
+        found = pixels.find_hands(finder, photos, field, self.options.decode, self._budget, options.max_hands)
+        frames = Frames("landmarks", found.landmarks(), found.image_size())
+        prediction = clf.predict(frames, top_k)
+        note = pixels.missing_note(clf.contract.missing, len(found.without_hand))
+        return PhotoPrediction(prediction, found, options.return_landmarks, note)
+
+
+@dataclass(frozen=True)
+class PhotoPrediction:
+    """A prediction from photos. Attributes: prediction; hands (the frames' hands, found
+    by the hand models); return_landmarks (whether the answer lists them); missing
+    (how the bundle's missing-value policy filled frames without a hand)."""
+
+    prediction: Prediction
+    hands: PhotoHands
+    return_landmarks: bool
+    missing: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.prediction.to_dict()
+        out["frames_without_hand"] = self.hands.without_hand
+        out["missing_policy"] = self.missing
+        if self.return_landmarks:
+            out["hands"] = self.hands.to_wire()
+        out["time_ms"] = {**self.hands.time_ms, **out["time_ms"]}
+        out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + out["time_ms"]["total"], 3)
+        return out
+
+
+def _load_hands(options: HandOptions) -> HandFinder:
+    from shared.hands.finder import HandFinder
+
+    return HandFinder.load(options)
+
+
+def _form_int(value: Any) -> Any:
+    """A form's text "3" -> 3; anything else is left for the field's own check to refuse."""
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else value

@@ -17,8 +17,22 @@ CPU from the headers, and their calibration); cost.py (`ImageCost`, `inspect_ima
 budget checks); decode.py (`decode_photo`, `Photo`).
 """
 
-from shared.images.cost import FORMATS, MIN_SIDE, ImageCost, inspect_image
-from shared.images.decode import Photo, decode_photo
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from shared.images.limits import DecodeLimits
 
+if TYPE_CHECKING:
+    from shared.images.cost import FORMATS, MIN_SIDE, ImageCost, inspect_image
+    from shared.images.decode import Photo, decode_photo
+
 __all__ = ["FORMATS", "MIN_SIDE", "DecodeLimits", "ImageCost", "Photo", "decode_photo", "inspect_image"]
+# Pillow (~100 ms to import) comes in with the first use of a decoding name, not with the
+# package: predict_gesture reads DecodeLimits at start but decodes only when a photo comes.
+_LAZY = {"FORMATS": "cost", "MIN_SIDE": "cost", "ImageCost": "cost", "inspect_image": "cost", "Photo": "decode", "decode_photo": "decode"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"shared.images.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'shared.images' has no attribute {name!r}")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 MIB = 2**20
 
@@ -43,3 +47,15 @@ class DecodeLimits:
     max_progressive_pixels: int = 16_000_000
     max_scans: int = 64
     max_decode_ms: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DecodeLimits:
+        return cls(
+            max_pixels=settings.max_image_pixels,
+            max_full_pixels=settings.max_full_decode_pixels,
+            max_side=settings.max_image_side,
+            max_decode_bytes=settings.max_decode_mb * MIB,
+            max_progressive_pixels=settings.max_progressive_pixels,
+            max_scans=settings.max_jpeg_scans,
+            max_decode_ms=settings.max_decode_ms,
+        )

@@ -76,6 +76,12 @@ def _multipart(**files) -> dict:
     return {"data": {k: (io.BytesIO(v), f"{k}.bin") for k, v in files.items()}, "content_type": "multipart/form-data"}
 
 
+def _multipart_parts(**parts) -> dict:
+    """A multipart form: bytes lists become (repeated) file parts, strings text parts."""
+    data = {k: [(io.BytesIO(b), f"{k}{i}.bin") for i, b in enumerate(v)] if isinstance(v, list) else v for k, v in parts.items()}
+    return {"data": data, "content_type": "multipart/form-data"}
+
+
 def _img1(make: Callable[[bytes, bytes], bytes]) -> Callable:
     """JSON base64 request whose img1 is made from the real photos and img2 is a good photo."""
 
@@ -229,7 +235,22 @@ def _hand_landmarks(rows) -> list:
 GESTURE_CASES = [
     Case("empty body", 400, "bad_request", lambda r: _raw(b"")),
     Case("json without content type", 415, "unsupported_media_type", lambda r: _raw(json.dumps({"features": _history(r)}).encode(), None)),
-    Case("multipart content type", 415, "unsupported_media_type", lambda r: _multipart(features=b"[[0.1, 0.2]]")),
+    Case("multipart with features as a file", 400, "bad_request", lambda r: _multipart(features=b"[[0.1, 0.2]]")),
+    Case("multipart with two image files", 400, "bad_request", lambda r: _multipart_parts(image=[b"x", b"y"])),
+    Case("multipart image that is not an image", 415, "unsupported_image", lambda r: _multipart(image=b"%PDF-1.4 not a photo" * 20)),
+    Case("multipart frames with an empty one", 400, "bad_request", lambda r: _multipart_parts(frames=[b"x", b""])),
+    Case("multipart max_hands 3", 400, "bad_request", lambda r: _multipart_parts(image=[b"x"], max_hands="3")),
+    Case("json image is a number", 400, "bad_request", lambda r: _json(image=3, model="hand-sign")),
+    Case("json image is invalid base64", 400, "bad_request", lambda r: _json(image="not*base64!", model="hand-sign")),
+    Case("json image is a truncated gif", 400, "invalid_image", lambda r: _json(image=b64(hostile.animated_gif()[:40]), model="hand-sign")),
+    Case("json image is an animated gif", 422, "multi_frame_image", lambda r: _json(image=b64(hostile.animated_gif()), model="hand-sign")),
+    Case("json image claims 50000x50000", 413, "image_too_large", lambda r: _json(image=b64(hostile.png_header_only(50_000, 50_000)))),
+    Case("json frames is a string", 400, "bad_request", lambda r: _json(frames="abc")),
+    Case("json frames holds null", 400, "bad_request", lambda r: _json(frames=[None])),
+    Case("json frames empty", 422, "no_frames", lambda r: _json(frames=[])),
+    Case("json return_landmarks as a string", 400, "bad_request", lambda r: _json(image="AAAA", return_landmarks="false")),
+    Case("json max_hands 2.0", 400, "bad_request", lambda r: _json(image="AAAA", max_hands=2.0)),
+    Case("json return_landmarks with features", 400, "bad_request", lambda r: _json(features=_history(r), return_landmarks=True)),
     Case("text/plain content type", 415, "unsupported_media_type", lambda r: _raw(b"0.1,0.2", "text/plain")),
     Case("json array instead of object", 400, "bad_request", lambda r: _raw(json.dumps(_history(r)).encode())),
     Case("extra unknown field", 400, "bad_request", lambda r: _json(features=_history(r), camera="front")),

@@ -34,7 +34,7 @@ from tools.measure.bench.cases import Budget, gesture_variants, hello_variant, r
 from tools.measure.bench.runner import VariantResult, cold_starts, run_all
 from tools.measure.harness import stop_all
 
-CASES = ("verify", "gesture")
+CASES = ("verify", "gesture", "hands")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=None, help="write benchmark.md and benchmark_rss.png here (default: print only)")
     p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: a temporary folder)")
+    p.add_argument(
+        "--before-root",
+        type=Path,
+        help="hands case: another tree (e.g. the main branch before hand models) whose landmark-only predict_gesture is the 'before'",
+    )
     p.add_argument("--no-gs", action="store_true", help="skip the gs:// case even when the storage emulator is available")
     p.add_argument("--cold-timeout", type=float, default=180, help="seconds to wait for a first answer")
     args = p.parse_args(argv)
@@ -108,6 +113,11 @@ def run(
             variants += found
             if not found:
                 notes.append("predict_gesture skipped: functions/predict_gesture/main.py or ../shared/data/gesture is missing")
+        if "hands" in cases:
+            from tools.measure.bench.gesture import served_env
+            from tools.measure.bench.hands import hands_variants
+
+            variants += hands_variants(pythons, budget, args.before_root, served_env())
         say(f"cold starts: {len(variants)} variants x {args.repeat}")
         results = cold_starts(variants, args.repeat, log_dir, args.cold_timeout, say)
         say("warm workloads")

@@ -18,6 +18,9 @@ COLD_RATIO = 1.3
 VERIFY_CPU_MS = 60
 GESTURE_MODEL_MS = 1.0
 GESTURE_PEAK_MB = 90
+PHOTO_PEAK_MB = 130  # predict_gesture with the hand models, one 12 MP photo at a time
+PHOTO_PEAK4_MB = 200  # the same, four at once (THREADS=4)
+PHOTO_CPU_MS = 35  # server CPU per 1 MP hand photo
 
 
 def machine() -> dict:
@@ -125,6 +128,19 @@ def targets(results: list[VariantResult], primary: str, model_ms: dict[str, floa
     if gesture is not None:
         peak = gesture.peak()
         out.append(("predict_gesture peak PSS (all its processes)", peak.pss_mb if peak else None, GESTURE_PEAK_MB, "MB"))
+    photos, before = _find(results, "predict_gesture [photos]", primary), _find(results, "predict_gesture [landmarks, before]", primary)
+    if photos is not None:
+        w = _workload(photos, "seq", "12 MP")
+        out.append(("predict_gesture [photos] peak PSS, 12 MP, one at once", w.peak.pss_mb if w and w.peak else None, PHOTO_PEAK_MB, "MB"))
+        w = _workload(photos, "conc4", "12 MP")
+        out.append(("predict_gesture [photos] peak PSS, 12 MP, THREADS=4", w.peak.pss_mb if w and w.peak else None, PHOTO_PEAK4_MB, "MB"))
+        w = _workload(photos, "seq", "1 MP")
+        out.append(("predict_gesture [photos] server CPU per 1 MP photo", w.load.cpu_ms_per_request if w else None, PHOTO_CPU_MS, "ms"))
+    if before is not None and gesture is not None and before.cold_s and gesture.cold_s:
+        out.append(("landmark-only cold start, after / before", gesture.cold_median_s / before.cold_median_s, COLD_RATIO, "x"))
+        a, b = gesture.peak(), before.peak()
+        if a is not None and b is not None:
+            out.append(("landmark-only peak PSS, after - before", a.pss_mb - b.pss_mb, 5.0, "MB"))
     return out
 
 

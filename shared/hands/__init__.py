@@ -1,0 +1,1 @@
+"""Hands from pixels: MediaPipe palm detection and hand landmarks in numpy + TFLite."""
