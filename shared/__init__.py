@@ -7,4 +7,4 @@ and the edge again. Layers, bottom up: errors, settings, logs, images; the model
 pipelines; the serving edge. See docs/ARCHITECTURE.md.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -25,7 +25,7 @@ from shared.settings import MODELS_DIR, get_settings
 FACE_BUNDLES = {
     "FACE_DETECTOR_MODEL": "face-detector-short",
     "FACE_DETECTOR_FALLBACK_MODEL": "face-detector-full",
-    "FACE_EMBEDDER_MODEL": "face-embedder-dlib",
+    "FACE_EMBEDDER_MODEL": "face-embedder-sface",
 }
 GESTURE_BUNDLES = ("finger-gesture", "hand-sign")
 
@@ -165,11 +165,11 @@ def gesture_requests(examples: dict, rows_per_kind: int = 3) -> list[dict]:
 
 
 def test_wrong_sha256_gives_503_and_loads_nothing(monkeypatch, face_bucket, face_photos):
-    meta = json.loads((MODELS_DIR / "face-embedder-dlib" / "bundle.json").read_text())
+    meta = json.loads((MODELS_DIR / "face-embedder-sface" / "bundle.json").read_text())
     meta["sha256"] = "0" * 64
-    put(face_bucket, "m/face-embedder-dlib/bundle.json", json.dumps(meta).encode())
+    put(face_bucket, "m/face-embedder-sface/bundle.json", json.dumps(meta).encode())
     client = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
-    error = assert_503(client.post("/", json=photos(face_photos)), "model bundle 'face-embedder-dlib' cannot be loaded", "sha256")
+    error = assert_503(client.post("/", json=photos(face_photos)), "model bundle 'face-embedder-sface' cannot be loaded", "sha256")
     assert "Traceback" not in error["message"]
     health = client.get("/")
     assert health.status_code == 200
@@ -179,9 +179,9 @@ def test_wrong_sha256_gives_503_and_loads_nothing(monkeypatch, face_bucket, face
 
 
 def test_missing_object_gives_503_naming_the_bundle(monkeypatch, face_bucket, face_photos):
-    face_bucket.blob("m/face-embedder-dlib/model.tflite").delete()
+    face_bucket.blob("m/face-embedder-sface/model.tflite").delete()
     client = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
-    assert_503(client.post("/", json=photos(face_photos)), "'face-embedder-dlib'", "model.tflite not found in object storage")
+    assert_503(client.post("/", json=photos(face_photos)), "'face-embedder-sface'", "model.tflite not found in object storage")
     env = {**face_env(face_bucket.name), "FACE_EMBEDDER_MODEL": f"gs://{face_bucket.name}/nowhere"}
     client = serve(monkeypatch, "verify_face", env)
     assert_503(client.post("/", json=photos(face_photos)), "'nowhere'", "bundle.json not found in object storage")
@@ -253,7 +253,7 @@ def test_ten_concurrent_first_requests_download_each_model_once(monkeypatch, fac
 def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, face_bucket, face_photos):
     """A team publishes a new embedder (here: its bytes with a bumped version) while an
     instance cold-starts: the instance serves one consistent generation or answers 503."""
-    folder = MODELS_DIR / "face-embedder-dlib"
+    folder = MODELS_DIR / "face-embedder-sface"
     meta = json.loads((folder / "bundle.json").read_text())
     new_manifest = json.dumps({**meta, "version": meta["version"] + "-republished"}).encode()
     original = gcs._download
@@ -261,7 +261,7 @@ def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, fa
     def republish_then_download(bucket, uri, name, *args):
         if name == "model.tflite" and "embedder" in uri.prefix and not fired:
             fired.append(True)
-            put_bundle(face_bucket, "m/face-embedder-dlib", folder, manifest=new_manifest)
+            put_bundle(face_bucket, "m/face-embedder-sface", folder, manifest=new_manifest)
         return original(bucket, uri, name, *args)
 
     fired: list = []
@@ -269,7 +269,7 @@ def test_bundle_republished_while_instances_start_is_never_mixed(monkeypatch, fa
     client = serve(monkeypatch, "verify_face", face_env(face_bucket.name))
     response = client.post("/", json=photos(face_photos))
     assert fired and response.status_code == 200, response.get_json()
-    [embedder] = [b for b in client.get("/").get_json()["bundles"] if b["name"] == "face-embedder-dlib"]
+    [embedder] = [b for b in client.get("/").get_json()["bundles"] if b["name"] == "face-embedder-sface"]
     # The pinned first generation vanished (unversioned bucket): the instance re-read the new pair.
     assert embedder["version"] == meta["version"] + "-republished"
 

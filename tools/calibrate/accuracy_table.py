@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The README's accuracy table, from the calibration reports (`--json` of
-calibrate_face_threshold.py and of face_recognition_peer.py).
+"""The README's accuracy table, from what calibration recorded: an embedder bundle folder
+(its bundle.json `metrics.calibration`, written by calibrate_face_threshold.py --write) or a
+`--json` report (calibrate_face_threshold.py, face_recognition_peer.py).
 
-    python tools/calibrate/accuracy_table.py sface=build/cal/sface.json dlib=build/cal/dlib.json \\
+    python tools/calibrate/accuracy_table.py SFace=models/face-embedder-sface dlib=models/face-embedder-dlib \\
         face_recognition=build/cal/face_recognition.json
 
-Each report's "shipped" figures are at the threshold its bundle ships (the peer: its own
-0.6 tolerance). FRR at FAR 0.1% is 1 - TAR at FAR 0.1%.
+A bundle's figures are at its shipped threshold (`threshold.value`); a report's at its
+"shipped" point (the peer: its own 0.6 tolerance). FRR at FAR 0.1% is 1 - TAR at FAR 0.1%.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def rows(label: str, report: dict) -> list[str]:
         r = report["sets"].get(name)
         if r is None:
             continue
-        at = r["at"].get("shipped") or r["at"].get("tolerance 0.6")
+        at = r.get("at_default") or r["at"].get("shipped") or r["at"].get("tolerance 0.6")
         cells = [
             label,
             name,
@@ -52,7 +53,12 @@ def main(argv: list[str]) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for item in argv:
         label, _, path = item.partition("=")
-        for line in rows(label, json.loads(Path(path).read_text())):
+        source = Path(path)
+        if source.is_dir():
+            report = json.loads((source / "bundle.json").read_text())["metrics"]["calibration"]
+        else:
+            report = json.loads(source.read_text())
+        for line in rows(label, report):
             print(line)
     return 0
 
