@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from struct import error as struct_error  # raised by some corrupt TIFF/BMP headers
 
@@ -32,8 +33,9 @@ class Photo:
     format: str
 
 
-def decode_photo(data: bytes, *, name: str, limits: DecodeLimits, cost: ImageCost | None = None) -> Photo:
-    """Decode one photo; 4xx errors name the input (`name`) and what was wrong.
+def decode_photo(data: bytes, *, name: str, limits: DecodeLimits, cost: ImageCost | None = None, side: int = 0) -> Photo:
+    """Decode one photo; 4xx errors name the input (`name`) and what was wrong. Its longest
+    side is scaled down to `side` (0 = limits.max_side; never above limits.max_side).
 
     The headers are read and priced first (`inspect_image`, or the `cost` a caller already
     got from it for these bytes and limits): nothing over a budget reaches Pillow. Pillow's
@@ -42,7 +44,7 @@ def decode_photo(data: bytes, *, name: str, limits: DecodeLimits, cost: ImageCos
     cost = cost or inspect_image(data, name, limits)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
-        return _decode(image, cost, name, limits)
+        return _decode(image, cost, name, min(side or limits.max_side, limits.max_side))
     except UnidentifiedImageError:
         raise BadRequest(f"{name} could not be decoded: the image header is corrupt", code="invalid_image") from None
     except Image.DecompressionBombError:
@@ -70,7 +72,7 @@ def decode_photo(data: bytes, *, name: str, limits: DecodeLimits, cost: ImageCos
         ) from None
 
 
-def _decode(image: Image.Image, cost: ImageCost, name: str, limits: DecodeLimits) -> Photo:
+def _decode(image: Image.Image, cost: ImageCost, name: str, max_side: int) -> Photo:
     fmt, (width, height) = image.format or cost.format, image.size
     if (width, height) != (cost.width, cost.height):
         # Every budget was checked against the headers we read; Pillow must have read the same.
@@ -78,18 +80,28 @@ def _decode(image: Image.Image, cost: ImageCost, name: str, limits: DecodeLimits
             f"{name} could not be decoded: its headers disagree about its size ({cost.width}x{cost.height} or {width}x{height})",
             code="invalid_image",
         )
-    request = jpeg.draft_request(width, height, limits.max_side) if cost.format == "JPEG" else None
+    request = jpeg.draft_request(width, height, max_side) if cost.format == "JPEG" else None
     if request:
         image.draft("RGB", request)
     rotated = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
     upright = (height, width) if rotated else (width, height)
     image.load()
     # Shrink first: transposing and mode conversion each copy the whole image.
-    if max(image.size) > limits.max_side:
-        image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     image = _to_rgb(ImageOps.exif_transpose(image))
     pixels = np.asarray(image, dtype=np.uint8)
     return Photo(pixels=pixels, scale=upright[0] / image.size[0], size=upright, format=fmt)
+
+
+def sharper_side(photo: Photo, have_px: float, want_px: float, max_side: int) -> int:
+    """The longest side to decode `photo` again at so that a feature `have_px` working pixels
+    across gets `want_px`, within max_side and the photo's own size; 0 when this decode
+    already gives it or a new one cannot give more."""
+    current, full = max(photo.pixels.shape[:2]), max(photo.size)
+    if have_px >= want_px or current >= min(max_side, full):
+        return 0
+    return min(max_side, full, math.ceil(current * want_px / max(have_px, 1.0)))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

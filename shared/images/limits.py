@@ -22,6 +22,10 @@ class DecodeLimits:
         max_full_pixels: largest PNG/WebP/TIFF/BMP/GIF, which decode at full size first
             (a 49 MP RGBA PNG is ~200 MB decoded).
         max_side: longest side, pixels, a photo is scaled down to.
+        first_side: longest side, pixels, a photo is first decoded to when the caller can
+            ask for more later (face verification: found at this size, decoded again up to
+            max_side only when the face is too small here for its chip). JPEGs decode in
+            draft mode at 1/2, 1/4 or 1/8: less pixel work and memory.
         max_decode_bytes: most memory one decode may take at its peak, bytes, as estimated
             from the headers (`ImageCost.peak_bytes`). 128 MiB: a quarter of the 512 MB tier,
             and above the largest photo the pixel caps let through (12 MP of RGBA PNG or
@@ -47,6 +51,7 @@ class DecodeLimits:
     max_progressive_pixels: int = 16_000_000
     max_scans: int = 64
     max_decode_ms: int = 1000
+    first_side: int = 640
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DecodeLimits:

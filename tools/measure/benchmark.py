@@ -7,10 +7,15 @@ loopback port. Measured: cold start (spawn -> first successful POST answer; medi
 from the same run), warm latency p50/p95 and server CPU per request (sequential and 4
 client threads with THREADS=4), memory of the serving process tree sampled every 20 ms,
 PSS after 50 vs 500 requests (leak check), with the interpreter swapped (ai-edge-litert,
-tflite-runtime 2.14, full TensorFlow's tf.lite.Interpreter as the "before").
+tflite-runtime 2.14, full TensorFlow's tf.lite.Interpreter as the "before"), and the
+peer users compare with, face_recognition 1.3.0, served through the same harness.
+verify_face also gets varied real photos (../shared/data/faces/deepface; skipped with the
+reason in the notes when absent): 50 pairs as JSON base64 and as multipart, disjoint pairs
+(each photo once: median CPU per pair) and a growth check over 500 photos.
 
     python tools/measure/benchmark.py --repeat 5 --out docs/ \
-        --python-tflite214 /work/venvs/t214/bin/python --python-tf /work/venvs/tf/bin/python
+        --python-tflite214 /work/venvs/t214/bin/python --python-tf /work/venvs/tf/bin/python \
+        --python-face-recognition /work/venv-facerec/bin/python
 
 Dev-only dependencies: matplotlib (for the plot); tools/requirements/bench.txt.
 """
@@ -30,7 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
 from tools.measure.bench import gs, report
-from tools.measure.bench.cases import Budget, gesture_variants, hello_variant, runtime_versions, verify_variants
+from tools.measure.bench.cases import Budget, gesture_variants, hello_variant, peer_variant, runtime_versions, verify_variants
+from tools.measure.bench.inputs import DEEPFACE, varied_photos
 from tools.measure.bench.runner import VariantResult, cold_starts, run_all
 from tools.measure.harness import stop_all
 
@@ -49,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--python-litert", default=sys.executable, help="Python with ai-edge-litert (default: this one)")
     p.add_argument("--python-tflite214", help="Python with tflite-runtime 2.14 (skipped when not given)")
     p.add_argument("--python-tf", help="Python with tensorflow + functions-framework for the 'before' (skipped when not given)")
+    p.add_argument(
+        "--python-face-recognition",
+        help="Python with face-recognition 1.3.0 (dlib-bin) + functions-framework: the peer (skipped when not given)",
+    )
+    p.add_argument("--peer-requests", type=int, default=10, help="requests per workload of the face_recognition peer (default 10)")
+    p.add_argument("--no-other-embedders", action="store_true", help="only the default face embedder (skip the other bundles)")
     p.add_argument(
         "--env",
         action="append",
@@ -99,7 +111,21 @@ def run(
         if args.env:
             notes.append("extra environment for every function: " + " ".join(args.env))
         if "verify" in cases:
-            variants += verify_variants(pythons, budget, args.python_tf, gs_env)
+            variants += verify_variants(pythons, budget, args.python_tf, gs_env, others=not args.no_other_embedders)
+            photos = varied_photos()
+            if photos is None:
+                notes.append(f"varied photos skipped: ../shared/data/{'/'.join(DEEPFACE)} is not beside the repo")
+            else:
+                notes.append(f"varied photos: the {len(photos)} photos of ../shared/data/{'/'.join(DEEPFACE)}, as they are")
+            if args.python_face_recognition:
+                variants.append(peer_variant(args.python_face_recognition, budget, photos))
+                notes.append(
+                    "face_recognition 1.3.0 peer: tools/measure/bench/face_recognition_function.py (load_image_file, HOG "
+                    "face_locations, face_encodings, tolerance 0.6), one worker thread; its varied workloads answer "
+                    "verified=false where HOG finds no face; not run on 12 MP photos (seconds of HOG each)"
+                )
+            else:
+                notes.append("face_recognition peer not measured (--python-face-recognition not given)")
             notes.append(
                 "gs:// bundles: "
                 + (
@@ -146,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     versions = {name: runtime_versions(py) for name, (py, _) in pythons.items()}
     if args.python_tf:
         versions["tensorflow (before)"] = runtime_versions(args.python_tf)
-    budget = Budget(args.requests, args.gesture_requests, args.leak_requests)
+    if args.python_face_recognition:
+        versions["face_recognition 1.3.0"] = runtime_versions(args.python_face_recognition)
+    budget = Budget(args.requests, args.gesture_requests, args.leak_requests, args.peer_requests)
     cases = args.cases.split(",")
     notes: list[str] = []
     with contextlib.ExitStack() as stack:

@@ -8,10 +8,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.settings import DEFAULT_FACE_EMBEDDER
 from tools import ROOT
 from tools.measure.harness import Request
 
-from .inputs import face_photo_pairs, gesture_available, hello_request, verify_request
+from .inputs import disjoint_pairs, face_photo_pairs, gesture_available, hello_request, varied_pairs, varied_photos, verify_request
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,6 +36,7 @@ class Plan:
     env: dict[str, str]
     workloads: list[Workload]
     leak: Workload | None = None
+    leak_first: int = 50  # the leak check's first reading, after this many requests
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,16 @@ class Variant:
 class Budget:
     requests: int = 50  # per warm verify_face workload
     gesture_requests: int = 500  # per warm predict_gesture workload (they are cheap)
-    leak_requests: int = 500  # 0 = no leak check
+    leak_requests: int = 500  # 0 = no leak check; verify_face over varied photos: photos (two a request)
+    peer_requests: int = 10  # per workload of the face_recognition peer (seconds a request)
 
 
 def runtime_versions(python: str) -> dict:
     """Python and package versions as seen by one interpreter."""
     code = (
         "import json, sys\nfrom importlib import metadata\nout = {'python': sys.version.split()[0]}\n"
-        "for name in ('ai-edge-litert', 'tflite-runtime', 'tensorflow', 'functions-framework', 'numpy', 'pillow'):\n"
+        "for name in ('ai-edge-litert', 'tflite-runtime', 'tensorflow', 'face-recognition', 'dlib-bin', 'functions-framework',"
+        " 'numpy', 'pillow'):\n"
         "    try: out[name] = metadata.version(name)\n"
         "    except metadata.PackageNotFoundError: pass\nprint(json.dumps(out))"
     )
@@ -72,17 +76,31 @@ def hello_variant(python: str) -> Variant:
     return Variant("hello-world (floor)", "-", python, HERE / "hello_function.py", "hello", {}, hello_request(), floor=True)
 
 
-def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
+VARIED_JSON, VARIED_MULTIPART, DISJOINT = "varied photos, JSON base64", "varied photos, multipart", "disjoint varied pairs"
+
+
+def _verify_plans(budget: Budget, pairs: dict, full: bool, photos: list[bytes] | None) -> list[Plan]:
+    """Sequential (THREADS=1) and 4 at once (THREADS=4), cache off; `full` adds the varied
+    photos in both encodings, the disjoint pairs, the growth check and the cache-hit case."""
     one, twelve = verify_request(pairs["1mp"], "1mp"), verify_request(pairs["12mp"], "12mp")
     off = {"EMBEDDING_CACHE_SIZE": "0"}
     n = budget.requests
+    seq = [Workload("1 MP pair, cache off", [one], n, 1), Workload("12 MP pair, cache off", [twelve], n, 1)]
+    leak, leak_first = None, 50
+    if photos:
+        seq.append(Workload(VARIED_JSON, varied_pairs(photos, n, as_json=True), n, 1))
+        if full:
+            seq.append(Workload(VARIED_MULTIPART, varied_pairs(photos, n, as_json=False), n, 1))
+            disjoint = disjoint_pairs(photos)
+            seq.append(Workload(f"{DISJOINT} (each photo once), cache off", disjoint, len(disjoint), 1))
+            if budget.leak_requests:  # photos, two a request: growth after the first 50 photos
+                total = max(budget.leak_requests // 2, 26)
+                leak = Workload(f"growth: {total * 2} varied photos", varied_pairs(photos, total, as_json=False), total, 1)
+                leak_first = 25
+    elif full and budget.leak_requests:
+        leak = Workload("leak: 1 MP pair, cache off", [one], budget.leak_requests, 1)
     plans = [
-        Plan(
-            "seq",
-            {**off, "THREADS": "1"},
-            [Workload("1 MP pair, cache off", [one], n, 1), Workload("12 MP pair, cache off", [twelve], n, 1)],
-            Workload("leak: 1 MP pair, cache off", [one], budget.leak_requests, 1) if full and budget.leak_requests else None,
-        ),
+        Plan("seq", {**off, "THREADS": "1"}, seq, leak, leak_first),
         Plan(
             "conc4",
             {**off, "THREADS": "4"},
@@ -94,20 +112,44 @@ def _verify_plans(budget: Budget, pairs: dict, full: bool) -> list[Plan]:
     return plans
 
 
+def peer_variant(python: str, budget: Budget, photos: list[bytes] | None) -> Variant:
+    """face_recognition 1.3.0 (dlib, HOG detector) serving the same requests, one at a time."""
+    pairs = face_photo_pairs()
+    one = verify_request(pairs["1mp"], "1mp")
+    n = budget.peer_requests
+    seq = [Workload("1 MP pair", [one], n, 1)]
+    if photos:
+        seq.append(Workload(VARIED_JSON, varied_pairs(photos, n, as_json=True), n, 1))
+        disjoint = disjoint_pairs(photos)
+        seq.append(Workload(f"{DISJOINT} (each photo once)", disjoint, len(disjoint), 1))
+    return Variant(
+        "verify_face (face_recognition peer)",
+        "face_recognition 1.3.0",
+        python,
+        HERE / "face_recognition_function.py",
+        "verify_face",
+        {},
+        one,
+        [Plan("seq", {"THREADS": "1"}, seq)],
+    )
+
+
 def verify_variants(
-    pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None
+    pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None, others: bool = True
 ) -> list[Variant]:
     """verify_face on each runtime (full plan on the first), each shipped embedder, gs://
     bundles (when `gs_env` is given), and TF."""
     pairs = face_photo_pairs()
+    photos = varied_photos()
     cold = verify_request(pairs["1mp"], "1mp")
     source = ROOT / "functions/verify_face/main.py"
     out = []
     for i, (runtime, (python, env)) in enumerate(pythons.items()):
-        out.append(Variant("verify_face", runtime, python, source, "verify_face", env, cold, _verify_plans(budget, pairs, full=i == 0)))
+        plans = _verify_plans(budget, pairs, i == 0, photos)
+        out.append(Variant("verify_face", runtime, python, source, "verify_face", env, cold, plans))
     first_runtime, (first_python, first_env) = next(iter(pythons.items()))
-    default = ROOT / "models/face-embedder-dlib"
-    for bundle in sorted((ROOT / "models").glob("face-embedder-*")):
+    default = Path(DEFAULT_FACE_EMBEDDER)
+    for bundle in sorted((ROOT / "models").glob("face-embedder-*")) if others else []:
         if bundle != default and (bundle / "bundle.json").exists():
             env = {**first_env, "FACE_EMBEDDER_MODEL": str(bundle)}
             out.append(
@@ -119,7 +161,7 @@ def verify_variants(
                     "verify_face",
                     env,
                     cold,
-                    _verify_plans(budget, pairs, full=False),
+                    _verify_plans(budget, pairs, False, photos),
                 )
             )
     if gs_env:

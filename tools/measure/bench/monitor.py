@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -24,6 +25,18 @@ class Sample:
     pss_mb: float
     rss_mb: float
     worker_rss_mb: float
+
+
+def _schedstat_s(pid: int) -> float:
+    """Seconds on a CPU of every live thread of `pid` (Linux schedstat); OSError elsewhere."""
+    tasks = Path(f"/proc/{pid}/task")
+    total = 0
+    for task in tasks.iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except FileNotFoundError:  # the thread ended between listing and reading
+            continue
+    return total / 1e9
 
 
 class Monitor:
@@ -55,14 +68,19 @@ class Monitor:
         return Sample(self.server.elapsed(), pss, rss, worker)
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds used so far by the process tree."""
+        """CPU seconds used so far by the process tree: the sum of its threads' time on a CPU
+        from /proc/<pid>/task/<tid>/schedstat (nanoseconds: fine enough for one request),
+        else user + system time from psutil (clock ticks, 10 ms)."""
         total = 0.0
         for p in self._tree():
             try:
-                t = p.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += t.user + t.system
+                total += _schedstat_s(p.pid)
+            except OSError:
+                try:
+                    t = p.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += t.user + t.system
         return total
 
     def _loop(self) -> None:

@@ -15,8 +15,6 @@ from tools.measure.harness import Outcome, Request, Server, drive, percentile
 from .cases import Plan, Variant, Workload
 from .monitor import Monitor, Sample
 
-LEAK_FIRST = 50
-
 
 @dataclass
 class LoadResult:
@@ -27,6 +25,7 @@ class LoadResult:
     concurrency: int
     latencies_ms: list[float] = field(default_factory=list)
     cpu_ms_per_request: float = 0.0
+    cpu_ms: list[float] = field(default_factory=list)  # each request's, when sent one at a time
     wall_s: float = 0.0
     errors: int = 0
     first_error: str = ""
@@ -34,15 +33,31 @@ class LoadResult:
     def percentile(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
 
+    @property
+    def cpu_ms_median(self) -> float:
+        """Median server CPU per request (sequential loads), else the mean."""
+        return statistics.median(self.cpu_ms) if self.cpu_ms else self.cpu_ms_per_request
+
 
 def run_load(
     monitor: Monitor, requests: list[Request], total: int, concurrency: int, on_outcome: Callable[[Outcome], None] | None = None
 ) -> LoadResult:
     """Send `total` requests (cycling through `requests`) from `concurrency` threads."""
     cpu_before = monitor.cpu_s()
+    per_request: list[float] = []
+    last = [cpu_before]
+
+    def note(outcome: Outcome) -> None:
+        if concurrency == 1:  # one request in flight: the tree's CPU delta is that request's
+            now = monitor.cpu_s()
+            per_request.append(max(now - last[0], 0.0) * 1000)
+            last[0] = now
+        if on_outcome is not None:
+            on_outcome(outcome)
+
     started = time.perf_counter()
-    outcomes = drive(monitor.server.url, [requests[i % len(requests)] for i in range(total)], concurrency, on_outcome=on_outcome)
-    result = LoadResult(total, concurrency, wall_s=time.perf_counter() - started)
+    outcomes = drive(monitor.server.url, [requests[i % len(requests)] for i in range(total)], concurrency, on_outcome=note)
+    result = LoadResult(total, concurrency, wall_s=time.perf_counter() - started, cpu_ms=per_request)
     result.cpu_ms_per_request = (monitor.cpu_s() - cpu_before) * 1000 / max(total, 1)
     result.latencies_ms = [o.ms for o in outcomes if not o.problem]
     problems = [o.problem for o in outcomes if o.problem]
@@ -137,7 +152,7 @@ def run_plan(variant: Variant, plan: Plan, log_dir: Path, timeout_s: float, say)
                 say(
                     f"  {variant.name} [{variant.runtime}] {plan.label} {workload.name} x{workload.concurrency}: "
                     f"p50 {load.percentile(50):.1f} ms, p95 {load.percentile(95):.1f} ms, "
-                    f"CPU {load.cpu_ms_per_request:.1f} ms/req, errors {load.errors}"
+                    f"CPU {load.cpu_ms_per_request:.1f} ms/req (median {load.cpu_ms_median:.1f}), errors {load.errors}"
                 )
             if plan.leak is not None:
                 watch.mark("leak check")
@@ -147,12 +162,12 @@ def run_plan(variant: Variant, plan: Plan, log_dir: Path, timeout_s: float, say)
                     plan.leak.requests,
                     plan.leak.total,
                     1,
-                    on_outcome=lambda o: early.append(watch.memory()) if o.order == LEAK_FIRST else None,
+                    on_outcome=lambda o: early.append(watch.memory()) if o.order == plan.leak_first else None,
                 )
                 result.leak = (early[0], watch.memory()) if early else None
                 if result.leak:
                     first, last = result.leak
-                    say(f"  leak check: {first.pss_mb:.1f} MB after {LEAK_FIRST}, {last.pss_mb:.1f} MB after {plan.leak.total}")
+                    say(f"  leak check: {first.pss_mb:.1f} MB after {plan.leak_first}, {last.pss_mb:.1f} MB after {plan.leak.total}")
     except Exception as exc:
         result.error = str(exc)[:600]
         say(f"  {variant.name} [{variant.runtime}] {plan.label}: FAILED {result.error}")
