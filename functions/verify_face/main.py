@@ -17,15 +17,29 @@ import functions_framework
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
+from typing import TYPE_CHECKING
+
 from shared.edge import Edge
-from shared.face.verify import FaceVerifier, VerifyOptions
 from shared.runtime.lazy import Lazy
 from shared.settings import get_settings
 
+if TYPE_CHECKING:
+    from shared.face.verify import FaceVerifier
+
 settings = get_settings()
 edge = Edge("verify_face", settings)
-options = VerifyOptions.from_settings(settings)
-verifier: Lazy[FaceVerifier] = Lazy("face models", lambda: FaceVerifier.load(options, edge.budget), retry_s=settings.model_retry_s)
+
+
+def _load() -> FaceVerifier:
+    # Imported here, in the serving worker: gunicorn's master imports this file before it
+    # forks, and every page of numpy, Pillow and the library it held would stay resident
+    # twice (the worker's writes copy them). ~20 MB of PSS.
+    from shared.face.verify import FaceVerifier, VerifyOptions
+
+    return FaceVerifier.load(VerifyOptions.from_settings(settings), edge.budget)
+
+
+verifier: Lazy[FaceVerifier] = Lazy("face models", _load, retry_s=settings.model_retry_s)
 edge.on_memory_pressure(lambda: verifier.get().drop_caches() if verifier.ready else None)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 

@@ -10,14 +10,15 @@ object storage.
 from __future__ import annotations
 
 import sys
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import __version__
 from shared.edge.admission import MemoryGuard
-from shared.runtime.bundle import Bundle
 from shared.runtime.lazy import Lazy
-from shared.runtime.tflite import runtime_info
 from shared.settings import Settings
+
+if TYPE_CHECKING:  # numpy and the runtime load in the serving worker, not in gunicorn's master
+    from shared.runtime.bundle import Bundle
 
 
 class Pipeline(Protocol):
@@ -35,6 +36,8 @@ def brief_report(function: str, models: Lazy[Any]) -> dict[str, Any]:
 
 def detailed_report(function: str, models: Lazy[Any], guard: MemoryGuard, settings: Settings) -> dict[str, Any]:
     """The full report for operators; loads nothing (the caller decides whether to)."""
+    from shared.runtime.tflite import runtime_info
+
     report = {
         **brief_report(function, models),
         "models": models.status(),
