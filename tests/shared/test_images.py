@@ -11,6 +11,7 @@ from PIL import Image
 
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from shared.images import DecodeLimits, decode_photo
+from shared.images.decode import sharper_side
 
 LIMITS = {"max_pixels": 50_000_000, "max_full_pixels": 50_000_000, "max_side": 1280}
 
@@ -136,3 +137,24 @@ def test_decoding_changes_no_process_wide_pillow_setting(face_photos):
     limit = Image.MAX_IMAGE_PIXELS
     decode((face_photos / "obama.jpg").read_bytes())
     assert limit == Image.MAX_IMAGE_PIXELS and limit is not None
+
+
+def test_a_smaller_side_decodes_in_draft_mode_and_never_exceeds_max_side(face_photos):
+    data = (face_photos / "obama.jpg").read_bytes()  # 910 x 1137
+    small = decode(data, first_side=640)
+    assert decode(data).pixels.shape == (1137, 910, 3)
+    photo = decode_photo(data, name="img1", limits=DecodeLimits(**LIMITS), side=640)
+    assert photo.pixels.shape == (569, 455, 3) and photo.scale == pytest.approx(2.0)  # libjpeg at 1/2, no resize after
+    assert small.pixels.shape == (1137, 910, 3)  # first_side is the caller's to use; decode_photo's default is max_side
+    capped = decode_photo(data, name="img1", limits=DecodeLimits(**{**LIMITS, "max_side": 800}), side=5000)
+    assert max(capped.pixels.shape) == 800
+
+
+def test_sharper_side_asks_for_enough_pixels_within_the_caps(face_photos):
+    data = (face_photos / "obama.jpg").read_bytes()
+    photo = decode_photo(data, name="img1", limits=DecodeLimits(**LIMITS), side=640)  # 569 px high
+    assert sharper_side(photo, have_px=150, want_px=112, max_side=1280) == 0  # already enough
+    assert sharper_side(photo, have_px=56, want_px=112, max_side=1280) == 1137  # twice the pixels, capped at the photo's own
+    assert sharper_side(photo, have_px=80, want_px=112, max_side=700) == 700  # capped at max_side
+    full = decode(data)
+    assert sharper_side(full, have_px=10, want_px=112, max_side=1280) == 0  # nothing more to decode

@@ -57,11 +57,12 @@ def test_contract_wants_an_arcface_chip(embedder):
 
 def test_matches_opencvs_sface_on_the_golden_chip(embedder):
     """onnxruntime on the original ONNX file gave this embedding; the TFLite bundle (float16
-    weights) must point the same way (cosine >= 0.9999, the build tool's bar)."""
+    weights, int8 in the embedding layer) must point the same way (cosine >= 0.9995, the
+    build tool's bar for that variant; the calibration figures are checked separately)."""
     golden = np.array(embedder.bundle.meta["conversion"]["verification"]["golden"]["embedding"], np.float32)
     got = embedder.embed(golden_chip())
     assert got.shape == (128,) and got.dtype == np.float32
-    assert 1 - cosine_distance(got, golden) >= 0.9999
+    assert 1 - cosine_distance(got, golden) >= 0.9995
     assert np.array_equal(got, embedder.embed(golden_chip().copy()))  # deterministic
 
 
