@@ -5,11 +5,13 @@
 # The build context is the staged tree, not the repo root:
 #   ./deploy.sh image --stage-only                  # -> build/image/: this file, app/, requirements.txt
 #   docker build -t tflite-functions build/image
-#   docker run --rm -p 8080:8080 --memory=512m -e FUNCTION_TARGET=predict_gesture tflite-functions
+#   docker run --rm -p 8080:8080 --memory=256m -e FUNCTION_TARGET=predict_gesture tflite-functions
 #
-# ENV below suits the 512 MB tier with 1 vCPU (Render's starter, ACI --cpu 1 --memory 0.5,
-# a Cloud Run service at 512Mi): set MEMORY_LIMIT_MB to the container's memory limit and
-# THREADS to the requests the platform sends at once (deploy.sh sets both).
+# ENV below suits the 256 MiB tier with 1 vCPU (a Cloud Run service or a Knative pod at
+# 256Mi; measured peak ~170 MiB one request at a time, ~155 MiB with two to four 12 MP
+# photos at once: docs/benchmark.md); on a bigger host (Render's starter and ACI's 0.5 GB)
+# set MEMORY_LIMIT_MB to the container's memory limit, and THREADS to the requests the
+# platform sends at once (deploy.sh sets both).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---- build: a virtualenv from wheels, and the app's bytecode --------------------------
@@ -38,7 +40,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8080 \
     WORKERS=1 \
     THREADS=2 \
-    MEMORY_LIMIT_MB=512 \
+    MEMORY_LIMIT_MB=256 \
     MALLOC_ARENAS=2 \
     MALLOC_ARENA_MAX=2
 USER 10001

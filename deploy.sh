@@ -18,8 +18,8 @@ GCLOUD="${GCLOUD:-gcloud}"
 PROJECT="${PROJECT:-}"
 REGION="${REGION:-us-central1}"
 RUNTIME="${RUNTIME:-python311}"
-MEMORY="${MEMORY:-512Mi}"
-CPU="${CPU:-}"                      # empty: Cloud Run functions' default for the memory tier
+MEMORY="${MEMORY:-256Mi}"           # measured peak <= 170 MiB one request at a time (docs/benchmark.md)
+CPU="${CPU:-}"                      # empty: the memory tier's default vCPU, at least 0.333
 CONCURRENCY="${CONCURRENCY:-1}"
 MIN_INSTANCES="${MIN_INSTANCES:-0}"
 MAX_INSTANCES="${MAX_INSTANCES:-10}"
@@ -68,9 +68,10 @@ Options:
   --project P           Google Cloud project (default: gcloud config get-value project)
   --region R            region (default: us-central1)
   --runtime R           python311 | python312 (default: python311)
-  --memory M            memory tier, gcloud units: 512Mi, 1Gi, 2Gi ... (default: 512Mi);
+  --memory M            memory tier, gcloud units: 256Mi, 512Mi, 1Gi ... (default: 256Mi);
                         also sets MEMORY_LIMIT_MB for the memory guard
-  --cpu N               vCPUs, e.g. 0.333, 1, 2 (default: the tier's own, 0.333 at 512Mi)
+  --cpu N               vCPUs, e.g. 0.333, 1, 2 (default: the tier's own, but at least
+                        0.333, 512Mi's: 256Mi's 0.167 would double a cold start)
   --concurrency N       requests per instance (default: 1); also sets THREADS.
                         Cloud Run needs --cpu 1 or more for concurrency above 1
                         (services get 1 vCPU unless --cpu says otherwise)
@@ -191,16 +192,17 @@ case "${BASH_REMATCH[2]}" in
   *) bytes=$(( BASH_REMATCH[1] )) ;;
 esac
 MEMORY_MB=$(( bytes / 1024**2 ))
-(( MEMORY_MB >= 128 )) || die "--memory $MEMORY is ${MEMORY_MB} MiB; at least 128Mi is needed (512Mi recommended)"
+(( MEMORY_MB >= 128 )) || die "--memory $MEMORY is ${MEMORY_MB} MiB; at least 128Mi is needed (256Mi recommended)"
 
 # vCPUs as a decimal (gcloud also takes millicores such as 2000m).
 if [[ -n "$CPU" ]]; then
   [[ "$CPU" =~ ^([0-9]*\.?[0-9]+)(m?)$ ]] || die "--cpu must be a number such as 0.333, 1 or 2, got '$CPU'"
   if [[ -n "${BASH_REMATCH[2]}" ]]; then CPU_VALUE=$(awk -v m="${BASH_REMATCH[1]}" 'BEGIN{print m/1000}'); else CPU_VALUE="${BASH_REMATCH[1]}"; fi
 else
-  # Cloud Run functions' default vCPU for each memory tier.
+  # Cloud Run functions' default vCPU for each memory tier, but at least 512Mi's 0.333:
+  # below 512Mi the functions need less memory, not less CPU (cold start is CPU-bound).
   CPU_VALUE=$(awk -v mb="$MEMORY_MB" 'BEGIN{
-    if (mb <= 128) c = 0.083; else if (mb <= 256) c = 0.167; else if (mb <= 512) c = 0.333;
+    if (mb <= 512) c = 0.333;
     else if (mb <= 1024) c = 0.583; else if (mb <= 2048) c = 1; else if (mb <= 8192) c = 2;
     else if (mb <= 16384) c = 4; else c = 8; print c }')
 fi

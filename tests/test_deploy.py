@@ -180,11 +180,11 @@ def test_all_deploys_both_functions_privately_with_tier_defaults(deploy):
         assert f["gen2"] is True and f["trigger-http"] is True
         assert f["runtime"] == "python311" and f["entry-point"] == fn
         assert f["source"] == str(deploy.build / fn)
-        assert (f["memory"], f["cpu"], f["concurrency"]) == ("512Mi", "0.333", "1")
+        assert (f["memory"], f["cpu"], f["concurrency"]) == ("256Mi", "0.333", "1")
         assert (f["min-instances"], f["max-instances"]) == ("0", "10")
         assert f["region"] == "us-central1" and f["project"] == "demo-project"  # from gcloud config
         assert f["no-allow-unauthenticated"] is True and "allow-unauthenticated" not in f
-        assert env_vars(f["set-env-vars"]) == {"MEMORY_LIMIT_MB": "512", "THREADS": "1"}
+        assert env_vars(f["set-env-vars"]) == {"MEMORY_LIMIT_MB": "256", "THREADS": "1"}
         # What gcloud uploads at that moment: the bundles of this function only.
         models = {p.split("/")[1] for p in call["source_files"] if p.startswith("models/")}
         assert models == set(BUNDLES[fn])
@@ -295,7 +295,7 @@ def test_models_bucket_publishes_bundles_and_points_the_functions_at_them(deploy
     assert published == expected
     verify, gesture = deploy.deploys()
     assert env_vars(flags(verify["argv"])["set-env-vars"]) == {
-        "MEMORY_LIMIT_MB": "512",
+        "MEMORY_LIMIT_MB": "256",
         "THREADS": "1",
         "FACE_DETECTOR_MODEL": "gs://demo-models/v1/verify_face/face-detector-short",
         "FACE_DETECTOR_FALLBACK_MODEL": "gs://demo-models/v1/verify_face/face-detector-full",
@@ -502,7 +502,8 @@ def test_staged_verify_face_serves_on_its_own_bundles(serve, stage, face_photos)
     assert health["ready"] is True and str(staged) not in json.dumps(health)
     # The models come from the staged folder, not the repo: its log says where each was read.
     for name in ("face-detector-short", "face-embedder-sface"):
-        assert f"loaded bundle {name} 1.0.0 from {staged / 'models' / name}" in server.log()
+        version = json.loads((staged / "models" / name / "bundle.json").read_text())["version"]
+        assert f"loaded bundle {name} {version} from {staged / 'models' / name}" in server.log()
 
 
 def test_staged_predict_gesture_serves_on_its_own_bundles(serve, stage):
@@ -563,10 +564,10 @@ def test_services_deploy_the_staged_image_tree_scaled_to_zero(deploy):
     for fn, call in zip(BUNDLES, runs, strict=True):
         f = flags(call["argv"])
         assert f["source"] == str(deploy.build / "image") and "image" not in f
-        assert (f["memory"], f["cpu"], f["concurrency"], f["min-instances"], f["max-instances"]) == ("512Mi", "1", "1", "0", "10")
+        assert (f["memory"], f["cpu"], f["concurrency"], f["min-instances"], f["max-instances"]) == ("256Mi", "1", "1", "0", "10")
         assert f["cpu-boost"] is True and f["port"] == "8080" and f["no-allow-unauthenticated"] is True
         assert f["region"] == "us-central1" and f["project"] == "demo-project"
-        assert env_vars(f["set-env-vars"]) == {"FUNCTION_TARGET": fn, "MEMORY_LIMIT_MB": "512", "THREADS": "1"}
+        assert env_vars(f["set-env-vars"]) == {"FUNCTION_TARGET": fn, "MEMORY_LIMIT_MB": "256", "THREADS": "1"}
         assert "set-secrets" not in f and "vpc-connector" not in f
         # What gcloud uploads: the image's build context, both functions and every bundle.
         assert {"Dockerfile", ".dockerignore", "requirements.txt", f"app/functions/{fn}/main.py"} <= set(call["source_files"])

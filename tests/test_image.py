@@ -86,10 +86,10 @@ def test_dockerfile_is_multi_stage_slim_and_unprivileged():
     assert "compileall" in DOCKERFILE.read_text() and image_env()["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
-def test_image_env_suits_the_512_mb_tier():
+def test_image_env_suits_the_256_mib_tier():
     env = image_env()
     assert env["FUNCTION_TARGET"] == "verify_face" and env["PORT"] == "8080"
-    assert (env["MEMORY_LIMIT_MB"], env["WORKERS"], env["THREADS"]) == ("512", "1", "2")
+    assert (env["MEMORY_LIMIT_MB"], env["WORKERS"], env["THREADS"]) == ("256", "1", "2")
     assert env["MALLOC_ARENA_MAX"] == env["MALLOC_ARENAS"] == "2"
     assert env["PATH"].startswith(VENV_IN_IMAGE + ":")
 
@@ -168,7 +168,7 @@ def test_staged_image_serves_verify_face_with_its_own_cmd(image_tree, tmp_path, 
         assert status == 200 and body["verified"] is True, body
         with urllib.request.urlopen(server.url, timeout=30) as r:
             health = json.load(r)
-        assert health["settings"]["memory_limit_mb"] == 512 and health["settings"]["malloc_arenas"] == 2
+        assert health["settings"]["memory_limit_mb"] == 256 and health["settings"]["malloc_arenas"] == 2
         log = (tmp_path / "verify_face.log").read_text()
         assert f"from {image_tree / 'app' / 'models' / 'face-embedder-sface'}" in log  # the tree's own bundles
     finally:

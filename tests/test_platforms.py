@@ -123,8 +123,8 @@ def test_knative_service_manifest(name):
     assert spec["containerConcurrency"] == int(env["THREADS"]["value"]) >= 1
     assert int(annotations["autoscaling.knative.dev/target"]) <= spec["containerConcurrency"]
     resources = container["resources"]
-    assert resources["requests"]["memory"] == resources["limits"]["memory"] == "512Mi"
-    assert env["MEMORY_LIMIT_MB"]["value"] == "512"
+    assert resources["requests"]["memory"] == resources["limits"]["memory"] == "256Mi"
+    assert env["MEMORY_LIMIT_MB"]["value"] == "256"
     assert container["readinessProbe"]["httpGet"]["path"] == "/"
     assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True  # without Redis: per instance
     assert container["securityContext"]["runAsNonRoot"] is True

@@ -20,7 +20,7 @@ from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder
 from shared.images import DecodeLimits, decode_photo, inspect_image
-from shared.images.decode import sharper_side
+from shared.images.decode import first_side, sharper_side
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
@@ -197,7 +197,7 @@ class FaceVerifier:
         cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         limits = self.options.decode
         with self._budget.reserve(cost.peak_bytes, name):
-            photo = decode_photo(data, name=name, limits=limits, cost=cost, side=limits.first_side)
+            photo = decode_photo(data, name=name, limits=limits, cost=cost, side=first_side(cost, limits))
             clock.lap("decode")
             faces, detector = self.finder.find(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.

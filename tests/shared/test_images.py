@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from shared.images import DecodeLimits, decode_photo
-from shared.images.decode import sharper_side
+from shared.images import DecodeLimits, decode_photo, inspect_image
+from shared.images.decode import first_side, sharper_side
 
 LIMITS = {"max_pixels": 50_000_000, "max_full_pixels": 50_000_000, "max_side": 1280}
 
@@ -158,3 +158,13 @@ def test_sharper_side_asks_for_enough_pixels_within_the_caps(face_photos):
     assert sharper_side(photo, have_px=80, want_px=112, max_side=700) == 700  # capped at max_side
     full = decode(data)
     assert sharper_side(full, have_px=10, want_px=112, max_side=1280) == 0  # nothing more to decode
+
+
+def test_first_side_never_asks_for_less_than_a_quarter():
+    limits = DecodeLimits(**LIMITS)  # first_side 640
+    assert first_side(inspect_image(_jpeg_of(1000, 800), "img1", limits), limits) == 640
+    assert first_side(inspect_image(_jpeg_of(4000, 3000), "img1", limits), limits) == 1000  # libjpeg 1/4, not 1/8
+
+
+def _jpeg_of(width: int, height: int) -> bytes:
+    return encode(Image.new("RGB", (width, height), (120, 90, 60)), "JPEG", quality=50)

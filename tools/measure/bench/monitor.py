@@ -19,12 +19,15 @@ SAMPLE_S = 0.02
 class Sample:
     """Attributes: t (s since spawn); pss_mb (PSS summed over master + worker: pages shared
     after fork counted once, close to what the container is charged); rss_mb (RSS summed,
-    shared pages counted twice: an upper bound); worker_rss_mb (largest single process)."""
+    shared pages counted twice: an upper bound); worker_rss_mb (largest single process);
+    uss_mb (pages private to one process, summed: unlike PSS, not moved by other processes
+    on the machine that map the same library files, so the growth check reads it)."""
 
     t: float
     pss_mb: float
     rss_mb: float
     worker_rss_mb: float
+    uss_mb: float = 0.0  # private pages summed: what a leak grows, whoever else maps the same libraries
 
 
 def _schedstat_s(pid: int) -> float:
@@ -56,16 +59,17 @@ class Monitor:
         return [root, *root.children(recursive=True)]
 
     def memory(self) -> Sample:
-        pss = rss = worker = 0.0
+        pss = rss = worker = uss = 0.0
         for p in self._tree():
             try:
                 info = p.memory_full_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             pss += info.pss / MB
+            uss += info.uss / MB
             rss += info.rss / MB
             worker = max(worker, info.rss / MB)
-        return Sample(self.server.elapsed(), pss, rss, worker)
+        return Sample(self.server.elapsed(), pss, rss, worker, uss)
 
     def cpu_s(self) -> float:
         """CPU seconds used so far by the process tree: the sum of its threads' time on a CPU

@@ -58,7 +58,7 @@ def cold_table(results: list[VariantResult]) -> list[str]:
     floor = floor_of(results)
     lines = [
         "| function | runtime | cold start, median s (min-max, n) | x floor | PSS at first answer MB | peak PSS MB "
-        "| peak worker RSS MB | PSS growth check: after warm-up -> end MB |",
+        "| peak worker RSS MB | USS growth check: after warm-up -> end MB |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -68,7 +68,7 @@ def cold_table(results: list[VariantResult]) -> list[str]:
         first = sorted(s.pss_mb for s in r.cold_memory)
         peak = r.peak()
         leak = next((p.leak for p in r.plans if p.leak), None)
-        leak_text = f"{leak[0].pss_mb:.1f} -> {leak[1].pss_mb:.1f} ({leak[1].pss_mb - leak[0].pss_mb:+.1f})" if leak else "-"
+        leak_text = f"{leak[0].uss_mb:.1f} -> {leak[1].uss_mb:.1f} ({leak[1].uss_mb - leak[0].uss_mb:+.1f})" if leak else "-"
         cold = f"{r.cold_median_s:.2f} ({min(r.cold_s):.2f}-{max(r.cold_s):.2f}, {len(r.cold_s)})"
         lines.append(
             f"| {r.variant.name} | {r.variant.runtime} | {cold} | {r.cold_median_s / floor:.2f} | {_f(first[len(first) // 2])} "
@@ -134,8 +134,8 @@ def targets(results: list[VariantResult], primary: str, model_ms: dict[str, floa
     growth_name = next((p.plan.leak.name for p in verify.plans if p.plan.leak), "growth") if verify else "growth"
     out.append(
         (
-            f"verify_face PSS growth after the first 50 photos ({growth_name})",
-            leak[1].pss_mb - leak[0].pss_mb if leak else None,
+            f"verify_face USS growth after the first 50 photos ({growth_name})",
+            leak[1].uss_mb - leak[0].uss_mb if leak else None,
             VERIFY_GROWTH_MB,
             "MB",
         )
@@ -207,7 +207,10 @@ def markdown(command: str, info: dict, versions: dict[str, dict], results, targe
         "Cold start = process spawn -> first successful POST answer (models load lazily on it), "
         "median over fresh processes, interleaved with the floor in the same run. "
         "PSS is summed over the gunicorn master and its worker (pages shared after fork counted once: "
-        "what the container is charged); worker RSS is the serving process alone. Sampled every 20 ms.",
+        "what the container is charged); worker RSS is the serving process alone. Sampled every 20 ms. "
+        "PSS also splits library pages with every other process on the machine that maps the same files "
+        "(other servers from the same venv): it moves by several MB with what else runs, so the growth "
+        "check reads USS (private pages only).",
         "",
     ]
     out += cold_table(results)

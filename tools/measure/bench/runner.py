@@ -167,7 +167,10 @@ def run_plan(variant: Variant, plan: Plan, log_dir: Path, timeout_s: float, say)
                 result.leak = (early[0], watch.memory()) if early else None
                 if result.leak:
                     first, last = result.leak
-                    say(f"  leak check: {first.pss_mb:.1f} MB after {plan.leak_first}, {last.pss_mb:.1f} MB after {plan.leak.total}")
+                    say(
+                        f"  leak check: USS {first.uss_mb:.1f} MB (PSS {first.pss_mb:.1f}) after {plan.leak_first}, "
+                        f"USS {last.uss_mb:.1f} MB (PSS {last.pss_mb:.1f}) after {plan.leak.total}"
+                    )
     except Exception as exc:
         result.error = str(exc)[:600]
         say(f"  {variant.name} [{variant.runtime}] {plan.label}: FAILED {result.error}")
