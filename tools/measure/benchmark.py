@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--before-root",
         type=Path,
-        help="hands case: another tree (e.g. the main branch before hand models) whose landmark-only predict_gesture is the 'before'",
+        help="another tree (e.g. the main branch) served as the 'before': its verify_face on the same workloads, and "
+        "(hands case) its landmark-only predict_gesture",
     )
     p.add_argument("--no-gs", action="store_true", help="skip the gs:// case even when the storage emulator is available")
     p.add_argument("--cold-timeout", type=float, default=180, help="seconds to wait for a first answer")
@@ -111,7 +112,9 @@ def run(
         if args.env:
             notes.append("extra environment for every function: " + " ".join(args.env))
         if "verify" in cases:
-            variants += verify_variants(pythons, budget, args.python_tf, gs_env, others=not args.no_other_embedders)
+            variants += verify_variants(
+                pythons, budget, args.python_tf, gs_env, others=not args.no_other_embedders, before_root=args.before_root
+            )
             photos = varied_photos()
             if photos is None:
                 notes.append(f"varied photos skipped: ../shared/data/{'/'.join(DEEPFACE)} is not beside the repo")

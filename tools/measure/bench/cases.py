@@ -135,7 +135,12 @@ def peer_variant(python: str, budget: Budget, photos: list[bytes] | None) -> Var
 
 
 def verify_variants(
-    pythons: dict[str, tuple[str, dict]], budget: Budget, tf_python: str | None, gs_env: dict | None = None, others: bool = True
+    pythons: dict[str, tuple[str, dict]],
+    budget: Budget,
+    tf_python: str | None,
+    gs_env: dict | None = None,
+    others: bool = True,
+    before_root: Path | None = None,
 ) -> list[Variant]:
     """verify_face on each runtime (full plan on the first), each shipped embedder, gs://
     bundles (when `gs_env` is given), and TF."""
@@ -148,6 +153,11 @@ def verify_variants(
         plans = _verify_plans(budget, pairs, i == 0, photos)
         out.append(Variant("verify_face", runtime, python, source, "verify_face", env, cold, plans))
     first_runtime, (first_python, first_env) = next(iter(pythons.items()))
+    if before_root is not None:  # the same workloads, one at a time and four at once, on another tree
+        plans = [p for p in _verify_plans(budget, pairs, True, photos) if p.label in ("seq", "conc4")]
+        plans[0] = Plan("seq", plans[0].env, plans[0].workloads)  # no growth check
+        before = before_root / "functions/verify_face/main.py"
+        out.append(Variant("verify_face [before]", first_runtime, first_python, before, "verify_face", first_env, cold, plans))
     default = Path(DEFAULT_FACE_EMBEDDER)
     for bundle in sorted((ROOT / "models").glob("face-embedder-*")) if others else []:
         if bundle != default and (bundle / "bundle.json").exists():
