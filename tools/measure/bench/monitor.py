@@ -21,13 +21,18 @@ class Sample:
     after fork counted once, close to what the container is charged); rss_mb (RSS summed,
     shared pages counted twice: an upper bound); worker_rss_mb (largest single process);
     uss_mb (pages private to one process, summed: unlike PSS, not moved by other processes
-    on the machine that map the same library files, so the growth check reads it)."""
+    on the machine that map the same library files, so the growth check reads it);
+    container_mb (USS summed plus the largest shared part of one process, RSS - USS: the
+    libraries and the pages master and worker share after fork counted once and in full,
+    as a container holding only this tree is charged; PSS undercounts it by the library
+    pages other processes on this machine map too)."""
 
     t: float
     pss_mb: float
     rss_mb: float
     worker_rss_mb: float
     uss_mb: float = 0.0  # private pages summed: what a leak grows, whoever else maps the same libraries
+    container_mb: float = 0.0  # USS summed + the largest process's shared pages: the tree alone in a container
 
 
 def _schedstat_s(pid: int) -> float:
@@ -59,7 +64,7 @@ class Monitor:
         return [root, *root.children(recursive=True)]
 
     def memory(self) -> Sample:
-        pss = rss = worker = uss = 0.0
+        pss = rss = worker = uss = shared = 0.0
         for p in self._tree():
             try:
                 info = p.memory_full_info()
@@ -67,9 +72,10 @@ class Monitor:
                 continue
             pss += info.pss / MB
             uss += info.uss / MB
+            shared = max(shared, (info.rss - info.uss) / MB)
             rss += info.rss / MB
             worker = max(worker, info.rss / MB)
-        return Sample(self.server.elapsed(), pss, rss, worker, uss)
+        return Sample(self.server.elapsed(), pss, rss, worker, uss, uss + shared)
 
     def cpu_s(self) -> float:
         """CPU seconds used so far by the process tree: the sum of its threads' time on a CPU

@@ -58,12 +58,12 @@ def cold_table(results: list[VariantResult]) -> list[str]:
     floor = floor_of(results)
     lines = [
         "| function | runtime | cold start, median s (min-max, n) | x floor | PSS at first answer MB | peak PSS MB "
-        "| peak worker RSS MB | USS growth check: after warm-up -> end MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| peak worker RSS MB | peak container MB | USS growth check: after warm-up -> end MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.error and not r.cold_s:
-            lines.append(f"| {r.variant.name} | {r.variant.runtime} | failed: {r.error[:120]} | | | | | |")
+            lines.append(f"| {r.variant.name} | {r.variant.runtime} | failed: {r.error[:120]} | | | | | | |")
             continue
         first = sorted(s.pss_mb for s in r.cold_memory)
         peak = r.peak()
@@ -72,7 +72,8 @@ def cold_table(results: list[VariantResult]) -> list[str]:
         cold = f"{r.cold_median_s:.2f} ({min(r.cold_s):.2f}-{max(r.cold_s):.2f}, {len(r.cold_s)})"
         lines.append(
             f"| {r.variant.name} | {r.variant.runtime} | {cold} | {r.cold_median_s / floor:.2f} | {_f(first[len(first) // 2])} "
-            f"| {_f(peak.pss_mb if peak else None)} | {_f(peak.worker_rss_mb if peak else None)} | {leak_text} |"
+            f"| {_f(peak.pss_mb if peak else None)} | {_f(peak.worker_rss_mb if peak else None)} "
+            f"| {_f(max(s.container_mb for s in r.all_samples()) if r.all_samples() else None)} | {leak_text} |"
         )
     return lines
 
@@ -80,13 +81,13 @@ def cold_table(results: list[VariantResult]) -> list[str]:
 def warm_table(results: list[VariantResult]) -> list[str]:
     lines = [
         "| function | runtime | workload | clients = THREADS | requests | p50 ms | p95 ms | CPU ms/req mean | CPU ms/req median "
-        "| peak PSS MB | peak worker RSS MB | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak PSS MB | peak worker RSS MB | container MB at the peak | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for p in r.plans:
             if p.error:
-                lines.append(f"| {r.variant.name} | {r.variant.runtime} | {p.plan.label}: failed: {p.error[:150]} | | | | | | | | | |")
+                lines.append(f"| {r.variant.name} | {r.variant.runtime} | {p.plan.label}: failed: {p.error[:150]} | | | | | | | | | | |")
             for w in p.workloads:
                 load = w.load
                 lines.append(
@@ -94,6 +95,7 @@ def warm_table(results: list[VariantResult]) -> list[str]:
                     f"| {_f(load.percentile(50))} | {_f(load.percentile(95))} | {_f(load.cpu_ms_per_request)} "
                     f"| {_f(load.cpu_ms_median) if load.cpu_ms else '-'} "
                     f"| {_f(w.peak.pss_mb if w.peak else None)} | {_f(w.peak.worker_rss_mb if w.peak else None)} "
+                    f"| {_f(w.peak.container_mb if w.peak else None)} "
                     f"| {load.errors}{' (' + load.first_error[:80] + ')' if load.errors else ''} |"
                 )
     return lines
@@ -210,7 +212,8 @@ def markdown(command: str, info: dict, versions: dict[str, dict], results, targe
         "what the container is charged); worker RSS is the serving process alone. Sampled every 20 ms. "
         "PSS also splits library pages with every other process on the machine that maps the same files "
         "(other servers from the same venv): it moves by several MB with what else runs, so the growth "
-        "check reads USS (private pages only).",
+        "check reads USS (private pages only), and the container column counts the tree alone: USS summed plus the "
+        "largest process's shared pages (libraries in full), what a container holding only it is charged.",
         "",
     ]
     out += cold_table(results)

@@ -94,6 +94,10 @@ class VariantResult:
     def cold_median_s(self) -> float:
         return statistics.median(self.cold_s) if self.cold_s else float("nan")
 
+    def all_samples(self) -> list[Sample]:
+        """Every memory sample of every serving process of this variant (cold starts' first traces included)."""
+        return [*self.cold_trace, *self.cold_memory, *(s for p in self.plans if p.monitor for s in p.monitor.samples)]
+
     def peak(self) -> Sample | None:
         peaks = [p.monitor.peak() for p in self.plans if p.monitor] + list(self.cold_memory)
         peaks = [p for p in peaks if p is not None]
