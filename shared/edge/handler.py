@@ -124,6 +124,12 @@ class Edge:
         come back as bytes, base64 decoded; a form's other fields as strings."""
         return requests.read_body(request, self.settings.max_request_bytes, max_items, files, optional)
 
+    def read_inputs(
+        self, request: Any, required: tuple[str, ...], optional: tuple[str, ...], photo_fields: tuple[str, ...], max_items: int
+    ) -> requests.Inputs:
+        """Photos (multipart files or base64 strings) and JSON values from one body."""
+        return requests.read_inputs(request, required, optional, photo_fields, self.settings.max_request_bytes, max_items)
+
     def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
         """Binary inputs from multipart files or base64 JSON strings."""
         return requests.read_files(request, names, self.settings.max_request_bytes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -64,20 +65,28 @@ def read_json(request: Any, max_bytes: int, max_items: int) -> dict[str, Any]:
         raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
     if not raw:
         raise BadRequest("request body is empty; expected a JSON object")
-    items = raw.count(b",") + 1
-    if items > max_items:
-        raise PayloadTooLarge(f"request JSON holds about {items} values; the limit is {max_items}", code="too_many_values")
-    try:
-        data = json.loads(raw, parse_int=_strict_int, parse_float=_strict_float, parse_constant=_no_constants)
-    except UnicodeDecodeError:
-        raise BadRequest("request body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise BadRequest("request JSON is nested too deeply") from None
+    data = parse_json(raw, max_items)
     if not isinstance(data, dict):
         raise BadRequest(f"expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def parse_json(raw: bytes | str, max_items: int, field: str = "") -> Any:
+    """Strict JSON text -> value: at most `max_items` values (counted before parsing),
+    integers of at most MAX_INT_DIGITS digits, floats within float32's range, no NaN or
+    Infinity; 400 (413 for too many values) naming `field` ("" = the request body)."""
+    body, text = (f"field {field}", f"field {field}") if field else ("request body", "request JSON")
+    items = (raw.count(b",") if isinstance(raw, bytes) else raw.count(",")) + 1
+    if items > max_items:
+        raise PayloadTooLarge(f"{text} holds about {items} values; the limit is {max_items}", code="too_many_values")
+    try:
+        return json.loads(raw, parse_int=_strict_int, parse_float=_strict_float, parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise BadRequest(f"{body} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{body} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise BadRequest(f"{text} is nested too deeply") from None
 
 
 def check_fields(data: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
@@ -180,3 +189,64 @@ def _read_form(request: Any, max_bytes: int, files: dict[str, bool], allowed: tu
             raise BadRequest(f"{name} must be one text field, got {len(values)}")
         out[name] = values[0]
     return out
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A body of photos and JSON values. Attributes: photos (field -> bytes); values
+    (field -> the parsed JSON value: templates, lists, options)."""
+
+    photos: dict[str, bytes]
+    values: dict[str, Any]
+
+
+def _looks_like_json(text: str | bytes) -> bool:
+    start = text.lstrip()[:1]
+    return start in ("{", "[", b"{", b"[")
+
+
+def read_inputs(
+    request: Any, required: tuple[str, ...], optional: tuple[str, ...], photo_fields: tuple[str, ...], max_bytes: int, max_items: int
+) -> Inputs:
+    """Photos and JSON values from one body, by field name.
+
+    JSON body: a photo field holding a string is a base64 photo (data URIs allowed); any
+    other value is kept as parsed. Multipart: a photo field's file part is the photo; a
+    text part holding JSON (starting with `{` or `[`) is a value, otherwise a base64 photo;
+    every other field, file or text, is JSON text (`true`, `3`, `[...]`), parsed as
+    strictly as a JSON body. `max_items` bounds the values of the whole body."""
+    if request.mimetype in JSON_TYPES:
+        data = read_json(request, max_bytes, max_items)
+        check_fields(data, required, optional)
+        photos = {k: decode_base64(v, k) for k, v in data.items() if k in photo_fields and isinstance(v, str)}
+        return Inputs(photos, {k: v for k, v in data.items() if k not in photos})
+    if request.mimetype != MULTIPART:
+        raise UnsupportedMediaType(f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}")
+    limit_body(request, max_bytes)
+    request.max_form_memory_size = max_bytes  # base64 and JSON text fields may be as large as the body
+    files, form = request.files, request.form
+    check_fields({**dict.fromkeys(files, 1), **dict.fromkeys(form, 1)}, required, optional)
+    photos, texts = {}, {}
+    for name in files:
+        data = files[name].read()
+        if not data:
+            raise BadRequest(f"{name} is empty")
+        if name in photo_fields:
+            photos[name] = data
+        else:
+            texts[name] = data
+    for name in form:
+        text = form[name]
+        if name in photo_fields and not _looks_like_json(text):
+            photos[name] = decode_base64(text, name)
+        else:
+            texts[name] = text.encode()
+    budget = max_items - sum(raw.count(b",") + 1 for raw in texts.values())
+    if budget < 0:
+        raise PayloadTooLarge(f"request fields hold about {max_items - budget} values; the limit is {max_items}", code="too_many_values")
+    values = {}
+    for name, raw in texts.items():
+        if not raw.strip():
+            raise BadRequest(f"{name} is empty; expected JSON text")
+        values[name] = parse_json(raw, max_items, name)
+    return Inputs(photos, values)
