@@ -38,5 +38,5 @@ def verify_face(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         return edge.health(request, verifier)
     edge.admit(request)
-    body = edge.read_inputs(request, service.REQUIRED, service.OPTIONAL, service.PHOTO_FIELDS, service.max_values(options.max_references))
+    body = edge.read_inputs(request, service.FIELDS, service.PHOTO_FIELDS, service.value_limits(options.max_references))
     return edge.answer(service.answer(verifier.get(), body.photos, body.values))

@@ -125,10 +125,12 @@ class Edge:
         return requests.read_body(request, self.settings.max_request_bytes, max_items, files, optional)
 
     def read_inputs(
-        self, request: Any, required: tuple[str, ...], optional: tuple[str, ...], photo_fields: tuple[str, ...], max_items: int
+        self, request: Any, fields: tuple[tuple[str, ...], tuple[str, ...]], photo_fields: tuple[str, ...], limits: tuple[int, int]
     ) -> requests.Inputs:
-        """Photos (multipart files or base64 strings) and JSON values from one body."""
-        return requests.read_inputs(request, required, optional, photo_fields, self.settings.max_request_bytes, max_items)
+        """Photos (multipart files or base64 strings) and JSON values from one body: `fields`
+        (required, optional), `limits` (most values, most object keys)."""
+        max_bytes = self.settings.max_request_bytes
+        return requests.read_inputs(request, *fields, photo_fields, max_bytes, *limits)
 
     def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
         """Binary inputs from multipart files or base64 JSON strings."""

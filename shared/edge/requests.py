@@ -53,10 +53,11 @@ def limit_body(request: Any, max_bytes: int) -> None:
     request._edge_body_read = True
 
 
-def read_json(request: Any, max_bytes: int, max_items: int) -> dict[str, Any]:
+def read_json(request: Any, max_bytes: int, max_items: int, max_keys: int | None = None) -> dict[str, Any]:
     """The JSON object in the body; 415 for another content type, 400 for bad JSON, 413
-    for a body over `max_bytes` or holding more than `max_items` values (counted before
-    parsing: a 9 MB list of a million zeros is ~150 MB once parsed)."""
+    for a body over `max_bytes` or holding more than `max_items` values or `max_keys` object
+    keys (counted before parsing: a 9 MB list of a million zeros is ~150 MB once parsed, and
+    an object's key costs ten times a number)."""
     if request.mimetype not in JSON_TYPES:
         raise UnsupportedMediaType(f"expected Content-Type application/json, got {request.mimetype or 'none'!r}")
     limit_body(request, max_bytes)
@@ -65,20 +66,24 @@ def read_json(request: Any, max_bytes: int, max_items: int) -> dict[str, Any]:
         raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
     if not raw:
         raise BadRequest("request body is empty; expected a JSON object")
-    data = parse_json(raw, max_items)
+    data = parse_json(raw, max_items, max_keys=max_keys)
     if not isinstance(data, dict):
         raise BadRequest(f"expected a JSON object, got {type(data).__name__}")
     return data
 
 
-def parse_json(raw: bytes | str, max_items: int, field: str = "") -> Any:
-    """Strict JSON text -> value: at most `max_items` values (counted before parsing),
-    integers of at most MAX_INT_DIGITS digits, floats within float32's range, no NaN or
-    Infinity; 400 (413 for too many values) naming `field` ("" = the request body)."""
+def parse_json(raw: bytes, max_items: int, field: str = "", max_keys: int | None = None) -> Any:
+    """Strict JSON text -> value: at most `max_items` values and `max_keys` object keys
+    (None = as many as values), counted before parsing; integers of at most MAX_INT_DIGITS
+    digits, floats within float32's range, no NaN or Infinity; 400 (413 for too many values)
+    naming `field` ("" = the request body)."""
     body, text = (f"field {field}", f"field {field}") if field else ("request body", "request JSON")
-    items = (raw.count(b",") if isinstance(raw, bytes) else raw.count(",")) + 1
+    items = raw.count(b",") + 1
     if items > max_items:
         raise PayloadTooLarge(f"{text} holds about {items} values; the limit is {max_items}", code="too_many_values")
+    keys = raw.count(b":")
+    if max_keys is not None and keys > max_keys:
+        raise PayloadTooLarge(f"{text} holds about {keys} object keys; the limit is {max_keys}", code="too_many_values")
     try:
         return json.loads(raw, parse_int=_strict_int, parse_float=_strict_float, parse_constant=_no_constants)
     except UnicodeDecodeError:
@@ -206,7 +211,13 @@ def _looks_like_json(text: str | bytes) -> bool:
 
 
 def read_inputs(
-    request: Any, required: tuple[str, ...], optional: tuple[str, ...], photo_fields: tuple[str, ...], max_bytes: int, max_items: int
+    request: Any,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    photo_fields: tuple[str, ...],
+    max_bytes: int,
+    max_items: int,
+    max_keys: int | None = None,
 ) -> Inputs:
     """Photos and JSON values from one body, by field name.
 
@@ -214,9 +225,10 @@ def read_inputs(
     other value is kept as parsed. Multipart: a photo field's file part is the photo; a
     text part holding JSON (starting with `{` or `[`) is a value, otherwise a base64 photo;
     every other field, file or text, is JSON text (`true`, `3`, `[...]`), parsed as
-    strictly as a JSON body. `max_items` bounds the values of the whole body."""
+    strictly as a JSON body. `max_items` and `max_keys` bound the values and object keys of
+    the whole body."""
     if request.mimetype in JSON_TYPES:
-        data = read_json(request, max_bytes, max_items)
+        data = read_json(request, max_bytes, max_items, max_keys)
         check_fields(data, required, optional)
         photos = {k: decode_base64(v, k) for k, v in data.items() if k in photo_fields and isinstance(v, str)}
         return Inputs(photos, {k: v for k, v in data.items() if k not in photos})
@@ -241,12 +253,13 @@ def read_inputs(
             photos[name] = decode_base64(text, name)
         else:
             texts[name] = text.encode()
-    budget = max_items - sum(raw.count(b",") + 1 for raw in texts.values())
-    if budget < 0:
-        raise PayloadTooLarge(f"request fields hold about {max_items - budget} values; the limit is {max_items}", code="too_many_values")
+    items, keys = (sum(raw.count(c) for raw in texts.values()) for c in (b",", b":"))
+    if items + len(texts) > max_items or (max_keys is not None and keys > max_keys):
+        message = f"request fields hold about {items + len(texts)} values and {keys} object keys; the limits are {max_items} and {max_keys}"
+        raise PayloadTooLarge(message, code="too_many_values")
     values = {}
     for name, raw in texts.items():
         if not raw.strip():
             raise BadRequest(f"{name} is empty; expected JSON text")
-        values[name] = parse_json(raw, max_items, name)
+        values[name] = parse_json(raw, max_items, name, max_keys)
     return Inputs(photos, values)

@@ -23,16 +23,21 @@ from shared.face.verify import FaceVerifier
 
 REQUIRED = ("img1",)
 OPTIONAL = ("img2", "references", "return_embeddings", "max_faces")
+FIELDS = (REQUIRED, OPTIONAL)
 PHOTO_FIELDS = ("img1", "img2")
 MAX_FACES = 10
 MAX_TEMPLATE_DIMS = 512  # the widest embedder the value count below allows for
 VALUES_PER_REFERENCE = MAX_TEMPLATE_DIMS + 8  # numbers, the id, the tag strings (counted by commas)
 
 
-def max_values(max_references: int) -> int:
-    """The most JSON values a verify body may hold, counted before parsing: the templates of
-    `max_references` references and one img2, at MAX_TEMPLATE_DIMS numbers each, and the rest."""
-    return (max_references + 1) * VALUES_PER_REFERENCE + 64
+KEYS_PER_REFERENCE = 16  # id, template, its 5 keys, and colons inside the strings
+
+
+def value_limits(max_references: int) -> tuple[int, int]:
+    """(most JSON values, most object keys) a verify body may hold, counted before parsing:
+    the templates of `max_references` references and one img2, at MAX_TEMPLATE_DIMS numbers
+    each, and the rest. Keys are bounded apart: a key costs ten times a number once parsed."""
+    return (max_references + 1) * VALUES_PER_REFERENCE + 64, (max_references + 1) * KEYS_PER_REFERENCE + 64
 
 
 def _flag(values: dict[str, Any], name: str) -> bool:

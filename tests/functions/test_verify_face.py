@@ -107,7 +107,7 @@ def test_health_reports_models_runtime_and_memory(face_photos):
     [
         ({"data": b"", "content_type": "application/json"}, 400, "bad_request"),
         ({"data": b"img1=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),
-        ({"json": {"img1": "aGVsbG8="}}, 400, "bad_request"),
+        ({"json": {"img2": "aGVsbG8="}}, 400, "bad_request"),  # img1 alone is a photo-only request; img2 alone is not
         ({"json": {"img1": "!!", "img2": "!!"}}, 400, "bad_request"),
         ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8="}}, 415, "unsupported_image"),
         ({"json": {"img1": "aGVsbG8=", "img2": "aGVsbG8=", "extra": 1}}, 400, "bad_request"),
