@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,16 @@ def _invalid(message: str) -> BadRequest:
 def read_template(value: Any, where: str, tag: TemplateTag) -> np.ndarray:
     """A template from the wire -> (dims,) float32; refused, naming `where`, unless it is a
     well-formed template of the embedder `tag` describes."""
+    payload = _payload(value, where, tag)
+    vector = payload if isinstance(payload, np.ndarray) else _from_list(payload, where, tag.dims)
+    if not np.any(vector):
+        raise _invalid(f"{where} is a zero vector; no face embedding is")
+    return vector
+
+
+def _payload(value: Any, where: str, tag: TemplateTag) -> list | np.ndarray:
+    """The template's numbers after its object, keys, tag and dims are checked: the `values`
+    list as sent (its numbers still unchecked), or the checked vector of `values_b64`."""
     if not isinstance(value, dict):
         raise _invalid(f"{where} must be a template object with {', '.join(TAG_KEYS)} and values, got {type(value).__name__}")
     keys = set(value)
@@ -96,45 +107,52 @@ def read_template(value: Any, where: str, tag: TemplateTag) -> np.ndarray:
     dims = value["dims"]
     if isinstance(dims, bool) or not isinstance(dims, int) or dims != tag.dims:
         raise _invalid(f"{where}.dims must be {tag.dims}, got {dims!r}"[:200])
-    vector = _values(value, where, tag.dims)
-    if not np.any(vector):
-        raise _invalid(f"{where} is a zero vector; no face embedding is")
-    return vector
-
-
-def _values(value: dict, where: str, dims: int) -> np.ndarray:
     if "values_b64" in value:
-        text = value["values_b64"]
-        if not isinstance(text, str):
-            raise _invalid(f"{where}.values_b64 must be a base64 string, got {type(text).__name__}")
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise _invalid(f"{where}.values_b64 is not valid base64") from None
-        if len(raw) != dims * 4:
-            raise _invalid(f"{where}.values_b64 holds {len(raw)} bytes; expected {dims} little-endian float32 = {dims * 4} bytes")
-        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-        if not np.all(np.isfinite(vector)):
-            raise _invalid(f"{where}.values_b64 holds NaN or infinity")
-        return vector
+        return _from_base64(value["values_b64"], where, tag.dims)
     values = value["values"]
     if not isinstance(values, list):
         raise _invalid(f"{where}.values must be a list of {dims} numbers, got {type(values).__name__}")
     if len(values) != dims:
         raise _invalid(f"{where}.values holds {len(values)} numbers; expected {dims}")
-    kinds = set(map(type, values))  # one C-level pass: no Python loop per value
+    return values
+
+
+def _from_base64(text: Any, where: str, dims: int) -> np.ndarray:
+    if not isinstance(text, str):
+        raise _invalid(f"{where}.values_b64 must be a base64 string, got {type(text).__name__}")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(f"{where}.values_b64 is not valid base64") from None
+    if len(raw) != dims * 4:
+        raise _invalid(f"{where}.values_b64 holds {len(raw)} bytes; expected {dims} little-endian float32 = {dims * 4} bytes")
+    vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(vector)):
+        raise _invalid(f"{where}.values_b64 holds NaN or infinity")
+    return vector
+
+
+def _checked(rows: list[list], where: str) -> np.ndarray:
+    """Lists of numbers (each of the right length) -> (N, D) float32, in C-level passes:
+    numbers only (no bool, string, null or list), finite and within float32's range."""
+    kinds = set(map(type, itertools.chain.from_iterable(rows)))
     if not kinds <= {float, int}:
-        wrong = next(v for v in values if type(v) not in (float, int))
-        raise _invalid(f"{where}.values must hold numbers only, found {type(wrong).__name__} {str(wrong)[:40]!r}")
-    vector = np.array(values, dtype=np.float64)
-    if not np.all(np.abs(vector) <= FLOAT32_MAX):  # also NaN and infinity
-        raise _invalid(f"{where}.values holds NaN, infinity or a number beyond float32's range")
-    return vector.astype(np.float32)
+        wrong = next(v for v in itertools.chain.from_iterable(rows) if type(v) not in (float, int))
+        raise _invalid(f"{where} must hold numbers only, found {type(wrong).__name__} {str(wrong)[:40]!r}")
+    matrix = np.array(rows, dtype=np.float64)
+    if not np.all(np.abs(matrix) <= FLOAT32_MAX):  # also NaN and infinity (an overflowing 1e400 parses as inf)
+        raise _invalid(f"{where} holds NaN, infinity or a number beyond float32's range (about 3.4e38)")
+    return matrix.astype(np.float32)
+
+
+def _from_list(values: list, where: str, dims: int) -> np.ndarray:
+    return _checked([values], f"{where}.values")[0]
 
 
 def read_references(value: Any, tag: TemplateTag, max_references: int) -> Gallery:
     """`references` from the wire: a list of {"id": str, "template": template}, unique ids,
-    at most `max_references` (413 over it)."""
+    at most `max_references` (413 over it). The numbers of all templates are checked
+    together, in C-level passes; a failing check is then traced to its reference."""
     if not isinstance(value, list):
         raise BadRequest(f"references must be a list of {{id, template}} objects, got {type(value).__name__}")
     if not value:
@@ -143,6 +161,8 @@ def read_references(value: Any, tag: TemplateTag, max_references: int) -> Galler
         raise PayloadTooLarge(f"references holds {len(value)} templates; the limit is {max_references}", code="too_many_references")
     ids: list[str] = []
     vectors = np.empty((len(value), tag.dims), np.float32)
+    listed: list[int] = []
+    rows: list[list] = []
     for i, item in enumerate(value):
         where = f"references[{i}]"
         if not isinstance(item, dict) or set(item) != {"id", "template"}:
@@ -152,7 +172,22 @@ def read_references(value: Any, tag: TemplateTag, max_references: int) -> Galler
         if not isinstance(ref_id, str) or not 1 <= len(ref_id) <= MAX_ID_CHARS:
             raise BadRequest(f"{where}.id must be a string of 1 to {MAX_ID_CHARS} characters, got {type(ref_id).__name__}")
         ids.append(ref_id)
-        vectors[i] = read_template(item["template"], f"{where}.template", tag)
+        payload = _payload(item["template"], f"{where}.template", tag)
+        if isinstance(payload, np.ndarray):
+            vectors[i] = payload
+        else:
+            listed.append(i)
+            rows.append(payload)
+    if rows:
+        try:
+            vectors[listed] = _checked(rows, "references")
+        except BadRequest:
+            for i, row in zip(listed, rows, strict=True):  # name the first reference at fault
+                _from_list(row, f"references[{i}].template", tag.dims)
+            raise
+    zero = np.flatnonzero(~np.any(vectors, axis=1))
+    if len(zero):
+        raise _invalid(f"references[{zero[0]}].template is a zero vector; no face embedding is")
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]

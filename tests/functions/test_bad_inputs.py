@@ -160,7 +160,8 @@ TEMPLATE_CASES = [
     Case("img2 template values is a string", 400, "invalid_template", _with_img2(_template(values="0.1," * 128))),
     Case("img2 template values hold NaN", 400, "bad_request", _raw_template("NaN")),
     Case("img2 template values hold Infinity", 400, "bad_request", _raw_template("-Infinity")),
-    Case("img2 template values hold 1e39", 400, "bad_request", _raw_template("1e39")),
+    Case("img2 template values hold 1e39", 400, "invalid_template", _raw_template("1e39")),
+    Case("img2 template values hold 1e400", 400, "invalid_template", _raw_template("1e400")),
     Case("img2 template is a zero vector", 400, "invalid_template", _with_img2(_template(values=[0] * 128))),
     Case("img2 template values_b64 is not base64", 400, "invalid_template", _with_img2(_template(values=None, values_b64="*not*"))),
     Case(
