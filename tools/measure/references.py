@@ -11,10 +11,11 @@ reading the body, checking each template, one matrix product, ranking and the an
 
 Per row: body size, client-side median and p95 latency over --requests requests, the
 server's own `compare` stage (median), the serving process's RSS after the row and its
-peak (VmHWM) growth over the run so far. A first row, N = 0, is a pair request (photo +
+peak (VmHWM) growth over the run so far. In-process rows add the memory the parsed body
+and the checked references take (tracemalloc: Python objects and numpy arrays). A first row, N = 0, is a pair request (photo +
 one template) as the baseline. Also printed: in-process timings of the parts (no HTTP).
 
-    nice python tools/measure/references.py --requests 20 --counts 1,100,1000,10000
+    nice python tools/measure/references.py --requests 20 --counts 1,100,1000,5000
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +84,22 @@ def in_process(tag: dict, probe: np.ndarray, n: int) -> dict[str, float]:
     t = time.perf_counter()
     np.argsort(d, kind="stable")
     out["rank"] = (time.perf_counter() - t) * 1000
+    del refs, gallery
+    tracemalloc.start()
+    refs = parse_json(body, 10**8, float32_floats=False)
+    parsed = tracemalloc.get_traced_memory()[0]
+    gallery = read_references(refs, TemplateTag(**tag), n)
+    distances_to(probe, gallery.vectors, "cosine")
+    out["MiB parsed"] = parsed / MB
+    out["MiB peak"] = tracemalloc.get_traced_memory()[1] / MB
+    tracemalloc.stop()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20, help="requests per row (default 20)")
-    parser.add_argument("--counts", default="1,100,1000,10000", help="reference counts, comma-separated")
+    parser.add_argument("--counts", default="1,100,1000,5000", help="reference counts, comma-separated")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
     photos = face_photos()
