@@ -177,7 +177,8 @@ class Settings:
         looked for (MediaPipe's hand models see 192 and 224 px crops; 640 px measured as
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
     max_references: most stored templates one verify request may compare its photo with
-        (`references`); each costs about 1.4 KB of JSON and 4.5 KB of memory once parsed.
+        (`references`); each costs about 1.8 KB of JSON (0.8 KB as values_b64) and 7 KB of
+        memory while the request is read (docs/scaling.md).
     """
 
     face_detector_model: str
