@@ -74,7 +74,7 @@ def read_template(value: Any, where: str, tag: TemplateTag) -> np.ndarray:
     """A template from the wire -> (dims,) float32; refused, naming `where`, unless it is a
     well-formed template of the embedder `tag` describes."""
     payload = _payload(value, where, tag)
-    vector = payload if isinstance(payload, np.ndarray) else _from_list(payload, where, tag.dims)
+    vector = payload if isinstance(payload, np.ndarray) else _from_list(payload, where)
     if not np.any(vector):
         raise _invalid(f"{where} is a zero vector; no face embedding is")
     return vector
@@ -145,7 +145,7 @@ def _checked(rows: list[list], where: str) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-def _from_list(values: list, where: str, dims: int) -> np.ndarray:
+def _from_list(values: list, where: str) -> np.ndarray:
     return _checked([values], f"{where}.values")[0]
 
 
@@ -183,7 +183,7 @@ def read_references(value: Any, tag: TemplateTag, max_references: int) -> Galler
             vectors[listed] = _checked(rows, "references")
         except BadRequest:
             for i, row in zip(listed, rows, strict=True):  # name the first reference at fault
-                _from_list(row, f"references[{i}].template", tag.dims)
+                _from_list(row, f"references[{i}].template")
             raise
     zero = np.flatnonzero(~np.any(vectors, axis=1))
     if len(zero):
