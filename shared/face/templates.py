@@ -94,6 +94,20 @@ def _payload(value: Any, where: str, tag: TemplateTag) -> list | np.ndarray:
         if len(payload) != 1:
             problems.append("needs exactly one of values or values_b64")
         raise _invalid(f"{where} {'; '.join(problems)}")
+    _check_tag(value, where, tag)
+    dims = tag.dims
+    if "values_b64" in value:
+        return _from_base64(value["values_b64"], where, tag.dims)
+    values = value["values"]
+    if not isinstance(values, list):
+        raise _invalid(f"{where}.values must be a list of {dims} numbers, got {type(values).__name__}")
+    if len(values) != dims:
+        raise _invalid(f"{where}.values holds {len(values)} numbers; expected {dims}")
+    return values
+
+
+def _check_tag(value: dict, where: str, tag: TemplateTag) -> None:
+    """422 for a template (or packed gallery) of another embedder; 400 for a malformed tag."""
     for key in ("model", "version", "fingerprint"):
         if not isinstance(value[key], str):
             raise _invalid(f"{where}.{key} must be a string, got {type(value[key]).__name__}")
@@ -107,14 +121,6 @@ def _payload(value: Any, where: str, tag: TemplateTag) -> list | np.ndarray:
     dims = value["dims"]
     if isinstance(dims, bool) or not isinstance(dims, int) or dims != tag.dims:
         raise _invalid(f"{where}.dims must be {tag.dims}, got {dims!r}"[:200])
-    if "values_b64" in value:
-        return _from_base64(value["values_b64"], where, tag.dims)
-    values = value["values"]
-    if not isinstance(values, list):
-        raise _invalid(f"{where}.values must be a list of {dims} numbers, got {type(values).__name__}")
-    if len(values) != dims:
-        raise _invalid(f"{where}.values holds {len(values)} numbers; expected {dims}")
-    return values
 
 
 def _from_base64(text: Any, where: str, dims: int) -> np.ndarray:
@@ -153,8 +159,10 @@ def read_references(value: Any, tag: TemplateTag, max_references: int) -> Galler
     """`references` from the wire: a list of {"id": str, "template": template}, unique ids,
     at most `max_references` (413 over it). The numbers of all templates are checked
     together, in C-level passes; a failing check is then traced to its reference."""
+    if isinstance(value, dict):
+        return _read_packed(value, tag, max_references)
     if not isinstance(value, list):
-        raise BadRequest(f"references must be a list of {{id, template}} objects, got {type(value).__name__}")
+        raise BadRequest(f"references must be a list of {{id, template}} objects or a packed gallery, got {type(value).__name__}")
     if not value:
         raise BadRequest("references is empty; send at least one {id, template} object")
     if len(value) > max_references:
@@ -193,3 +201,40 @@ def read_references(value: Any, tag: TemplateTag, max_references: int) -> Galler
         dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise BadRequest(f"references holds the id {dup[:80]!r} more than once; ids must be unique")
     return Gallery(ids, vectors)
+
+
+PACKED_KEYS = ("ids", *TAG_KEYS, "values_b64")
+
+
+def _read_packed(value: dict, tag: TemplateTag, max_references: int) -> Gallery:
+    """A packed gallery: {"ids": [...], model, version, fingerprint, dims, "values_b64": the
+    N x dims float32 numbers, little-endian, row by row}: one tag and one string for all
+    references, read without a loop per reference (about 0.7 KB a reference)."""
+    if set(value) != set(PACKED_KEYS):
+        got = ", ".join(sorted(value))[:200]
+        raise _invalid(f"references as an object is a packed gallery with exactly {', '.join(PACKED_KEYS)}; got {got}")
+    _check_tag(value, "references", tag)
+    ids = value["ids"]
+    if not isinstance(ids, list) or not ids:
+        raise BadRequest(f"references.ids must be a non-empty list of strings, got {type(ids).__name__}")
+    if len(ids) > max_references:
+        raise PayloadTooLarge(f"references holds {len(ids)} templates; the limit is {max_references}", code="too_many_references")
+    if not set(map(type, ids)) <= {str} or not 1 <= min(map(len, ids)) <= max(map(len, ids)) <= MAX_ID_CHARS:
+        raise BadRequest(f"references.ids must hold strings of 1 to {MAX_ID_CHARS} characters")
+    if len(set(ids)) != len(ids):
+        raise BadRequest("references.ids holds an id more than once; ids must be unique")
+    text = value["values_b64"]
+    if not isinstance(text, str):
+        raise _invalid(f"references.values_b64 must be a base64 string, got {type(text).__name__}")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("references.values_b64 is not valid base64") from None
+    if len(raw) != len(ids) * tag.dims * 4:
+        expected = len(ids) * tag.dims * 4
+        raise _invalid(f"references.values_b64 holds {len(raw)} bytes; {len(ids)} ids x {tag.dims} float32 = {expected} bytes")
+    vectors = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(len(ids), tag.dims)
+    bad = np.flatnonzero(~np.all(np.isfinite(vectors), axis=1) | ~np.any(vectors, axis=1))
+    if len(bad):
+        raise _invalid(f"references.values_b64 row {bad[0]} ({ids[bad[0]][:80]!r}) holds NaN or infinity, or is a zero vector")
+    return Gallery(list(ids), vectors)

@@ -140,6 +140,11 @@ def _b64_floats(values) -> str:
     return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
 
 
+def _packed(n: int, **changes) -> dict:
+    """A packed gallery of n unit vectors: {ids, tag, values_b64}, with `changes` applied."""
+    return {"ids": [f"r{i}" for i in range(n)], **_tag(), "values_b64": _b64_floats([1 / 128**0.5] * (128 * n)), **changes}
+
+
 TEMPLATE_CASES = [
     Case("img2 template is a bare list of numbers", 400, "invalid_template", _with_img2([0.1] * 128)),
     Case("img2 template lacks fingerprint", 400, "invalid_template", _with_img2(_template(fingerprint=None))),
@@ -177,7 +182,7 @@ TEMPLATE_CASES = [
         _with_img2(_template(values=None, values_b64=_b64_floats([float("nan")] + [0.1] * 127))),
     ),
     Case("img1 is a template", 400, "bad_request", lambda p: _json(img1=_template(), img2=b64(_photos(p)[1]))),
-    Case("references is an object", 400, "bad_request", _refs({"id": "a", "template": _template()})),
+    Case("references is an object (not a packed gallery)", 400, "invalid_template", _refs({"id": "a", "template": _template()})),
     Case("references is empty", 400, "bad_request", _refs([])),
     Case("reference without id", 400, "bad_request", _refs([{"template": _template()}])),
     Case("reference id is a number", 400, "bad_request", _refs([{"id": 7, "template": _template()}])),
@@ -192,6 +197,10 @@ TEMPLATE_CASES = [
         _refs([_ref(1), {"id": "d", "template": {**_template(), **_tag("face-embedder-dlib")}}]),
     ),
     Case("1,001 references (MAX_REFERENCES is 1,000)", 413, "too_many_references", _refs([_ref(i) for i in range(1001)])),
+    Case("packed gallery with too few bytes", 400, "invalid_template", _refs(_packed(3, values_b64=_b64_floats([0.1] * 300)))),
+    Case("packed gallery with repeated ids", 400, "bad_request", _refs(_packed(2, ids=["a", "a"]))),
+    Case("packed gallery of another model", 422, "template_mismatch", _refs(_packed(2, **_tag("face-embedder-dlib")))),
+    Case("packed gallery of 1,001 ids", 413, "too_many_references", _refs(_packed(1001))),
     Case("references of 600,000 values", 413, "too_many_values", _refs([_ref(0, values=[0] * 600_000)])),
     Case(
         "img2 and references together",

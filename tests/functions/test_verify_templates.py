@@ -124,6 +124,11 @@ def test_probe_against_1000_references_ranks_the_right_identity_first(client, fa
         pair = post(client, img1=b64((face_photos / probe).read_bytes()), img2=obama)
         assert abs(pair["distance"] - body["best"]["distance"]) <= 1e-6
         assert body["embeddings"]["img1"]["dims"] == 128
+        # The same gallery packed (one tag, one base64 string): the same ranking and distance.
+        rows = np.asarray([r["template"]["values"] for r in references], "<f4")
+        gallery = {**tag, "ids": [r["id"] for r in references], "values_b64": b64(rows.tobytes())}
+        packed = post(client, img1=b64((face_photos / probe).read_bytes()), references=gallery)
+        assert packed["best"] == body["best"] and packed["matches"] == body["matches"]
     # A probe whose identity is not among the references matches nobody; best is still named.
     without = [r for r in references if r["id"] != "biden"]
     body = post(client, img1=b64((face_photos / "biden.jpg").read_bytes()), references=without)

@@ -4,16 +4,17 @@
 verify_face is served as deployed (functions-framework, one gunicorn worker, harness.start)
 with MAX_REFERENCES raised to the largest count measured. One probe photo (obama2.jpg) is
 sent with N reference templates (one real, from obama.jpg; the rest synthetic unit vectors
-with the served embedder's tag), as JSON number lists (`values`) and as base64 float32
-(`values_b64`). The probe's embedding is cached after the first request (EMBEDDING_CACHE_SIZE
-is left at its default), so the time beyond the pair's is what the N references cost:
+with the served embedder's tag), as JSON number lists (`values`), as base64 float32
+(`values_b64`), and as one packed gallery (`{ids, tag, values_b64}`). The probe's embedding
+is cached after the first request (EMBEDDING_CACHE_SIZE is left at its default), so the
+time beyond the pair's is what the N references cost:
 reading the body, checking each template, one matrix product, ranking and the answer.
 
 Per row: body size, client-side median and p95 latency over --requests requests, the
 server's own `compare` stage (median), the serving process's RSS after the row and its
 peak (VmHWM) growth over the run so far. In-process rows add the memory the parsed body
-and the checked references take (tracemalloc: Python objects and numpy arrays). A first row, N = 0, is a pair request (photo +
-one template) as the baseline. Also printed: in-process timings of the parts (no HTTP).
+and the checked references take (tracemalloc: Python objects and numpy arrays). A first
+row, N = 0, is a pair request (photo + one template) as the baseline. Also printed: in-process timings of the parts (no HTTP).
 
     nice python tools/measure/references.py --requests 20 --counts 1,100,1000,5000
 """
@@ -50,6 +51,7 @@ def peak_mb(pid: int) -> float:
 
 
 def filler(n: int, tag: dict, packed: bool, seed: int = 14) -> list[dict]:
+    """n synthetic references: random unit vectors with the served tag."""
     rows = np.random.default_rng(seed).standard_normal((n, tag["dims"])).astype("<f4")
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     if packed:
@@ -118,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm RSS before the rows: {rss0:.1f} MiB (peak so far {peak_mb(pid):.1f} MiB)\n")
         print("| references | encoding | body | median ms | p95 ms | server compare ms | RSS after MiB | peak growth MiB |")
         print("|---:|---|---:|---:|---:|---:|---:|---:|")
-        rows = [(0, "values")] + [(n, enc) for n in counts for enc in ("values", "values_b64")]
+        rows = [(0, "values")] + [(n, enc) for n in counts for enc in ("values", "values_b64", "packed")]
         for n, encoding in rows:
             if n == 0:
                 body = json.dumps({"img1": probe_b64, "img2": template}).encode()
+            elif encoding == "packed":  # one tag and one base64 string for the whole gallery
+                vectors = [template["values"]] + [r["template"]["values"] for r in filler(n - 1, tag, False)]
+                gallery = {"ids": ["obama"] + [f"ref-{i}" for i in range(n - 1)], **tag}
+                gallery["values_b64"] = base64.b64encode(np.asarray(vectors, "<f4").tobytes()).decode()
+                body = json.dumps({"img1": probe_b64, "references": gallery}).encode()
             else:
                 references = [{"id": "obama", "template": template}, *filler(n - 1, tag, encoding == "values_b64")]
                 body = json.dumps({"img1": probe_b64, "references": references}).encode()

@@ -135,3 +135,48 @@ def test_confidence_is_the_fitted_logistic_curve():
     assert contract.confidence_of(27.0 / 40.0) == pytest.approx(0.5)
     assert contract.confidence_of(0.0) > 0.999999 and contract.confidence_of(2.0) < 1e-20
     assert EmbedderContract.from_meta({k: v for k, v in meta.items() if k != "confidence"}).confidence_of(0.3) is None
+
+
+def packed(rows: np.ndarray, ids: list | None = None, **changes) -> dict:
+    out = {
+        "ids": ids if ids is not None else [f"r{i}" for i in range(len(rows))],
+        "model": TAG.model,
+        "version": TAG.version,
+        "fingerprint": TAG.fingerprint,
+        "dims": TAG.dims,
+        "values_b64": base64.b64encode(np.asarray(rows, "<f4").tobytes()).decode(),
+        **changes,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def test_a_packed_gallery_is_the_same_gallery_as_the_list():
+    rows = vectors(40)
+    listed, one = read_references(_refs(40), TAG, 40), read_references(packed(rows), TAG, 40)
+    assert one.ids == listed.ids and np.array_equal(one.vectors, listed.vectors)
+
+
+@pytest.mark.parametrize(
+    "value, error, words",
+    [
+        (packed(vectors(3), extra=1), BadRequest, "packed gallery with exactly"),
+        (packed(vectors(3), model="face-embedder-dlib"), Unprocessable, "face-embedder-dlib"),
+        (packed(vectors(3), ids="r0,r1,r2"), BadRequest, "non-empty list"),
+        (packed(vectors(3), ids=["a", 2, "c"]), BadRequest, "strings of 1 to 256"),
+        (packed(vectors(3), ids=["a", "", "c"]), BadRequest, "strings of 1 to 256"),
+        (packed(vectors(3), ids=["a", "a", "c"]), BadRequest, "more than once"),
+        (packed(vectors(3), ids=["a", "b"]), BadRequest, "2 ids x 8 float32 = 64 bytes"),
+        (packed(np.vstack([vectors(2), np.full((1, 8), np.inf)])), BadRequest, "row 2"),
+        (packed(np.vstack([np.zeros((1, 8)), vectors(2)])), BadRequest, "row 0"),
+        (packed(vectors(3), values_b64=3), BadRequest, "base64 string"),
+    ],
+)
+def test_malformed_packed_galleries_are_refused_naming_the_problem(value, error, words):
+    with pytest.raises(error) as caught:
+        read_references(value, TAG, 10)
+    assert words in caught.value.message, caught.value.message
+
+
+def test_a_packed_gallery_over_the_limit_is_413():
+    with pytest.raises(PayloadTooLarge):
+        read_references(packed(vectors(11)), TAG, 10)
