@@ -59,10 +59,18 @@ def filler(n: int, tag: dict, packed: bool, seed: int = 14) -> list[dict]:
     return [{"id": f"ref-{i}", "template": {**tag, "values": [float(str(v)) for v in r]}} for i, r in enumerate(rows)]
 
 
-def post(conn, body: bytes) -> tuple[int, dict, float]:
-    started = time.perf_counter()
-    status, raw = harness.send(conn, harness.Request("bench", body))
-    return status, json.loads(raw), (time.perf_counter() - started) * 1000
+def post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, dict, float]:
+    """One POST on a keep-alive connection; reconnects once when the server dropped it."""
+    for attempt in (1, 2):
+        started = time.perf_counter()
+        try:
+            status, raw = harness.send(conn, harness.Request("bench", body))
+            return status, json.loads(raw), (time.perf_counter() - started) * 1000
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def in_process(tag: dict, probe: np.ndarray, n: int) -> dict[str, float]:
@@ -151,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             parts = in_process(tag, probe, n)
             print(f"  {n:>6,} references: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+    except Exception:
+        print(server.log_tail(3000), file=sys.stderr)
+        raise
     finally:
         server.stop()
     return 0
