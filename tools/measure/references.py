@@ -94,6 +94,12 @@ def in_process(tag: dict, probe: np.ndarray, n: int) -> dict[str, float]:
     t = time.perf_counter()
     np.argsort(d, kind="stable")
     out["rank"] = (time.perf_counter() - t) * 1000
+    rows = np.asarray([r["template"]["values"] for r in refs], "<f4")
+    packed = {"ids": [r["id"] for r in refs], **tag, "values_b64": base64.b64encode(rows.tobytes()).decode()}
+    packed_body = json.dumps(packed).encode()
+    t = time.perf_counter()
+    read_references(parse_json(packed_body, 10**8, float32_floats=False), TemplateTag(**tag), n)
+    out["packed parse+check"] = (time.perf_counter() - t) * 1000
     del refs, gallery
     tracemalloc.start()
     refs = parse_json(body, 10**8, float32_floats=False)
@@ -102,6 +108,12 @@ def in_process(tag: dict, probe: np.ndarray, n: int) -> dict[str, float]:
     distances_to(probe, gallery.vectors, "cosine")
     out["MiB parsed"] = parsed / MB
     out["MiB peak"] = tracemalloc.get_traced_memory()[1] / MB
+    del refs, gallery
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    gallery = read_references(parse_json(packed_body, 10**8, float32_floats=False), TemplateTag(**tag), n)
+    distances_to(probe, gallery.vectors, "cosine")
+    out["packed MiB peak"] = (tracemalloc.get_traced_memory()[1] - base) / MB
     tracemalloc.stop()
     return out
 
