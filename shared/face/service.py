@@ -58,7 +58,7 @@ def answer(verifier: FaceVerifier, photos: dict[str, bytes], values: dict[str, A
     """The answer to one request: `photos` (field -> bytes) and `values` (field -> parsed JSON)."""
     if "img1" not in photos:
         raise BadRequest(f"img1 must be a base64 string, got {type(values.get('img1')).__name__}")
-    if "img2" in photos and "references" in values:
+    if ("img2" in photos or "img2" in values) and "references" in values:
         raise BadRequest("send either img2 or references, not both")
     if "max_faces" in values and ("img2" in photos or "img2" in values or "references" in values):
         raise BadRequest("max_faces is for a photo-only request (img1 alone); a comparison uses the selected face of each photo")

@@ -203,6 +203,12 @@ TEMPLATE_CASES = [
     Case("packed gallery of 1,001 ids", 413, "too_many_references", _refs(_packed(1001))),
     Case("references of 600,000 values", 413, "too_many_values", _refs([_ref(0, values=[0] * 600_000)])),
     Case(
+        "img2 template and references together",
+        400,
+        "bad_request",
+        lambda p: _json(img1=b64(_photos(p)[0]), img2=_template(), references=[_ref(1)]),
+    ),
+    Case(
         "img2 and references together",
         400,
         "bad_request",
