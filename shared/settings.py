@@ -176,6 +176,9 @@ class Settings:
     hand_image_side: longest side, in pixels, a photo is scaled down to before hands are
         looked for (MediaPipe's hand models see 192 and 224 px crops; 640 px measured as
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
+    max_references: most stored templates one verify request may compare its photo with
+        (`references`); each costs about 1.8 KB of JSON (0.8 KB as values_b64) and 7 KB of
+        memory while the request is read (docs/scaling.md).
     """
 
     face_detector_model: str
@@ -220,6 +223,7 @@ class Settings:
     hand_landmark_model: str = str(MODELS_DIR / "hand-landmarks")
     max_photo_frames: int = 64
     hand_image_side: int = 640
+    max_references: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -270,6 +274,7 @@ class Settings:
             hand_landmark_model=_text("HAND_LANDMARK_MODEL", str(MODELS_DIR / "hand-landmarks")),
             max_photo_frames=_number("MAX_PHOTO_FRAMES", 64, int, 1, 1024),
             hand_image_side=_number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
+            max_references=_number("MAX_REFERENCES", 1000, int, 1, 10_000),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")

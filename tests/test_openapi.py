@@ -46,6 +46,18 @@ def test_description_covers_both_functions_and_every_status():
         assert {"200", "400", "401", "413", "415", "422", "503"} <= statuses
 
 
+def test_description_covers_the_verify_request_shapes():
+    """Issue 14's shapes are in the description, so schemathesis generates them: a template
+    as img2, references, return_embeddings and max_faces; three answer schemas."""
+    post = schema.raw_schema["paths"]["/verify_face"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["img1"]
+    assert {"img2", "references", "return_embeddings", "max_faces"} <= set(body["properties"])
+    assert {"$ref": "#/components/schemas/Template"} in body["properties"]["img2"]["oneOf"]
+    answers = post["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["Verification", "Search", "PhotoFaces"]
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_served_functions_conform_to_the_description(case, servers):

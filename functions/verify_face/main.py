@@ -1,7 +1,9 @@
-"""verify_face: two photos -> same person or not.
+"""verify_face: two photos -> same person or not; a photo against stored templates; a photo's faces.
 
 POST `img1` and `img2` as multipart files, or as base64 strings (data URIs allowed) in a
-JSON body. GET answers health (details with the API key).
+JSON body; `img2` may be a stored template instead, `references` many of them, and `img1`
+alone returns its faces with their templates (shared/face/service.py). GET answers health
+(details with the API key).
 """
 
 from __future__ import annotations
@@ -49,5 +51,7 @@ def verify_face(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         return edge.health(request, verifier)
     edge.admit(request)
-    photos = edge.read_files(request, ("img1", "img2"))
-    return edge.answer(verifier.get().verify(photos["img1"], photos["img2"]).to_dict())
+    from shared.face import service  # in the worker, on the first request (see _load)
+
+    body = edge.read_inputs(request, service.FIELDS, service.PHOTO_FIELDS, service.value_limits(settings.max_references))
+    return edge.answer(service.answer(verifier.get(), body.photos, body.values))

@@ -50,6 +50,7 @@ class MemoryGuard:
         self.refused = 0
         self.in_flight = 0
         self.idle_low_mb: float | None = None  # lowest RSS seen with nothing in flight
+        self.watching = False  # the idle watchdog (watch) runs in this process
         # gc.collect() on a big heap costs up to ~100s of ms: not on every request.
         self.relieve_interval_s = 2.0
         self._relieved_at = -1e9
@@ -138,6 +139,7 @@ class MemoryGuard:
 
         thread = threading.Thread(target=loop, name="memory-watch", daemon=True)
         thread.start()
+        self.watching = True
         return thread
 
     def status(self) -> dict[str, Any]:
@@ -152,6 +154,7 @@ class MemoryGuard:
             "in_flight": self.in_flight,
             "idle_low_mb": None if self.idle_low_mb is None else round(self.idle_low_mb, 1),
             "refused": self.refused,
+            "recycle_watch": self.watching,
         }
 
 

@@ -52,8 +52,12 @@ class Edge:
         self._local = threading.local()
         self.limiter = RateLimiter.from_settings(name, settings)  # None without RATE_LIMITS
         tuned = tune_malloc(settings.malloc_arenas, settings.malloc_mmap_threshold_kb * 1024)
-        if settings.memory_recycle and under_gunicorn():
-            self.guard.watch(recycle=lambda: os.kill(os.getpid(), signal.SIGTERM))
+        # functions-framework builds the app (imports main.py, so this runs) in gunicorn's
+        # master, before it forks the worker and before gunicorn is even imported: the
+        # watchdog can only start in the worker, on its first request (_watch_once).
+        self._born_pid = os.getpid()
+        self._watch_pid = 0
+        self._watch_lock = threading.Lock()
         event(
             log,
             logging.INFO,
@@ -72,6 +76,7 @@ class Edge:
         pipeline: GET and HEAD (health) and OPTIONS (CORS preflight), all in `health`.
         MAX_REQUEST_BYTES holds for every method: a declared body over it is refused here, unread."""
         self._local.started = time.perf_counter()
+        self._watch_once()
         self._local.request = request
         self._local.admitted = False
         self._local.cors = self.cors.headers(request.headers.get("Origin", ""))
@@ -118,6 +123,14 @@ class Edge:
         """A JSON object or a multipart form: (fields, is_form); `files` (name -> repeated)
         come back as bytes, base64 decoded; a form's other fields as strings."""
         return requests.read_body(request, self.settings.max_request_bytes, max_items, files, optional)
+
+    def read_inputs(
+        self, request: Any, fields: tuple[tuple[str, ...], tuple[str, ...]], photo_fields: tuple[str, ...], limits: tuple[int, int]
+    ) -> requests.Inputs:
+        """Photos (multipart files or base64 strings) and JSON values from one body: `fields`
+        (required, optional), `limits` (most values, most object keys)."""
+        max_bytes = self.settings.max_request_bytes
+        return requests.read_inputs(request, *fields, photo_fields, max_bytes, *limits)
 
     def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
         """Binary inputs from multipart files or base64 JSON strings."""
@@ -173,12 +186,25 @@ class Edge:
             self._local.admitted = False
             self.guard.done()
 
+    def _watch_once(self) -> None:
+        """In a gunicorn worker, start the idle memory watchdog (MEMORY_RECYCLE) once: it
+        replaces the worker with SIGTERM (gunicorn's graceful exit; the master forks a new one)."""
+        if self._watch_pid == os.getpid() or not self.settings.memory_recycle:
+            return
+        with self._watch_lock:
+            if self._watch_pid != os.getpid():
+                self._watch_pid = os.getpid()
+                if in_gunicorn_worker(self._born_pid):
+                    self.guard.watch(recycle=lambda: os.kill(os.getpid(), signal.SIGTERM))
+
     def _elapsed_ms(self) -> float | None:
         started = getattr(self._local, "started", None)
         return None if started is None else round((time.perf_counter() - started) * 1000, 1)
 
 
-def under_gunicorn() -> bool:
-    """True in a gunicorn worker (functions-framework's server), where SIGTERM makes the
-    worker finish its requests and exit, and the master starts a fresh one."""
-    return "gunicorn.workers.base" in sys.modules and os.getppid() != 1
+def in_gunicorn_worker(born_pid: int) -> bool:
+    """True in a gunicorn worker (functions-framework's server) forked from the process that
+    was `born_pid` when the app was built, where SIGTERM makes the worker finish its
+    requests and exit and the master starts a fresh one. (A container's gunicorn master is
+    often PID 1, so the parent's PID tells nothing.)"""
+    return "gunicorn.workers.base" in sys.modules and os.getpid() != born_pid

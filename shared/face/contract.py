@@ -17,10 +17,13 @@ face-embedding bundles::
     "output": {"dims": 128},
     "threshold": {"metric": "cosine", "value": 0.0924,
                   "operating_points": {"strict": {"value": 0.0801, ...}, ...}}  (optional)
+    "confidence": {"kind": "logistic", "intercept": 25.1, "slope": -40.2, ...}   (optional;
+                  fitted by tools/calibrate/fit_confidence.py)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +164,16 @@ class EmbedderContract:
     threshold: float
     operating_points: dict[str, float] = field(default_factory=dict)
     crop: str = "dlib_chip"
+    confidence: tuple[float, float] | None = None
+
+    def confidence_of(self, distance: float) -> float | None:
+        """P(same person | distance) in 0..1 from the bundle's fitted logistic curve
+        (intercept, slope), None when the bundle has none."""
+        if self.confidence is None:
+            return None
+        intercept, slope = self.confidence
+        z = intercept + slope * distance
+        return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
 
     def threshold_for(self, operating_point: str) -> float:
         """The named operating point's threshold ("" = the default); BundleError if unknown."""
@@ -189,4 +202,13 @@ class EmbedderContract:
         values = {name: _number(p, "value", f"threshold.operating_points.{name}") for name, p in points.items()}
         threshold = _number(spec, "value", "threshold")
         padding = _number(pre, "padding", "preprocessing", default=0.0 if crop == "arcface" else None)
-        return cls(int(size), padding, int(dims), metric, threshold, values, crop)
+        return cls(int(size), padding, int(dims), metric, threshold, values, crop, _confidence(meta))
+
+
+def _confidence(meta: dict) -> tuple[float, float] | None:
+    if "confidence" not in meta:
+        return None
+    spec = _block(meta, "confidence")
+    if spec.get("kind") != "logistic":
+        raise BundleError(f"bundle.json confidence.kind must be 'logistic', got {spec.get('kind')!r}")
+    return _number(spec, "intercept", "confidence"), _number(spec, "slope", "confidence")

