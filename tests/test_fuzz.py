@@ -26,6 +26,7 @@ import hostile
 from shared.edge import requests
 from shared.errors import ServiceError
 from shared.images import DecodeLimits, decode_photo, inspect_image
+from shared.state.memory import tune_malloc
 
 # Pixel caps far above the defaults, so the memory budget is what stops a decode: every photo
 # decoded is estimated under 48 MiB (shared/images/cost.py), which PEAK_MB then checks.
@@ -42,8 +43,13 @@ def real_files(face_photos) -> dict[str, bytes]:
     return {"jpeg": jpeg, "png": hostile.tiny(jpeg, 320), "png32": (face_photos / "32bit.png").read_bytes()}
 
 
-def decode_or_4xx(data: bytes) -> None:
-    """Decoded to an RGB array within the estimate, or refused with a 4xx; either way bounded."""
+# As served (Edge tunes malloc at start): big buffers are mapped apart and go back to the
+# system when freed, so a decode measured again pays its own peak again.
+tune_malloc(2, 1024 * 1024)
+
+
+def _decode_once(data: bytes) -> tuple[float, float | None, float]:
+    """(peak RSS growth MB, estimate MB or None when refused, CPU s) of one decode."""
     estimate_mb = None
     start = time.process_time()
     with hostile.peak_rss() as rss:
@@ -53,11 +59,23 @@ def decode_or_4xx(data: bytes) -> None:
             estimate_mb = inspect_image(data, "img1", LIMITS).peak_bytes / 2**20
         except ServiceError as exc:
             assert 400 <= exc.status < 500, (exc.status, exc.message)
-    cpu = time.process_time() - start
-    assert rss.growth_mb < PEAK_MB, f"decoding {len(data)} bytes took {rss.growth_mb:.0f} MB"
+    return rss.growth_mb, estimate_mb, time.process_time() - start
+
+
+def decode_or_4xx(data: bytes) -> None:
+    """Decoded to an RGB array within the estimate, or refused with a 4xx; either way bounded.
+    The peak is the whole test process's: a one-time cost of this process landing inside an
+    example (seen once in CI, 29 MB around a 0.7 MB WebP decode, and gone when Hypothesis
+    replayed it) is told apart from the decode's own by measuring an over-budget example
+    once more; the decode must then fit."""
+    growth, estimate_mb, cpu = _decode_once(data)
+    budget = min(PEAK_MB, estimate_mb + 4 if estimate_mb is not None else PEAK_MB)
+    if growth > budget:
+        growth = min(growth, _decode_once(data)[0])
+    assert growth < PEAK_MB, f"decoding {len(data)} bytes took {growth:.0f} MB"
     assert cpu < CPU_S, f"decoding {len(data)} bytes took {cpu:.2f} s of CPU"
     if estimate_mb is not None:
-        assert rss.growth_mb <= estimate_mb + 4, f"decoding took {rss.growth_mb:.1f} MB, estimated {estimate_mb:.1f}"
+        assert growth <= estimate_mb + 4, f"decoding took {growth:.1f} MB, estimated {estimate_mb:.1f}"
 
 
 # ---- the photo decoder -----------------------------------------------------------------
