@@ -54,6 +54,18 @@ class Face:
         return self.box[2] * self.box[3]
 
 
+def ssd_head(bundle: Bundle, contract: DetectorContract) -> tuple[np.ndarray, tuple[int, int]]:
+    """An SSD detector bundle's anchors and the indices of its (boxes, scores) output
+    tensors; BundleError when the anchors and bundle.json's num_boxes disagree. Shared by
+    the face and palm detectors."""
+    anchors = ssd_anchors(contract.anchors)
+    outputs = bundle.model.outputs
+    indices = (tensor_index(outputs, contract.boxes_output, bundle.name), tensor_index(outputs, contract.scores_output, bundle.name))
+    if len(anchors) != contract.decoding["num_boxes"]:
+        raise BundleError(f"{bundle.name}: {len(anchors)} anchors, bundle.json says {contract.decoding['num_boxes']} boxes")
+    return anchors, indices
+
+
 class FaceDetector:
     """A BlazeFace bundle ready to find faces: `detect(rgb) -> [Face]`, thread-safe.
 
@@ -65,11 +77,7 @@ class FaceDetector:
         self.bundle = bundle
         self.name = bundle.name
         self.contract = contract = DetectorContract.from_meta(bundle.meta)
-        self._anchors = ssd_anchors(contract.anchors)
-        outputs = bundle.model.outputs
-        self._outputs = (tensor_index(outputs, contract.boxes_output, self.name), tensor_index(outputs, contract.scores_output, self.name))
-        if len(self._anchors) != contract.decoding["num_boxes"]:
-            raise BundleError(f"{self.name}: {len(self._anchors)} anchors, bundle.json says {contract.decoding['num_boxes']} boxes")
+        self._anchors, self._outputs = ssd_head(bundle, contract)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; [] when there is none."""

@@ -19,9 +19,10 @@ import numpy as np
 
 from shared.errors import BundleError
 from shared.face.contract import DetectorContract
-from shared.runtime.bundle import Bundle, tensor_index
+from shared.face.detect import ssd_head
+from shared.runtime.bundle import Bundle
 from shared.vision.geometry import Box, check_image, letterbox
-from shared.vision.ssd import decode, ssd_anchors, weighted_nms
+from shared.vision.ssd import decode, weighted_nms
 
 TASK = "hand-detection"
 # Palm keypoints, in the model's output order.
@@ -47,11 +48,7 @@ class PalmDetector:
         self.bundle = bundle
         self.name = bundle.name
         self.contract = contract = DetectorContract.from_meta(bundle.meta)
-        self._anchors = ssd_anchors(contract.anchors)
-        outputs = bundle.model.outputs
-        self._outputs = (tensor_index(outputs, contract.boxes_output, self.name), tensor_index(outputs, contract.scores_output, self.name))
-        if len(self._anchors) != contract.decoding["num_boxes"]:
-            raise BundleError(f"{self.name}: {len(self._anchors)} anchors, bundle.json says {contract.decoding['num_boxes']} boxes")
+        self._anchors, self._outputs = ssd_head(bundle, contract)
         rect = (bundle.meta.get("postprocessing") or {}).get("hand_rect")
         if not isinstance(rect, dict):
             raise BundleError("bundle.json lacks the object postprocessing.hand_rect")
