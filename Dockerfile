@@ -45,6 +45,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     MALLOC_ARENA_MAX=2
 USER 10001
 EXPOSE 8080
-# functions-framework serves FUNCTION_TARGET from functions/<target>/main.py on gunicorn
-# (WORKERS processes x THREADS threads) on PORT; exec: gunicorn gets the platform's SIGTERM.
-CMD ["/bin/sh", "-c", "exec functions-framework --target \"$FUNCTION_TARGET\" --source \"functions/$FUNCTION_TARGET/main.py\""]
+# functions/serve.py serves FUNCTION_TARGET from functions/<target>/main.py (functions-framework's
+# app) on gunicorn (WORKERS processes x THREADS threads) on PORT, each request read whole
+# before a thread sees it (slow clients: README); exec: gunicorn gets the platform's SIGTERM.
+CMD ["python", "functions/serve.py"]

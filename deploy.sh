@@ -6,7 +6,7 @@
 # build/<function>/: its main.py, a copy of shared/, only the model bundles it uses,
 # the runtime requirements.txt, LICENSE, THIRD_PARTY_NOTICES.md and a .gcloudignore.
 # The container image (both functions) is built from build/image/, staged by the same
-# code: the Dockerfile, .dockerignore, requirements.txt and app/ (functions/<name>/main.py,
+# code: the Dockerfile, .dockerignore, requirements.txt and app/ (functions/serve.py and <name>/main.py,
 # shared/, every bundle, the notices). Cloud Run services deploy that folder (Cloud Build
 # builds its Dockerfile) or an image already built from it (--image).
 set -euo pipefail
@@ -291,6 +291,7 @@ stage_image() {
   rm -rf "$dest"
   mkdir -p "$dest/app/functions"
   cp "$ROOT/Dockerfile" "$ROOT/.dockerignore" "$ROOT/requirements.txt" "$dest/"
+  cp "$ROOT/functions/serve.py" "$dest/app/functions/serve.py"  # the image's CMD
   for fn in "${ALL_FUNCTIONS[@]}"; do
     mkdir -p "$dest/app/functions/$fn"
     cp "$ROOT/functions/$fn/main.py" "$dest/app/functions/$fn/main.py"

@@ -179,6 +179,12 @@ class Settings:
     max_references: most stored templates one verify request may compare its photo with
         (`references`); each costs about 1.8 KB of JSON (0.8 KB as values_b64) and 7 KB of
         memory while the request is read (docs/scaling.md).
+    request_header_timeout_s, request_body_timeout_s, request_body_min_rate,
+    request_buffer_mb: how the serving worker reads requests before a thread sees them
+        (shared/edge/server.py): headers within the first; the body within the second
+        after them, plus a second per `request_body_min_rate` bytes it declares (0 = no
+        extension); at most `request_buffer_mb` held for unanswered requests (a larger
+        request that would pass it gets 503).
     """
 
     face_detector_model: str
@@ -224,6 +230,10 @@ class Settings:
     max_photo_frames: int = 64
     hand_image_side: int = 640
     max_references: int = 1000
+    request_header_timeout_s: float = 10.0
+    request_body_timeout_s: float = 10.0
+    request_body_min_rate: int = 16 * 1024
+    request_buffer_mb: int = 48
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -275,6 +285,10 @@ class Settings:
             max_photo_frames=_number("MAX_PHOTO_FRAMES", 64, int, 1, 1024),
             hand_image_side=_number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
             max_references=_number("MAX_REFERENCES", 1000, int, 1, 10_000),
+            request_header_timeout_s=_number("REQUEST_HEADER_TIMEOUT_S", 10.0, float, 1, 300),
+            request_body_timeout_s=_number("REQUEST_BODY_TIMEOUT_S", 10.0, float, 1, 300),
+            request_body_min_rate=_number("REQUEST_BODY_MIN_RATE", 16 * 1024, int, 0, 2**30),
+            request_buffer_mb=_number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")

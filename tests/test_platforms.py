@@ -49,7 +49,7 @@ def test_render_blueprint_shape():
     for name, fn in FUNCTIONS.items():
         s = services[name]
         assert (s["type"], s["runtime"], s["plan"], s["healthCheckPath"]) == ("web", "python", "starter", "/")  # starter: 512 MB
-        assert s["startCommand"] == f"functions-framework --target {fn} --source functions/{fn}/main.py"
+        assert s["startCommand"] == f"python functions/serve.py --target {fn}"
         env = {e["key"]: e for e in s["envVars"]}
         assert env["MEMORY_LIMIT_MB"]["value"] == "512" and env["PYTHON_VERSION"]["value"].startswith("3.11.")
         assert env["REDIS_URL"]["fromService"] == {"type": "keyvalue", "name": "tflite-functions-state", "property": "connectionString"}
@@ -97,8 +97,9 @@ def test_render_commands_serve_each_function_in_a_fresh_venv(render_venv, servic
         else:
             status, body = post(server.url, {"model": "finger-gesture", "features": [[0.0, 0.0]] * 16})
             assert status == 200 and "label" in body
-        # The interpreter is the fresh venv's (the console script's), not the test's.
-        assert psutil.Process(server.process.pid).cmdline()[0].startswith(str(render_venv))
+        # The packages are the fresh venv's (its `python` first on PATH), not the test's.
+        maps = psutil.Process(server.serving_pid()).memory_maps()
+        assert any(m.path.startswith(str(render_venv)) for m in maps), "no library of the fresh venv is loaded"
     finally:
         server.stop()
 

@@ -1,9 +1,10 @@
 """Serving harness: one function served the way the platform serves it, and the requests
 sent to it. The one place tools and tests start a function and load it.
 
-`start("verify_face")` spawns ``python -m functions_framework --target verify_face
---source functions/verify_face/main.py`` (gunicorn, one worker, as on Cloud Run) on a free
-loopback port in its own process group, waits until GET / (health) answers 200, and
+`start("verify_face")` spawns ``python functions/serve.py --target verify_face --source
+functions/verify_face/main.py`` (functions-framework's app on gunicorn, one worker, read by
+the project's buffering worker: as the image and Render serve it) on a free loopback port
+in its own process group, waits until GET / (health) answers 200, and
 returns the `Server`; `server.stop()` ends the whole group and `stop_all()` every server
 still running.
 
@@ -56,8 +57,10 @@ class Server:
     (its main.py); python; env (on top of os.environ, or instead of it when not
     inherit_env); cwd; host, port (0 = a free one); log (file for its stdout and stderr;
     None = this process's own); started_workers (worker pids when it became ready);
-    command (run instead of `python -m functions_framework ...`, e.g. an image's CMD: it
-    gets the address in HOST and PORT, functions-framework's own variables)."""
+    command (run instead of `python functions/serve.py ...`, e.g. an image's CMD: it
+    gets the address in HOST and PORT, functions-framework's own variables);
+    framework_server (serve with functions-framework's own command and gunicorn worker
+    instead, as Cloud Run functions' launcher does: for comparisons)."""
 
     function: str
     source: Path
@@ -70,6 +73,7 @@ class Server:
     log: Path | None = None
     started_workers: list[int] = field(default_factory=list)
     command: list[str] | None = None
+    framework_server: bool = False
     process: subprocess.Popen | None = field(default=None, init=False, repr=False)
     t0: float = field(default=0.0, init=False, repr=False)  # perf_counter() at spawn
 
@@ -79,10 +83,10 @@ class Server:
 
     def start(self) -> Server:
         self.port = self.port or free_port(self.host)
+        launcher = ["-m", "functions_framework"] if self.framework_server else [str(ROOT / "functions" / "serve.py")]
         cmd = [
             self.python,
-            "-m",
-            "functions_framework",
+            *launcher,
             "--target",
             self.function,
             "--source",
@@ -193,14 +197,25 @@ class Server:
             _RUNNING.remove(self)
 
 
-def start(function: str, *, env: dict[str, str] | None = None, python: str = sys.executable, timeout_s: float = 60.0) -> Server:
-    """Serve functions/`function`/main.py on a free loopback port, log to a temporary file; ready when returned."""
+def start(
+    function: str,
+    *,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+    timeout_s: float = 60.0,
+    framework_server: bool = False,
+) -> Server:
+    """Serve functions/`function`/main.py on a free loopback port, log to a temporary file; ready when returned.
+    `framework_server`: with functions-framework's own command (see Server)."""
     if function not in FUNCTIONS:
         raise ValueError(f"unknown function {function!r}; expected one of {FUNCTIONS}")
     fd, name = tempfile.mkstemp(prefix=f"{function}-", suffix=".log")
     os.close(fd)
     log = Path(name)
-    server = Server(function, ROOT / "functions" / function / "main.py", python, dict(env or {}), log=log).start()
+    server = Server(
+        function, ROOT / "functions" / function / "main.py", python, dict(env or {}), log=log, framework_server=framework_server
+    )
+    server.start()
     try:
         return server.wait_ready(timeout_s)
     except BaseException:
