@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import functions_framework
@@ -21,14 +21,24 @@ _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
 from shared.edge import Edge
-from shared.gesture.service import PHOTO_FIELDS, REQUEST_FIELDS, GestureOptions, GestureService
 from shared.runtime.lazy import Lazy
 from shared.settings import get_settings
 
+if TYPE_CHECKING:
+    from shared.gesture.service import GestureService
+
 settings = get_settings()
 edge = Edge("predict_gesture", settings)
-options = GestureOptions.from_settings(settings)
-gestures: Lazy[GestureService] = Lazy("gesture models", lambda: GestureService.load(options, edge.budget), retry_s=settings.model_retry_s)
+
+
+def _load() -> GestureService:
+    # Imported here, in the serving worker, as verify_face's pipeline is (see its main.py).
+    from shared.gesture.service import GestureOptions, GestureService
+
+    return GestureService.load(GestureOptions.from_settings(settings), edge.budget)
+
+
+gestures: Lazy[GestureService] = Lazy("gesture models", _load, retry_s=settings.model_retry_s)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
 
@@ -37,8 +47,7 @@ def predict_gesture(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         # Local gesture bundles load in milliseconds, so the detailed report shows their
         # input contracts at once; gs:// bundles wait for the first prediction.
-        return edge.health(request, gestures, load=options.all_local)
+        return edge.health(request, gestures, load=not any(m.startswith("gs://") for m in settings.gesture_models))
     edge.admit(request)
     service = gestures.get()
-    data, is_form = edge.read_body(request, service.max_values(), PHOTO_FIELDS, REQUEST_FIELDS)
-    return edge.answer(service.predict(data, is_form).to_dict())
+    return edge.answer(service.predict(edge.read(request, service.request_spec())))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import functions_framework
@@ -18,8 +18,6 @@ import functions_framework
 # The library sits beside main.py in a staged deployment, two levels up in the repo.
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
-
-from typing import TYPE_CHECKING
 
 from shared.edge import Edge
 from shared.runtime.lazy import Lazy
@@ -53,5 +51,5 @@ def verify_face(request: flask.Request) -> Any:
     edge.admit(request)
     from shared.face import service  # in the worker, on the first request (see _load)
 
-    body = edge.read_inputs(request, service.FIELDS, service.PHOTO_FIELDS, service.value_limits(settings.max_references))
-    return edge.answer(service.answer(verifier.get(), body.photos, body.values))
+    body = edge.read(request, service.request_spec(settings.max_references))
+    return edge.answer(service.answer(verifier.get(), body))

@@ -2,9 +2,11 @@
 
 A handler walks it in order, each stop once::
 
-    edge.admit(request)                # method, API key, memory (or health on GET/HEAD)
-    data = edge.read_files(...)        # or edge.read_json(...): body -> plain values
-    return edge.answer(pipeline(...))  # log; the JSON-ready dict, 200 and CORS headers
+    if edge.is_health_check(request):  # GET/HEAD (health) and OPTIONS (CORS preflight)
+        return edge.health(request, models)
+    edge.admit(request)                # method, API key, rate limits, memory
+    body = edge.read(request, SPEC)    # JSON or multipart -> typed values (shared/edge/reader.py)
+    return edge.answer(pipeline(body)) # log; the result's to_dict(), 200 and CORS headers
 
 and registers `edge.error` with functions-framework's errorhandler, so every exception,
 wherever it is raised, becomes a JSON answer in one place.
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from shared import __version__
 from shared.edge import answers, requests
@@ -28,7 +30,9 @@ from shared.edge.admission import MemoryGuard, check_api_key, has_api_key
 from shared.edge.cors import CorsPolicy
 from shared.edge.health import brief_report, detailed_report
 from shared.edge.ratelimit import RateLimiter
+from shared.edge.reader import read
 from shared.errors import MethodNotAllowed, ServiceError
+from shared.fields import RequestSpec
 from shared.logs import event, setup_logging
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
@@ -36,6 +40,12 @@ from shared.state.memory import MemoryBudget, tune_malloc
 
 log = logging.getLogger(__name__)
 HEALTH_METHODS = ("GET", "HEAD")
+
+
+class Result(Protocol):
+    """What a pipeline answers: a typed result that knows its wire form."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class Edge:
@@ -113,33 +123,15 @@ class Edge:
         self.guard.admit()
         self._local.admitted = True
 
-    def read_json(self, request: Any, max_items: int, fields: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The body's JSON object, with its top-level fields checked."""
-        data = requests.read_json(request, self.settings.max_request_bytes, max_items)
-        requests.check_fields(data, fields, optional)
-        return data
+    def read(self, request: Any, spec: RequestSpec) -> dict[str, Any]:
+        """The body (JSON or multipart) as the typed values `spec` declares (shared/edge/spec.py)."""
+        return read(request, spec, self.settings.max_request_bytes)
 
-    def read_body(self, request: Any, max_items: int, files: dict[str, bool], optional: tuple[str, ...]) -> tuple[dict[str, Any], bool]:
-        """A JSON object or a multipart form: (fields, is_form); `files` (name -> repeated)
-        come back as bytes, base64 decoded; a form's other fields as strings."""
-        return requests.read_body(request, self.settings.max_request_bytes, max_items, files, optional)
-
-    def read_inputs(
-        self, request: Any, fields: tuple[tuple[str, ...], tuple[str, ...]], photo_fields: tuple[str, ...], limits: tuple[int, int]
-    ) -> requests.Inputs:
-        """Photos (multipart files or base64 strings) and JSON values from one body: `fields`
-        (required, optional), `limits` (most values, most object keys)."""
-        max_bytes = self.settings.max_request_bytes
-        return requests.read_inputs(request, *fields, photo_fields, max_bytes, *limits)
-
-    def read_files(self, request: Any, names: tuple[str, ...]) -> dict[str, bytes]:
-        """Binary inputs from multipart files or base64 JSON strings."""
-        return requests.read_files(request, names, self.settings.max_request_bytes)
-
-    def answer(self, result: dict[str, Any]) -> answers.Answer:
-        """Log the success with its stage timings and hand the result to the framework."""
+    def answer(self, result: Result) -> answers.Answer:
+        """Log the success with its stage timings and hand the result (its `to_dict()`:
+        serialised here, at the edge) to the framework."""
         self._leave()
-        answers.strict_json(result)
+        body = answers.strict_json(result.to_dict())
         event(
             log,
             logging.INFO,
@@ -147,9 +139,9 @@ class Edge:
             function=self.name,
             status=200,
             total_ms=self._elapsed_ms(),
-            stages_ms=result.get("time_ms"),
+            stages_ms=body.get("time_ms"),
         )
-        return result, 200, self._take_cors()
+        return body, 200, self._take_cors()
 
     def error(self, exc: Exception) -> answers.Answer:
         """Any exception -> JSON answer (functions-framework's errorhandler calls this)."""

@@ -1,6 +1,7 @@
-"""Request bodies -> plain Python values, written against the request's duck type
-(`mimetype`, `content_length`, `max_content_length`, `get_data`, `files`, `form`) so the
-library never imports Flask. Every problem is a ServiceError naming the field.
+"""The body-reading primitives under shared/edge/spec.py's reader: limits, strict JSON,
+base64, field names. Written against the request's duck type (`mimetype`,
+`content_length`, `max_content_length`, `get_data`) so the library never imports Flask.
+Every problem is a ServiceError naming the field.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -124,146 +124,3 @@ def decode_base64(value: Any, field: str) -> bytes:
     if not data:
         raise BadRequest(f"{field} is empty")
     return data
-
-
-def read_files(request: Any, names: tuple[str, ...], max_bytes: int) -> dict[str, bytes]:
-    """The named binary inputs, from multipart files or from base64 strings in a JSON body."""
-    if request.mimetype == MULTIPART:
-        limit_body(request, max_bytes)
-        # Base64 text fields may be as large as the body (Flask's own default is 500 KB).
-        request.max_form_memory_size = max_bytes
-        files, form = request.files, request.form
-        check_fields({**dict.fromkeys(files, 1), **dict.fromkeys(form, 1)}, names)
-        out = {}
-        for name in names:
-            out[name] = files[name].read() if name in files else decode_base64(form[name], name)
-            if not out[name]:
-                raise BadRequest(f"{name} is empty")
-        return out
-    if request.mimetype in JSON_TYPES:
-        data = read_json(request, max_bytes, max_items=4 * len(names))  # data URIs hold one comma each
-        check_fields(data, names)
-        return {name: decode_base64(data[name], name) for name in names}
-    raise UnsupportedMediaType(f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}")
-
-
-def read_body(
-    request: Any, max_bytes: int, max_items: int, files: dict[str, bool], optional: tuple[str, ...]
-) -> tuple[dict[str, Any], bool]:
-    """A JSON object or a multipart form holding any of `files` (name -> repeated) and the
-    `optional` fields. File fields come back as bytes (a repeated one as a list of bytes):
-    from multipart files (or base64 text parts), or from base64 strings (lists of them)
-    in JSON. Returns (fields, is_form): a form's other fields stay strings."""
-    allowed = (*optional, *files)
-    if request.mimetype == MULTIPART:
-        return _read_form(request, max_bytes, files, allowed), True
-    if request.mimetype not in JSON_TYPES:
-        raise UnsupportedMediaType(f"expected Content-Type application/json or multipart/form-data, got {request.mimetype or 'none'!r}")
-    data = read_json(request, max_bytes, max_items)
-    check_fields(data, (), allowed)
-    for name, repeated in files.items():
-        if name not in data:
-            continue
-        value = data[name]
-        if not repeated:
-            data[name] = decode_base64(value, name)
-        elif not isinstance(value, list):
-            raise BadRequest(f"{name} must be a list of base64 strings, got {type(value).__name__}")
-        else:
-            data[name] = [decode_base64(v, f"{name}[{i}]") for i, v in enumerate(value)]
-    return data, False
-
-
-def _read_form(request: Any, max_bytes: int, files: dict[str, bool], allowed: tuple[str, ...]) -> dict[str, Any]:
-    limit_body(request, max_bytes)
-    request.max_form_memory_size = max_bytes  # base64 text parts may be as large as the body
-    parts, form = request.files, request.form
-    check_fields({**dict.fromkeys(parts, 1), **dict.fromkeys(form, 1)}, (), allowed)
-    out: dict[str, Any] = {}
-    for name in sorted({*parts, *form}):
-        if name in files:
-            values = [f.read() for f in parts.getlist(name)] + [decode_base64(v, name) for v in form.getlist(name)]
-            for i, value in enumerate(values):
-                if not value:
-                    raise BadRequest(f"{name} is empty" if len(values) == 1 else f"{name}[{i}] is empty")
-            if not files[name] and len(values) > 1:
-                raise BadRequest(f"{name} must be one file, got {len(values)}")
-            out[name] = values if files[name] else values[0]
-            continue
-        if name in parts:
-            raise BadRequest(f"{name} must be a text field, not a file")
-        values = form.getlist(name)
-        if len(values) != 1:
-            raise BadRequest(f"{name} must be one text field, got {len(values)}")
-        out[name] = values[0]
-    return out
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """A body of photos and JSON values. Attributes: photos (field -> bytes); values
-    (field -> the parsed JSON value: templates, lists, options)."""
-
-    photos: dict[str, bytes]
-    values: dict[str, Any]
-
-
-def _looks_like_json(text: str | bytes) -> bool:
-    start = text.lstrip()[:1]
-    return start in ("{", "[", b"{", b"[")
-
-
-def read_inputs(
-    request: Any,
-    required: tuple[str, ...],
-    optional: tuple[str, ...],
-    photo_fields: tuple[str, ...],
-    max_bytes: int,
-    max_items: int,
-    max_keys: int | None = None,
-) -> Inputs:
-    """Photos and JSON values from one body, by field name.
-
-    JSON body: a photo field holding a string is a base64 photo (data URIs allowed); any
-    other value is kept as parsed. Multipart: a photo field's file part is the photo; a
-    text part holding JSON (starting with `{` or `[`) is a value, otherwise a base64 photo;
-    every other field, file or text, is JSON text (`true`, `3`, `[...]`), parsed as
-    strictly as a JSON body. `max_items` and `max_keys` bound the values and object keys of
-    the whole body. Floats are left to the C parser (parse_json's `float32_floats=False`):
-    the caller checks the ranges of the floats it uses."""
-    if request.mimetype in JSON_TYPES:
-        data = read_json(request, max_bytes, max_items, max_keys, float32_floats=False)
-        check_fields(data, required, optional)
-        photos = {k: decode_base64(v, k) for k, v in data.items() if k in photo_fields and isinstance(v, str)}
-        return Inputs(photos, {k: v for k, v in data.items() if k not in photos})
-    if request.mimetype != MULTIPART:
-        raise UnsupportedMediaType(f"expected multipart/form-data or application/json, got {request.mimetype or 'no Content-Type'!r}")
-    limit_body(request, max_bytes)
-    request.max_form_memory_size = max_bytes  # base64 and JSON text fields may be as large as the body
-    files, form = request.files, request.form
-    check_fields({**dict.fromkeys(files, 1), **dict.fromkeys(form, 1)}, required, optional)
-    photos, texts = {}, {}
-    for name in files:
-        data = files[name].read()
-        if not data:
-            raise BadRequest(f"{name} is empty")
-        if name in photo_fields:
-            photos[name] = data
-        else:
-            texts[name] = data
-    for name in form:
-        text = form[name]
-        if name in photo_fields and not _looks_like_json(text):
-            photos[name] = decode_base64(text, name)
-        else:
-            texts[name] = text.encode()
-    items, keys = (sum(raw.count(c) for raw in texts.values()) for c in (b",", b":"))
-    if items + len(texts) > max_items or (max_keys is not None and keys > max_keys):
-        message = f"request fields hold about {items + len(texts)} values and {keys} object keys; the limits are {max_items} and {max_keys}"
-        raise PayloadTooLarge(message, code="too_many_values")
-    values = {}
-    for name, raw in texts.items():
-        if not raw.strip():
-            raise BadRequest(f"{name} is empty; expected JSON text")
-        values[name] = parse_json(raw, max_items, name, max_keys, float32_floats=False)
-    return Inputs(photos, values)

@@ -8,68 +8,68 @@ The request shapes, by which fields are present besides the photo `img1`:
     (neither)                  the photo's faces and templates      search.photo_faces()
 
 Options: `return_embeddings` (true/false, default false) adds the photos' templates to a
-comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. Options are
-never coerced: "true", 1 or 2.0 are refused, not read as true or 2.
+comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. The fields
+and their kinds are `request_spec`'s; the edge reads them (nothing coerced).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest
-from shared.face.search import photo_faces, search
+from shared.face.search import Search, photo_faces, search
 from shared.face.templates import read_references, read_template
-from shared.face.verify import FaceVerifier
+from shared.face.verify import FaceVerifier, Verification
+from shared.fields import Field, RequestSpec
 
-REQUIRED = ("img1",)
-OPTIONAL = ("img2", "references", "return_embeddings", "max_faces")
-FIELDS = (REQUIRED, OPTIONAL)
-PHOTO_FIELDS = ("img1", "img2")
 MAX_FACES = 10
 MAX_TEMPLATE_DIMS = 512  # the widest embedder the value count below allows for
 VALUES_PER_REFERENCE = MAX_TEMPLATE_DIMS + 8  # numbers, the id, the tag strings (counted by commas)
-
-
 KEYS_PER_REFERENCE = 16  # id, template, its 5 keys, and colons inside the strings
 
 
-def value_limits(max_references: int) -> tuple[int, int]:
-    """(most JSON values, most object keys) a verify body may hold, counted before parsing:
-    the templates of `max_references` references and one img2, at MAX_TEMPLATE_DIMS numbers
-    each, and the rest. Keys are bounded apart: a key costs ten times a number once parsed."""
-    return (max_references + 1) * VALUES_PER_REFERENCE + 64, (max_references + 1) * KEYS_PER_REFERENCE + 64
+def request_spec(max_references: int) -> RequestSpec:
+    """verify_face's request. Values and object keys are counted before parsing: the
+    templates of `max_references` references and one img2, at MAX_TEMPLATE_DIMS numbers
+    each, and the rest; keys apart (a key costs ten times a number once parsed). Floats
+    are left to the C parser: templates check the ranges of theirs all at once."""
+    fields = (
+        Field("img1", "photo", required=True),
+        Field("img2", "photo_or_json"),  # a photo, or a stored template
+        Field("references", "json"),
+        Field("return_embeddings", "flag"),
+        Field("max_faces", "integer", low=1, high=MAX_FACES),
+    )
+    values = (max_references + 1) * VALUES_PER_REFERENCE + 64
+    keys = (max_references + 1) * KEYS_PER_REFERENCE + 64
+    return RequestSpec(fields, values, keys, float32_floats=False)
 
 
-def _flag(values: dict[str, Any], name: str) -> bool:
-    value = values.get(name, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false, got {type(value).__name__} {str(value)[:40]!r}")
-    return value
+@dataclass(frozen=True)
+class _PhotoFaces:
+    """A photo's faces on the wire (shared.face.search.photo_faces)."""
+
+    answer: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.answer
 
 
-def _max_faces(values: dict[str, Any]) -> int:
-    value = values.get("max_faces", 1)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FACES:
-        raise BadRequest(f"max_faces must be an integer from 1 to {MAX_FACES}, got {str(value)[:40]}")
-    return value
-
-
-def answer(verifier: FaceVerifier, photos: dict[str, bytes], values: dict[str, Any]) -> dict[str, Any]:
-    """The answer to one request: `photos` (field -> bytes) and `values` (field -> parsed JSON)."""
-    if "img1" not in photos:
-        raise BadRequest(f"img1 must be a base64 string, got {type(values.get('img1')).__name__}")
-    if ("img2" in photos or "img2" in values) and "references" in values:
+def answer(verifier: FaceVerifier, body: dict[str, Any]) -> Verification | Search | _PhotoFaces:
+    """The answer to one request: `body` as shared/edge/reader.py read it by request_spec."""
+    img2 = body.get("img2")
+    if img2 is not None and "references" in body:
         raise BadRequest("send either img2 or references, not both")
-    if "max_faces" in values and ("img2" in photos or "img2" in values or "references" in values):
+    if "max_faces" in body and (img2 is not None or "references" in body):
         raise BadRequest("max_faces is for a photo-only request (img1 alone); a comparison uses the selected face of each photo")
-    if "references" in values:
-        gallery = read_references(values["references"], verifier.tag, verifier.options.max_references)
-        return search(verifier, photos["img1"], gallery, return_embeddings=_flag(values, "return_embeddings")).to_dict()
-    if "img2" in photos:
-        return verifier.verify(photos["img1"], photos["img2"], return_embeddings=_flag(values, "return_embeddings")).to_dict()
-    if "img2" in values:
-        template = read_template(values["img2"], "img2", verifier.tag)
-        return verifier.verify(photos["img1"], template, return_embeddings=_flag(values, "return_embeddings")).to_dict()
-    if "return_embeddings" in values:
-        _flag(values, "return_embeddings")  # a photo-only answer always holds its templates; only refuse a non-boolean
-    return photo_faces(verifier, photos["img1"], _max_faces(values))
+    embeddings = body.get("return_embeddings", False)
+    if "references" in body:
+        gallery = read_references(body["references"], verifier.tag, verifier.options.max_references)
+        return search(verifier, body["img1"], gallery, return_embeddings=embeddings)
+    if isinstance(img2, bytes):
+        return verifier.verify(body["img1"], img2, return_embeddings=embeddings)
+    if img2 is not None:
+        return verifier.verify(body["img1"], read_template(img2, "img2", verifier.tag), return_embeddings=embeddings)
+    # A photo-only answer always holds its templates: return_embeddings changes nothing.
+    return _PhotoFaces(photo_faces(verifier, body["img1"], body.get("max_faces", 1)))

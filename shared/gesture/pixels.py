@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
+from shared.errors import PayloadTooLarge, Unprocessable
 from shared.gesture.contract import Missing
-from shared.hands.finder import MAX_HANDS, FrameHands, HandFinder
+from shared.hands.finder import FrameHands, HandFinder
 from shared.hands.landmarks import HandLandmarks
 from shared.images import DecodeLimits, Photo, decode_photo, inspect_image
 from shared.state.memory import MemoryBudget
@@ -95,23 +95,6 @@ def missing_note(missing: Missing, frames_without: int) -> str:
         "refuse": "this model refuses frames without a hand",
     }.get(missing.policy, missing.policy)
     return f"{frames_without} frame(s) without a hand; missing-value policy {missing.policy!r}: {rule}"
-
-
-def parse_flag(value: Any, name: str, form: bool) -> bool:
-    """A strict boolean: JSON true/false, or the form text "true"/"false"."""
-    if form and value in ("true", "false"):
-        return bool(value == "true")
-    if not form and isinstance(value, bool):
-        return value
-    raise BadRequest(f"{name} must be true or false, got {str(value)[:20]!r}")
-
-
-def parse_max_hands(value: Any, form: bool) -> int:
-    if form and value in ("1", "2"):
-        return int(value)
-    if not form and not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= MAX_HANDS:
-        return value
-    raise BadRequest(f"max_hands must be 1 or 2, got {str(value)[:20]!r}")
 
 
 def photo_list(data: dict[str, Any], max_photos: int) -> tuple[list[bytes], str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
+from shared.fields import Field, RequestSpec
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
 from shared.hands.options import HandOptions
@@ -25,9 +26,9 @@ if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on t
     from shared.gesture.pixels import PhotoHands
     from shared.hands.finder import HandFinder
 
-REQUEST_FIELDS = ("landmarks", "features", "model", "top_k", "image_size", "return_landmarks", "max_hands")
-PHOTO_FIELDS = {"image": False, "frames": True}  # photo field -> repeated: image (one photo), frames (photos in order)
+PHOTO_FIELDS = ("image", "frames")  # one photo, or photos in order
 INPUT_FORMS = ("landmarks", "features", "image", "frames")
+MAX_HANDS = 2
 PHOTO_ONLY = ("return_landmarks", "max_hands")
 DEFAULT_TOP_K = 3
 LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the widest documented form
@@ -111,15 +112,30 @@ class GestureService:
         widest = max(max(c.contract.features_per_frame for c in self.classifiers.values()), LANDMARK_VALUES)
         return self.max_frames * widest + 64
 
+    def request_spec(self) -> RequestSpec:
+        """predict_gesture's request, for the edge's reader (shared/edge/reader.py). The
+        frames and top_k (bounded by the model's labels) are judged here, in `predict`."""
+        fields = (
+            Field("landmarks", "json"),
+            Field("features", "json"),
+            Field("model", "text"),
+            Field("top_k", "json"),
+            Field("image_size", "json"),
+            Field("return_landmarks", "flag"),
+            Field("max_hands", "integer", low=1, high=MAX_HANDS),
+            Field("image", "photo"),
+            Field("frames", "photos"),
+        )
+        return RequestSpec(fields, self.max_values())
+
     def describe(self) -> dict[str, Any]:
         """Every bundle's input contract, as GET shows it."""
         hands = {"hand_models": self.hands.status()} if self.hands is not None else {}
         return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()], **hands}
 
-    def predict(self, data: dict[str, Any], is_form: bool = False) -> Prediction | PhotoPrediction:
-        """Answer one request body (fields already checked against REQUEST_FIELDS and
-        PHOTO_FIELDS; photos as bytes). `is_form`: the body was a multipart form, whose
-        scalar fields are text."""
+    def predict(self, data: dict[str, Any]) -> Prediction | PhotoPrediction:
+        """Answer one request body, as the edge read it by `request_spec` (photos as bytes,
+        flags as bools)."""
         max_frames = self.max_frames
         forms = [f for f in INPUT_FORMS if f in data]
         if len(forms) != 1:
@@ -128,10 +144,10 @@ class GestureService:
         n_labels = len(clf.labels)
         top_k = min(DEFAULT_TOP_K, n_labels)
         if "top_k" in data:
-            top_k = parse_top_k(_form_int(data["top_k"]) if is_form else data["top_k"], n_labels)
+            top_k = parse_top_k(data["top_k"], n_labels)
         form = forms[0]
         if form in PHOTO_FIELDS:
-            return self._predict_photos(clf, data, top_k, is_form)
+            return self._predict_photos(clf, data, top_k)
         extra = [f for f in PHOTO_ONLY if f in data]
         if extra:
             raise BadRequest(f"{', '.join(extra)} applies to photos (image or frames) only")
@@ -146,7 +162,7 @@ class GestureService:
             frames = Frames("features", parse_features(data["features"], clf.contract.features_per_frame, max_frames))
         return clf.predict(frames, top_k)
 
-    def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int, is_form: bool) -> PhotoPrediction:
+    def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int) -> PhotoPrediction:
         from shared.gesture import pixels
 
         if "image_size" in data:
@@ -155,9 +171,7 @@ class GestureService:
             raise BadRequest(f"model {clf.name} takes features, not landmarks found in photos")
         if self.hands is None:
             raise BadRequest("this instance has no hand models configured; send landmarks", code="no_hand_models")
-        max_hands = pixels.parse_max_hands(data["max_hands"], is_form) if "max_hands" in data else 1
-        show = pixels.parse_flag(data["return_landmarks"], "return_landmarks", is_form) if "return_landmarks" in data else False
-        options = pixels.PhotoOptions(max_hands=max_hands, return_landmarks=show)
+        options = pixels.PhotoOptions(max_hands=data.get("max_hands", 1), return_landmarks=data.get("return_landmarks", False))
         photos, field = pixels.photo_list(data, self.options.max_photos)
         finder = self.hands.get()
         found = pixels.find_hands(finder, photos, field, self.options.decode, self._budget, options.max_hands)
@@ -193,8 +207,3 @@ def _load_hands(options: HandOptions) -> HandFinder:
     from shared.hands.finder import HandFinder
 
     return HandFinder.load(options)
-
-
-def _form_int(value: Any) -> Any:
-    """A form's text "3" -> 3; anything else is left for the field's own check to refuse."""
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else value

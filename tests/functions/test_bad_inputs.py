@@ -393,7 +393,7 @@ def _hand_landmarks(rows) -> list:
 GESTURE_CASES = [
     Case("empty body", 400, "bad_request", lambda r: _raw(b"")),
     Case("json without content type", 415, "unsupported_media_type", lambda r: _raw(json.dumps({"features": _history(r)}).encode(), None)),
-    Case("multipart with features as a file", 400, "bad_request", lambda r: _multipart(features=b"[[0.1, 0.2]]")),
+    Case("multipart with features as a file of broken JSON", 400, "bad_request", lambda r: _multipart(features=b"[[0.1, 0.2")),
     Case("multipart with two image files", 400, "bad_request", lambda r: _multipart_parts(image=[b"x", b"y"])),
     Case("multipart image that is not an image", 415, "unsupported_image", lambda r: _multipart(image=b"%PDF-1.4 not a photo" * 20)),
     Case("multipart frames with an empty one", 400, "bad_request", lambda r: _multipart_parts(frames=[b"x", b""])),

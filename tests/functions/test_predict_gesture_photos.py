@@ -258,10 +258,10 @@ BAD_FORMS = [
     ("return_landmarks True", {"image": [b"IMAGE"]}, {"return_landmarks": "True"}, 400, "bad_request"),
     ("return_landmarks 1", {"image": [b"IMAGE"]}, {"return_landmarks": "1"}, 400, "bad_request"),
     ("max_hands 3", {"image": [b"IMAGE"]}, {"max_hands": "3"}, 400, "bad_request"),
-    ("max_hands ' 2'", {"image": [b"IMAGE"]}, {"max_hands": " 2"}, 400, "bad_request"),
+    ("max_hands 2.0", {"image": [b"IMAGE"]}, {"max_hands": "2.0"}, 400, "bad_request"),
     ("top_k minus one", {"image": [b"IMAGE"]}, {"top_k": "-1"}, 400, "bad_request"),
     ("top_k 99", {"image": [b"IMAGE"]}, {"top_k": "99"}, 400, "bad_request"),
-    ("model as a file", {"image": [b"IMAGE"], "model": [b"hand-sign"]}, {}, 400, "bad_request"),
+    ("model twice", {"image": [b"IMAGE"], "model": [b"hand-sign", b"hand-sign"]}, {}, 400, "bad_request"),
     ("landmarks as a file", {"landmarks": [b"[[0.1, 0.2]]"]}, {}, 400, "bad_request"),
     ("a gif as the image", {"image": [b"GIF"]}, {}, 422, "multi_frame_image"),
 ]

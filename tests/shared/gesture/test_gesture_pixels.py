@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.errors import BadRequest
 from shared.gesture.contract import Missing
-from shared.gesture.pixels import PhotoHands, hand_dict, missing_note, parse_flag, parse_max_hands
+from shared.gesture.pixels import PhotoHands, hand_dict, missing_note
 from shared.hands.finder import FrameHands
 from shared.hands.landmarks import HandLandmarks
 from shared.hands.rect import RotatedRect
@@ -41,14 +40,3 @@ def test_landmark_frames_take_each_frames_first_hand_and_nan_where_none():
 def test_missing_note_names_the_policy(policy, words):
     note = missing_note(Missing(policy, 0.0), 2)
     assert note.startswith("2 frame(s) without a hand") and repr(policy) in note and words in note
-
-
-def test_flags_and_max_hands_are_strict():
-    assert parse_flag(True, "f", form=False) is True and parse_flag("false", "f", form=True) is False
-    for value, form in (("true", False), (1, False), ("True", True), ("1", True), (None, False)):
-        with pytest.raises(BadRequest):
-            parse_flag(value, "f", form)
-    assert parse_max_hands(2, form=False) == 2 and parse_max_hands("1", form=True) == 1
-    for value, form in ((3, False), (0, False), (True, False), ("2", False), (2.0, False), ("3", True), (" 2", True)):
-        with pytest.raises(BadRequest):
-            parse_max_hands(value, form)
