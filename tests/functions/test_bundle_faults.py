@@ -63,9 +63,7 @@ def test_verify_face_with_a_nan_threshold_answers_503_naming_bundle_and_field_at
         )
 
 
-def test_predict_gesture_photos_with_a_hand_bundle_missing_its_rotation_keypoints_answer_503_naming_bundle_and_field(
-    monkeypatch, tmp_path
-):
+def test_predict_gesture_photos_with_a_hand_bundle_missing_its_rotation_keypoints_answer_503_naming_bundle_and_field(monkeypatch, tmp_path):
     def drop_rotation_keypoints(meta: dict) -> None:
         rect = meta["postprocessing"]["hand_rect"]
         del rect["rotation_start_keypoint"], rect["rotation_end_keypoint"]
