@@ -1,9 +1,11 @@
 """Model bundles: a folder (local or under gs://) holding `model.tflite` and `bundle.json`.
 
-`load_bundle(source, options)` reads `bundle.json` first, then the model bytes, verifies
-the model's sha256 against the manifest, and builds the interpreter from those bytes.
-Every failure is a BundleError whose public reason names the bundle by its short label,
-never by a local path or a bucket.
+`load_bundle(source, options)` reads `bundle.json` first (runtime/manifest.py: the one
+reader every bundle kind's contract goes through), then the model bytes, verifies the
+model's sha256 against the manifest, and builds the interpreter from those bytes;
+`load_as(make, ...)` builds a pipeline part from the bundle, which reads and checks every
+field it uses. Every failure is a BundleError whose public reason names the bundle by its
+short label and the field at fault, never a local path or a bucket.
 """
 
 from __future__ import annotations
