@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.errors import BundleError
-from shared.face.contract import DetectorContract
-from shared.runtime.bundle import Bundle, tensor_index
+from shared.runtime.bundle import Bundle
 from shared.runtime.lazy import Lazy
-from shared.vision.geometry import Box, Letterbox, box_iou, check_image, crop, letterbox
-from shared.vision.ssd import decode, ssd_anchors, weighted_nms
+from shared.vision.detector import input_tensor, raw_detections, ssd_head
+from shared.vision.geometry import Box, Letterbox, box_iou, check_image, crop
 
 # MediaPipe's keypoint order; "right"/"left" are the subject's (right_eye is on the image's
 # left for a frontal, unmirrored photo).
@@ -54,43 +52,28 @@ class Face:
         return self.box[2] * self.box[3]
 
 
-def ssd_head(bundle: Bundle, contract: DetectorContract) -> tuple[np.ndarray, tuple[int, int]]:
-    """An SSD detector bundle's anchors and the indices of its (boxes, scores) output
-    tensors; BundleError when the anchors and bundle.json's num_boxes disagree. Shared by
-    the face and palm detectors."""
-    anchors = ssd_anchors(contract.anchors)
-    outputs = bundle.model.outputs
-    indices = (tensor_index(outputs, contract.boxes_output, bundle.name), tensor_index(outputs, contract.scores_output, bundle.name))
-    if len(anchors) != contract.decoding["num_boxes"]:
-        raise BundleError(f"{bundle.name}: {len(anchors)} anchors, bundle.json says {contract.decoding['num_boxes']} boxes")
-    return anchors, indices
-
-
 class FaceDetector:
     """A BlazeFace bundle ready to find faces: `detect(rgb) -> [Face]`, thread-safe.
 
     All options (input size, letterbox, anchors, decoding, thresholds) come from the
-    bundle's DetectorContract, checked once; anchors are built here, once per detector.
+    bundle's DetectorContract (vision/detector.py), checked against the model once, when
+    the detector is built; so are the anchors.
     """
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
         self.name = bundle.name
-        self.contract = contract = DetectorContract.from_meta(bundle.meta)
-        self._anchors, self._outputs = ssd_head(bundle, contract)
+        self._head = ssd_head(bundle)
+        self.contract = self._head.contract
+        keypoints = self.contract.num_keypoints
+        if keypoints != len(KEYPOINT_NAMES):
+            raise bundle.manifest.fault("postprocessing.decoding.num_keypoints", keypoints, "6 (BlazeFace's face keypoints)")
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an (H, W, 3) uint8 RGB image, largest first; [] when there is none."""
         check_image(image)
-        c = self.contract
-        pixels, box = letterbox(image, c.input_size, c.pad_value)
-        low, high = c.value_range
-        tensor = pixels.astype(np.float32) * ((high - low) / 255.0) + low
-        outputs = self.bundle.model.run(tensor[None])
-        raw_boxes, raw_scores = outputs[self._outputs[0]][0], outputs[self._outputs[1]][0]
-        boxes, scores = decode(raw_boxes, raw_scores, self._anchors, c.decoding)
-        keep = (scores >= c.min_score) & np.all(boxes[:, 1] > boxes[:, 0], axis=1)
-        merged = weighted_nms(boxes[keep], scores[keep], c.nms_threshold)
+        tensor, box = input_tensor(image, self.contract)
+        merged = raw_detections(self.bundle.model, tensor, self._head)
         faces = [to_face(points, score, box, image.shape[:2]) for points, score in merged]
         return sorted(faces, key=lambda f: f.area, reverse=True)
 

@@ -8,15 +8,15 @@ euclidean distance (0.6), and cosine distance works on them too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-from shared.errors import BundleError
 from shared.face.align import chip_for
 from shared.face.contract import EmbedderContract
 from shared.face.detect import Face
-from shared.runtime.bundle import Bundle
+from shared.runtime.bundle import Bundle, image_input
 
 
 class FaceEmbedder:
@@ -25,12 +25,12 @@ class FaceEmbedder:
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
-        self.contract = EmbedderContract.from_meta(bundle.meta)
+        self.contract = EmbedderContract.read(bundle.manifest)
         self.size, self.padding, self.dims = self.contract.size, self.contract.padding, self.contract.dims
-        wanted = (1, self.size, self.size, 3)
-        got = bundle.model.inputs[0].shape
-        if tuple(got) != wanted:
-            raise BundleError(f"{bundle.name}: model input is {got}, bundle.json preprocessing implies {wanted}")
+        image_input(bundle, "preprocessing.size", self.size)
+        outputs = [list(t.shape) for t in bundle.model.outputs]
+        if len(outputs) != 1 or math.prod(outputs[0]) != self.dims:
+            raise bundle.manifest.fault("output.dims", self.dims, f"the size of the model's one output (its outputs: {outputs})")
 
     def chip(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The aligned chip this embedder wants for `face` in an (H, W, 3) uint8 RGB image."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from shared.errors import BadRequest, Unprocessable
 from shared.gesture import features as ft
-from shared.gesture.contract import InputContract, contract_from_meta
+from shared.gesture.contract import InputContract, read_contract
 from shared.runtime.bundle import Bundle, BundleError
 
 TASK = "gesture-classification"
@@ -76,13 +76,11 @@ class GestureClassifier:
         self.bundle = bundle
         self.name = bundle.name
         self.input_shape = bundle.model.inputs[0].shape
-        self.contract: InputContract = contract_from_meta(bundle.meta, self.input_shape, bundle.name)
-        labels = bundle.meta.get("labels")
+        m = bundle.manifest
+        self.contract: InputContract = read_contract(m, self.input_shape)
         n_out = int(np.prod(bundle.model.outputs[0].shape))
-        if not (isinstance(labels, list) and all(isinstance(s, str) for s in labels) and len(labels) == n_out):
-            raise BundleError(f"{bundle.name}: bundle.json labels must list {n_out} strings (one per model output)")
-        self.labels: list[str] = labels
-        self.softmax = bool((bundle.meta.get("postprocessing") or {}).get("softmax", False))
+        self.labels: list[str] = list(m.texts("labels", length=n_out))  # one per model output
+        self.softmax = m.at("postprocessing", optional=True).flag("softmax", default=False)
 
     def features(self, frames: Frames) -> tuple[np.ndarray, ft.FitPlan, int]:
         """(T, F) float32 model features, the fit plan, and how many frames had missing values."""

@@ -3,8 +3,9 @@
 The contract says what the model takes (``frames`` x ``features_per_frame``), how a request
 with another number of frames is fitted to it, how missing values are treated, how raw
 MediaPipe landmarks become features (when the bundle supports that form), and which
-normalisation statistics apply. Everything is validated once, when the bundle loads, so a
-request never meets a half-valid bundle.
+normalisation statistics apply. Everything is read through the one bundle reader
+(runtime/manifest.py) and validated once, when the bundle loads, so a request never meets a
+half-valid bundle.
 
 bundle.json `preprocessing` (gesture-classification)::
 
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from shared.runtime.bundle import BundleError
+from shared.runtime.manifest import Manifest
 
 FIT_METHODS = ("pad_trim", "resample", "exact")
 MISSING_POLICIES = ("previous", "fill", "refuse")
@@ -140,84 +141,65 @@ class InputContract:
         return out
 
 
-def _choice(block: dict, key: str, allowed: tuple[str, ...], default: str, where: str) -> str:
-    value = block.get(key, default)
-    if value not in allowed:
-        raise BundleError(f"{where}.{key} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+MAX_FRAMES = 10_000  # far above any sequence model's window: a typo, not a model
+MAX_FEATURES = 100_000
 
 
-def _number(block: dict, key: str, default: float, where: str) -> float:
-    value = block.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise BundleError(f"{where}.{key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _normalization(block: dict | None, frames: int, features: int, where: str) -> Normalization | None:
-    if not block:
+def _normalization(m: Manifest, frames: int, features: int) -> Normalization | None:
+    """`m` is preprocessing.normalization; None when it is absent, null or empty."""
+    if not m.fields():
         return None
-    kind = _choice(block, "kind", ("standard", "minmax"), "standard", where)
-    try:
-        if kind == "standard":
-            mean, scale = (np.asarray(block[k], dtype=np.float64) for k in ("mean", "scale"))
-            if np.any(scale == 0):
-                raise BundleError(f"{where}.scale has zeros")
-            factor, offset = 1.0 / scale, -mean / scale
-        else:
-            factor, offset = (np.asarray(block[k], dtype=np.float64) for k in ("scale", "min"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{where} is incomplete or not numeric: {exc}") from None
+    kind = m.choice("kind", ("standard", "minmax"), default="standard")
     sizes = (features, frames * features)
-    if factor.shape != offset.shape or factor.ndim != 1 or factor.size not in sizes or not np.all(np.isfinite(factor * offset)):
-        raise BundleError(f"{where} statistics must be finite lists of {features} (per frame) or {frames * features} (per position) values")
+    if kind == "standard":
+        mean, scale = np.asarray(m.numbers("mean"), np.float64), np.asarray(m.numbers("scale"), np.float64)
+        if np.any(scale == 0):
+            raise m.fault("scale", "a list with zeros", "non-zero scales (features are divided by them)")
+        factor, offset = 1.0 / scale, -mean / scale
+    else:
+        factor, offset = np.asarray(m.numbers("scale"), np.float64), np.asarray(m.numbers("min"), np.float64)
+    first = "mean" if kind == "standard" else "scale"
+    if factor.size not in sizes or factor.shape != offset.shape:
+        expected = f"statistics for {features} features (per frame) or {frames * features} (per position), alike in length"
+        raise m.fault(first, f"a list of {len(m.get(first))}", expected)
+    if not np.all(np.isfinite(factor * offset)):  # 1 / a subnormal scale overflows
+        raise m.fault("scale", "a list with values too small to divide by", "scales whose inverse is finite")
     return Normalization(kind, factor.astype(np.float32), offset.astype(np.float32))
 
 
-def _landmarks(block: dict | None, where: str) -> LandmarkRecipe | None:
-    if not block:
+def _landmarks(m: Manifest) -> LandmarkRecipe | None:
+    """`m` is preprocessing.landmarks; None when it is absent, null or empty."""
+    if not m.fields():
         return None
-    recipe = _choice(block, "recipe", RECIPES, "", where)
-    size = block.get("image_size", [960, 540])
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-        raise BundleError(f"{where}.image_size must be [width, height] in pixels, got {size!r}")
-    landmark = block.get("landmark", 8)
-    if not isinstance(landmark, int) or not 0 <= landmark < HAND_POINTS:
-        raise BundleError(f"{where}.landmark must be a landmark index 0..20, got {landmark!r}")
-    rounding = _choice(block, "pixel_rounding", ("trunc", "none"), "trunc", where)
-    return LandmarkRecipe(recipe, (size[0], size[1]), rounding, landmark)
+    recipe = m.choice("recipe", RECIPES)
+    width, height = m.integers("image_size", length=2, ge=1, le=100_000) if m.has("image_size") else (960, 540)
+    landmark = m.integer("landmark", ge=0, le=HAND_POINTS - 1, default=8)
+    rounding = m.choice("pixel_rounding", ("trunc", "none"), default="trunc")
+    return LandmarkRecipe(recipe, (width, height), rounding, landmark)
 
 
-def _positive_int(block: dict, key: str, where: str) -> int:
-    value = block.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise BundleError(f"{where}.{key} must be a positive integer, got {value!r}")
-    return value
-
-
-def contract_from_meta(meta: dict, model_input_shape: tuple[int, ...], name: str) -> InputContract:
-    """Validate a bundle's preprocessing against its model's input tensor; BundleError if wrong."""
-    pre = meta.get("preprocessing")
-    where = f"{name}: bundle.json preprocessing"
-    if not isinstance(pre, dict):
-        raise BundleError(f"{where} is missing")
-    frames, features = _positive_int(pre, "frames", where), _positive_int(pre, "features_per_frame", where)
+def read_contract(m: Manifest, model_input_shape: tuple[int, ...]) -> InputContract:
+    """A gesture bundle's preprocessing, checked field by field and against its model's input
+    tensor (1, frames, features_per_frame, in any grouping); BundleError naming a bad field."""
+    pre = m.at("preprocessing")
+    frames = pre.integer("frames", ge=1, le=MAX_FRAMES)
+    features = pre.integer("features_per_frame", ge=1, le=MAX_FEATURES)
     size = int(np.prod(model_input_shape))
     if size != frames * features or model_input_shape[0] != 1:
-        raise BundleError(f"{where} says {frames} x {features}, the model takes {list(model_input_shape)}")
-    fit_block, miss_block = pre.get("frame_fit") or {}, pre.get("missing") or {}
+        raise pre.fault("frames", frames, f"frames x features_per_frame ({features}) to make the model's input {list(model_input_shape)}")
+    fit_block, miss_block = pre.at("frame_fit", optional=True), pre.at("missing", optional=True)
     fit = FrameFit(
-        method=_choice(fit_block, "method", FIT_METHODS, "pad_trim", f"{where}.frame_fit"),
-        keep=_choice(fit_block, "keep", ("last", "first"), "last", f"{where}.frame_fit"),
-        pad=_choice(fit_block, "pad", ("edge", "value"), "edge", f"{where}.frame_fit"),
-        pad_value=_number(fit_block, "pad_value", 0.0, f"{where}.frame_fit"),
+        method=fit_block.choice("method", FIT_METHODS, default="pad_trim"),
+        keep=fit_block.choice("keep", ("last", "first"), default="last"),
+        pad=fit_block.choice("pad", ("edge", "value"), default="edge"),
+        pad_value=fit_block.number("pad_value", default=0.0),
     )
     missing = Missing(
-        policy=_choice(miss_block, "policy", MISSING_POLICIES, "previous", f"{where}.missing"),
-        fill_value=_number(miss_block, "fill_value", 0.0, f"{where}.missing"),
+        policy=miss_block.choice("policy", MISSING_POLICIES, default="previous"),
+        fill_value=miss_block.number("fill_value", default=0.0),
     )
-    landmarks = _landmarks(pre.get("landmarks"), f"{where}.landmarks")
+    landmarks = _landmarks(pre.at("landmarks", optional=True))
     if landmarks and landmarks.features_per_frame != features:
-        raise BundleError(f"{where}: recipe {landmarks.recipe} makes {landmarks.features_per_frame} features, not {features}")
-    norm = _normalization(pre.get("normalization"), frames, features, f"{where}.normalization")
+        raise pre.fault("landmarks.recipe", landmarks.recipe, f"a recipe that makes features_per_frame ({features}) features per frame")
+    norm = _normalization(pre.at("normalization", optional=True), frames, features)
     return InputContract(frames, features, fit, missing, norm, landmarks)

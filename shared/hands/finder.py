@@ -52,11 +52,6 @@ class HandFinder:
     def __init__(self, detector: PalmDetector, landmarker: HandLandmarker):
         self.detector = detector
         self.landmarker = landmarker
-        r = detector.hand_rect
-        self._palm_rect = (int(r["rotation_start_keypoint"]), int(r["rotation_end_keypoint"]), float(r["target_angle_degrees"]))
-        self._palm_transform = (tuple(r["scale"]), tuple(r["shift"]), bool(r["square_long"]))
-        t = landmarker.tracking_rect
-        self._track_transform = (tuple(t["scale"]), tuple(t["shift"]), bool(t["square_long"]))
 
     @classmethod
     def load(cls, options: HandOptions) -> HandFinder:
@@ -70,15 +65,13 @@ class HandFinder:
 
     def palm_rects(self, image: np.ndarray, max_hands: int) -> list[RotatedRect]:
         """The hand rects of the `max_hands` most confident palms, pixels."""
-        start, end, angle = self._palm_rect
-        scale, shift, square = self._palm_transform
+        r = self.detector.hand_rect
         palms = self.detector.detect(image)[:max_hands]
-        return [from_palm(p.box, p.keypoints, start, end, angle).transformed(scale, shift, square) for p in palms]
+        return [r.transform.apply(from_palm(p.box, p.keypoints, r.start, r.end, r.target_degrees)) for p in palms]
 
     def tracking_rect(self, hand: HandLandmarks) -> RotatedRect:
         """The next frame's rect for a hand, from its landmarks."""
-        scale, shift, square = self._track_transform
-        return from_landmarks(hand.points[:, :2]).transformed(scale, shift, square)
+        return self.landmarker.tracking_rect.apply(from_landmarks(hand.points[:, :2]))
 
     def _hands(self, image: np.ndarray, rects: list[RotatedRect]) -> list[HandLandmarks]:
         found = (self.landmarker.landmarks(image, rect) for rect in rects)

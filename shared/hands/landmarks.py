@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.errors import BundleError
-from shared.hands.rect import RotatedRect
-from shared.runtime.bundle import Bundle, tensor_index
+from shared.hands.rect import RectTransform, RotatedRect
+from shared.runtime.bundle import Bundle, image_input
 from shared.vision.geometry import check_image, warp
 
 TASK = "hand-landmarks"
 OUTPUTS = ("landmarks", "presence", "handedness")
+OUTPUT_SIZES = (21 * 3, 1, 1)  # 21 (x, y, z) landmarks, the presence flag, the handedness score
 
 
 @dataclass(frozen=True)
@@ -52,28 +53,20 @@ class HandLandmarker:
             raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
         self.bundle = bundle
         self.name = bundle.name
-        post = bundle.meta.get("postprocessing")
-        pre = bundle.meta.get("preprocessing")
-        if not isinstance(post, dict) or not isinstance(pre, dict):
-            raise BundleError("bundle.json needs the objects preprocessing and postprocessing")
-        names = post.get("output_tensors") or {}
-        if not isinstance(names, dict) or not all(isinstance(names.get(k), str) for k in OUTPUTS):
-            raise BundleError(f"bundle.json postprocessing.output_tensors needs {', '.join(OUTPUTS)}")
-        self._outputs = [tensor_index(bundle.model.outputs, names[k], self.name) for k in OUTPUTS]
-        size = pre.get("input_size")
-        if not (isinstance(size, list) and len(size) == 2 and size[0] == size[1] and isinstance(size[0], int)):
-            raise BundleError(f"bundle.json preprocessing.input_size must be [n, n], got {size!r}")
-        labels = post.get("handedness_labels")
-        if not (isinstance(labels, list) and len(labels) == 2 and all(isinstance(s, str) for s in labels)):
-            raise BundleError("bundle.json postprocessing.handedness_labels must name 2 labels")
-        tracking = post.get("tracking_rect")
-        if not isinstance(tracking, dict):
-            raise BundleError("bundle.json lacks the object postprocessing.tracking_rect")
-        self.size = size[0]
-        self.labels = (labels[0], labels[1])
-        self.normalize_z = float(post.get("normalize_z", 1.0))
-        self.min_presence = float(post.get("min_presence", 0.5))
-        self.tracking_rect = tracking
+        m, model = bundle.manifest, bundle.model
+        pre, post = m.at("preprocessing"), m.at("postprocessing")
+        self.size = pre.square("input_size")
+        image_input(bundle, "preprocessing.input_size", self.size)
+        self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in OUTPUTS]
+        for key, index, size in zip(OUTPUTS, self._outputs, OUTPUT_SIZES, strict=True):
+            name, shape = model.outputs[index].name, list(model.outputs[index].shape)
+            if int(np.prod(shape)) != size:
+                raise post.fault(f"output_tensors.{key}", name, f"a tensor of {size} values (it has shape {shape})")
+        first, second = post.texts("handedness_labels", length=2)
+        self.labels = (first, second)
+        self.normalize_z = post.number("normalize_z", gt=0, le=100, default=1.0)
+        self.min_presence = post.number("min_presence", ge=0, le=1, default=0.5)
+        self.tracking_rect = RectTransform.read(post.at("tracking_rect"))
 
     def landmarks(self, image: np.ndarray, rect: RotatedRect) -> HandLandmarks:
         """The hand inside `rect` (pixels of `image`)."""

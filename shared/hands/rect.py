@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.runtime.manifest import Manifest
+
 
 def normalize_radians(angle: float) -> float:
     """angle in [-pi, pi), as MediaPipe's NormalizeRadians."""
@@ -70,6 +72,53 @@ class RotatedRect:
         pts = self.corners()
         (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
         return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+@dataclass(frozen=True)
+class RectTransform:
+    """RectTransformationCalculator's options, as a hand bundle's bundle.json holds them
+    (`postprocessing.hand_rect` of the palm detector, `postprocessing.tracking_rect` of the
+    landmark model). Attributes: scale (x, y) of the rect's size; shift (x, y) in rect
+    widths/heights along its own axes; square_long: square the rect on its long side first."""
+
+    scale: tuple[float, float]
+    shift: tuple[float, float]
+    square_long: bool
+
+    def apply(self, rect: RotatedRect) -> RotatedRect:
+        return rect.transformed(self.scale, self.shift, self.square_long)
+
+    @classmethod
+    def read(cls, m: Manifest) -> RectTransform:
+        sx, sy = m.numbers("scale", length=2, gt=0, le=100)
+        dx, dy = m.numbers("shift", length=2, ge=-10, le=10)
+        return cls((sx, sy), (dx, dy), m.flag("square_long"))
+
+
+@dataclass(frozen=True)
+class PalmRect:
+    """How a palm detection becomes the hand's rect (`postprocessing.hand_rect`).
+
+    Attributes: start, end: the palm keypoints whose direction sets the rotation (wrist
+    centre -> middle-finger MCP); target_degrees: where that direction should point (90 =
+    up); transform: the RectTransformation applied to the rotated palm box.
+    """
+
+    start: int
+    end: int
+    target_degrees: float
+    transform: RectTransform
+
+    @classmethod
+    def read(cls, m: Manifest, keypoints: int) -> PalmRect:
+        """`keypoints`: how many the detector gives, so the rotation's keypoints exist."""
+        if keypoints < 1:
+            raise m.fault("rotation_start_keypoint", m.get("rotation_start_keypoint", None), "a palm keypoint (the detector has none)")
+        start = m.integer("rotation_start_keypoint", ge=0, le=keypoints - 1)
+        end = m.integer("rotation_end_keypoint", ge=0, le=keypoints - 1)
+        if start == end:
+            raise m.fault("rotation_end_keypoint", end, "a keypoint other than rotation_start_keypoint")
+        return cls(start, end, m.number("target_angle_degrees", ge=-360, le=360), RectTransform.read(m))
 
 
 def from_palm(

@@ -1,15 +1,16 @@
 """Model bundles: a folder (local or under gs://) holding `model.tflite` and `bundle.json`.
 
-`load_bundle(source, options)` reads `bundle.json` first, then the model bytes, verifies
-the model's sha256 against the manifest, and builds the interpreter from those bytes.
-Every failure is a BundleError whose public reason names the bundle by its short label,
-never by a local path or a bucket.
+`load_bundle(source, options)` reads `bundle.json` first (runtime/manifest.py: the one
+reader every bundle kind's contract goes through), then the model bytes, verifies the
+model's sha256 against the manifest, and builds the interpreter from those bytes;
+`load_as(make, ...)` builds a pipeline part from the bundle, which reads and checks every
+field it uses. Every failure is a BundleError whose public reason names the bundle by its
+short label and the field at fault, never a local path or a bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.errors import BundleError
-from shared.runtime.tflite import Model, TensorSpec
+from shared.runtime.manifest import MANIFEST, Manifest, read_manifest, refuse_non_finite
+from shared.runtime.tflite import Model
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MANIFEST = "bundle.json"
 MODEL_FILE = "model.tflite"
 REQUIRED_KEYS = ("name", "version", "task", "sha256")
 
@@ -88,13 +89,9 @@ def read_bundle_files(source: str, options: LoadOptions = LoadOptions()) -> Bund
 
 
 def parse_manifest(raw: bytes) -> dict[str, Any]:
-    """bundle.json -> dict with at least REQUIRED_KEYS; BundleError otherwise."""
-    try:
-        meta = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{MANIFEST} is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict):
-        raise BundleError(f"{MANIFEST} must hold a JSON object")
+    """bundle.json -> dict with at least REQUIRED_KEYS; BundleError otherwise. Non-finite
+    numbers stay as markers (manifest.NonFinite) until `refuse_non_finite`."""
+    meta = read_manifest(raw)
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise BundleError(f"{MANIFEST} lacks {', '.join(missing)}")
@@ -113,7 +110,8 @@ class Bundle:
         source: as configured (a folder or a gs:// URI).
         origin: what was read, with the gs:// object generations (logs only).
         name, version, task, sha256: from bundle.json.
-        meta: the whole parsed bundle.json (pipelines read their typed contract from it).
+        meta: the whole parsed bundle.json (pipelines read their typed contract from it,
+            through `manifest`).
         model: the TFLite model, ready to run.
     """
 
@@ -125,6 +123,11 @@ class Bundle:
     sha256: str
     meta: dict
     model: Model
+
+    @property
+    def manifest(self) -> Manifest:
+        """bundle.json with typed getters that name the field they read (runtime/manifest.py)."""
+        return Manifest(self.meta)
 
     def info(self) -> dict:
         """What the detailed health report shows about this bundle (no paths, no buckets)."""
@@ -140,19 +143,20 @@ class Bundle:
 
 
 def load_bundle(source: str, options: LoadOptions = LoadOptions(), *, task: str | None = None) -> Bundle:
-    """Read, verify and build a bundle. Raises BundleError labelled with the bundle."""
-    try:
-        return _load(source, options, task)
-    except BundleError as exc:
-        exc.bundle = exc.bundle or bundle_label(source)
-        raise
+    """Read, verify and build a bundle; a number JSON cannot hold (NaN, Infinity) anywhere
+    in bundle.json is refused. Raises BundleError labelled with the bundle."""
+    return load_as(lambda bundle: bundle, source, options, task=task)
 
 
-def load_as(make: Callable[[Bundle], T], source: str, options: LoadOptions = LoadOptions(), *, task: str) -> T:
-    """Load a bundle and build a pipeline part from it (`make(bundle)`, which checks the
-    bundle's typed contract); a BundleError from either step names the bundle."""
+def load_as(make: Callable[[Bundle], T], source: str, options: LoadOptions = LoadOptions(), *, task: str | None) -> T:
+    """Load a bundle and build a pipeline part from it (`make(bundle)`, which reads the
+    bundle's typed contract: every field it uses, checked); then refuse a non-finite number
+    anywhere else in bundle.json. A BundleError from any step names the bundle."""
     try:
-        return make(load_bundle(source, options, task=task))
+        bundle = _load(source, options, task)
+        made = make(bundle)
+        refuse_non_finite(bundle.meta)  # after make(): the kind's own getters name a field it uses more precisely
+        return made
     except BundleError as exc:
         exc.bundle = exc.bundle or bundle_label(source)
         raise
@@ -188,9 +192,10 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
     )
 
 
-def tensor_index(specs: list[TensorSpec], name: str, bundle: str) -> int:
-    """Position of the tensor called `name` among a model's inputs or outputs; BundleError if absent."""
-    names = [t.name for t in specs]
-    if name not in names:
-        raise BundleError(f"{bundle}: the model has no tensor {name!r} (it has {', '.join(names)})")
-    return names.index(name)
+def image_input(bundle: Bundle, path: str, side: int) -> None:
+    """BundleError naming the manifest's field `path` (which says `side`) unless the model
+    takes one (1, side, side, 3) image."""
+    shapes = [list(t.shape) for t in bundle.model.inputs]
+    if shapes != [[1, side, side, 3]]:
+        value = bundle.manifest.get(path, None)
+        raise bundle.manifest.fault(path, value, f"the side of the model's input image (its inputs: {shapes})")

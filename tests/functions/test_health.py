@@ -89,7 +89,7 @@ def test_a_bundle_json_without_a_threshold_is_a_503_naming_the_field(monkeypatch
     assert error["code"] == "model_unavailable"
     assert error["message"] == (
         "face models unavailable: model bundle 'face-embedder-dlib' cannot be loaded: "
-        "bundle.json threshold.value must be a number, got None"
+        "bundle.json threshold.value is missing; expected a finite number in (0, 2]"
     )
     assert str(tmp_path) not in json.dumps(client.get("/").get_json())
 

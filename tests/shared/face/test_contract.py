@@ -1,5 +1,6 @@
-"""The typed face bundle contracts: the shipped bundles read cleanly; a malformed
-bundle.json is a BundleError naming the field, never a KeyError."""
+"""The typed face bundle contracts (the embedder's here, the detectors' in vision/detector.py):
+the shipped bundles read cleanly; a malformed bundle.json is a BundleError naming the field,
+never a KeyError."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 import pytest
 
 from shared.errors import BundleError
-from shared.face.contract import DetectorContract, EmbedderContract
+from shared.face.contract import EmbedderContract
 from shared.settings import MODELS_DIR
+from shared.vision.detector import DetectorContract
 
 
 def meta(name: str) -> dict:
@@ -46,10 +48,10 @@ def test_shipped_embedders_read(name, crop, size):
 def test_embedder_chip_recipe_must_be_known():
     bad = meta("face-embedder-sface")
     bad["preprocessing"]["crop"] = "mtcnn"
-    with pytest.raises(BundleError, match=r"preprocessing\.crop must be one of dlib_chip, arcface, got 'mtcnn'"):
+    with pytest.raises(BundleError, match=r"preprocessing\.crop is 'mtcnn'; expected one of dlib_chip, arcface"):
         EmbedderContract.from_meta(bad)
     del bad["preprocessing"]["crop"]  # no recipe named: dlib's chip, which needs its padding
-    with pytest.raises(BundleError, match=r"preprocessing\.padding must be a number"):
+    with pytest.raises(BundleError, match=r"preprocessing\.padding is missing; expected a finite number in \[0, 10\]"):
         EmbedderContract.from_meta(bad)
 
 

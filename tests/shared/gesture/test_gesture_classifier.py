@@ -31,13 +31,13 @@ def _edited(tmp_path, source, edit) -> GestureClassifier:
 @pytest.mark.parametrize(
     "edit,match",
     [
-        (lambda m: m["preprocessing"].update(frames=2), "says 2 x 42"),
-        (lambda m: m["labels"].pop(), "labels must list 4"),
-        (lambda m: m["preprocessing"]["frame_fit"].update(method="stretch"), "method must be one of"),
-        (lambda m: m["preprocessing"]["missing"].update(policy="guess"), "policy must be one of"),
+        (lambda m: m["preprocessing"].update(frames=2), r"preprocessing\.frames is 2; expected frames x features_per_frame \(42\)"),
+        (lambda m: m["labels"].pop(), "labels is .*; expected a list of 4 non-empty strings"),
+        (lambda m: m["preprocessing"]["frame_fit"].update(method="stretch"), r"frame_fit\.method is 'stretch'; expected one of pad_trim"),
+        (lambda m: m["preprocessing"]["missing"].update(policy="guess"), r"missing\.policy is 'guess'; expected one of previous"),
         (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 5, "scale": [1] * 5}), "42"),
         (lambda m: m["preprocessing"].update(normalization={"kind": "standard", "mean": [0] * 42, "scale": [0] * 42}), "zeros"),
-        (lambda m: m["preprocessing"]["landmarks"].update(recipe="fingertip_history"), "makes 2 features"),
+        (lambda m: m["preprocessing"]["landmarks"].update(recipe="fingertip_history"), r"recipe is 'fingertip_history'; expected a recipe"),
         (lambda m: m["preprocessing"]["landmarks"].update(image_size=[960]), "image_size"),
         (lambda m: m.update(task="face-embedding"), "expected 'gesture-classification'"),
     ],
