@@ -54,4 +54,4 @@ def verify_face(request: flask.Request) -> Any:
     from shared.face import service  # in the worker, on the first request (see _load)
 
     body = edge.read_inputs(request, service.FIELDS, service.PHOTO_FIELDS, service.value_limits(settings.max_references))
-    return edge.answer(service.answer(verifier.get(), body.photos, body.values))
+    return edge.answer(service.answer(verifier.get(), body.photos, body.values).to_dict())

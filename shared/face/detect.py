@@ -184,8 +184,13 @@ class FaceFinder:
             faces, name = detector.detect(image), detector.name
         faces = selection_order(faces, image.shape[:2], self.selection)
         if faces:
-            faces[0] = self.primary.refine(image, faces[0])
+            faces[0] = self.refine(image, faces[0])
         return faces, name
+
+    def refine(self, image: np.ndarray, face: Face) -> Face:
+        """`face` detected again by the short-range detector on a crop around it, for
+        sharper keypoints (FaceDetector.refine); `find` does it for the selected face."""
+        return self.primary.refine(image, face)
 
     def bundles(self) -> list[Bundle]:
         """The loaded detector bundles: primary, and the fallback once loaded."""

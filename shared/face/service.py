@@ -1,11 +1,11 @@
-"""One verify_face request's inputs -> the pipeline call -> its JSON-ready answer.
+"""One verify_face request's inputs -> the pipeline call -> its typed answer (`to_dict()` is the JSON).
 
 The request shapes, by which fields are present besides the photo `img1`:
 
-    img2 (a photo)             two photos: same person?            Verification.to_dict()
-    img2 (a template object)   a photo and a stored template       the same answer, img1's face only
-    references                 one photo against many templates    Search.to_dict()
-    (neither)                  the photo's faces and templates      search.photo_faces()
+    img2 (a photo)             two photos: same person?            Verification
+    img2 (a template object)   a photo and a stored template       the same, img1's face only
+    references                 one photo against many templates    Search
+    (neither)                  the photo's faces and templates      PhotoFaces
 
 Options: `return_embeddings` (true/false, default false) adds the photos' templates to a
 comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. Options are
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.errors import BadRequest
-from shared.face.search import photo_faces, search
+from shared.face.results import PhotoFaces, Search, Verification
 from shared.face.templates import read_references, read_template
 from shared.face.verify import FaceVerifier
 
@@ -54,7 +54,7 @@ def _max_faces(values: dict[str, Any]) -> int:
     return value
 
 
-def answer(verifier: FaceVerifier, photos: dict[str, bytes], values: dict[str, Any]) -> dict[str, Any]:
+def answer(verifier: FaceVerifier, photos: dict[str, bytes], values: dict[str, Any]) -> Verification | Search | PhotoFaces:
     """The answer to one request: `photos` (field -> bytes) and `values` (field -> parsed JSON)."""
     if "img1" not in photos:
         raise BadRequest(f"img1 must be a base64 string, got {type(values.get('img1')).__name__}")
@@ -64,12 +64,12 @@ def answer(verifier: FaceVerifier, photos: dict[str, bytes], values: dict[str, A
         raise BadRequest("max_faces is for a photo-only request (img1 alone); a comparison uses the selected face of each photo")
     if "references" in values:
         gallery = read_references(values["references"], verifier.tag, verifier.options.max_references)
-        return search(verifier, photos["img1"], gallery, return_embeddings=_flag(values, "return_embeddings")).to_dict()
+        return verifier.search(photos["img1"], gallery, return_embeddings=_flag(values, "return_embeddings"))
     if "img2" in photos:
-        return verifier.verify(photos["img1"], photos["img2"], return_embeddings=_flag(values, "return_embeddings")).to_dict()
+        return verifier.verify(photos["img1"], photos["img2"], return_embeddings=_flag(values, "return_embeddings"))
     if "img2" in values:
         template = read_template(values["img2"], "img2", verifier.tag)
-        return verifier.verify(photos["img1"], template, return_embeddings=_flag(values, "return_embeddings")).to_dict()
+        return verifier.verify(photos["img1"], template, return_embeddings=_flag(values, "return_embeddings"))
     if "return_embeddings" in values:
         _flag(values, "return_embeddings")  # a photo-only answer always holds its templates; only refuse a non-boolean
-    return photo_faces(verifier, photos["img1"], _max_faces(values))
+    return verifier.photo_faces(photos["img1"], _max_faces(values))

@@ -13,18 +13,18 @@ import pytest
 
 from shared.edge.ratelimit import RateLimiter
 from shared.errors import RateLimited, ServiceUnavailable, error_response
-from shared.face.verify import FaceEmbedding
+from shared.face.results import FaceEmbedding, FaceResult, Landmarks
 from shared.state.shared_cache import RecordCodec, RedisCache, TieredCache, make_cache
 from shared.state.store import SharedStore, StoreOptions
 
-CODEC = RecordCodec(FaceEmbedding, "embedding")
+CODEC = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record})
 KEY = ("ab" * 32, "face-embedder-dlib", "1.0.0")
 
 
 def embedding(seed: int = 0) -> FaceEmbedding:
     vector = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
-    area = {"x": 1, "y": 2, "w": 30, "h": 40, "left_eye": [5, 6], "right_eye": [7, 8], "score": 0.9}
-    return FaceEmbedding(vector, area, 1, "face-detector-short", {"decode": 1.5, "embed": 20.25})
+    face = FaceResult((1.25, 2.0, 30.5, 40.0), Landmarks(*((5.5 + i, 6.0 - i / 3) for i in range(6))), 0.91234567)
+    return FaceEmbedding(vector, face, 1, "face-detector-short", {"decode": 1.5, "embed": 20.25})
 
 
 def store(url: str, retry_s: float = 0.3, timeout_s: float = 0.25) -> SharedStore:
@@ -44,8 +44,9 @@ def test_codec_round_trips_exactly_and_compactly():
     data = CODEC.encode(value)
     back = CODEC.decode(data)
     assert back.embedding.dtype == np.float32 and np.array_equal(back.embedding, value.embedding)
-    assert (back.area, back.faces_found, back.detector, back.time_ms) == (value.area, 1, "face-detector-short", value.time_ms)
-    assert len(data) < 128 * 4 + 250  # the array's bytes and a small header
+    assert (back.face, back.faces_found, back.detector, back.time_ms) == (value.face, 1, "face-detector-short", value.time_ms)
+    assert isinstance(back.face.landmarks, Landmarks) and back.face.to_area() == value.face.to_area()
+    assert len(data) < 128 * 4 + 450  # the array's bytes and a small header
     assert b"pickle" not in data and not data.startswith(b"\x80")
 
 
