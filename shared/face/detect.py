@@ -19,6 +19,7 @@ import numpy as np
 
 from shared.errors import BundleError
 from shared.face.contract import DetectorContract
+from shared.face.options import SELECTIONS
 from shared.runtime.bundle import Bundle, tensor_index
 from shared.runtime.lazy import Lazy
 from shared.vision.geometry import Box, Letterbox, box_iou, check_image, crop, letterbox
@@ -131,9 +132,6 @@ def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, 
     x1, y1 = np.clip(pixels[1], 0, [width, height])
     keypoints = tuple((float(x), float(y)) for x, y in pixels[2:])
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(score), keypoints)
-
-
-SELECTIONS = ("central", "largest", "confident")
 
 
 def selection_order(faces: list[Face], shape: tuple[int, int], selection: str = "central") -> list[Face]:

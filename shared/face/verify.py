@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,68 +21,18 @@ from shared.errors import BundleError, Unprocessable
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder, distances_to
+from shared.face.options import VerifyOptions
 from shared.face.results import FaceEmbedding, FaceResult, Match, PhotoFaces, Search, Verification
 from shared.face.templates import Gallery, Template, TemplateTag
-from shared.images import DecodeLimits, Photo, decode_photo, inspect_image
+from shared.images import Photo, decode_photo, inspect_image
 from shared.images.decode import first_side, sharper_side
-from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.runtime.bundle import Bundle, load_as
 from shared.runtime.lazy import Lazy
-from shared.settings import Settings
 from shared.state.memory import MemoryBudget
 from shared.state.shared_cache import RecordCodec, make_cache
-from shared.state.store import StoreOptions, shared_store
+from shared.state.store import shared_store
 
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    """Everything the verifier needs, and nothing else.
-
-    Attributes:
-        detector, fallback_detector, embedder: bundle sources (folders or gs:// URIs);
-            fallback_detector "" = none.
-        threshold: distance override (None = the embedder bundle's calibrated value).
-        operating_point: a named threshold of the embedder bundle ("" = its default);
-            `threshold` wins when both are set.
-        decode: photo decoding budgets.
-        load: how bundles are loaded (threads, timeout, runtime).
-        cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
-        retry_s: seconds before a failed fallback-detector load is tried again.
-        face_selection: which face of several is compared (detect.SELECTIONS).
-        store: the Redis shared by the instances, where embeddings are cached too (url "" = none).
-        max_references: most templates one probe is compared with (`references`).
-    """
-
-    detector: str
-    embedder: str
-    fallback_detector: str = ""
-    threshold: float | None = None
-    operating_point: str = ""
-    decode: DecodeLimits = DecodeLimits()
-    load: LoadOptions = LoadOptions()
-    cache_size: int = 256
-    cache_ttl_s: float = 3600.0
-    retry_s: float = 5.0
-    face_selection: str = "central"
-    store: StoreOptions = StoreOptions()
-    max_references: int = 1000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> VerifyOptions:
-        return cls(
-            detector=settings.face_detector_model,
-            embedder=settings.face_embedder_model,
-            fallback_detector=settings.face_detector_fallback_model,
-            threshold=settings.verify_threshold,
-            operating_point=settings.verify_operating_point,
-            decode=DecodeLimits.from_settings(settings),
-            load=LoadOptions.from_settings(settings),
-            cache_size=settings.embedding_cache_size,
-            cache_ttl_s=settings.embedding_cache_ttl_s,
-            retry_s=settings.model_retry_s,
-            face_selection=settings.face_selection,
-            store=StoreOptions.from_settings(settings),
-            max_references=settings.max_references,
-        )
+__all__ = ["FaceEmbedding", "FaceVerifier", "Stopwatch", "Verification", "VerifyOptions"]
 
 
 class FaceVerifier:
@@ -91,7 +40,7 @@ class FaceVerifier:
 
     def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions, budget: MemoryBudget | None = None):
         self.finder = finder
-        self._budget = budget or MemoryBudget(critical_mb=float("inf"))
+        self._budget = budget or MemoryBudget(critical_mb=float("inf"), wait_s=0.0)
         self.embedder = embedder
         contract = embedder.contract
         self.metric = contract.metric
