@@ -133,24 +133,24 @@ def test_a_redis_that_never_answers_costs_one_timeout(tmp_path):
 
 
 def test_client_identity_follows_the_trusted_hops():
-    limiter = RateLimiter("f", "5/minute", None, proxy_hops=1)
+    limiter = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=1)
     assert limiter.client("", "", "10.0.0.1") == "ip:10.0.0.1"
     assert limiter.client("", "198.51.100.7", "10.0.0.1") == "ip:198.51.100.7"
     # What the client wrote itself stands left of what the front end appended.
     assert limiter.client("", "1.2.3.4, 198.51.100.7", "10.0.0.1") == "ip:198.51.100.7"
-    two = RateLimiter("f", "5/minute", None, proxy_hops=2)
+    two = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=2)
     assert two.client("", "1.2.3.4, 198.51.100.7, 35.1.1.1", "10.0.0.1") == "ip:198.51.100.7"
     assert two.client("", "198.51.100.7", "10.0.0.1") == "ip:10.0.0.1"  # fewer hops than trusted
-    direct = RateLimiter("f", "5/minute", None, proxy_hops=0)
+    direct = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=0)
     assert direct.client("", "1.2.3.4", "10.0.0.1") == "ip:10.0.0.1"
     # An API key identifies the client only when one is configured (and so was checked).
-    keyed = RateLimiter("f", "5/minute", None, keyed=True)
+    keyed = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=1, keyed=True)
     assert keyed.client("s3cret", "1.2.3.4", "10.0.0.1").startswith("key:") and "s3cret" not in keyed.client("s3cret", "", "")
     assert limiter.client("made-up", "", "10.0.0.1") == "ip:10.0.0.1"
 
 
 def test_over_the_limit_is_a_429_with_its_headers():
-    limiter = RateLimiter("f", "3/minute;10/hour", None)
+    limiter = RateLimiter("f", "3/minute;10/hour", None, fail="open", proxy_hops=1)
     for _ in range(3):
         limiter.admit(request("1.1.1.1"))
     with pytest.raises(RateLimited) as refused:
@@ -164,8 +164,8 @@ def test_over_the_limit_is_a_429_with_its_headers():
 
 
 def test_the_limit_holds_across_instances_sharing_redis(redis_server):
-    a = RateLimiter("f", "4/minute", store(redis_server.url))
-    b = RateLimiter("f", "4/minute", store(redis_server.url))
+    a = RateLimiter("f", "4/minute", store(redis_server.url), fail="open", proxy_hops=1)
+    b = RateLimiter("f", "4/minute", store(redis_server.url), fail="open", proxy_hops=1)
     for limiter in (a, b, a, b):
         limiter.admit(request("1.1.1.1"))
     for limiter in (a, b):
@@ -178,7 +178,7 @@ def test_the_limit_holds_across_instances_sharing_redis(redis_server):
 
 @pytest.mark.parametrize("fail", ["open", "closed"])
 def test_redis_down_follows_rate_limit_fail_and_recovers(redis_server, fail):
-    limiter = RateLimiter("f", "3/minute", store(redis_server.url, retry_s=0.5), fail=fail)
+    limiter = RateLimiter("f", "3/minute", store(redis_server.url, retry_s=0.5), fail=fail, proxy_hops=1)
     limiter.admit(request("1.1.1.1"))
     redis_server.stop()
     started = time.perf_counter()
