@@ -2,9 +2,9 @@
 
 Defaults suit the 512 MB tier. A setting that feeds an options class takes that class's
 field default, so each is written once (tests/shared/test_settings_defaults.py). The options
-live in light modules (face/, gesture/options.py, images/limits.py, runtime/options.py,
-state/store.py): importing this one loads no numpy, Pillow or TFLite runtime, and none of
-them imports it at run time. `get_settings()` reads the environment once per process;
+live in light modules (face/options.py, gesture/options.py, hands/options.py, images/limits.py,
+runtime/options.py, state/store.py): importing this one loads no numpy, Pillow or TFLite
+runtime, and none of them imports it at run time. `get_settings()` reads the environment once per process;
 tests call `get_settings.cache_clear()` after changing it.
 """
 

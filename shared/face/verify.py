@@ -36,7 +36,7 @@ __all__ = ["FaceEmbedding", "FaceVerifier", "Stopwatch", "Verification", "Verify
 
 
 class FaceVerifier:
-    """The verification pipeline over loaded bundles: `verify(img1, img2)`, thread-safe."""
+    """The verification pipeline over loaded bundles: `verify`, `search` and `photo_faces`, thread-safe."""
 
     def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions, budget: MemoryBudget | None = None):
         self.finder = finder
