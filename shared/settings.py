@@ -1,6 +1,10 @@
 """Every environment variable the functions read, parsed and validated in one place.
 
-Defaults suit the 512 MB tier. `get_settings()` reads the environment once per process;
+Defaults suit the 512 MB tier. A setting that feeds an options class takes that class's
+field default, so each is written once (tests/shared/test_settings_defaults.py). The options
+live in light modules (face/options.py, gesture/options.py, hands/options.py, images/limits.py,
+runtime/options.py, state/store.py): importing this one loads no numpy, Pillow or TFLite
+runtime, and none of them imports it at run time. `get_settings()` reads the environment once per process;
 tests call `get_settings.cache_clear()` after changing it.
 """
 
@@ -12,6 +16,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from shared.face.options import SELECTIONS, VerifyOptions
+from shared.gesture.options import GestureOptions
+from shared.images.limits import MIB, DecodeLimits
+from shared.runtime.options import RUNTIMES, LoadOptions
+from shared.state.store import StoreOptions
+
 # Bundles sit beside the library both in the repo and in a staged deployment folder.
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -19,6 +29,8 @@ DEFAULT_FACE_DETECTOR = str(MODELS_DIR / "face-detector-short")
 DEFAULT_FACE_DETECTOR_FALLBACK = str(MODELS_DIR / "face-detector-full")
 DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-sface")
 DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-sign'}"
+DEFAULT_HAND_DETECTOR = str(MODELS_DIR / "hand-detector")
+DEFAULT_HAND_LANDMARKS = str(MODELS_DIR / "hand-landmarks")
 
 
 class SettingsError(ValueError):
@@ -116,26 +128,23 @@ class Settings:
     face_detector_fallback_model: detector tried when the first finds no face ("" = none).
     face_embedder_model: bundle folder or gs:// URI of the face embedder.
     verify_threshold: distance threshold overriding the embedder bundle's (None = bundle's).
-    verify_operating_point: named threshold from the embedder bundle's
-        threshold.operating_points ("" = the bundle's default, threshold.value); checked
-        against the bundle when it loads. VERIFY_THRESHOLD, when set, wins.
+    verify_operating_point: VerifyOptions.operating_point (checked against the bundle when
+        it loads); VERIFY_THRESHOLD, when set, wins.
     gesture_models: bundle folders or gs:// URIs served by predict_gesture; the first is
         the default when a request names no `model`.
     max_request_bytes: largest request body accepted (Cloud Run's own cap is 32 MB).
-    max_image_pixels: largest declared JPEG size (w x h); JPEGs decode already scaled
-        down (draft mode). Bigger is refused from the header, before any pixel is decoded.
-    max_full_decode_pixels: the same for PNG, WebP, TIFF, BMP and GIF, which decode at
-        full size first (12 MP of RGBA is 48 MB raw, 112 MiB at the peak of decoding).
-    max_image_side: longest side, in pixels, a photo is scaled down to before detection.
-    max_frames: most frames accepted in one gesture request.
-    interpreter_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
+    max_image_pixels, max_full_decode_pixels, max_image_side, max_decode_mb,
+        max_progressive_pixels, max_jpeg_scans, max_decode_ms: the photo budgets,
+        DecodeLimits' max_pixels, max_full_pixels, max_side, max_decode_bytes (in MiB
+        here), max_progressive_pixels, max_scans and max_decode_ms.
+    max_frames, max_photo_frames: GestureOptions' max_frames and max_photos.
+    interpreter_threads, model_load_timeout_s, tflite_runtime: LoadOptions' num_threads,
+        timeout_s and runtime.
     memory_limit_mb: the instance's memory tier; the guard's levels are fractions of it.
-    memory_warn_fraction: over this, log a warning, drop caches and collect garbage.
-    memory_critical_fraction: over this, refuse new work with 503 until back under.
-    embedding_cache_size: face embeddings kept, keyed by photo sha256 (0 = no cache).
-    embedding_cache_ttl_s: seconds an embedding stays in the cache.
-    model_retry_s: seconds before a failed model load is tried again.
-    model_load_timeout_s: overall time allowed to fetch one bundle from gs://.
+    memory_warn_fraction, memory_critical_fraction: over the first, log a warning, drop
+        caches and collect garbage; over the second, refuse new work with 503 until back under.
+    embedding_cache_size, embedding_cache_ttl_s: VerifyOptions' cache_size and cache_ttl_s.
+    model_retry_s: seconds before a failed model load is tried again (every pipeline's retry_s).
     api_key: when set, POST requests must send it in the `X-API-Key` header, and the
         detailed health report needs it too.
     memory_wait_s: seconds a request waits for the memory budget before a 503.
@@ -145,22 +154,12 @@ class Settings:
         to the system when freed (0 = glibc's dynamic threshold).
     memory_recycle: under gunicorn, replace a worker that stays over the critical level
         while idle (after caches are dropped and freed memory is given back).
-    tflite_runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
     storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
-    max_decode_mb: most memory one photo's decoding may take at its peak, MiB, as
-        estimated from its headers before decoding (also what it reserves from the
-        instance's memory budget).
-    max_progressive_pixels: largest progressive JPEG (w x h): libjpeg keeps all its
-        coefficients whatever the draft scale.
-    max_jpeg_scans: most scans in one JPEG (libjpeg writes 10).
-    max_decode_ms: most CPU one photo's decoding may take, ms, estimated from its headers.
-    face_selection: which face of a photo with several is compared: "central" (large and
-        near the centre), "largest" or "confident" (the detector's highest score).
+    face_selection: VerifyOptions.face_selection (detect.selection_order says how each works).
     redis_url: redis://[:password@]host:port[/db] (or rediss://) of a Redis shared by the
         instances: the embedding cache and the rate limits are kept there ("" = per instance).
-    redis_timeout_s: connect and read timeout for each Redis call, seconds.
-    redis_retry_s: after a Redis failure, seconds it is left alone (answers meanwhile come
-        from the instance itself) before it is tried again.
+    redis_timeout_s, redis_retry_s: StoreOptions' timeout_s and retry_s (answers come from
+        the instance itself while a failed Redis is left alone).
     rate_limits: per-client limits in the `limits` library's notation, ";"-separated, e.g.
         "20/hour;100/day" ("" = no limit).
     rate_limit_fail: "open" (admit, counted per instance) or "closed" (503) while the
@@ -168,23 +167,17 @@ class Settings:
     rate_limit_proxy_hops: how many trusted front ends append to X-Forwarded-For: the
         client address is that many entries from its right (1 = Cloud Run, Render,
         Knative's ingress; 0 = no front end, the connection's own address).
-    cors_origins: browser origins allowed to call the function (CORS), lower case, or
-        ("*",) for any; empty = none (shared/edge/cors.py).
+    cors_origins: browser origins allowed to call (CORS, edge/cors.py), lower case; ("*",) any.
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
         detector and the hand landmark model predict_gesture loads on its first photo.
-    max_photo_frames: most photos (frames) in one gesture request.
     hand_image_side: longest side, in pixels, a photo is scaled down to before hands are
         looked for (MediaPipe's hand models see 192 and 224 px crops; 640 px measured as
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
-    max_references: most stored templates one verify request may compare its photo with
-        (`references`); each costs about 1.8 KB of JSON (0.8 KB as values_b64) and 7 KB of
-        memory while the request is read (docs/scaling.md).
+    max_references: VerifyOptions.max_references.
     request_header_timeout_s, request_body_timeout_s, request_body_min_rate,
-    request_buffer_mb: how the serving worker reads requests before a thread sees them
-        (shared/edge/server.py): headers within the first; the body within the second
-        after them, plus a second per `request_body_min_rate` bytes it declares (0 = no
-        extension); at most `request_buffer_mb` held for unanswered requests (a larger
-        request that would pass it gets 503).
+    request_buffer_mb: how the serving worker reads requests (shared/edge/server.py):
+        headers within the first; the body within the second after them, plus a second per
+        `request_body_min_rate` bytes it declares; at most `request_buffer_mb` held.
     """
 
     face_detector_model: str
@@ -206,34 +199,34 @@ class Settings:
     model_retry_s: float
     model_load_timeout_s: float
     api_key: str
-    memory_wait_s: float = 2.0
-    malloc_arenas: int = 2
-    malloc_mmap_threshold_kb: int = 1024
-    memory_recycle: bool = True
-    tflite_runtime: str = ""
-    storage_emulator_host: str = ""
-    verify_operating_point: str = ""
-    max_decode_mb: int = 128
-    max_progressive_pixels: int = 16_000_000
-    max_jpeg_scans: int = 64
-    max_decode_ms: int = 1000
-    face_selection: str = "central"
-    redis_url: str = ""
-    redis_timeout_s: float = 0.25
-    redis_retry_s: float = 5.0
-    rate_limits: str = ""
-    rate_limit_fail: str = "open"
-    rate_limit_proxy_hops: int = 1
-    cors_origins: tuple[str, ...] = ()
-    hand_detector_model: str = str(MODELS_DIR / "hand-detector")
-    hand_landmark_model: str = str(MODELS_DIR / "hand-landmarks")
-    max_photo_frames: int = 64
-    hand_image_side: int = 640
-    max_references: int = 1000
-    request_header_timeout_s: float = 10.0
-    request_body_timeout_s: float = 10.0
-    request_body_min_rate: int = 16 * 1024
-    request_buffer_mb: int = 48
+    memory_wait_s: float
+    malloc_arenas: int
+    malloc_mmap_threshold_kb: int
+    memory_recycle: bool
+    tflite_runtime: str
+    storage_emulator_host: str
+    verify_operating_point: str
+    max_decode_mb: int
+    max_progressive_pixels: int
+    max_jpeg_scans: int
+    max_decode_ms: int
+    face_selection: str
+    redis_url: str
+    redis_timeout_s: float
+    redis_retry_s: float
+    rate_limits: str
+    rate_limit_fail: str
+    rate_limit_proxy_hops: int
+    cors_origins: tuple[str, ...]
+    hand_detector_model: str
+    hand_landmark_model: str
+    max_photo_frames: int
+    hand_image_side: int
+    max_references: int
+    request_header_timeout_s: float
+    request_body_timeout_s: float
+    request_body_min_rate: int
+    request_buffer_mb: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -246,47 +239,47 @@ class Settings:
             face_detector_fallback_model=_text("FACE_DETECTOR_FALLBACK_MODEL", DEFAULT_FACE_DETECTOR_FALLBACK),
             face_embedder_model=_text("FACE_EMBEDDER_MODEL", DEFAULT_FACE_EMBEDDER),
             verify_threshold=_number("VERIFY_THRESHOLD", 0, float, 0.0, 4.0) if threshold else None,
-            verify_operating_point=_text("VERIFY_OPERATING_POINT", "").strip(),
+            verify_operating_point=_text("VERIFY_OPERATING_POINT", VerifyOptions.operating_point),
             gesture_models=gestures,
             max_request_bytes=_number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
-            max_image_pixels=_number("MAX_IMAGE_PIXELS", 50_000_000, int, 10_000, 200_000_000),
-            max_full_decode_pixels=_number("MAX_FULL_DECODE_PIXELS", 12_000_000, int, 10_000, 100_000_000),
-            max_image_side=_number("MAX_IMAGE_SIDE", 1280, int, 160, 8192),
-            max_frames=_number("MAX_FRAMES", 1024, int, 1, 100_000),
-            interpreter_threads=_number("INTERPRETER_THREADS", 1, int, 1, 64),
+            max_image_pixels=_number("MAX_IMAGE_PIXELS", DecodeLimits.max_pixels, int, 10_000, 200_000_000),
+            max_full_decode_pixels=_number("MAX_FULL_DECODE_PIXELS", DecodeLimits.max_full_pixels, int, 10_000, 100_000_000),
+            max_image_side=_number("MAX_IMAGE_SIDE", DecodeLimits.max_side, int, 160, 8192),
+            max_frames=_number("MAX_FRAMES", GestureOptions.max_frames, int, 1, 100_000),
+            interpreter_threads=_number("INTERPRETER_THREADS", LoadOptions.num_threads, int, 1, 64),
             memory_limit_mb=_number("MEMORY_LIMIT_MB", 512, int, 32, 65536),
             memory_warn_fraction=_number("MEMORY_WARN_FRACTION", 0.70, float, 0.05, 1.0),
             memory_critical_fraction=_number("MEMORY_CRITICAL_FRACTION", 0.85, float, 0.05, 1.0),
-            embedding_cache_size=_number("EMBEDDING_CACHE_SIZE", 256, int, 0, 100_000),
-            embedding_cache_ttl_s=_number("EMBEDDING_CACHE_TTL_S", 3600, float, 0, 7 * 86400),
-            model_retry_s=_number("MODEL_RETRY_S", 5, float, 0, 3600),
-            model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", 60, float, 1, 3600),
+            embedding_cache_size=_number("EMBEDDING_CACHE_SIZE", VerifyOptions.cache_size, int, 0, 100_000),
+            embedding_cache_ttl_s=_number("EMBEDDING_CACHE_TTL_S", VerifyOptions.cache_ttl_s, float, 0, 7 * 86400),
+            model_retry_s=_number("MODEL_RETRY_S", VerifyOptions.retry_s, float, 0, 3600),
+            model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", LoadOptions.timeout_s, float, 1, 3600),
             api_key=_text("API_KEY", ""),
             memory_wait_s=_number("MEMORY_WAIT_S", 2.0, float, 0, 60),
             malloc_arenas=_number("MALLOC_ARENAS", 2, int, 0, 64),
             malloc_mmap_threshold_kb=_number("MALLOC_MMAP_THRESHOLD_KB", 1024, int, 0, 32 * 1024),
             memory_recycle=_flag("MEMORY_RECYCLE", True),
-            tflite_runtime=_choice("TFLITE_RUNTIME", ("", "ai_edge_litert", "tflite_runtime")),
+            tflite_runtime=_choice("TFLITE_RUNTIME", ("", *RUNTIMES), LoadOptions.runtime),
             storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),
-            max_decode_mb=_number("MAX_DECODE_MB", 128, int, 16, 1024),
-            max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", 16_000_000, int, 1_000_000, 100_000_000),
-            max_jpeg_scans=_number("MAX_JPEG_SCANS", 64, int, 16, 1000),
-            max_decode_ms=_number("MAX_DECODE_MS", 1000, int, 100, 60_000),
-            face_selection=_choice("FACE_SELECTION", ("central", "largest", "confident"), "central"),
+            max_decode_mb=_number("MAX_DECODE_MB", DecodeLimits.max_decode_bytes // MIB, int, 16, 1024),
+            max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", DecodeLimits.max_progressive_pixels, int, 1_000_000, 100_000_000),
+            max_jpeg_scans=_number("MAX_JPEG_SCANS", DecodeLimits.max_scans, int, 16, 1000),
+            max_decode_ms=_number("MAX_DECODE_MS", DecodeLimits.max_decode_ms, int, 100, 60_000),
+            face_selection=_choice("FACE_SELECTION", SELECTIONS, VerifyOptions.face_selection),
             redis_url=_redis_url(),
-            redis_timeout_s=_number("REDIS_TIMEOUT_S", 0.25, float, 0.01, 10),
-            redis_retry_s=_number("REDIS_RETRY_S", 5.0, float, 0, 600),
+            redis_timeout_s=_number("REDIS_TIMEOUT_S", StoreOptions.timeout_s, float, 0.01, 10),
+            redis_retry_s=_number("REDIS_RETRY_S", StoreOptions.retry_s, float, 0, 600),
             rate_limits=_rate_limits(),
             rate_limit_fail=_choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
             rate_limit_proxy_hops=_number("RATE_LIMIT_PROXY_HOPS", 1, int, 0, 10),
             cors_origins=_origins("CORS_ORIGINS"),
-            hand_detector_model=_text("HAND_DETECTOR_MODEL", str(MODELS_DIR / "hand-detector")),
-            hand_landmark_model=_text("HAND_LANDMARK_MODEL", str(MODELS_DIR / "hand-landmarks")),
-            max_photo_frames=_number("MAX_PHOTO_FRAMES", 64, int, 1, 1024),
+            hand_detector_model=_text("HAND_DETECTOR_MODEL", DEFAULT_HAND_DETECTOR),
+            hand_landmark_model=_text("HAND_LANDMARK_MODEL", DEFAULT_HAND_LANDMARKS),
+            max_photo_frames=_number("MAX_PHOTO_FRAMES", GestureOptions.max_photos, int, 1, 1024),
             hand_image_side=_number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
-            max_references=_number("MAX_REFERENCES", 1000, int, 1, 10_000),
-            request_header_timeout_s=_number("REQUEST_HEADER_TIMEOUT_S", 10.0, float, 1, 300),
-            request_body_timeout_s=_number("REQUEST_BODY_TIMEOUT_S", 10.0, float, 1, 300),
+            max_references=_number("MAX_REFERENCES", VerifyOptions.max_references, int, 1, 10_000),
+            request_header_timeout_s=_number("REQUEST_HEADER_TIMEOUT_S", 10, float, 1, 300),
+            request_body_timeout_s=_number("REQUEST_BODY_TIMEOUT_S", 10, float, 1, 300),
             request_body_min_rate=_number("REQUEST_BODY_MIN_RATE", 16 * 1024, int, 0, 2**30),
             request_buffer_mb=_number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
         )
@@ -299,13 +292,7 @@ class Settings:
         labels (never a local path or a bucket), no API key, no emulator address."""
         hidden = ("api_key", "storage_emulator_host", "redis_url")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
-        for name in (
-            "face_detector_model",
-            "face_detector_fallback_model",
-            "face_embedder_model",
-            "hand_detector_model",
-            "hand_landmark_model",
-        ):
+        for name in [n for n in out if n.endswith("_model")]:  # every bundle source but gesture_models
             out[name] = _label(out[name])
         out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)

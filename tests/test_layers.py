@@ -44,11 +44,26 @@ def _target(module: str, names: list[str], parts: set[str]) -> set[str]:
     return {n if n in parts else "__init__" for n in names} or {"__init__"}
 
 
+TYPE_ONLY = {"settings"}  # reached under `if TYPE_CHECKING:` only, for a signature: no dependency
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside `if TYPE_CHECKING:` blocks."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
+            inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return inside
+
+
 def imported_parts(path: Path, shared: Path, parts: set[str]) -> set[tuple[str, int]]:
     """(part, line) for every import of shared/ in a file: import, from-import (relative ones
-    resolved), and importlib.import_module / __import__ with a literal name."""
+    resolved), and importlib.import_module / __import__ with a literal name. A TYPE_ONLY
+    part imported under `if TYPE_CHECKING:` is left out: the options classes name Settings
+    in `from_settings`'s signature, while settings builds on them."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = ["shared", *path.relative_to(shared).parts[:-1]]
+    type_only = _type_checking_nodes(tree)
     found = set()
     for node in ast.walk(tree):
         targets: set[str] = set()
@@ -67,6 +82,8 @@ def imported_parts(path: Path, shared: Path, parts: set[str]) -> set[tuple[str, 
             and isinstance(node.args[0].value, str)
         ):
             targets = _target(node.args[0].value, [], parts)
+        if id(node) in type_only:
+            targets -= TYPE_ONLY
         found |= {(t, node.lineno) for t in targets}
     return found
 
@@ -109,6 +126,7 @@ def test_every_import_in_shared_looks_down_the_documented_layers():
         ("from shared.face.contract import X\n", "shared/face (a sibling of hands)"),
         ("def f():\n    import shared.gesture.service\n", "shared/gesture (a layer above of hands)"),
         ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from shared.edge import Edge\n", "shared/edge (a layer above"),
+        ("from shared.settings import Settings\n", "shared/settings (a layer above"),
         ("from shared import face\n", "shared/face (a sibling"),
         ("from ..face import detect\n", "shared/face (a sibling"),
         ("import importlib\nimportlib.import_module('shared.face.detect')\n", "shared/face (a sibling"),

@@ -33,7 +33,9 @@ from shared.state.store import SharedStore, StoreOptions, key, shared_store
 class RateLimiter:
     """Limits for one function (`scope`): `admit(request)` counts one request or raises."""
 
-    def __init__(self, scope: str, spec: str, store: SharedStore | None, *, fail: str = "open", proxy_hops: int = 1, keyed: bool = False):
+    def __init__(self, scope: str, spec: str, store: SharedStore | None, *, fail: str, proxy_hops: int, keyed: bool = False):
+        """`fail` and `proxy_hops` as RATE_LIMIT_FAIL and RATE_LIMIT_PROXY_HOPS say (their
+        defaults live in settings alone)."""
         from limits import parse_many
         from limits.storage import MemoryStorage
         from limits.strategies import MovingWindowRateLimiter

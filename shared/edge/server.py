@@ -55,16 +55,17 @@ REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: 
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """Socket-level deadlines and memory for reading requests. Attributes: header_timeout_s;
+    """Socket-level deadlines and memory for reading requests (defaults: the settings
+    REQUEST_HEADER_TIMEOUT_S and the like). Attributes: header_timeout_s;
     body_timeout_s (after the headers); body_min_rate (bytes/s: each body byte adds
     1/rate s); buffer_bytes (all requests' held bytes); max_body (MAX_REQUEST_BYTES: a
     larger declared body goes to the function at once, which refuses it unread)."""
 
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 10.0
-    body_min_rate: int = 16 * 1024
-    buffer_bytes: int = 48 * 2**20
-    max_body: int = 20 * 2**20
+    header_timeout_s: float
+    body_timeout_s: float
+    body_min_rate: int
+    buffer_bytes: int
+    max_body: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadLimits:
@@ -116,7 +117,7 @@ class Reading:
 class BufferingWorker(ThreadWorker):
     """gunicorn's threaded worker; every request is read whole before a thread gets it."""
 
-    limits = ReadLimits()
+    limits: ReadLimits
 
     def init_process(self) -> None:
         self.limits = ReadLimits.from_settings(get_settings())

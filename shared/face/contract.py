@@ -64,7 +64,8 @@ class EmbedderContract:
 
     def confidence_of(self, distance: float) -> float | None:
         """P(same person | distance) in 0..1 from the bundle's fitted logistic curve
-        (intercept, slope), None when the bundle has none."""
+        1 / (1 + exp(-(intercept + slope * distance))), None when the bundle has none. The
+        one implementation: a pair's answer and every match of a search come from here."""
         if self.confidence is None:
             return None
         intercept, slope = self.confidence

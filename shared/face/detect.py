@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.face.options import SELECTIONS
 from shared.runtime.bundle import Bundle
 from shared.runtime.lazy import Lazy
 from shared.vision.detector import input_tensor, raw_detections, ssd_head
@@ -116,9 +117,6 @@ def to_face(points: np.ndarray, score: float, box: Letterbox, shape: tuple[int, 
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(score), keypoints)
 
 
-SELECTIONS = ("central", "largest", "confident")
-
-
 def selection_order(faces: list[Face], shape: tuple[int, int], selection: str = "central") -> list[Face]:
     """The faces in the order a policy prefers them, the one to compare first.
 
@@ -167,8 +165,13 @@ class FaceFinder:
             faces, name = detector.detect(image), detector.name
         faces = selection_order(faces, image.shape[:2], self.selection)
         if faces:
-            faces[0] = self.primary.refine(image, faces[0])
+            faces[0] = self.refine(image, faces[0])
         return faces, name
+
+    def refine(self, image: np.ndarray, face: Face) -> Face:
+        """`face` detected again by the short-range detector on a crop around it, for
+        sharper keypoints (FaceDetector.refine); `find` does it for the selected face."""
+        return self.primary.refine(image, face)
 
     def bundles(self) -> list[Bundle]:
         """The loaded detector bundles: primary, and the fallback once loaded."""

@@ -44,30 +44,15 @@ class FaceEmbedder:
         return out.reshape(self.dims).astype(np.float32, copy=False)
 
 
-def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """1 - cos(a, b), in [0, 2]; 0 for the same direction. Zero vectors give 1 (no similarity)."""
-    a64, b64 = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    norms = float(np.linalg.norm(a64) * np.linalg.norm(b64))
-    if norms == 0.0:
-        return 1.0
-    # Clipped: rounding can put identical vectors a hair below 0.
-    return float(np.clip(1.0 - np.dot(a64, b64) / norms, 0.0, 2.0))
-
-
-def euclidean_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """L2 distance ||a - b|| (dlib's metric: same person below ~0.6 for its vectors)."""
-    return float(np.linalg.norm(np.asarray(a, np.float64).ravel() - np.asarray(b, np.float64).ravel()))
-
-
-DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "cosine": cosine_distance,
-    "euclidean": euclidean_distance,
-}
-
-
 def distances_to(probe: np.ndarray, gallery: np.ndarray, metric: str) -> np.ndarray:
-    """(N,) distances from one (D,) probe to each row of an (N, D) gallery, in float64 as
-    the pairwise functions compute them: one matrix-vector product, no loop per row."""
+    """(N,) distances from one (D,) probe to each row of an (N, D) gallery, in float64, by
+    one matrix-vector product. The one implementation of each metric; a pair is a gallery
+    of one row (cosine_distance, euclidean_distance).
+
+    "cosine": 1 - cos(a, b), in [0, 2]; 0 for the same direction, whatever the lengths; a
+    zero vector is at 1 from anything (no similarity). "euclidean": the L2 distance
+    ||a - b|| (dlib's metric: the same person below ~0.6 for its vectors).
+    """
     p64, g64 = np.asarray(probe, np.float64).ravel(), np.asarray(gallery, np.float64)
     if metric == "euclidean":
         return np.linalg.norm(g64 - p64, axis=1)
@@ -76,4 +61,21 @@ def distances_to(probe: np.ndarray, gallery: np.ndarray, metric: str) -> np.ndar
     norms = np.linalg.norm(g64, axis=1) * np.linalg.norm(p64)
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = np.where(norms > 0, (g64 @ p64) / norms, 0.0)
+    # Clipped: rounding can put identical vectors a hair below 0.
     return np.clip(1.0 - cos, 0.0, 2.0)
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The cosine distance of one pair (distances_to)."""
+    return float(distances_to(a, np.asarray(b).ravel()[None], "cosine")[0])
+
+
+def euclidean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The euclidean distance of one pair (distances_to)."""
+    return float(distances_to(a, np.asarray(b).ravel()[None], "euclidean")[0])
+
+
+DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "cosine": cosine_distance,
+    "euclidean": euclidean_distance,
+}

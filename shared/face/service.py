@@ -1,11 +1,11 @@
-"""One verify_face request's inputs -> the pipeline call -> its JSON-ready answer.
+"""One verify_face request's inputs -> the pipeline call -> its typed answer (`to_dict()` is the JSON).
 
 The request shapes, by which fields are present besides the photo `img1`:
 
-    img2 (a photo)             two photos: same person?            Verification.to_dict()
-    img2 (a template object)   a photo and a stored template       the same answer, img1's face only
-    references                 one photo against many templates    Search.to_dict()
-    (neither)                  the photo's faces and templates      search.photo_faces()
+    img2 (a photo)             two photos: same person?            Verification
+    img2 (a template object)   a photo and a stored template       the same, img1's face only
+    references                 one photo against many templates    Search
+    (neither)                  the photo's faces and templates      PhotoFaces
 
 Options: `return_embeddings` (true/false, default false) adds the photos' templates to a
 comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. The fields
@@ -14,13 +14,12 @@ and their kinds are `request_spec`'s; the edge reads them (nothing coerced).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest
-from shared.face.search import Search, photo_faces, search
+from shared.face.results import PhotoFaces, Search, Verification
 from shared.face.templates import read_references, read_template
-from shared.face.verify import FaceVerifier, Verification
+from shared.face.verify import FaceVerifier
 from shared.fields import Field, RequestSpec
 
 MAX_FACES = 10
@@ -46,17 +45,7 @@ def request_spec(max_references: int) -> RequestSpec:
     return RequestSpec(fields, values, keys, float32_floats=False)
 
 
-@dataclass(frozen=True)
-class _PhotoFaces:
-    """A photo's faces on the wire (shared.face.search.photo_faces)."""
-
-    answer: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.answer
-
-
-def answer(verifier: FaceVerifier, body: dict[str, Any]) -> Verification | Search | _PhotoFaces:
+def answer(verifier: FaceVerifier, body: dict[str, Any]) -> Verification | Search | PhotoFaces:
     """The answer to one request: `body` as shared/edge/reader.py read it by request_spec."""
     img2 = body.get("img2")
     if img2 is not None and "references" in body:
@@ -66,10 +55,10 @@ def answer(verifier: FaceVerifier, body: dict[str, Any]) -> Verification | Searc
     embeddings = body.get("return_embeddings", False)
     if "references" in body:
         gallery = read_references(body["references"], verifier.tag, verifier.options.max_references)
-        return search(verifier, body["img1"], gallery, return_embeddings=embeddings)
+        return verifier.search(body["img1"], gallery, return_embeddings=embeddings)
     if isinstance(img2, bytes):
         return verifier.verify(body["img1"], img2, return_embeddings=embeddings)
     if img2 is not None:
         return verifier.verify(body["img1"], read_template(img2, "img2", verifier.tag), return_embeddings=embeddings)
     # A photo-only answer always holds its templates: return_embeddings changes nothing.
-    return _PhotoFaces(photo_faces(verifier, body["img1"], body.get("max_faces", 1)))
+    return verifier.photo_faces(body["img1"], body.get("max_faces", 1))

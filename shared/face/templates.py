@@ -66,6 +66,18 @@ def to_template(embedding: np.ndarray, tag: TemplateTag) -> dict[str, Any]:
     return {"model": tag.model, "version": tag.version, "fingerprint": tag.fingerprint, "dims": tag.dims, "values": values}
 
 
+@dataclass(frozen=True, eq=False)
+class Template:
+    """One embedding and the tag of the embedder that made it. Attributes: vector (dims,)
+    float32; tag. `to_dict()` is its wire form (to_template)."""
+
+    vector: np.ndarray
+    tag: TemplateTag
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_template(self.vector, self.tag)
+
+
 def _invalid(message: str) -> BadRequest:
     return BadRequest(message, code="invalid_template")
 

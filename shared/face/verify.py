@@ -1,158 +1,46 @@
-"""Face verification: two photos -> same person or not.
+"""Face verification: photos -> the same person or not, who among stored templates, which faces.
 
 One walk per photo, each stop once: decode (shared.images) -> find the face (detect.py:
-short-range detector, full-range fallback, refine) -> dlib-style chip (align.py) -> embed
-(embed.py); then the distance against the threshold. Embeddings are cached by the photo's
-sha256 and the embedder's version, so a reference photo verified again is not recomputed.
+short-range detector, full-range fallback, refine) -> the embedder's chip (align.py) -> embed
+(embed.py); then distances (embed.distances_to) against the threshold and the bundle's
+confidence curve. `FaceVerifier` answers a pair (`verify`), a photo against a gallery of
+templates (`search`) and a photo's faces (`photo_faces`), as typed results (results.py).
+Embeddings are cached by the photo's sha256 and the embedder's version, so a reference photo
+verified again is not recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from shared.errors import BundleError, Unprocessable
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
-from shared.face.detect import LEFT_EYE, RIGHT_EYE, Face, FaceDetector, FaceFinder
-from shared.face.embed import DISTANCES, FaceEmbedder
-from shared.face.templates import TemplateTag, to_template
-from shared.images import DecodeLimits, Photo, decode_photo, inspect_image
+from shared.face.detect import Face, FaceDetector, FaceFinder
+from shared.face.embed import DISTANCES, FaceEmbedder, distances_to
+from shared.face.options import VerifyOptions
+from shared.face.results import FaceEmbedding, FaceResult, Match, PhotoFaces, Search, Verification
+from shared.face.templates import Gallery, Template, TemplateTag
+from shared.images import Photo, decode_photo, inspect_image
 from shared.images.decode import first_side, sharper_side
-from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.runtime.bundle import Bundle, load_as
 from shared.runtime.lazy import Lazy
-from shared.settings import Settings
 from shared.state.memory import MemoryBudget
 from shared.state.shared_cache import RecordCodec, make_cache
-from shared.state.store import StoreOptions, shared_store
+from shared.state.store import shared_store
 
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    """Everything the verifier needs, and nothing else.
-
-    Attributes:
-        detector, fallback_detector, embedder: bundle sources (folders or gs:// URIs);
-            fallback_detector "" = none.
-        threshold: distance override (None = the embedder bundle's calibrated value).
-        operating_point: a named threshold of the embedder bundle ("" = its default);
-            `threshold` wins when both are set.
-        decode: photo decoding budgets.
-        load: how bundles are loaded (threads, timeout, runtime).
-        cache_size: embeddings kept (0 = no cache); cache_ttl_s: seconds each is kept.
-        retry_s: seconds before a failed fallback-detector load is tried again.
-        face_selection: which face of several is compared (detect.SELECTIONS).
-        store: the Redis shared by the instances, where embeddings are cached too (url "" = none).
-        max_references: most templates one probe is compared with (`references`).
-    """
-
-    detector: str
-    embedder: str
-    fallback_detector: str = ""
-    threshold: float | None = None
-    operating_point: str = ""
-    decode: DecodeLimits = DecodeLimits()
-    load: LoadOptions = LoadOptions()
-    cache_size: int = 256
-    cache_ttl_s: float = 3600.0
-    retry_s: float = 5.0
-    face_selection: str = "central"
-    store: StoreOptions = StoreOptions()
-    max_references: int = 1000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> VerifyOptions:
-        return cls(
-            detector=settings.face_detector_model,
-            embedder=settings.face_embedder_model,
-            fallback_detector=settings.face_detector_fallback_model,
-            threshold=settings.verify_threshold,
-            operating_point=settings.verify_operating_point,
-            decode=DecodeLimits.from_settings(settings),
-            load=LoadOptions.from_settings(settings),
-            cache_size=settings.embedding_cache_size,
-            cache_ttl_s=settings.embedding_cache_ttl_s,
-            retry_s=settings.model_retry_s,
-            face_selection=settings.face_selection,
-            store=StoreOptions.from_settings(settings),
-            max_references=settings.max_references,
-        )
-
-
-@dataclass(frozen=True)
-class FaceEmbedding:
-    """One photo's chosen face. Attributes: embedding (D,) float32; area (x, y, w, h,
-    eyes, score in the original upright photo's pixels); faces_found; detector (bundle
-    name); time_ms per stage (as first computed, also when served from the cache)."""
-
-    embedding: np.ndarray
-    area: dict
-    faces_found: int
-    detector: str
-    time_ms: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The answer to "do these two photos show the same person?" (or a photo and a stored
-    template: `faces` then holds the photo's face only).
-
-    Attributes: confidence: P(same person | distance) from the bundle's fitted curve (None
-    without one); embeddings: the photos' templates (templates.to_template) when asked for."""
-
-    verified: bool
-    distance: float
-    threshold: float
-    similarity_metric: str
-    model: str
-    detector: str
-    faces: dict[str, FaceEmbedding]
-    time_ms: dict
-    confidence: float | None = None
-    embeddings: dict[str, dict] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "verified": self.verified,
-            "distance": round(self.distance, 6),
-            **({"confidence": round(self.confidence, 4)} if self.confidence is not None else {}),
-            "threshold": self.threshold,
-            "similarity_metric": self.similarity_metric,
-            "model": self.model,
-            "detector": self.detector,
-            "facial_areas": {k: f.area for k, f in self.faces.items()},
-            "faces_found": {k: f.faces_found for k, f in self.faces.items()},
-            "time_ms": self.time_ms,
-        }
-        if self.embeddings is not None:
-            out["embeddings"] = self.embeddings
-        return out
-
-
-def _area(face: Face, scale: float) -> dict:
-    """The face's box, eyes and score in original-photo pixels (working pixels x scale)."""
-    (rx, ry), (lx, ly) = face.keypoints[RIGHT_EYE], face.keypoints[LEFT_EYE]
-    x, y, w, h = (v * scale for v in face.box)
-    return {
-        "x": round(x),
-        "y": round(y),
-        "w": round(w),
-        "h": round(h),
-        "left_eye": [round(lx * scale), round(ly * scale)],
-        "right_eye": [round(rx * scale), round(ry * scale)],
-        "score": round(float(face.score), 4),
-    }
+__all__ = ["FaceEmbedding", "FaceVerifier", "Stopwatch", "Verification", "VerifyOptions"]
 
 
 class FaceVerifier:
-    """The verification pipeline over loaded bundles: `verify(img1, img2)`, thread-safe."""
+    """The verification pipeline over loaded bundles: `verify`, `search` and `photo_faces`, thread-safe."""
 
     def __init__(self, finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions, budget: MemoryBudget | None = None):
         self.finder = finder
-        self._budget = budget or MemoryBudget(critical_mb=float("inf"))
+        self._budget = budget or MemoryBudget(critical_mb=float("inf"), wait_s=0.0)
         self.embedder = embedder
         contract = embedder.contract
         self.metric = contract.metric
@@ -165,7 +53,7 @@ class FaceVerifier:
         self.threshold = options.threshold if options.threshold is not None else named
         self.options = options
         self.tag = TemplateTag.of(embedder.bundle, embedder.dims)
-        codec = RecordCodec(FaceEmbedding, "embedding")
+        codec = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record})
         self._cache = make_cache(options.cache_size, options.cache_ttl_s, shared_store(options.store), codec, "face-embedding")
 
     @classmethod
@@ -201,10 +89,6 @@ class FaceVerifier:
         """Free what can be rebuilt (memory pressure)."""
         self._cache.clear()
 
-    def confidence_of(self, distance: float) -> float | None:
-        """P(same person | distance) in 0..1 from the embedder bundle's fitted curve."""
-        return self.embedder.contract.confidence_of(distance)
-
     def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str]:
         """Decode one photo within the memory budget and find its faces (the selected one
         first, refined); 422 when it holds none. The selected face decides whether the
@@ -238,7 +122,7 @@ class FaceVerifier:
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")
-        result = FaceEmbedding(embedding, _area(faces[0], photo.scale), len(faces), detector, clock.laps)
+        result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps)
         # Cached with its stage timings: a hit answers exactly as the first computation did,
         # so an answer never tells one caller that another sent this photo.
         self._cache.put(key, result)
@@ -267,8 +151,56 @@ class FaceVerifier:
             detector=",".join(sorted({f.detector for f in faces.values()})),
             faces=faces,
             time_ms=stages,
-            confidence=self.confidence_of(distance),
-            embeddings={k: to_template(f.embedding, self.tag) for k, f in faces.items()} if return_embeddings else None,
+            confidence=self.embedder.contract.confidence_of(distance),
+            templates={k: Template(f.embedding, self.tag) for k, f in faces.items()} if return_embeddings else None,
+        )
+
+    def search(self, img1: bytes, gallery: Gallery, *, return_embeddings: bool = False) -> Search:
+        """The face in `img1` against every template of `gallery`, in one matrix-vector
+        product: the references at or under the threshold, nearest first, and the nearest
+        one whether it matches or not. `return_embeddings`: the probe's template too."""
+        started = time.perf_counter()
+        probe = self.embed_photo(img1, "img1")
+        compare_started = time.perf_counter()
+        d = distances_to(probe.embedding, gallery.vectors, self.metric)
+        order = np.argsort(d, kind="stable")
+        ranked = order[d[order] <= self.threshold]
+        shown = (ranked if len(ranked) else order[:1]).tolist()
+        confidence_of = self.embedder.contract.confidence_of
+        matches = [Match(gallery.ids[i], float(d[i]), bool(d[i] <= self.threshold), confidence_of(float(d[i]))) for i in shown]
+        now = time.perf_counter()
+        return Search(
+            matches=[m for m in matches if m.verified],
+            best=matches[0],
+            references=len(gallery.ids),
+            threshold=self.threshold,
+            similarity_metric=self.metric,
+            model=self.embedder.bundle.name,
+            probe=probe,
+            time_ms={"img1": probe.time_ms, "compare": round((now - compare_started) * 1000, 3), "total": round((now - started) * 1000, 2)},
+            template=Template(probe.embedding, self.tag) if return_embeddings else None,
+        )
+
+    def photo_faces(self, img1: bytes, max_faces: int = 1) -> PhotoFaces:
+        """Up to `max_faces` faces of one photo, the selection policy's choice first (the face
+        a verification compares), each refined, aligned and embedded; 422 when there is none."""
+        started = time.perf_counter()
+        clock = Stopwatch()
+        photo, faces, detector = self.find_faces(img1, "img1", clock)
+        chosen = [faces[0], *(self.finder.refine(photo.pixels, f) for f in faces[1:max_faces])]
+        clock.lap("refine")
+        results = []
+        for face in chosen:
+            embedding = self.embedder.embed(self.embedder.chip(photo.pixels, face))
+            results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
+        clock.lap("embed")
+        return PhotoFaces(
+            model=self.embedder.bundle.name,
+            detector=detector,
+            face_selection=self.finder.selection,
+            faces_found=len(faces),
+            faces=results,
+            time_ms={"img1": clock.laps, "total": round((time.perf_counter() - started) * 1000, 2)},
         )
 
 

@@ -8,18 +8,17 @@ instance that only ever sees landmarks keeps its footprint and cold start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
 from shared.fields import Field, RequestSpec
 from shared.gesture.classifier import TASK, Frames, GestureClassifier, Prediction
+from shared.gesture.options import GestureOptions
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
 from shared.hands.options import HandOptions
-from shared.images.limits import DecodeLimits
-from shared.runtime.bundle import Bundle, LoadOptions, load_as
+from shared.runtime.bundle import Bundle, load_as
 from shared.runtime.lazy import Lazy
-from shared.settings import Settings
 from shared.state.memory import MemoryBudget
 
 if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
@@ -34,40 +33,6 @@ DEFAULT_TOP_K = 3
 LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the widest documented form
 
 
-@dataclass(frozen=True)
-class GestureOptions:
-    """Attributes: models (bundle sources; the first is the default), load (threads,
-    timeout, runtime), max_frames (most frames in one request), hands (the hand bundles
-    photos go through), decode (photo budgets), max_photos (most photos in one request),
-    retry_s (seconds before a failed hand-model load is tried again)."""
-
-    models: tuple[str, ...]
-    load: LoadOptions = LoadOptions()
-    max_frames: int = 1024
-    hands: HandOptions | None = None
-    decode: DecodeLimits = field(default_factory=DecodeLimits)
-    max_photos: int = 64
-    retry_s: float = 5.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> GestureOptions:
-        load = LoadOptions.from_settings(settings)
-        return cls(
-            settings.gesture_models,
-            load,
-            settings.max_frames,
-            HandOptions(settings.hand_detector_model, settings.hand_landmark_model, load),
-            replace(DecodeLimits.from_settings(settings), max_side=settings.hand_image_side),
-            settings.max_photo_frames,
-            settings.model_retry_s,
-        )
-
-    @property
-    def all_local(self) -> bool:
-        """True when no bundle lives in object storage (loading them costs milliseconds)."""
-        return not any(source.startswith("gs://") for source in self.models)
-
-
 class GestureService:
     """The gesture bundles one instance serves: `predict(request_json) -> Prediction`."""
 
@@ -80,7 +45,7 @@ class GestureService:
         self.default = classifiers[0].name
         self.options = options = options or GestureOptions(models=tuple(c.bundle.source for c in classifiers))
         self.max_frames = options.max_frames
-        self._budget = budget or MemoryBudget(critical_mb=float("inf"))
+        self._budget = budget or MemoryBudget(critical_mb=float("inf"), wait_s=0.0)
         hands = options.hands
         # Built on the first photo only: landmark-only instances never load the hand models.
         self.hands: Lazy[HandFinder] | None = None

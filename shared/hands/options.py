@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.runtime.bundle import LoadOptions
+from shared.runtime.options import LoadOptions
 
 
 @dataclass(frozen=True)

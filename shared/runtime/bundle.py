@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from shared.errors import BundleError
 from shared.runtime.manifest import MANIFEST, Manifest, read_manifest, refuse_non_finite
+from shared.runtime.options import LoadOptions
 from shared.runtime.tflite import Model
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,29 +29,6 @@ MODEL_FILE = "model.tflite"
 REQUIRED_KEYS = ("name", "version", "task", "sha256")
 
 __all__ = ["MANIFEST", "MODEL_FILE", "Bundle", "BundleError", "BundleFiles", "LoadOptions", "bundle_label", "load_as", "load_bundle"]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How bundles are loaded.
-
-    Attributes:
-        num_threads: threads per TFLite interpreter (1 suits 0.33-1 vCPU).
-        timeout_s: overall time allowed to fetch one bundle from gs:// (with retries).
-        runtime: "ai_edge_litert", "tflite_runtime", or "" for the first that imports.
-        anonymous_storage: read gs:// without credentials (an object-storage emulator).
-    """
-
-    num_threads: int = 1
-    timeout_s: float = 60.0
-    runtime: str = ""
-    anonymous_storage: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LoadOptions:
-        return cls(
-            settings.interpreter_threads, settings.model_load_timeout_s, settings.tflite_runtime, bool(settings.storage_emulator_host)
-        )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 
 from shared.errors import BundleError, ServiceUnavailable
 from shared.logs import event
+from shared.runtime.options import MODEL_RETRY_S
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 class Lazy(Generic[T]):
     """A value built on first `get()`; `ready` says whether it has been built."""
 
-    def __init__(self, what: str, build: Callable[[], T], retry_s: float = 5.0):
+    def __init__(self, what: str, build: Callable[[], T], retry_s: float = MODEL_RETRY_S):
         self.what = what
         self._build = build
         self._retry_s = retry_s

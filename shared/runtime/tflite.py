@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-RUNTIMES = ("ai_edge_litert", "tflite_runtime")
+from shared.runtime.options import RUNTIMES
 
 
 @functools.cache

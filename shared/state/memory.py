@@ -71,11 +71,12 @@ class MemoryBudget:
 
     `reserve(nbytes)` lets a request go on when RSS now + what others reserved + nbytes
     stays under `critical_mb`; otherwise it waits up to `wait_s` for reservations to be
-    released, then answers 503 with Retry-After. RSS already holds part of what running
-    requests reserved, so the check errs on the safe side.
+    released, then answers 503 with Retry-After (MEMORY_WAIT_S; no default here: the
+    setting's is the one). RSS already holds part of what running requests reserved, so
+    the check errs on the safe side.
     """
 
-    def __init__(self, critical_mb: float, wait_s: float = 2.0, read_rss: Callable[[], float] = rss_mb):
+    def __init__(self, critical_mb: float, wait_s: float, read_rss: Callable[[], float] = rss_mb):
         self.critical_mb = critical_mb
         self.wait_s = wait_s
         self._read_rss = read_rss

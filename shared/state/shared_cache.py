@@ -17,7 +17,7 @@ import dataclasses
 import json
 import struct
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,18 +32,21 @@ class RecordCodec:
     """A frozen dataclass with one float32 array field and JSON-ready other fields <-> bytes.
 
     Layout: 4-byte big-endian header length, UTF-8 JSON header (the other fields, plus
-    the array's shape under "_shape"), then the array as little-endian float32."""
+    the array's shape under "_shape"), then the array as little-endian float32. A field
+    holding a dataclass of JSON-ready fields is written as `dataclasses.asdict` writes it
+    and read back by its entry in `readers` (field name -> JSON value -> the field's value)."""
 
-    def __init__(self, cls: type, array_field: str):
+    def __init__(self, cls: type, array_field: str, readers: Mapping[str, Callable[[Any], Any]] | None = None):
         self.cls = cls
         self.array_field = array_field
         self.fields = [f.name for f in dataclasses.fields(cls) if f.name != array_field]
+        self.readers = dict(readers or {})
 
     def encode(self, value: Any) -> bytes:
         array = np.ascontiguousarray(getattr(value, self.array_field), dtype="<f4")
         header = {name: getattr(value, name) for name in self.fields}
         header["_shape"] = list(array.shape)
-        text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+        text = json.dumps(header, separators=(",", ":"), allow_nan=False, default=_as_json).encode()
         return _HEADER.pack(len(text)) + text + array.tobytes()
 
     def decode(self, data: bytes) -> Any:
@@ -53,12 +56,22 @@ class RecordCodec:
             header = json.loads(data[_HEADER.size : _HEADER.size + size])
             shape = tuple(int(n) for n in header.pop("_shape"))
             array = np.frombuffer(data, dtype="<f4", offset=_HEADER.size + size).astype(np.float32)
-            values = {name: header[name] for name in self.fields}
+            values = {name: self.readers.get(name, _same)(header[name]) for name in self.fields}
         except (struct.error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a cached {self.cls.__name__}: {type(exc).__name__}") from None
         if array.size != int(np.prod(shape)):
             raise ValueError(f"not a cached {self.cls.__name__}: {array.size} values for shape {shape}")
         return self.cls(**{self.array_field: array.reshape(shape)}, **values)
+
+
+def _as_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class RedisCache:

@@ -13,18 +13,18 @@ import pytest
 
 from shared.edge.ratelimit import RateLimiter
 from shared.errors import RateLimited, ServiceUnavailable, error_response
-from shared.face.verify import FaceEmbedding
+from shared.face.results import FaceEmbedding, FaceResult, Landmarks
 from shared.state.shared_cache import RecordCodec, RedisCache, TieredCache, make_cache
 from shared.state.store import SharedStore, StoreOptions
 
-CODEC = RecordCodec(FaceEmbedding, "embedding")
+CODEC = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record})
 KEY = ("ab" * 32, "face-embedder-dlib", "1.0.0")
 
 
 def embedding(seed: int = 0) -> FaceEmbedding:
     vector = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
-    area = {"x": 1, "y": 2, "w": 30, "h": 40, "left_eye": [5, 6], "right_eye": [7, 8], "score": 0.9}
-    return FaceEmbedding(vector, area, 1, "face-detector-short", {"decode": 1.5, "embed": 20.25})
+    face = FaceResult((1.25, 2.0, 30.5, 40.0), Landmarks(*((5.5 + i, 6.0 - i / 3) for i in range(6))), 0.91234567)
+    return FaceEmbedding(vector, face, 1, "face-detector-short", {"decode": 1.5, "embed": 20.25})
 
 
 def store(url: str, retry_s: float = 0.3, timeout_s: float = 0.25) -> SharedStore:
@@ -44,8 +44,9 @@ def test_codec_round_trips_exactly_and_compactly():
     data = CODEC.encode(value)
     back = CODEC.decode(data)
     assert back.embedding.dtype == np.float32 and np.array_equal(back.embedding, value.embedding)
-    assert (back.area, back.faces_found, back.detector, back.time_ms) == (value.area, 1, "face-detector-short", value.time_ms)
-    assert len(data) < 128 * 4 + 250  # the array's bytes and a small header
+    assert (back.face, back.faces_found, back.detector, back.time_ms) == (value.face, 1, "face-detector-short", value.time_ms)
+    assert isinstance(back.face.landmarks, Landmarks) and back.face.to_area() == value.face.to_area()
+    assert len(data) < 128 * 4 + 450  # the array's bytes and a small header
     assert b"pickle" not in data and not data.startswith(b"\x80")
 
 
@@ -132,24 +133,24 @@ def test_a_redis_that_never_answers_costs_one_timeout(tmp_path):
 
 
 def test_client_identity_follows_the_trusted_hops():
-    limiter = RateLimiter("f", "5/minute", None, proxy_hops=1)
+    limiter = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=1)
     assert limiter.client("", "", "10.0.0.1") == "ip:10.0.0.1"
     assert limiter.client("", "198.51.100.7", "10.0.0.1") == "ip:198.51.100.7"
     # What the client wrote itself stands left of what the front end appended.
     assert limiter.client("", "1.2.3.4, 198.51.100.7", "10.0.0.1") == "ip:198.51.100.7"
-    two = RateLimiter("f", "5/minute", None, proxy_hops=2)
+    two = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=2)
     assert two.client("", "1.2.3.4, 198.51.100.7, 35.1.1.1", "10.0.0.1") == "ip:198.51.100.7"
     assert two.client("", "198.51.100.7", "10.0.0.1") == "ip:10.0.0.1"  # fewer hops than trusted
-    direct = RateLimiter("f", "5/minute", None, proxy_hops=0)
+    direct = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=0)
     assert direct.client("", "1.2.3.4", "10.0.0.1") == "ip:10.0.0.1"
     # An API key identifies the client only when one is configured (and so was checked).
-    keyed = RateLimiter("f", "5/minute", None, keyed=True)
+    keyed = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=1, keyed=True)
     assert keyed.client("s3cret", "1.2.3.4", "10.0.0.1").startswith("key:") and "s3cret" not in keyed.client("s3cret", "", "")
     assert limiter.client("made-up", "", "10.0.0.1") == "ip:10.0.0.1"
 
 
 def test_over_the_limit_is_a_429_with_its_headers():
-    limiter = RateLimiter("f", "3/minute;10/hour", None)
+    limiter = RateLimiter("f", "3/minute;10/hour", None, fail="open", proxy_hops=1)
     for _ in range(3):
         limiter.admit(request("1.1.1.1"))
     with pytest.raises(RateLimited) as refused:
@@ -163,8 +164,8 @@ def test_over_the_limit_is_a_429_with_its_headers():
 
 
 def test_the_limit_holds_across_instances_sharing_redis(redis_server):
-    a = RateLimiter("f", "4/minute", store(redis_server.url))
-    b = RateLimiter("f", "4/minute", store(redis_server.url))
+    a = RateLimiter("f", "4/minute", store(redis_server.url), fail="open", proxy_hops=1)
+    b = RateLimiter("f", "4/minute", store(redis_server.url), fail="open", proxy_hops=1)
     for limiter in (a, b, a, b):
         limiter.admit(request("1.1.1.1"))
     for limiter in (a, b):
@@ -177,7 +178,7 @@ def test_the_limit_holds_across_instances_sharing_redis(redis_server):
 
 @pytest.mark.parametrize("fail", ["open", "closed"])
 def test_redis_down_follows_rate_limit_fail_and_recovers(redis_server, fail):
-    limiter = RateLimiter("f", "3/minute", store(redis_server.url, retry_s=0.5), fail=fail)
+    limiter = RateLimiter("f", "3/minute", store(redis_server.url, retry_s=0.5), fail=fail, proxy_hops=1)
     limiter.admit(request("1.1.1.1"))
     redis_server.stop()
     started = time.perf_counter()
