@@ -25,10 +25,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools import testdata
-from tools.measure import harness
-
-sys.path.insert(0, str(harness.ROOT / "tests"))
-import hostile
+from tools.measure import harness, hostile
 
 
 def _post(port: int, payload: dict[str, str]) -> int:
