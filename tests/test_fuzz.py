@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
-import hostile
 from shared.edge import reader, requests
 from shared.errors import ServiceError
 from shared.images import DecodeLimits, decode_photo, inspect_image
 from shared.state.memory import tune_malloc
+from tools.measure import hostile
 
 # Pixel caps far above the defaults, so the memory budget is what stops a decode: every photo
 # decoded is estimated under 48 MiB (shared/images/cost.py), which PEAK_MB then checks.

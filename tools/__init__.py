@@ -6,7 +6,7 @@
     measure/       benchmark, load, gs:// cold start; harness.py serves a function for them and the tests
     serve/         serve both functions locally (`make serve`)
     publish/       validate a bundle and upload it to gs://
-    requirements/  what the tools venvs install on top of requirements.txt
+    requirements/  what the tools venvs and the reference venvs (`make venvs`, .venvs/) install
     testdata.py    real inputs shared by the tools and the tests
 
 Every tool runs from the repo root as `python tools/<job>/<tool>.py` (or
@@ -16,3 +16,20 @@ Every tool runs from the repo root as `python tools/<job>/<tool>.py` (or
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+VENVS = ROOT / ".venvs"  # the reference venvs, made by `make venvs` (git-ignored)
+LOGS = ROOT / "build"  # where tools write logs and reports nobody commits (git-ignored)
+
+
+def reference_python(name: str) -> str | None:
+    """The Python of the reference venv `.venvs/<name>` (`make venv-<name>`: face-recognition,
+    mediapipe, tensorflow, tflite214), or None when it has not been made."""
+    python = VENVS / name / "bin" / "python"
+    return str(python) if python.exists() else None
+
+
+def python_option(given: str | None, name: str) -> str | None:
+    """A tool's `--python-X` value: the given Python, else the reference venv `name` when
+    present; an empty string (`--python-X ''`) means none."""
+    if given is None:
+        return reference_python(name)
+    return given or None

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-import hostile
+from tools.measure import hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY = "functions/verify_face/main.py"

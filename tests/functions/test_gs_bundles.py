@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from gcs_emulator import Emulator, make_bucket, put, put_bundle
 from shared.runtime import gcs
 from shared.settings import MODELS_DIR, get_settings
+from tools.measure.gcs_emulator import Emulator, make_bucket, put, put_bundle
 
 FACE_BUNDLES = {
     "FACE_DETECTOR_MODEL": "face-detector-short",

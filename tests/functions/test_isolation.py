@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-import hostile
+from tools.measure import hostile
 
 VERIFY = "functions/verify_face/main.py"
 GESTURE = "functions/predict_gesture/main.py"

@@ -269,7 +269,7 @@ BAD_FORMS = [
 
 @pytest.mark.parametrize(("kind", "files", "fields", "status", "code"), BAD_FORMS, ids=[b[0] for b in BAD_FORMS])
 def test_bad_multipart_forms_are_refused(client, kind, files, fields, status, code):
-    import hostile
+    from tools.measure import hostile
 
     real = {b"IMAGE": photo(IMAGE), b"GIF": hostile.animated_gif()}
     files = {k: [real.get(v, v) for v in vs] for k, vs in files.items()}

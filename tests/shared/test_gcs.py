@@ -15,12 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from gcs_emulator import Emulator, make_bucket, put, put_bundle
 from shared.errors import ServiceUnavailable
 from shared.runtime import gcs
 from shared.runtime.bundle import BundleError, LoadOptions, load_bundle
 from shared.runtime.lazy import Lazy
 from shared.settings import MODELS_DIR
+from tools.measure.gcs_emulator import Emulator, make_bucket, put, put_bundle
 
 ROOT = MODELS_DIR.parent
 EMULATED = LoadOptions(anonymous_storage=True)  # what STORAGE_EMULATOR_HOST turns on in settings

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import hostile
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
 from shared.images import DecodeLimits, ImageCost, decode_photo, inspect_image
 from shared.images.limits import MIB
+from tools.measure import hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN = {"max_pixels": 10**9, "max_full_pixels": 10**9, "max_decode_bytes": 2**40, "max_progressive_pixels": 10**9, "max_decode_ms": 10**9}
@@ -27,8 +27,8 @@ MP12, MP4, MP1 = (3098, 3873), (1788, 2236), (894, 1118)
 
 CHILD = r"""
 import io, json, sys, time
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
-import hostile
+sys.path[:0] = [sys.argv[1]]
+from tools.measure import hostile
 from PIL import Image
 from shared.images import DecodeLimits, decode_photo, inspect_image
 data, limits = open(sys.argv[2], "rb").read(), DecodeLimits(**json.loads(sys.argv[3]))

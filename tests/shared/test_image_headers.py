@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import hostile
 from shared.errors import ServiceError
 from shared.images import DecodeLimits, decode_photo
 from shared.images.cost import read_header
 from shared.images.header import FRAME_CAP, MODE_BYTES
 from shared.images.jpeg import draft_request, draft_size
+from tools.measure import hostile
 
 LIMITS = DecodeLimits()
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import hostile
 from shared.errors import ServiceError
 from shared.images import DecodeLimits, decode_photo
+from tools.measure import hostile
 
 RSS_MB = 64.0
 CPU_S = 2.0

@@ -33,6 +33,7 @@ def test_benchmark_runs_on_a_tiny_budget(tmp_path):
         str(tmp_path),
         "--log-dir",
         str(tmp_path / "logs"),
+        *("--python-tflite214", "", "--python-tf", "", "--python-face-recognition", ""),  # no reference venvs (.venvs/)
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]

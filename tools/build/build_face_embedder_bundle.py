@@ -51,7 +51,7 @@ TFJS = "@tensorflow/tfjs@4.22.0"  # the tfjs face-api 1.7.15 was built with (dis
 BUNDLE_VERSION = "1.0.0"
 _COMMAND = (
     "python tools/build/build_face_embedder_bundle.py{} --verify-node "
-    "--verify-python /work/venvs/rt/bin/python --verify-python /work/venvs/t214/bin/python"
+    "--verify-python .venv/bin/python --verify-python .venvs/tflite214/bin/python"
 )
 # variant -> (bundle name = folder under models/, the command that built it)
 OUTPUTS = {

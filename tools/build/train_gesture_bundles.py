@@ -19,7 +19,7 @@ class's first 75% of rows train (the last 15% of those steer early stopping), it
 
 Run with the tools venv (tools/requirements/convert.txt):
     python tools/build/train_gesture_bundles.py [--data DIR] [--only hand-sign] \\
-        --verify-python .venv/bin/python --verify-python .venv-tflite214/bin/python
+        --verify-python .venv/bin/python --verify-python .venvs/tflite214/bin/python
 """
 
 from __future__ import annotations

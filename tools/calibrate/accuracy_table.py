@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's accuracy table, from what calibration recorded: an embedder bundle folder
+"""The accuracy table of docs/accuracy.md, from what calibration recorded: an embedder bundle folder
 (its bundle.json `metrics.calibration`, written by calibrate_face_threshold.py --write) or a
 `--json` report (calibrate_face_threshold.py, face_recognition_peer.py).
 

@@ -3,10 +3,9 @@
 detector, its 5-point alignment, the same dlib ResNet embedder) at its own 0.6 euclidean
 tolerance, scored with this project's calibration maths (tools/calibrate/calibrate_face_threshold.py).
 
-Run in a tools-only venv (never a runtime dependency):
-    python3.11 -m venv /tmp/venv-fr && /tmp/venv-fr/bin/pip install dlib-bin face-recognition==1.3.0 --no-deps \\
-        && /tmp/venv-fr/bin/pip install face_recognition_models numpy Pillow Click psutil
-    /tmp/venv-fr/bin/python tools/calibrate/face_recognition_peer.py --pairs ../shared/data/faces/lfw-dev/pairs.csv \\
+Run in the reference venv (tools only; never a runtime dependency), made once with
+`make venv-face-recognition` (.venvs/face-recognition, tools/requirements/face-recognition.txt):
+    .venvs/face-recognition/bin/python tools/calibrate/face_recognition_peer.py --pairs ../shared/data/faces/lfw-dev/pairs.csv \\
         --photos ../shared/data/faces/deepface --cropped --json build/cal/face_recognition.json
 
 As face_recognition's own examples do: `face_locations` (HOG, upsampled once), the largest

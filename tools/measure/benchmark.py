@@ -13,9 +13,13 @@ verify_face also gets varied real photos (../shared/data/faces/deepface; skipped
 reason in the notes when absent): 50 pairs as JSON base64 and as multipart, disjoint pairs
 (each photo once: median CPU per pair) and a growth check over 500 photos.
 
-    python tools/measure/benchmark.py --repeat 5 --out docs/ \
-        --python-tflite214 /work/venvs/t214/bin/python --python-tf /work/venvs/tf/bin/python \
-        --python-face-recognition /work/venv-facerec/bin/python
+    make venvs                       # the reference venvs under .venvs/ (once; minutes)
+    .venv/bin/python tools/measure/benchmark.py --repeat 5 --out docs/ [--before-root TREE]
+
+(`make bench [BEFORE=<git ref>]` runs the same.) The peer, tflite-runtime 2.14 and TensorFlow
+rows use .venvs/face-recognition, .venvs/tflite214 and .venvs/tensorflow when they are
+there (--python-face-recognition, --python-tflite214, --python-tf name others; '' skips one).
+Server logs go to build/bench-logs/<time>/ unless --log-dir says otherwise.
 
 Dev-only dependencies: matplotlib (for the plot); tools/requirements/bench.txt.
 """
@@ -28,12 +32,13 @@ import contextlib
 import shlex
 import signal
 import sys
-import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
+from tools import LOGS, ROOT, python_option
 from tools.measure.bench import gs, report
 from tools.measure.bench.cases import Budget, gesture_variants, hello_variant, peer_variant, runtime_versions, verify_variants
 from tools.measure.bench.inputs import DEEPFACE, varied_photos
@@ -41,6 +46,12 @@ from tools.measure.bench.runner import VariantResult, cold_starts, run_all
 from tools.measure.harness import stop_all
 
 CASES = ("verify", "gesture", "hands")
+
+
+def repo_relative(arg: str) -> str:
+    """An argument as the report writes it: paths inside this tree relative to its root, so the
+    recorded command reruns from any clone."""
+    return arg.replace(f"{ROOT}/", "")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,11 +64,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cases", default="verify,gesture", help=f"comma-separated subset of {','.join(CASES)} (the hello-world floor always runs)"
     )
     p.add_argument("--python-litert", default=sys.executable, help="Python with ai-edge-litert (default: this one)")
-    p.add_argument("--python-tflite214", help="Python with tflite-runtime 2.14 (skipped when not given)")
-    p.add_argument("--python-tf", help="Python with tensorflow + functions-framework for the 'before' (skipped when not given)")
+    p.add_argument(
+        "--python-tflite214",
+        help="Python with tflite-runtime 2.14 (default: .venvs/tflite214/bin/python when present, from make venv-tflite214; '' skips)",
+    )
+    p.add_argument(
+        "--python-tf",
+        help="Python with tensorflow + functions-framework for the 'before' (default: .venvs/tensorflow/bin/python when "
+        "present, from make venv-tensorflow; '' skips)",
+    )
     p.add_argument(
         "--python-face-recognition",
-        help="Python with face-recognition 1.3.0 (dlib-bin) + functions-framework: the peer (skipped when not given)",
+        help="Python with face-recognition 1.3.0 (dlib-bin) + functions-framework: the peer (default: "
+        ".venvs/face-recognition/bin/python when present, from make venv-face-recognition; '' skips)",
     )
     p.add_argument("--peer-requests", type=int, default=10, help="requests per workload of the face_recognition peer (default 10)")
     p.add_argument("--no-other-embedders", action="store_true", help="only the default face embedder (skip the other bundles)")
@@ -69,7 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="extra environment for every served function (repeatable), e.g. MALLOC_ARENA_MAX=2",
     )
     p.add_argument("--out", type=Path, default=None, help="write benchmark.md and benchmark_rss.png here (default: print only)")
-    p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: a temporary folder)")
+    p.add_argument("--log-dir", type=Path, default=None, help="server logs (default: build/bench-logs/<UTC time>/)")
     p.add_argument(
         "--before-root",
         type=Path,
@@ -79,6 +98,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-gs", action="store_true", help="skip the gs:// case even when the storage emulator is available")
     p.add_argument("--cold-timeout", type=float, default=180, help="seconds to wait for a first answer")
     args = p.parse_args(argv)
+    args.python_tflite214 = python_option(args.python_tflite214, "tflite214")
+    args.python_tf = python_option(args.python_tf, "tensorflow")
+    args.python_face_recognition = python_option(args.python_face_recognition, "face-recognition")
     if any("=" not in e for e in args.env):
         p.error("--env takes KEY=VALUE")
     unknown = set(args.cases.split(",")) - set(CASES)
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 - progress on stderr, table on stdout
     atexit.register(stop_all)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through the finally blocks: no orphans
-    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    log_dir = args.log_dir or LOGS / "bench-logs" / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     say(f"server logs: {log_dir}")
     extra = dict(e.split("=", 1) for e in args.env)
     pythons = {"ai-edge-litert": (args.python_litert, {**extra, "TFLITE_RUNTIME": "ai_edge_litert"})}
@@ -183,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         gs_env = None
         if "verify" in cases and not args.no_gs:
-            gs_env = stack.enter_context(gs.gs_bundles(gs.VERIFY_BUNDLES, "bench-bundles", say))
+            gs_env = stack.enter_context(gs.gs_bundles(gs.VERIFY_BUNDLES, "bench-bundles", say, log_dir))
         results, model_ms, model_rows = run(args, cases, pythons, budget, gs_env, log_dir, notes, say)
-    command = "python tools/measure/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python tools/measure/benchmark.py " + " ".join(shlex.quote(repo_relative(a)) for a in given)
     rows = report.targets(results, "ai-edge-litert", model_ms)
     text = report.markdown(command, report.machine(), versions, results, rows, model_rows, notes)
     print(text)

@@ -24,11 +24,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools import testdata
-from tools.measure import harness
-
-sys.path.insert(0, str(harness.ROOT / "tests"))
-import hostile
+from tools import LOGS, testdata
+from tools.measure import harness, hostile
 
 
 def _post(port: int, payload: dict[str, str]) -> int:
@@ -115,6 +112,7 @@ def main() -> None:
     parser.add_argument("--size", default="4000x3000", help="width x height of the PNG bomb (default 4000x3000, 12 MP)")
     parser.add_argument("--idle-s", type=float, default=30.0, help="seconds of idle RSS sampling after the burst (default 30)")
     args = parser.parse_args()
+    harness.keep_logs_in(LOGS / "burst-logs")
     width, height = (int(v) for v in args.size.lower().split("x"))
     print(json.dumps(run(args.limit_mb, args.threads, args.concurrent, (width, height), args.idle_s), indent=1))
 

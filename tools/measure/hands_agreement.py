@@ -12,10 +12,11 @@ On the photos of ../shared/data/hands/subhih (labels.csv, see its SOURCE.md):
    per class, from our landmarks as they are, mirrored (x -> 1 - x), and from MediaPipe's.
 
 Set up the reference venv once (tools only; never a runtime dependency):
-    python3.11 -m venv /work/venv-mediapipe && /work/venv-mediapipe/bin/pip install mediapipe==0.10.21
-Run from the repo root with the runtime venv:
-    python tools/measure/hands_agreement.py --reference-python /work/venv-mediapipe/bin/python \
-        [--variant full|lite] [--bundles-root DIR] [--out docs/hands-agreement.json]
+    make venv-mediapipe          # .venvs/mediapipe from tools/requirements/mediapipe.txt
+Run from the repo root with the runtime venv (--reference-python defaults to
+.venvs/mediapipe/bin/python when it is there; '' skips the agreement):
+    .venv/bin/python tools/measure/hands_agreement.py \
+        [--variant full|lite] [--bundles-root DIR] [--out build/hands-agreement.json]
 `--variant lite` compares the lite bundles (built with build_hand_bundles.py --variant lite
 --root DIR) with MediaPipe's model_complexity=0.
 """
@@ -34,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
 import numpy as np
+
+from tools import python_option
 
 # ---- settings -------------------------------------------------------------------------
 MAX_HANDS = 2
@@ -198,7 +201,10 @@ def read_labels(folder: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/hands/subhih")
-    parser.add_argument("--reference-python", help="a Python with mediapipe==0.10.21 (omit to skip the agreement)")
+    parser.add_argument(
+        "--reference-python",
+        help="a Python with mediapipe==0.10.21 (default: .venvs/mediapipe/bin/python when present, from make venv-mediapipe; '' skips)",
+    )
     parser.add_argument("--variant", choices=("full", "lite"), default="full")
     parser.add_argument("--bundles-root", type=Path, default=Path(__file__).resolve().parents[2], help="repo root holding models/")
     parser.add_argument("--model", default=str(Path(__file__).resolve().parents[2] / "models/hand-sign"), help="gesture bundle")
@@ -207,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--complexity", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.reference_python = python_option(args.reference_python, "mediapipe")
     labels = read_labels(args.photos)
     paths = [args.photos / row["image"] for row in labels]
     if args.reference_only:

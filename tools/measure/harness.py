@@ -197,6 +197,18 @@ class Server:
             _RUNNING.remove(self)
 
 
+_log_dir: Path | None = None  # where start() writes server logs; None: the system's temporary folder
+
+
+def keep_logs_in(folder: Path) -> Path:
+    """Write the logs of servers started from now on in `folder` (a tool's main() calls this
+    with a folder under build/; the tests keep temporary files). Returns the folder."""
+    global _log_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    _log_dir = folder
+    return folder
+
+
 def start(
     function: str,
     *,
@@ -205,11 +217,12 @@ def start(
     timeout_s: float = 60.0,
     framework_server: bool = False,
 ) -> Server:
-    """Serve functions/`function`/main.py on a free loopback port, log to a temporary file; ready when returned.
-    `framework_server`: with functions-framework's own command (see Server)."""
+    """Serve functions/`function`/main.py on a free loopback port, log to a new file (keep_logs_in's
+    folder, else a temporary one); ready when returned. `framework_server`: with
+    functions-framework's own command (see Server)."""
     if function not in FUNCTIONS:
         raise ValueError(f"unknown function {function!r}; expected one of {FUNCTIONS}")
-    fd, name = tempfile.mkstemp(prefix=f"{function}-", suffix=".log")
+    fd, name = tempfile.mkstemp(prefix=f"{function}-", suffix=".log", dir=_log_dir)
     os.close(fd)
     log = Path(name)
     server = Server(

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
+from tools import LOGS
 from tools.measure import harness
 from tools.measure.harness import Outcome, drive, percentile
 from tools.measure.load_mix import gesture_mix, verify_mix
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json-out", type=Path, help="also write the reports here")
     args = parser.parse_args(argv)
+    harness.keep_logs_in(LOGS / "load-logs")
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the served function is stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     functions = list(harness.FUNCTIONS) if args.function == "both" else [args.function]

@@ -14,10 +14,9 @@ from __future__ import annotations
 import base64
 import functools
 import random
-import sys
 from collections.abc import Callable
 
-from tools import ROOT, testdata
+from tools import testdata
 from tools.measure.harness import Request, json_request
 
 HAND_SIGN = "hand-sign"
@@ -60,8 +59,7 @@ def _pair(a: str, b: str, read: dict, suffix: int) -> Request:
 
 
 def _png_header(width: int, height: int) -> bytes:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import hostile  # tests/hostile.py: the project's one maker of hostile inputs
+    from tools.measure import hostile  # the project's one maker of hostile inputs
 
     return hostile.png_header_only(width, height)
 

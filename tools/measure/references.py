@@ -36,6 +36,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
+from tools import LOGS
 from tools.measure import harness
 from tools.testdata import face_photos
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20, help="requests per row (default 20)")
     parser.add_argument("--counts", default="1,100,1000,5000", help="reference counts, comma-separated")
     args = parser.parse_args(argv)
+    harness.keep_logs_in(LOGS / "references-logs")
     counts = [int(c) for c in args.counts.split(",")]
     photos = face_photos()
     probe_b64 = base64.b64encode((photos / "obama2.jpg").read_bytes()).decode()

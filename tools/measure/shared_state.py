@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-from tools import ROOT, testdata
+from tools import LOGS, ROOT, testdata
 from tools.measure import harness
 from tools.measure.harness import Request, drive, json_request, percentile
 from tools.measure.redis_server import RedisServer
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=REPEAT, help="fresh instances per cache row (median)")
     parser.add_argument("--requests", type=int, default=REQUESTS, help="requests per latency row")
     args = parser.parse_args(argv)
+    harness.keep_logs_in(LOGS / "shared-state-logs")
     print("| shared cache | warm instance: client (pipeline) | first request: client (pipeline) |")
     print("|---|---|---|")
     print("\n".join(cache_rows(args.repeat)), flush=True)

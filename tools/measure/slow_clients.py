@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
+from tools import ROOT
 from tools.measure import harness
 
 SLOW_HEADER = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Padding: " + b"a" * 200
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", default="2,default", help="THREADS values, comma-separated; 'default' = unset (cpu x 4)")
     p.add_argument("--health-timeout", type=float, default=5.0)
     args = p.parse_args(argv)
+    harness.keep_logs_in(ROOT / "build" / "slow-clients-logs")
     rows = []
     try:
         for framework in (True, False):

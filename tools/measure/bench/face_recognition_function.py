@@ -6,8 +6,8 @@ What a user of that library writes: `load_image_file` (the whole photo, full siz
 `face_encodings` of the first face found, `face_distance` against the library's 0.6.
 It takes the same requests as verify_face: `img1` and `img2` as multipart files or as
 base64 strings in a JSON body. Tools only: needs a Python with face-recognition==1.3.0,
-face_recognition_models, dlib (the prebuilt dlib-bin wheel) and functions-framework
-(e.g. /work/venv-facerec); never a dependency of the functions.
+face_recognition_models, dlib (the prebuilt dlib-bin wheel) and functions-framework:
+.venvs/face-recognition (`make venv-face-recognition`); never a dependency of the functions.
 
 Target: verify_face.
 """

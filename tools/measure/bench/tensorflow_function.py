@@ -5,7 +5,8 @@ This is what the seeds ran: `import tensorflow` when the instance starts, then t
 the very same handlers (functions/*/main.py) and library serve the requests; only the
 interpreter class comes from TensorFlow, handed to shared/runtime/tflite.py as if it were the
 `tflite_runtime` package (run with TFLITE_RUNTIME=tflite_runtime). Tools only: needs a
-Python with tensorflow and functions-framework (e.g. /work/venvs/tf).
+Python with tensorflow, functions-framework and the runtime requirements: .venvs/tensorflow
+(`make venv-tensorflow`).
 
 Targets: verify_face, predict_gesture.
 """
