@@ -96,6 +96,19 @@ def _redis_url() -> str:
     return url
 
 
+# Set by platforms whose front end appends the client's address to X-Forwarded-For:
+# K_SERVICE by Cloud Run (services and functions) and Knative, RENDER by Render.
+FRONT_END_MARKERS = ("K_SERVICE", "RENDER")
+
+
+def _proxy_hops() -> int:
+    """RATE_LIMIT_PROXY_HOPS, or by default 1 where a known platform's front end appends
+    the client's address to X-Forwarded-For, 0 elsewhere: a server reached directly (a
+    container with a public IP, a VM) would otherwise count whatever the client wrote."""
+    default = 1 if any(os.environ.get(name, "").strip() for name in FRONT_END_MARKERS) else 0
+    return _number("RATE_LIMIT_PROXY_HOPS", default, int, 0, 10)
+
+
 def _rate_limits() -> str:
     """RATE_LIMITS as the `limits` library parses it (checked now, at start)."""
     text = _text("RATE_LIMITS", "")
@@ -137,7 +150,7 @@ class Settings:
     model_retry_s: seconds before a failed model load is tried again.
     model_load_timeout_s: overall time allowed to fetch one bundle from gs://.
     api_key: when set, POST requests must send it in the `X-API-Key` header, and the
-        detailed health report needs it too.
+        detailed health report needs it too (see health_details).
     memory_wait_s: seconds a request waits for the memory budget before a 503.
     malloc_arenas: glibc malloc arenas (0 = glibc's default of 8 per core); each request
         thread otherwise keeps its own arena's peak resident.
@@ -167,7 +180,14 @@ class Settings:
         limits' shared store (Redis) cannot be reached.
     rate_limit_proxy_hops: how many trusted front ends append to X-Forwarded-For: the
         client address is that many entries from its right (1 = Cloud Run, Render,
-        Knative's ingress; 0 = no front end, the connection's own address).
+        Knative's ingress; 0 = no front end, the connection's own address). Unset: 1 where
+        K_SERVICE or RENDER says such a platform runs the function, else 0.
+    health_details: who reads the detailed health report: "key" (only a request with the
+        configured API_KEY; nobody when none is set) or "open" (anyone when no API_KEY is
+        set: local development and private networks; the key still guards it when set).
+    max_request_decode_ms: most CPU the decoding of all photos of one request may take,
+        ms, estimated from their headers before any is decoded (gesture frames: up to
+        MAX_PHOTO_FRAMES photos, each within max_decode_ms).
     cors_origins: browser origins allowed to call the function (CORS), lower case, or
         ("*",) for any; empty = none (shared/edge/cors.py).
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
@@ -217,13 +237,15 @@ class Settings:
     redis_retry_s: float = 5.0
     rate_limits: str = ""
     rate_limit_fail: str = "open"
-    rate_limit_proxy_hops: int = 1
+    rate_limit_proxy_hops: int = 0
     cors_origins: tuple[str, ...] = ()
     hand_detector_model: str = str(MODELS_DIR / "hand-detector")
     hand_landmark_model: str = str(MODELS_DIR / "hand-landmarks")
     max_photo_frames: int = 64
     hand_image_side: int = 640
     max_references: int = 1000
+    health_details: str = "key"
+    max_request_decode_ms: int = 2000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -268,13 +290,15 @@ class Settings:
             redis_retry_s=_number("REDIS_RETRY_S", 5.0, float, 0, 600),
             rate_limits=_rate_limits(),
             rate_limit_fail=_choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
-            rate_limit_proxy_hops=_number("RATE_LIMIT_PROXY_HOPS", 1, int, 0, 10),
+            rate_limit_proxy_hops=_proxy_hops(),
             cors_origins=_origins("CORS_ORIGINS"),
             hand_detector_model=_text("HAND_DETECTOR_MODEL", str(MODELS_DIR / "hand-detector")),
             hand_landmark_model=_text("HAND_LANDMARK_MODEL", str(MODELS_DIR / "hand-landmarks")),
             max_photo_frames=_number("MAX_PHOTO_FRAMES", 64, int, 1, 1024),
             hand_image_side=_number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
             max_references=_number("MAX_REFERENCES", 1000, int, 1, 10_000),
+            health_details=_choice("HEALTH_DETAILS", ("key", "open"), "key"),
+            max_request_decode_ms=_number("MAX_REQUEST_DECODE_MS", 2000, int, 100, 600_000),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
