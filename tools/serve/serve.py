@@ -106,6 +106,8 @@ def serve() -> int:
         raise SystemExit(f"serve: error: port {busy[0]} on {HOST} is in use; stop what uses it or set {names}")
     parent = os.getppid()
     env = {"CORS_ORIGINS": cors_origins()}
+    if HOST in ("127.0.0.1", "::1", "localhost"):  # nobody else reaches it: the detailed health report for anyone
+        env["HEALTH_DETAILS"] = os.environ.get("HEALTH_DETAILS", "open")
     servers = {
         name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, env=env, host=HOST, port=port) for name, port in PORTS.items()
     }
