@@ -57,7 +57,11 @@ def unseal(parts: Hashable, sealed: bytes) -> bytes:
     forged or altered one)."""
     secret = _secret(parts, b"tflite-fn seal")
     body, tag = sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]
-    if len(sealed) < 1 + TAG_BYTES or body[:1] != SEAL_VERSION or not hmac.compare_digest(tag, hmac.new(secret, body, hashlib.sha256).digest()[:TAG_BYTES]):
+    if (
+        len(sealed) < 1 + TAG_BYTES
+        or body[:1] != SEAL_VERSION
+        or not hmac.compare_digest(tag, hmac.new(secret, body, hashlib.sha256).digest()[:TAG_BYTES])
+    ):
         raise ValueError("not a value sealed under this key")
     data = body[1:]
     stream = hashlib.shake_256(secret + b"stream").digest(len(data))
