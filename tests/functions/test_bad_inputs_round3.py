@@ -690,3 +690,15 @@ def _fresh_verifier(redis):
     from shared.state.store import StoreOptions
 
     return FaceVerifier.load(replace(VerifyOptions.from_settings(Settings.from_env()), store=StoreOptions(redis.url)))
+
+
+def test_a_preflight_never_reflects_the_method_or_headers_it_asks_for(servers):
+    """An allowed origin asking for DELETE with `x-evil, cookie` gets the fixed lists (the
+    browser then refuses the call), no credentials; an origin written in upper case is the
+    same origin (browsers send lower case; the answer names it as sent)."""
+    status, headers, _ = send(servers["verify"], *preflight(OTHER, "DELETE", "x-evil, cookie")({}))
+    assert status == 204 and headers["Access-Control-Allow-Methods"] == "GET, HEAD, POST, OPTIONS"
+    assert "evil" not in headers["Access-Control-Allow-Headers"] and "cookie" not in headers["Access-Control-Allow-Headers"].lower()
+    assert "Access-Control-Allow-Credentials" not in headers and headers["Access-Control-Allow-Origin"] == OTHER
+    status, headers, _ = send(servers["verify"], *preflight(OTHER.upper())({}))
+    assert status == 204 and headers["Access-Control-Allow-Origin"] == OTHER.upper()
