@@ -180,6 +180,11 @@ def test_client_identity_follows_the_trusted_hops():
     keyed = RateLimiter("f", "5/minute", None, keyed=True)
     assert keyed.client("s3cret", "1.2.3.4", "10.0.0.1").startswith("key:") and "s3cret" not in keyed.client("s3cret", "", "")
     assert limiter.client("made-up", "", "10.0.0.1") == "ip:10.0.0.1"
+    # IPv6: a client rotating addresses within its /64 is one client; IPv4-mapped is IPv4.
+    assert direct.client("", "", "2001:db8:1:2::1") == direct.client("", "", "2001:db8:1:2:ffff::9") == "ip:2001:db8:1:2::/64"
+    assert direct.client("", "", "2001:db8:1:3::1") != direct.client("", "", "2001:db8:1:2::1")
+    assert limiter.client("", "[2001:db8::7]", "10.0.0.1") == "ip:2001:db8::/64"
+    assert direct.client("", "", "::ffff:192.0.2.9") == "ip:192.0.2.9"
 
 
 def test_over_the_limit_is_a_429_with_its_headers():
