@@ -12,6 +12,7 @@ never reads another's embedding.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -290,9 +291,13 @@ class FaceVerifier:
 def recipe(finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions) -> str:
     """16 hex digits naming what decides a photo's cached FaceEmbedding besides its bytes:
     the embedder's and the detector's weights (sha256), the fallback detector, the face
-    selection policy and the decode sizes. Part of the cache key (issue 23: two revisions
-    with different FACE_SELECTION sharing one Redis answered with each other's faces)."""
+    selection policy, the decode sizes and the TFLite runtime (tflite-runtime 2.14 rounds
+    SFace's int8 layer differently). Part of the cache key (issue 23: two revisions with
+    different FACE_SELECTION sharing one Redis answered with each other's faces)."""
+    from shared.runtime.tflite import runtime_info
+
     parts = [
+        json.dumps(runtime_info(options.load.runtime), sort_keys=True),
         embedder.bundle.sha256,
         finder.primary.bundle.sha256,
         options.fallback_detector.rstrip("/").rsplit("/", 1)[-1],
