@@ -10,6 +10,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tools import testdata  # noqa: E402
 
+# The suite's functions are private instances that read their own detailed health report
+# without an API key (the default, HEALTH_DETAILS=key, shows anyone the brief report only);
+# tests of the default unset it (tests/functions/test_health.py). Served processes inherit it.
+os.environ.setdefault("HEALTH_DETAILS", "open")
+
 # The object-storage emulator's fixtures (gcs_emulator, gcs_bucket) and a real Redis (redis_server), for any test that names them.
 pytest_plugins = ["gcs_emulator", "redis_server"]
 

@@ -1,7 +1,8 @@
 """Property-based and fuzz tests of what reads client bytes: the photo decoder (random bytes,
 real JPEG/PNG files with bit flips, truncations and spliced chunks, and the headers of
 progressive JPEGs, TIFFs, WebPs and GIFs with fields overwritten), the request parsers in
-shared/edge/requests.py, and both functions' JSON bodies built from random structures.
+shared/edge/requests.py, both functions' JSON bodies built from random structures, and
+verify_face's templates, references and packed galleries (tags, dims, ids, float32 bit patterns).
 
 The only allowed outcomes are success or a ServiceError with a 4xx status (an HTTP 4xx
 through the functions), and each example's peak RSS growth and CPU time stay bounded. Example
@@ -26,6 +27,7 @@ from shared.edge import reader, requests
 from shared.errors import ServiceError
 from shared.images import DecodeLimits, decode_photo, inspect_image
 from shared.state.memory import tune_malloc
+from tools import ROOT
 from tools.measure import hostile
 
 # Pixel caps far above the defaults, so the memory budget is what stops a decode: every photo
@@ -372,3 +374,83 @@ def test_the_peak_meter_sees_a_known_allocation():
         for offset in range(0, len(block), mmap.PAGESIZE):
             block[offset] = 1
     assert 35 < rss.growth_mb < 80, rss.growth_mb
+
+
+# ---- templates and references (issue 23): the verify_face shapes that carry no photo bytes ----
+
+TAG = json.loads((ROOT / "models" / "face-embedder-sface" / "bundle.json").read_text())
+GOOD_TAG = {"model": TAG["name"], "version": TAG["version"], "fingerprint": TAG["sha256"][:12], "dims": 128}
+FLOAT32_BITS = st.integers(0, 2**32 - 1) | st.sampled_from([0x7FC00000, 0x7F800001, 0xFF800000, 0x80000000, 0x00000001, 0x7F7FFFFF])
+TAG_VALUES = {
+    "model": st.just(GOOD_TAG["model"]) | JSON_VALUES,
+    "version": st.just(GOOD_TAG["version"]) | JSON_VALUES,
+    "fingerprint": st.just(GOOD_TAG["fingerprint"]) | st.text(max_size=14),
+    "dims": st.just(128) | st.sampled_from([0, -128, 127, 129, 512, 128.0, "128", True, 10**29]) | JSON_VALUES,
+}
+NUMBER_ITEMS = st.floats(width=32) | st.integers(-(10**30), 10**30) | st.none() | st.booleans() | st.text(max_size=2)
+VALUES = st.lists(NUMBER_ITEMS, min_size=126, max_size=130)
+
+
+def _b64_words(words: list[int]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(words)}I", *words)).decode()
+
+
+VALUES_B64 = st.lists(FLOAT32_BITS, min_size=126, max_size=130).map(_b64_words) | st.text(max_size=40)
+
+
+def _template_strategy():
+    tag = st.fixed_dictionaries(TAG_VALUES)
+    payload = st.fixed_dictionaries({"values": VALUES}) | st.fixed_dictionaries({"values_b64": VALUES_B64})
+    extra = st.dictionaries(st.sampled_from(["norm", "values", "values_b64", "id"]), JSON_VALUES, max_size=1)
+    return st.tuples(tag, payload, extra, st.sets(st.sampled_from(list(TAG_VALUES)), max_size=1)).map(
+        lambda t: {k: v for k, v in {**t[0], **t[1], **t[2]}.items() if k not in t[3]}
+    )
+
+
+FINITE = st.lists(st.floats(-4, 4, width=32), min_size=128, max_size=128)
+WELL_FORMED = FINITE.map(lambda v: {**GOOD_TAG, "values": v}) | FINITE.map(
+    lambda v: {**GOOD_TAG, "values_b64": base64.b64encode(struct.pack("<128f", *v)).decode()}
+)
+TEMPLATES = WELL_FORMED | _template_strategy()  # a third well-formed: the comparison runs too
+IDS = st.text(max_size=12) | st.integers() | st.none() | st.lists(st.text(max_size=3), max_size=2)
+REFERENCES = (
+    st.lists(st.fixed_dictionaries({"id": IDS, "template": TEMPLATES}) | JSON_VALUES, max_size=4)
+    | st.builds(
+        lambda ids, words, tag: {"ids": ids, **tag, "values_b64": _b64_words(words)},
+        st.lists(IDS, max_size=4),
+        st.lists(FLOAT32_BITS, max_size=4 * 128 + 2),
+        st.fixed_dictionaries(TAG_VALUES),
+    )
+    | JSON_VALUES
+)
+
+
+@pytest.fixture(scope="module")
+def probe(face_photos) -> str:
+    return base64.b64encode((face_photos / "obama2.jpg").read_bytes()).decode()
+
+
+@settings(max_examples=250, **FAST)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "img2": TEMPLATES | JSON_VALUES,
+            "references": REFERENCES,
+            "return_embeddings": st.booleans() | JSON_VALUES,
+            "max_faces": st.integers(-1, 12) | JSON_VALUES,
+        },
+    )
+)
+def test_verify_face_random_templates_and_references(clients, probe, body):
+    """A real probe photo (embedded once, then cached) with random templates, references and
+    packed galleries: 200 with strict JSON (no NaN, every distance finite) or a 4xx, within
+    the CPU and memory bounds."""
+    started = time.process_time()
+    status = post_is_4xx_or_200(clients["verify_face"], {"img1": probe, **body})
+    assert time.process_time() - started < CPU_S
+    if status == 200:
+        r = clients["verify_face"].post("/", data=json.dumps({"img1": probe, **body}), content_type="application/json")
+        answer = json.loads(r.get_data(as_text=True), parse_constant=lambda name: pytest.fail(f"{name} in an answer"))
+        distances = [answer["distance"]] if "distance" in answer else [m["distance"] for m in answer.get("matches", [])]
+        assert all(math.isfinite(d) and d >= 0 for d in distances), answer

@@ -22,12 +22,12 @@ from tools.measure import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = {"verify-face": "verify_face", "predict-gesture": "predict_gesture"}
-# What a platform's environment may set: settings.py's variables and functions-framework's own.
+# What a platform's environment may set: shared/settings/'s variables and functions-framework's own.
 FRAMEWORK_ENV = {"FUNCTION_TARGET", "PORT", "THREADS", "WORKERS", "MALLOC_ARENA_MAX", "PYTHON_VERSION"}
 
 
 def known_setting(name: str) -> bool:
-    return name in FRAMEWORK_ENV or f'"{name}"' in (ROOT / "shared" / "settings.py").read_text()
+    return name in FRAMEWORK_ENV or any(f'"{name}"' in p.read_text() for p in (ROOT / "shared" / "settings").glob("*.py"))
 
 
 def render() -> dict:

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 from shared import __version__
 from shared.edge import answers, requests
-from shared.edge.admission import MemoryGuard, check_api_key, has_api_key
+from shared.edge.admission import MemoryGuard, check_api_key
 from shared.edge.cors import CorsPolicy
-from shared.edge.health import brief_report, detailed_report
+from shared.edge.health import brief_report, detailed_report, shows_details
 from shared.edge.ratelimit import RateLimiter
 from shared.edge.reader import read
 from shared.errors import MethodNotAllowed, ServiceError
@@ -94,13 +94,13 @@ class Edge:
         return request.method in (*HEALTH_METHODS, "OPTIONS")
 
     def health(self, request: Any, models: Lazy[Any], *, load: bool = False) -> Any:
-        """Brief report for anyone; detailed with the API key. `load`: build the models
+        """Brief report for anyone; detailed with the API key (health.shows_details). `load`: build the models
         first for the detailed report (only where that is cheap: local bundles). A body
         sent with a health check is never read: the answer closes the connection. OPTIONS:
         the CORS preflight (shared/edge/cors.py), never behind the API key."""
         if request.method == "OPTIONS":
             return "", 204, {**self.cors.preflight(request.headers, self.name), **self._take_cors()}
-        if not has_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key):
+        if not shows_details(request.headers.get("X-API-Key", ""), self.settings):
             report = brief_report(self.name, models)
         else:
             if load:

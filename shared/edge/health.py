@@ -1,10 +1,12 @@
 """The health answer both functions give on GET, in two levels.
 
 Anyone: `ready`, the function's name and the product version (what a load balancer or an
-uptime check needs). With the API key (or when none is configured): the detailed report,
-with bundles, where they are stored (local or object storage, never a path or a bucket),
-settings, runtime, memory, and the pipeline's own state. Health never loads a model from
-object storage.
+uptime check needs). With the API key: the detailed report, with bundles, where they are
+stored (local or object storage, never a path or a bucket), settings, runtime, memory, and
+the pipeline's own state. Without an API_KEY configured nobody reads the detailed report
+unless HEALTH_DETAILS=open (local development, private networks): a public instance tells
+the internet its version and readiness, not its settings, limits, memory or bundle hashes.
+Health never loads a model from object storage.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import __version__
-from shared.edge.admission import MemoryGuard
+from shared.edge.admission import MemoryGuard, has_api_key
 from shared.runtime.lazy import Lazy
 from shared.settings import Settings
 
@@ -27,6 +29,14 @@ class Pipeline(Protocol):
     def bundles(self) -> list[Bundle]: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+def shows_details(sent_key: str, settings: Settings) -> bool:
+    """True when this health request may read the detailed report: it carries the configured
+    API key, or no key is configured and HEALTH_DETAILS=open."""
+    if settings.api_key:
+        return has_api_key(sent_key, settings.api_key)
+    return settings.health_details == "open"
 
 
 def brief_report(function: str, models: Lazy[Any]) -> dict[str, Any]:

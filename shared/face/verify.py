@@ -5,13 +5,16 @@ short-range detector, full-range fallback, refine) -> the embedder's chip (align
 (embed.py); then distances (embed.distances_to) against the threshold and the bundle's
 confidence curve. `FaceVerifier` answers a pair (`verify`), a photo against a gallery of
 templates (`search`) and a photo's faces (`photo_faces`), as typed results (results.py).
-Embeddings are cached by the photo's sha256 and the embedder's version, so a reference photo
-verified again is not recomputed.
+Embeddings are cached by the photo's sha256, the embedder's version and everything else that
+decides which face is embedded and how (`recipe`), so a reference photo verified again is not
+recomputed, and an instance configured otherwise (another FACE_SELECTION, detector or
+weights) sharing the Redis tier never reads another's embedding.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -53,7 +56,8 @@ class FaceVerifier:
         self.threshold = options.threshold if options.threshold is not None else named
         self.options = options
         self.tag = TemplateTag.of(embedder.bundle, embedder.dims)
-        codec = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record})
+        codec = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record}, self._check_cached)
+        self.recipe = recipe(finder, embedder, options)
         self._cache = make_cache(options.cache_size, options.cache_ttl_s, shared_store(options.store), codec, "face-embedding")
 
     @classmethod
@@ -89,6 +93,17 @@ class FaceVerifier:
         """Free what can be rebuilt (memory pressure)."""
         self._cache.clear()
 
+    def _check_cached(self, value: FaceEmbedding) -> None:
+        """ValueError for a cached record this verifier could not have made (a value in Redis
+        written by another release, or forged): it is a miss, not a 500 or a wrong answer."""
+        vector = value.embedding
+        if vector.shape != (self.embedder.dims,) or not np.all(np.isfinite(vector)) or not np.any(vector):
+            raise ValueError(f"cached embedding of shape {vector.shape} is not one of this embedder")
+        if not (isinstance(value.face, FaceResult) and isinstance(value.faces_found, int) and value.faces_found >= 1):
+            raise ValueError("cached face record is malformed")
+        if not (isinstance(value.detector, str) and isinstance(value.time_ms, dict)):
+            raise ValueError("cached face record is malformed")
+
     def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str]:
         """Decode one photo within the memory budget and find its faces (the selected one
         first, refined); 422 when it holds none. The selected face decides whether the
@@ -112,7 +127,7 @@ class FaceVerifier:
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
         """Decode, find, align and embed one photo; 422 when it holds no face."""
         bundle = self.embedder.bundle
-        key = (hashlib.sha256(data).hexdigest(), bundle.name, bundle.version)
+        key = (hashlib.sha256(data).hexdigest(), bundle.name, bundle.version, self.recipe)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -202,6 +217,25 @@ class FaceVerifier:
             faces=results,
             time_ms={"img1": clock.laps, "total": round((time.perf_counter() - started) * 1000, 2)},
         )
+
+
+def recipe(finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions) -> str:
+    """16 hex digits naming what decides a photo's cached FaceEmbedding besides its bytes:
+    the embedder's and the detector's weights (sha256), the fallback detector, the face
+    selection policy, the decode sizes and the TFLite runtime (tflite-runtime 2.14 rounds
+    SFace's int8 layer differently). Part of the cache key (issue 23: two revisions with
+    different FACE_SELECTION sharing one Redis answered with each other's faces)."""
+    from shared.runtime.tflite import runtime_info
+
+    parts = [
+        json.dumps(runtime_info(options.load.runtime), sort_keys=True),
+        embedder.bundle.sha256,
+        finder.bundles()[0].sha256,  # the primary detector
+        options.fallback_detector.rstrip("/").rsplit("/", 1)[-1],
+        options.face_selection,
+        repr(options.decode),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 class Stopwatch:

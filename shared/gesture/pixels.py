@@ -113,15 +113,24 @@ def find_hands(
     finder: HandFinder, photos: list[bytes], field: str, limits: DecodeLimits, budget: MemoryBudget, max_hands: int
 ) -> PhotoHands:
     """Decode each photo in turn and track the hands through them; 422 `no_hand` when no
-    photo holds a hand."""
+    photo holds a hand. Every photo is priced from its headers first: 4xx before any
+    decoding for one over its budgets, or for all of them over the request's CPU budget."""
     sizes: list[tuple[tuple[int, int], float]] = []
     clock = {"decode": 0.0, "hands": 0.0}
+    names = [field if field == "image" else f"frames[{i}]" for i in range(len(photos))]
+    costs = [inspect_image(data, name, limits) for data, name in zip(photos, names, strict=True)]
+    total_ms = sum(c.cpu_ms for c in costs)
+    if total_ms > limits.max_request_ms:
+        raise Unprocessable(
+            f"decoding the {len(photos)} photos of {field} takes ~{total_ms:.0f} ms of CPU; the limit for one request is "
+            f"{limits.max_request_ms} ms (MAX_REQUEST_DECODE_MS): send fewer or smaller frames (a 1280 x 720 JPEG takes ~11 ms)",
+            code="frames_too_complex",
+        )
 
     def decoded() -> Iterator[np.ndarray]:
         for i, data in enumerate(photos):
-            name = field if field == "image" else f"frames[{i}]"
+            name, cost = names[i], costs[i]
             started = time.perf_counter()
-            cost = inspect_image(data, name, limits)
             with budget.reserve(cost.peak_bytes, name):
                 photo: Photo = decode_photo(data, name=name, limits=limits, cost=cost)
             sizes.append((photo.size, photo.scale))

@@ -42,6 +42,9 @@ class DecodeLimits:
             headers (`ImageCost.cpu_ms`, calibrated on one x86-64 core; see cost.py).
             Catches what no size cap does: RLE BMPs, which Pillow decodes in Python
             (~150 ns per pixel), and scan-heavy progressive JPEGs.
+        max_request_ms: most CPU the decodes of all photos of one request may take together,
+            milliseconds, as estimated from their headers before any is decoded: 64 gesture
+            frames each just under max_decode_ms (9 KB RLE BMPs) cost 14 s of CPU.
     """
 
     max_pixels: int = 50_000_000
@@ -52,6 +55,7 @@ class DecodeLimits:
     max_scans: int = 64
     max_decode_ms: int = 1000
     first_side: int = 640
+    max_request_ms: int = 2000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DecodeLimits:
@@ -63,4 +67,5 @@ class DecodeLimits:
             max_progressive_pixels=settings.max_progressive_pixels,
             max_scans=settings.max_jpeg_scans,
             max_decode_ms=settings.max_decode_ms,
+            max_request_ms=settings.max_request_decode_ms,
         )

@@ -3,9 +3,16 @@
 `make_cache(size, ttl_s, store, codec, namespace)` is what a pipeline builds: a TTLCache
 alone without a store; with one, a `TieredCache`: this instance's TTLCache first, then
 Redis. A value travels as a `RecordCodec` writes it: a small JSON header and one float32
-array's raw bytes (never pickle), so reading back runs no code. Redis keeps each key
+array's raw bytes (never pickle), so reading back runs no code; the codec's `check` then
+refuses a record no pipeline would have made (wrong shape, NaN). Redis keeps each key
 `ttl_s` seconds (SET EX); what bounds the whole is that time-to-live and the server's
 `maxmemory` with an eviction policy (`allkeys-lru` suits a cache).
+
+Sealed with the key's own parts (`seal`/`unseal`): the Redis key is a hash of the parts,
+and the value is encrypted and authenticated with a secret derived from them (SHAKE-256
+keystream, HMAC-SHA256 tag). For face embeddings a part is the photo's sha256, so what
+Redis holds (biometric templates) reads as noise to anyone without the photo itself, who
+could compute the embedding anyway; and a value forged or altered in Redis is a miss.
 
 Every Redis call fails open: an error or a timeout is a miss (get) or nothing (put), the
 store's breaker opens, and the instance answers from its own cache meanwhile.
@@ -14,6 +21,8 @@ store's breaker opens, and the instance answers from its own cache meanwhile.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import struct
 import threading
@@ -26,6 +35,37 @@ from shared.state.cache import TTLCache
 from shared.state.store import SharedStore, key
 
 _HEADER = struct.Struct(">I")  # length of the JSON header that precedes the array bytes
+SEAL_VERSION = b"\x01"
+TAG_BYTES = 16
+
+
+def _secret(parts: Hashable, purpose: bytes) -> bytes:
+    items = parts if isinstance(parts, tuple) else (parts,)
+    return hashlib.sha256(purpose + b"\0" + "\0".join(str(p) for p in items).encode()).digest()
+
+
+def seal(parts: Hashable, data: bytes) -> bytes:
+    """`data` encrypted and authenticated under a secret derived from `parts` (the cache key)."""
+    secret = _secret(parts, b"tflite-fn seal")
+    stream = hashlib.shake_256(secret + b"stream").digest(len(data))
+    body = SEAL_VERSION + (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+    return body + hmac.new(secret, body, hashlib.sha256).digest()[:TAG_BYTES]
+
+
+def unseal(parts: Hashable, sealed: bytes) -> bytes:
+    """What `seal(parts, ...)` sealed; ValueError for anything else (another key's value, a
+    forged or altered one)."""
+    secret = _secret(parts, b"tflite-fn seal")
+    body, tag = sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]
+    if (
+        len(sealed) < 1 + TAG_BYTES
+        or body[:1] != SEAL_VERSION
+        or not hmac.compare_digest(tag, hmac.new(secret, body, hashlib.sha256).digest()[:TAG_BYTES])
+    ):
+        raise ValueError("not a value sealed under this key")
+    data = body[1:]
+    stream = hashlib.shake_256(secret + b"stream").digest(len(data))
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
 class RecordCodec:
@@ -34,11 +74,19 @@ class RecordCodec:
     Layout: 4-byte big-endian header length, UTF-8 JSON header (the other fields, plus
     the array's shape under "_shape"), then the array as little-endian float32. A field
     holding a dataclass of JSON-ready fields is written as `dataclasses.asdict` writes it
-    and read back by its entry in `readers` (field name -> JSON value -> the field's value)."""
+    and read back by its entry in `readers` (field name -> JSON value -> the field's value).
+    `check` (optional) raises ValueError for a decoded value its pipeline could not have made."""
 
-    def __init__(self, cls: type, array_field: str, readers: Mapping[str, Callable[[Any], Any]] | None = None):
+    def __init__(
+        self,
+        cls: type,
+        array_field: str,
+        readers: Mapping[str, Callable[[Any], Any]] | None = None,
+        check: Callable[[Any], None] | None = None,
+    ):
         self.cls = cls
         self.array_field = array_field
+        self.check = check
         self.fields = [f.name for f in dataclasses.fields(cls) if f.name != array_field]
         self.readers = dict(readers or {})
 
@@ -53,7 +101,7 @@ class RecordCodec:
         """The value; ValueError when `data` is not one this codec wrote."""
         try:
             (size,) = _HEADER.unpack_from(data)
-            header = json.loads(data[_HEADER.size : _HEADER.size + size])
+            header = json.loads(data[_HEADER.size : _HEADER.size + size], parse_constant=_no_constant)
             shape = tuple(int(n) for n in header.pop("_shape"))
             array = np.frombuffer(data, dtype="<f4", offset=_HEADER.size + size).astype(np.float32)
             values = {name: self.readers.get(name, _same)(header[name]) for name in self.fields}
@@ -61,7 +109,14 @@ class RecordCodec:
             raise ValueError(f"not a cached {self.cls.__name__}: {type(exc).__name__}") from None
         if array.size != int(np.prod(shape)):
             raise ValueError(f"not a cached {self.cls.__name__}: {array.size} values for shape {shape}")
-        return self.cls(**{self.array_field: array.reshape(shape)}, **values)
+        value = self.cls(**{self.array_field: array.reshape(shape)}, **values)
+        if self.check is not None:
+            self.check(value)
+        return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} in a cached record")
 
 
 def _as_json(value: Any) -> Any:
@@ -86,8 +141,9 @@ class RedisCache:
         self.hits = self.misses = self.skipped = 0
 
     def redis_key(self, parts: Hashable) -> str:
-        items = parts if isinstance(parts, tuple) else (parts,)
-        return key(self.namespace, *(str(p) for p in items))
+        """The key's parts never reach Redis: a hash of them (a part may be a photo's sha256,
+        which is also what the value is sealed with)."""
+        return key(self.namespace, _secret(parts, b"tflite-fn key").hex())
 
     def get(self, parts: Hashable) -> Any:
         """The value, or None when absent, expired, unreadable or Redis is unavailable."""
@@ -95,7 +151,7 @@ class RedisCache:
         if self.store.available():
             try:
                 data: Any = self.store.client().get(self.redis_key(parts))  # bytes (no decode_responses)
-                value = None if data is None else self.codec.decode(data)
+                value = None if data is None else self.codec.decode(unseal(parts, data))
             except ValueError:
                 value = None  # written by something else: a miss, overwritten by the next put
             except Exception as exc:  # any client or network error: fail open
@@ -107,7 +163,7 @@ class RedisCache:
         if self.ttl_s <= 0 or not self.store.available():
             return
         try:
-            self.store.client().set(self.redis_key(parts), self.codec.encode(value), ex=max(1, round(self.ttl_s)))
+            self.store.client().set(self.redis_key(parts), seal(parts, self.codec.encode(value)), ex=max(1, round(self.ttl_s)))
         except Exception as exc:  # fail open: the answer does not depend on the cache
             self.store.failed(exc, "embedding cache")
 

@@ -42,10 +42,35 @@ def test_the_key_opens_the_detailed_report_without_paths(monkeypatch, function):
     assert str(MODELS_DIR) not in text and "/models/" not in text and KEY not in text
 
 
-def test_without_a_key_configured_the_detailed_report_is_open(monkeypatch):
+@pytest.mark.parametrize("function", list(SOURCES))
+def test_without_a_key_configured_a_public_instance_tells_anyone_the_brief_report_only(monkeypatch, function):
+    """Issue 23 item 4: with no API_KEY, the default (HEALTH_DETAILS=key) shows nobody the
+    settings, limits, memory or bundle hashes; whatever key a request sends."""
     monkeypatch.delenv("API_KEY", raising=False)
-    body = app(monkeypatch, "verify_face").get("/").get_json()
-    assert "memory" in body and body["settings"]["api_key_required"] is False
+    monkeypatch.delenv("HEALTH_DETAILS", raising=False)
+    client = app(monkeypatch, function)
+    for headers in ({}, {"X-API-Key": ""}, {"X-API-Key": "anything"}):
+        assert client.get("/", headers=headers).get_json() == {"function": function, "ready": False, "version": __version__}
+
+
+def test_health_details_open_shows_the_detailed_report_to_anyone_without_a_key(monkeypatch):
+    monkeypatch.delenv("API_KEY", raising=False)
+    body = app(monkeypatch, "verify_face", HEALTH_DETAILS="open").get("/").get_json()
+    assert "memory" in body and body["settings"]["api_key_required"] is False and body["settings"]["health_details"] == "open"
+
+
+def test_with_a_key_configured_health_details_open_still_needs_the_key(monkeypatch):
+    client = app(monkeypatch, "verify_face", API_KEY=KEY, HEALTH_DETAILS="open")
+    assert set(client.get("/").get_json()) == {"function", "ready", "version"}
+    assert "memory" in client.get("/", headers={"X-API-Key": KEY}).get_json()
+
+
+def test_health_details_takes_key_or_open_only(monkeypatch):
+    from shared.settings import Settings, SettingsError
+
+    monkeypatch.setenv("HEALTH_DETAILS", "true")
+    with pytest.raises(SettingsError, match="HEALTH_DETAILS must be one of key, open"):
+        Settings.from_env()
 
 
 @pytest.mark.parametrize("function", list(SOURCES))

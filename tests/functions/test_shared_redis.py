@@ -40,7 +40,8 @@ def serve():
     servers: list[harness.Server] = []
 
     def start(fn: str, **env: str) -> harness.Server:
-        servers.append(harness.start(fn, env={"REDIS_RETRY_S": "0.5", **env}))
+        # RATE_LIMIT_PROXY_HOPS=1: the tests play the platform's front end, writing X-Forwarded-For.
+        servers.append(harness.start(fn, env={"REDIS_RETRY_S": "0.5", "RATE_LIMIT_PROXY_HOPS": "1", **env}))
         return servers[-1]
 
     yield start

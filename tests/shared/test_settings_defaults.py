@@ -1,4 +1,4 @@
-"""Each default written once: the options classes own them, shared/settings.py reads them
+"""Each default written once: the options classes own them, shared/settings/ reads them
 (and stays light: importing it, or any options module, loads no numpy, Pillow or TFLite
 runtime, and no options module needs settings at run time)."""
 
@@ -24,7 +24,7 @@ from shared.settings import Settings
 from shared.state.store import StoreOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = ROOT / "shared" / "settings.py"
+SETTINGS = ROOT / "shared" / "settings" / "__init__.py"
 # Settings field -> (options class, its field, unit: options value = setting x unit), for
 # every setting that maps one to one onto an options field.
 ONE_TO_ONE: dict[str, tuple[type, str, int]] = {

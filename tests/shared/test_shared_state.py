@@ -67,10 +67,15 @@ def test_an_embedding_put_by_one_instance_is_a_hit_on_another(redis_server):
     hit = second.get(KEY)
     assert hit is not None and np.array_equal(hit.embedding, embedding(1).embedding)
     assert second.stats()["shared"]["hits"] == 1 and second.stats()["local"]["size"] == 1  # kept locally too
-    # The key names the photo's sha256, the model and its version; it expires.
+    # The key is a hash of its parts (the photo's sha256, the model, its version): none of
+    # them reaches Redis; the value is sealed with them (no template readable there); it expires.
     client = redis_server.client()
-    assert client.keys("*") == [b"tflite-fn:face-embedding:" + ":".join(KEY).encode()]
-    assert 0 < client.ttl("tflite-fn:face-embedding:" + ":".join(KEY)) <= 60
+    (stored,) = client.keys("*")
+    assert stored == first.shared.redis_key(KEY).encode() and stored.startswith(b"tflite-fn:face-embedding:")
+    assert not any(part.encode() in stored for part in KEY)
+    value = client.get(stored)
+    assert CODEC.encode(embedding(1)) not in value and b"face-detector-short" not in value and b"_shape" not in value
+    assert 0 < client.ttl(stored) <= 60
 
 
 def test_keys_expire_after_the_ttl(redis_server):
@@ -90,6 +95,35 @@ def test_a_value_it_cannot_read_is_a_miss(redis_server):
     cache = RedisCache(store(redis_server.url), 60, CODEC, "face-embedding")
     redis_server.client().set(cache.redis_key(KEY), b"\x80\x04 not ours")
     assert cache.get(KEY) is None and cache.store.available()
+
+
+def test_a_value_sealed_for_another_key_or_altered_is_a_miss(redis_server):
+    """A value copied from another photo's key, or altered in Redis (one bit), is a miss:
+    it cannot make this photo answer with another's embedding."""
+    cache = RedisCache(store(redis_server.url), 60, CODEC, "face-embedding")
+    other = ("cd" * 32, *KEY[1:])
+    cache.put(other, embedding(2))
+    client = redis_server.client()
+    client.set(cache.redis_key(KEY), client.get(cache.redis_key(other)))
+    assert cache.get(KEY) is None and cache.get(other) is not None
+    altered = bytearray(client.get(cache.redis_key(other)))
+    altered[20] ^= 1
+    client.set(cache.redis_key(other), bytes(altered))
+    assert cache.get(other) is None
+
+
+def test_a_record_its_pipeline_could_not_have_made_is_refused_by_the_check():
+    def check(value):
+        if value.embedding.shape != (128,) or not np.all(np.isfinite(value.embedding)):
+            raise ValueError("not an embedding of this embedder")
+
+    codec = RecordCodec(FaceEmbedding, "embedding", check)
+    assert codec.decode(codec.encode(embedding())) is not None
+    for bad in (np.ones(3, np.float32), np.full(128, np.nan, np.float32), np.ones((2, 128), np.float32)):
+        with pytest.raises(ValueError):
+            codec.decode(CODEC.encode(FaceEmbedding(bad, {}, 1, "x")))
+    with pytest.raises(ValueError):  # NaN in the JSON header (json.loads reads it by default)
+        codec.decode(CODEC.encode(embedding()).replace(b'"score":0.9', b'"score":NaN'))
 
 
 def test_redis_down_fails_open_fast_and_recovers(redis_server):
@@ -147,6 +181,11 @@ def test_client_identity_follows_the_trusted_hops():
     keyed = RateLimiter("f", "5/minute", None, fail="open", proxy_hops=1, keyed=True)
     assert keyed.client("s3cret", "1.2.3.4", "10.0.0.1").startswith("key:") and "s3cret" not in keyed.client("s3cret", "", "")
     assert limiter.client("made-up", "", "10.0.0.1") == "ip:10.0.0.1"
+    # IPv6: a client rotating addresses within its /64 is one client; IPv4-mapped is IPv4.
+    assert direct.client("", "", "2001:db8:1:2::1") == direct.client("", "", "2001:db8:1:2:ffff::9") == "ip:2001:db8:1:2::/64"
+    assert direct.client("", "", "2001:db8:1:3::1") != direct.client("", "", "2001:db8:1:2::1")
+    assert limiter.client("", "[2001:db8::7]", "10.0.0.1") == "ip:2001:db8::/64"
+    assert direct.client("", "", "::ffff:192.0.2.9") == "ip:192.0.2.9"
 
 
 def test_over_the_limit_is_a_429_with_its_headers():
@@ -207,8 +246,15 @@ def test_settings_check_the_new_variables(monkeypatch):
 
     monkeypatch.setenv("REDIS_URL", "redis://:hunter2@10.0.0.3:6379/0")
     monkeypatch.setenv("RATE_LIMITS", "20/hour;100/day")
+    for marker in ("K_SERVICE", "RENDER"):
+        monkeypatch.delenv(marker, raising=False)
     settings = Settings.from_env()
-    assert (settings.rate_limit_fail, settings.rate_limit_proxy_hops, settings.redis_timeout_s) == ("open", 1, 0.25)
+    # Served directly (no platform front end known), X-Forwarded-For is the client's own writing.
+    assert (settings.rate_limit_fail, settings.rate_limit_proxy_hops, settings.redis_timeout_s) == ("open", 0, 0.25)
+    for marker, value in (("K_SERVICE", "verify-face"), ("RENDER", "true")):
+        monkeypatch.setenv(marker, value)
+        assert Settings.from_env().rate_limit_proxy_hops == 1  # Cloud Run, Knative, Render append the address
+        monkeypatch.delenv(marker)
     public = settings.public()
     assert public["redis_configured"] is True and "hunter2" not in str(public) and "redis_url" not in public
     for name, value, message in (
@@ -230,6 +276,7 @@ def test_served_edge_limits_posts_not_health_checks(monkeypatch):
     from shared.settings import get_settings
 
     monkeypatch.setenv("RATE_LIMITS", "2/minute")
+    monkeypatch.setenv("RATE_LIMIT_PROXY_HOPS", "1")  # as behind Cloud Run's front end
     monkeypatch.delenv("REDIS_URL", raising=False)
     get_settings.cache_clear()
     client = create_app("predict_gesture", "functions/predict_gesture/main.py").test_client()

@@ -15,7 +15,7 @@ when whatever started this (make) is gone.
 Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY_PORT
 (8080), GESTURE_PORT (8081), WEB_PORT (8082), READY_TIMEOUT_S (60), PYTHON (the
 interpreter that serves; default this one), plus any setting the functions read (see
-shared/settings.py). CORS_ORIGINS, when set, replaces the page's origins. A browser lets a
+shared/settings/). CORS_ORIGINS, when set, replaces the page's origins. A browser lets a
 page use the camera on https or on localhost / 127.0.0.1 only, so with HOST=0.0.0.0 other
 machines get the page without a camera (choosing photos and landmark files still works).
 """
@@ -106,6 +106,8 @@ def serve() -> int:
         raise SystemExit(f"serve: error: port {busy[0]} on {HOST} is in use; stop what uses it or set {names}")
     parent = os.getppid()
     env = {"CORS_ORIGINS": cors_origins()}
+    if HOST in ("127.0.0.1", "::1", "localhost"):  # nobody else reaches it: the detailed health report for anyone
+        env["HEALTH_DETAILS"] = os.environ.get("HEALTH_DETAILS", "open")
     servers = {
         name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, env=env, host=HOST, port=port) for name, port in PORTS.items()
     }

@@ -1,17 +1,17 @@
-"""Every environment variable the functions read, parsed and validated in one place.
+"""Every environment variable the functions read, parsed and validated in one place
+(each read through env.py's helpers).
 
 Defaults suit the 512 MB tier. A setting that feeds an options class takes that class's
 field default, so each is written once (tests/shared/test_settings_defaults.py). The options
 live in light modules (face/options.py, gesture/options.py, hands/options.py, images/limits.py,
 runtime/options.py, state/store.py): importing this one loads no numpy, Pillow or TFLite
-runtime, and none of them imports it at run time. `get_settings()` reads the environment once per process;
-tests call `get_settings.cache_clear()` after changing it.
+runtime, and none of them imports it at run time. `get_settings()` reads the environment
+once per process; tests call `get_settings.cache_clear()` after changing it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,14 @@ from shared.face.options import SELECTIONS, VerifyOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
 from shared.runtime.options import RUNTIMES, LoadOptions
+from shared.settings import env
+from shared.settings.env import SettingsError
 from shared.state.store import StoreOptions
 
+__all__ = ["MODELS_DIR", "Settings", "SettingsError", "get_settings"]
+
 # Bundles sit beside the library both in the repo and in a staged deployment folder.
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 DEFAULT_FACE_DETECTOR = str(MODELS_DIR / "face-detector-short")
 DEFAULT_FACE_DETECTOR_FALLBACK = str(MODELS_DIR / "face-detector-full")
@@ -33,92 +37,12 @@ DEFAULT_HAND_DETECTOR = str(MODELS_DIR / "hand-detector")
 DEFAULT_HAND_LANDMARKS = str(MODELS_DIR / "hand-landmarks")
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value that cannot be used."""
-
-
-def _text(name: str, default: str) -> str:
-    return os.environ.get(name, default).strip()
-
-
-def _choice(name: str, allowed: tuple[str, ...], default: str = "") -> str:
-    value = _text(name, "").strip() or default
-    if value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(a for a in allowed if a)} (or unset), got {value!r}")
-    return value
-
-
-def _flag(name: str, default: bool) -> bool:
-    """A boolean setting: true/false, 1/0, yes/no, on/off (never by truthiness)."""
-    raw = _text(name, "").lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
-
-
-def _origins(name: str) -> tuple[str, ...]:
-    """Browser origins (CORS): comma-separated `scheme://host[:port]` (http or https, no
-    path, no trailing slash: as a browser sends its Origin header), lower-cased; or `*` alone."""
-    raw = _text(name, "")
-    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
-    if "*" in entries:
-        if len(entries) > 1:
-            raise SettingsError(f"{name}: '*' allows every origin and must stand alone, got {raw!r}")
-        return entries
-    for entry in entries:
-        scheme, sep, rest = entry.partition("://")
-        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
-            raise SettingsError(
-                f"{name}: {entry!r} is not an origin; expected scheme://host[:port] as a browser sends it "
-                "(http or https, no path, no trailing slash), e.g. https://app.example.com"
-            )
-    return entries
-
-
 def _label(source: str) -> str:
     """A bundle source as health may show it: its last path part, and where it lives."""
     if not source:
         return ""
     name = source.rstrip("/").rsplit("/", 1)[-1]
     return f"gs://.../{name}" if source.startswith("gs://") else name
-
-
-def _number(name: str, default: float, kind: type, low: float, high: float) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {raw!r}")
-    return value
-
-
-def _redis_url() -> str:
-    url = _text("REDIS_URL", "")
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        # The value may hold a password: only its scheme goes into the message.
-        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url.split(':', 1)[0]!r}...")
-    return url
-
-
-def _rate_limits() -> str:
-    """RATE_LIMITS as the `limits` library parses it (checked now, at start)."""
-    text = _text("RATE_LIMITS", "")
-    if text:
-        from limits import parse_many  # only when limits are configured
-
-        try:
-            parse_many(text)
-        except ValueError:
-            raise SettingsError(f"RATE_LIMITS must look like '20/hour;100/day' (amount/period, ';'-separated), got {text!r}") from None
-    return text
 
 
 @dataclass(frozen=True)
@@ -146,7 +70,7 @@ class Settings:
     embedding_cache_size, embedding_cache_ttl_s: VerifyOptions' cache_size and cache_ttl_s.
     model_retry_s: seconds before a failed model load is tried again (every pipeline's retry_s).
     api_key: when set, POST requests must send it in the `X-API-Key` header, and the
-        detailed health report needs it too.
+        detailed health report needs it too (see health_details).
     memory_wait_s: seconds a request waits for the memory budget before a 503.
     malloc_arenas: glibc malloc arenas (0 = glibc's default of 8 per core); each request
         thread otherwise keeps its own arena's peak resident.
@@ -166,7 +90,11 @@ class Settings:
         limits' shared store (Redis) cannot be reached.
     rate_limit_proxy_hops: how many trusted front ends append to X-Forwarded-For: the
         client address is that many entries from its right (1 = Cloud Run, Render,
-        Knative's ingress; 0 = no front end, the connection's own address).
+        Knative's ingress; 0 = no front end, the connection's own address). Unset: 1 where
+        K_SERVICE or RENDER says such a platform runs the function, else 0.
+    health_details: who reads the detailed health report: "key" (only a request with the
+        configured API_KEY; nobody when none is set) or "open" (anyone when no API_KEY is set).
+    max_request_decode_ms: DecodeLimits.max_request_ms (all photos of one request, estimated).
     cors_origins: browser origins allowed to call (CORS, edge/cors.py), lower case; ("*",) any.
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
         detector and the hand landmark model predict_gesture loads on its first photo.
@@ -227,61 +155,65 @@ class Settings:
     request_body_timeout_s: float
     request_body_min_rate: int
     request_buffer_mb: int
+    health_details: str
+    max_request_decode_ms: int
 
     @classmethod
     def from_env(cls) -> Settings:
-        threshold = _text("VERIFY_THRESHOLD", "")
-        gestures = tuple(s.strip() for s in _text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
+        threshold = env.text("VERIFY_THRESHOLD", "")
+        gestures = tuple(s.strip() for s in env.text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
         if not gestures:
             raise SettingsError("GESTURE_MODEL must name at least one bundle")
         settings = cls(
-            face_detector_model=_text("FACE_DETECTOR_MODEL", DEFAULT_FACE_DETECTOR),
-            face_detector_fallback_model=_text("FACE_DETECTOR_FALLBACK_MODEL", DEFAULT_FACE_DETECTOR_FALLBACK),
-            face_embedder_model=_text("FACE_EMBEDDER_MODEL", DEFAULT_FACE_EMBEDDER),
-            verify_threshold=_number("VERIFY_THRESHOLD", 0, float, 0.0, 4.0) if threshold else None,
-            verify_operating_point=_text("VERIFY_OPERATING_POINT", VerifyOptions.operating_point),
+            face_detector_model=env.text("FACE_DETECTOR_MODEL", DEFAULT_FACE_DETECTOR),
+            face_detector_fallback_model=env.text("FACE_DETECTOR_FALLBACK_MODEL", DEFAULT_FACE_DETECTOR_FALLBACK),
+            face_embedder_model=env.text("FACE_EMBEDDER_MODEL", DEFAULT_FACE_EMBEDDER),
+            verify_threshold=env.number("VERIFY_THRESHOLD", 0, float, 0.0, 4.0) if threshold else None,
+            verify_operating_point=env.text("VERIFY_OPERATING_POINT", VerifyOptions.operating_point),
             gesture_models=gestures,
-            max_request_bytes=_number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
-            max_image_pixels=_number("MAX_IMAGE_PIXELS", DecodeLimits.max_pixels, int, 10_000, 200_000_000),
-            max_full_decode_pixels=_number("MAX_FULL_DECODE_PIXELS", DecodeLimits.max_full_pixels, int, 10_000, 100_000_000),
-            max_image_side=_number("MAX_IMAGE_SIDE", DecodeLimits.max_side, int, 160, 8192),
-            max_frames=_number("MAX_FRAMES", GestureOptions.max_frames, int, 1, 100_000),
-            interpreter_threads=_number("INTERPRETER_THREADS", LoadOptions.num_threads, int, 1, 64),
-            memory_limit_mb=_number("MEMORY_LIMIT_MB", 512, int, 32, 65536),
-            memory_warn_fraction=_number("MEMORY_WARN_FRACTION", 0.70, float, 0.05, 1.0),
-            memory_critical_fraction=_number("MEMORY_CRITICAL_FRACTION", 0.85, float, 0.05, 1.0),
-            embedding_cache_size=_number("EMBEDDING_CACHE_SIZE", VerifyOptions.cache_size, int, 0, 100_000),
-            embedding_cache_ttl_s=_number("EMBEDDING_CACHE_TTL_S", VerifyOptions.cache_ttl_s, float, 0, 7 * 86400),
-            model_retry_s=_number("MODEL_RETRY_S", VerifyOptions.retry_s, float, 0, 3600),
-            model_load_timeout_s=_number("MODEL_LOAD_TIMEOUT_S", LoadOptions.timeout_s, float, 1, 3600),
-            api_key=_text("API_KEY", ""),
-            memory_wait_s=_number("MEMORY_WAIT_S", 2.0, float, 0, 60),
-            malloc_arenas=_number("MALLOC_ARENAS", 2, int, 0, 64),
-            malloc_mmap_threshold_kb=_number("MALLOC_MMAP_THRESHOLD_KB", 1024, int, 0, 32 * 1024),
-            memory_recycle=_flag("MEMORY_RECYCLE", True),
-            tflite_runtime=_choice("TFLITE_RUNTIME", ("", *RUNTIMES), LoadOptions.runtime),
-            storage_emulator_host=_text("STORAGE_EMULATOR_HOST", ""),
-            max_decode_mb=_number("MAX_DECODE_MB", DecodeLimits.max_decode_bytes // MIB, int, 16, 1024),
-            max_progressive_pixels=_number("MAX_PROGRESSIVE_PIXELS", DecodeLimits.max_progressive_pixels, int, 1_000_000, 100_000_000),
-            max_jpeg_scans=_number("MAX_JPEG_SCANS", DecodeLimits.max_scans, int, 16, 1000),
-            max_decode_ms=_number("MAX_DECODE_MS", DecodeLimits.max_decode_ms, int, 100, 60_000),
-            face_selection=_choice("FACE_SELECTION", SELECTIONS, VerifyOptions.face_selection),
-            redis_url=_redis_url(),
-            redis_timeout_s=_number("REDIS_TIMEOUT_S", StoreOptions.timeout_s, float, 0.01, 10),
-            redis_retry_s=_number("REDIS_RETRY_S", StoreOptions.retry_s, float, 0, 600),
-            rate_limits=_rate_limits(),
-            rate_limit_fail=_choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
-            rate_limit_proxy_hops=_number("RATE_LIMIT_PROXY_HOPS", 1, int, 0, 10),
-            cors_origins=_origins("CORS_ORIGINS"),
-            hand_detector_model=_text("HAND_DETECTOR_MODEL", DEFAULT_HAND_DETECTOR),
-            hand_landmark_model=_text("HAND_LANDMARK_MODEL", DEFAULT_HAND_LANDMARKS),
-            max_photo_frames=_number("MAX_PHOTO_FRAMES", GestureOptions.max_photos, int, 1, 1024),
-            hand_image_side=_number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
-            max_references=_number("MAX_REFERENCES", VerifyOptions.max_references, int, 1, 10_000),
-            request_header_timeout_s=_number("REQUEST_HEADER_TIMEOUT_S", 10, float, 1, 300),
-            request_body_timeout_s=_number("REQUEST_BODY_TIMEOUT_S", 10, float, 1, 300),
-            request_body_min_rate=_number("REQUEST_BODY_MIN_RATE", 16 * 1024, int, 0, 2**30),
-            request_buffer_mb=_number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
+            max_request_bytes=env.number("MAX_REQUEST_BYTES", 20 * 2**20, int, 1024, 32 * 2**20),
+            max_image_pixels=env.number("MAX_IMAGE_PIXELS", DecodeLimits.max_pixels, int, 10_000, 200_000_000),
+            max_full_decode_pixels=env.number("MAX_FULL_DECODE_PIXELS", DecodeLimits.max_full_pixels, int, 10_000, 100_000_000),
+            max_image_side=env.number("MAX_IMAGE_SIDE", DecodeLimits.max_side, int, 160, 8192),
+            max_frames=env.number("MAX_FRAMES", GestureOptions.max_frames, int, 1, 100_000),
+            interpreter_threads=env.number("INTERPRETER_THREADS", LoadOptions.num_threads, int, 1, 64),
+            memory_limit_mb=env.number("MEMORY_LIMIT_MB", 512, int, 32, 65536),
+            memory_warn_fraction=env.number("MEMORY_WARN_FRACTION", 0.70, float, 0.05, 1.0),
+            memory_critical_fraction=env.number("MEMORY_CRITICAL_FRACTION", 0.85, float, 0.05, 1.0),
+            embedding_cache_size=env.number("EMBEDDING_CACHE_SIZE", VerifyOptions.cache_size, int, 0, 100_000),
+            embedding_cache_ttl_s=env.number("EMBEDDING_CACHE_TTL_S", VerifyOptions.cache_ttl_s, float, 0, 7 * 86400),
+            model_retry_s=env.number("MODEL_RETRY_S", VerifyOptions.retry_s, float, 0, 3600),
+            model_load_timeout_s=env.number("MODEL_LOAD_TIMEOUT_S", LoadOptions.timeout_s, float, 1, 3600),
+            api_key=env.text("API_KEY", ""),
+            memory_wait_s=env.number("MEMORY_WAIT_S", 2.0, float, 0, 60),
+            malloc_arenas=env.number("MALLOC_ARENAS", 2, int, 0, 64),
+            malloc_mmap_threshold_kb=env.number("MALLOC_MMAP_THRESHOLD_KB", 1024, int, 0, 32 * 1024),
+            memory_recycle=env.flag("MEMORY_RECYCLE", True),
+            tflite_runtime=env.choice("TFLITE_RUNTIME", ("", *RUNTIMES), LoadOptions.runtime),
+            storage_emulator_host=env.text("STORAGE_EMULATOR_HOST", ""),
+            max_decode_mb=env.number("MAX_DECODE_MB", DecodeLimits.max_decode_bytes // MIB, int, 16, 1024),
+            max_progressive_pixels=env.number("MAX_PROGRESSIVE_PIXELS", DecodeLimits.max_progressive_pixels, int, 1_000_000, 100_000_000),
+            max_jpeg_scans=env.number("MAX_JPEG_SCANS", DecodeLimits.max_scans, int, 16, 1000),
+            max_decode_ms=env.number("MAX_DECODE_MS", DecodeLimits.max_decode_ms, int, 100, 60_000),
+            face_selection=env.choice("FACE_SELECTION", SELECTIONS, VerifyOptions.face_selection),
+            redis_url=env.redis_url(),
+            redis_timeout_s=env.number("REDIS_TIMEOUT_S", StoreOptions.timeout_s, float, 0.01, 10),
+            redis_retry_s=env.number("REDIS_RETRY_S", StoreOptions.retry_s, float, 0, 600),
+            rate_limits=env.rate_limits(),
+            rate_limit_fail=env.choice("RATE_LIMIT_FAIL", ("open", "closed"), "open"),
+            rate_limit_proxy_hops=env.proxy_hops(),
+            cors_origins=env.origins("CORS_ORIGINS"),
+            hand_detector_model=env.text("HAND_DETECTOR_MODEL", DEFAULT_HAND_DETECTOR),
+            hand_landmark_model=env.text("HAND_LANDMARK_MODEL", DEFAULT_HAND_LANDMARKS),
+            max_photo_frames=env.number("MAX_PHOTO_FRAMES", GestureOptions.max_photos, int, 1, 1024),
+            hand_image_side=env.number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
+            max_references=env.number("MAX_REFERENCES", VerifyOptions.max_references, int, 1, 10_000),
+            request_header_timeout_s=env.number("REQUEST_HEADER_TIMEOUT_S", 10, float, 1, 300),
+            request_body_timeout_s=env.number("REQUEST_BODY_TIMEOUT_S", 10, float, 1, 300),
+            request_body_min_rate=env.number("REQUEST_BODY_MIN_RATE", 16 * 1024, int, 0, 2**30),
+            request_buffer_mb=env.number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
+            health_details=env.choice("HEALTH_DETAILS", ("key", "open"), "key"),
+            max_request_decode_ms=env.number("MAX_REQUEST_DECODE_MS", DecodeLimits.max_request_ms, int, 100, 600_000),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
