@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {"tensorflow", "tf_keras", "keras", "sklearn", "pickle", "cPickle", "_pickle", "dill", "joblib", "cloudpickle"}
 
@@ -60,3 +62,21 @@ def test_predict_gesture_starts_without_pillow_or_the_hand_pipeline():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
     assert "LATE=\n" in out.stdout, out.stdout[-300:]
+
+
+@pytest.mark.parametrize("function", ["verify_face", "predict_gesture"])
+def test_functions_start_without_what_the_first_answer_does_not_need(function):
+    """Importing a function's main.py (gunicorn's master does, before it forks) loads neither
+    psutil (RSS is read from /proc on Linux: issue 25's cold-start profile) nor numpy, Pillow,
+    a TFLite runtime or the face pipeline, which the worker imports on its first request."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys; import functions.{function}.main\n"
+        "early = sorted(m for m in sys.modules if m.split('.')[0] in ('psutil', 'numpy', 'PIL', 'ai_edge_litert', 'tflite_runtime')\n"
+        "    or m.startswith('shared.face.verify'))\n"
+        "print('EARLY=' + ','.join(early))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    assert "EARLY=\n" in out.stdout, out.stdout[-300:]

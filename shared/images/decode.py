@@ -89,7 +89,8 @@ def _decode(image: Image.Image, cost: ImageCost, name: str, max_side: int) -> Ph
     # Shrink first: transposing and mode conversion each copy the whole image.
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    image = _to_rgb(ImageOps.exif_transpose(image))
+    ImageOps.exif_transpose(image, in_place=True)  # in place: an upright photo is not copied
+    image = _to_rgb(image)
     pixels = np.asarray(image, dtype=np.uint8)
     return Photo(pixels=pixels, scale=upright[0] / image.size[0], size=upright, format=fmt)
 

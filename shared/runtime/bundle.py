@@ -1,8 +1,10 @@
 """Model bundles: a folder (local or under gs://) holding `model.tflite` and `bundle.json`.
 
 `load_bundle(source, options)` reads `bundle.json` first (runtime/manifest.py: the one
-reader every bundle kind's contract goes through), then the model bytes, verifies the
-model's sha256 against the manifest, and builds the interpreter from those bytes;
+reader every bundle kind's contract goes through), then the model, verifies the model's
+sha256 against the manifest, and builds the interpreter: from the bytes fetched from gs://,
+or from a local folder's file itself (mapped, so that its pages can leave memory once the
+runtime has packed the weights: runtime/tflite.py), checked to be the file that was hashed;
 `load_as(make, ...)` builds a pipeline part from the bundle, which reads and checks every
 field it uses. Every failure is a BundleError whose public reason names the bundle by its
 short label and the field at fault, never a local path or a bucket.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +37,17 @@ __all__ = ["MANIFEST", "MODEL_FILE", "Bundle", "BundleError", "BundleFiles", "Lo
 @dataclass(frozen=True)
 class BundleFiles:
     """The raw files of a bundle. Attributes: manifest and model bytes, and `origin`
-    (where they came from: a path, or a gs:// URI with the object generation; logs only)."""
+    (where they came from: a path, or a gs:// URI with the object generation; logs only).
+    A local folder's model is not read into memory: `model` is empty, `model_path` names
+    the file, `model_sha256` is its digest and `model_identity` the (device, inode, size,
+    mtime) it had when hashed."""
 
     manifest: bytes
     model: bytes
     origin: str
+    model_path: str = ""
+    model_sha256: str = ""
+    model_identity: tuple[int, ...] = ()
 
 
 def bundle_label(source: str) -> str:
@@ -56,13 +65,19 @@ def read_bundle_files(source: str, options: LoadOptions = LoadOptions()) -> Bund
     folder = Path(source)
     try:
         manifest = (folder / MANIFEST).read_bytes()
-        model = (folder / MODEL_FILE).read_bytes()
+        with open(folder / MODEL_FILE, "rb") as model:
+            digest, identity = hashlib.file_digest(model, "sha256").hexdigest(), file_identity(os.fstat(model.fileno()))
     except OSError as exc:
         raise BundleError(
             f"cannot read bundle {source}: {exc.strerror or exc} ({exc.filename})",
             reason=f"{Path(str(exc.filename)).name} cannot be read ({exc.strerror or 'error'})",
         ) from None
-    return BundleFiles(manifest, model, str(folder))
+    return BundleFiles(manifest, b"", str(folder), str(folder / MODEL_FILE), digest, identity)
+
+
+def file_identity(stat: os.stat_result) -> tuple[int, ...]:
+    """What tells one file from another at the same path: device, inode, size, mtime."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def parse_manifest(raw: bytes) -> dict[str, Any]:
@@ -144,18 +159,24 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
     meta = parse_manifest(files.manifest)
     if task is not None and meta["task"] != task:
         raise BundleError(f"is a {meta['task']!r} bundle, expected {task!r}")
-    digest = sha256_hex(files.model)
+    digest = files.model_sha256 or sha256_hex(files.model)
     if digest != meta["sha256"]:
         raise BundleError(
             f"{MODEL_FILE} has sha256 {digest[:12]}..., {MANIFEST} says {str(meta['sha256'])[:12]}...: "
             "refusing a corrupted or half-uploaded model"
         )
     try:
-        model = Model.from_bytes(files.model, num_threads=options.num_threads, runtime=options.runtime)
+        if files.model_path:
+            model = Model.from_path(files.model_path, num_threads=options.num_threads, runtime=options.runtime)
+        else:
+            model = Model.from_bytes(files.model, num_threads=options.num_threads, runtime=options.runtime)
     except (ValueError, RuntimeError) as exc:
         raise BundleError(
             f"{source}/{MODEL_FILE} does not load in the TFLite runtime: {exc}", reason=f"{MODEL_FILE} does not load in the TFLite runtime"
         ) from None
+    if files.model_path and _identity_now(files.model_path) != files.model_identity:
+        # The runtime opened the path after we hashed it: refuse a file replaced in between.
+        raise BundleError(f"{files.model_path} changed while it was loading", reason=f"{MODEL_FILE} changed while it was loading")
     log.info("loaded bundle %s %s from %s", meta["name"], meta["version"], files.origin)
     return Bundle(
         source=source,
@@ -167,6 +188,13 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
         meta=meta,
         model=model,
     )
+
+
+def _identity_now(path: str) -> tuple[int, ...]:
+    try:
+        return file_identity(os.stat(path))
+    except OSError:
+        return ()
 
 
 def image_input(bundle: Bundle, path: str, side: int) -> None:

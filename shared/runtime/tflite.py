@@ -7,8 +7,10 @@ and an interpreter must not be entered from two at once.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,31 @@ def runtime_info(wanted: str = "") -> dict:
     return {"runtime": name, "version": version}
 
 
+MADV_DONTNEED = 4  # Linux's madvise(2) advice number
+
+
+def release_file_pages(path: str) -> int:
+    """Drop this process's resident pages of a file the runtime has mapped read-only, once
+    the interpreter is built: XNNPACK has packed its own copy of the weights by then, so the
+    file's pages are never read again (SFace: 12.9 MB of RSS). Nothing is lost: a page read
+    again comes back from the page cache, as any file page does. Linux only; returns the
+    bytes of the mappings advised (0 elsewhere, or when the runtime read the file instead)."""
+    try:
+        real = os.path.realpath(path)
+        with open("/proc/self/maps") as maps:
+            spans = [line.split()[0] for line in maps if line.rstrip("\n").endswith(" " + real) and line.split()[1][1] == "-"]
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return 0
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    advised = 0
+    for span in spans:  # read-only mappings only: a private writable one could hold changed pages
+        low, high = (int(x, 16) for x in span.split("-"))
+        if libc.madvise(low, high - low, MADV_DONTNEED) == 0:
+            advised += high - low
+    return advised
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """Attributes: name, shape (tuple, batch first), dtype (numpy dtype name)."""
@@ -78,6 +105,8 @@ class Model:
             kwargs["model_content"] = bytes(model_content or b"")
         self._interpreter = interpreter_class(**kwargs)
         self._interpreter.allocate_tensors()
+        if model_path is not None:
+            release_file_pages(str(model_path))
         self._inputs = self._interpreter.get_input_details()
         self._outputs = self._interpreter.get_output_details()
         self._lock = threading.Lock()

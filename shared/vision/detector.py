@@ -25,7 +25,7 @@ from shared.runtime.bundle import Bundle, image_input
 from shared.runtime.manifest import Manifest
 from shared.runtime.tflite import Model
 from shared.vision.geometry import Letterbox, letterbox
-from shared.vision.ssd import decode, ssd_anchors, weighted_nms
+from shared.vision.ssd import decode, sigmoid_scores, ssd_anchors, weighted_nms
 
 MAX_BOXES = 100_000  # far above any MediaPipe detector (BlazeFace full: 2304): a typo, not a model
 
@@ -179,6 +179,12 @@ def raw_detections(model: Model, tensor: np.ndarray, head: SsdHead) -> list[tupl
     (x, y); score in [0, 1]), over min_score_thresh and merged by weighted NMS."""
     c = head.contract
     outputs = model.run(tensor[None])
-    boxes, scores = decode(outputs[head.boxes_output][0], outputs[head.scores_output][0], head.anchors, c.decoding)
-    keep = (scores >= c.min_score) & np.all(boxes[:, 1] > boxes[:, 0], axis=1)
+    raw_boxes, raw_scores = outputs[head.boxes_output][0], outputs[head.scores_output][0]
+    # Only anchors over the score threshold are decoded (a handful of BlazeFace's 896): the
+    # decoding is elementwise per anchor, so the kept boxes are the same numbers.
+    over = sigmoid_scores(raw_scores, c.decoding["score_clipping_thresh"]) >= c.min_score
+    if not over.any():
+        return []
+    boxes, scores = decode(raw_boxes[over], raw_scores[over], head.anchors[over], c.decoding)
+    keep = np.all(boxes[:, 1] > boxes[:, 0], axis=1)
     return weighted_nms(boxes[keep], scores[keep], c.nms_threshold)

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import psutil
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from shared.images import DecodeLimits, decode_photo, inspect_image
@@ -55,6 +55,21 @@ def test_exif_orientation_is_applied(face_photos):
     photo = decode(encode(stored, "JPEG", exif=exif.tobytes()))
     assert photo.size == upright.size
     assert photo.pixels.shape[:2] == (upright.height, upright.width)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_gives_pillows_upright_pixels(orientation):
+    """The photo is turned in place (issue 25: no copy of an upright one), to exactly the
+    pixels Pillow's own exif_transpose gives, for each of the eight orientations."""
+    rng = np.random.default_rng(orientation)
+    stored = Image.fromarray(rng.integers(0, 256, (40, 64, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(stored, "PNG", exif=exif.tobytes())
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    photo = decode(data)
+    assert np.array_equal(photo.pixels, want)
+    assert photo.size == (want.shape[1], want.shape[0])
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16", "I"])

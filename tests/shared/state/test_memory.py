@@ -93,3 +93,15 @@ def test_memory_given_back_shows_in_rss():
     assert held - before > 40, (before, held)  # the freed 54 MB were still resident
     assert after < held - 30, (before, held, after)
     del kept
+
+
+def test_rss_reads_what_psutil_reads():
+    """rss_mb reads /proc/self/statm (no psutil import on the cold-start path); it must give
+    psutil's figure, the one the benchmark and the tools read, to within a page or two of drift."""
+    import psutil
+
+    held = np.ones(20 * MB, np.uint8)  # resident, so a wrong unit (pages, KiB) cannot pass
+    ours, theirs = rss_mb(), psutil.Process().memory_info().rss / MB
+    assert abs(ours - theirs) < 1.0, (ours, theirs)
+    assert ours > 20, ours
+    del held
