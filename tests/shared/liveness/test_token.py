@@ -52,7 +52,7 @@ def test_a_token_signed_by_another_secret_or_altered_is_403_forged_token():
     theirs = Challenges(LivenessOptions(secret=b"t" * 32))
     exc = refused(ours.read, theirs.issue().token)
     assert (exc.status, exc.code) == (403, "forged_token")
-    version, payload, signature = ours.issue(("turn_left", "blink")).token.split(".")
+    version, _, signature = ours.issue(("turn_left", "blink")).token.split(".")
     other_payload = ours.issue(("blink", "turn_left")).token.split(".")[1]
     exc = refused(ours.read, f"{version}.{other_payload}.{signature}")  # another payload under this signature
     assert (exc.status, exc.code) == (403, "forged_token")
