@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -74,7 +75,7 @@ class Challenges:
         rng = secrets.SystemRandom()
         actions = actions or tuple(rng.sample(ACTIONS, rng.choice((2, 3))))
         nonce = secrets.token_hex(16)
-        expires = int(self.clock() + self.options.ttl_s)
+        expires = math.ceil(self.clock() + self.options.ttl_s)
         payload = _b64(json.dumps({"n": nonce, "a": list(actions), "x": expires}, separators=(",", ":")).encode())
         body = f"{VERSION}.{payload}"
         return Challenge(f"{body}.{self._sign(body)}", actions, expires, nonce)
