@@ -83,9 +83,13 @@ def still_attack(photo: bytes, frames: int, seed: int, max_turn_deg: float = 20.
     return out
 
 
-def assembled(frontal: list[bytes], action_photos: dict[str, bytes], actions: tuple[str, ...], seed: int) -> list[bytes]:
+def assembled(
+    frontal: list[bytes], action_photos: dict[str, bytes], actions: tuple[str, ...], seed: int, alternate: bool = False
+) -> list[bytes]:
     """A challenge acted out by photos of one person: two frontal frames, then per action two
-    frames of its photo (one for a blink) and two frontal frames; each frame moved by at most 1%."""
+    frames of its photo (one for a blink) and two frontal frames; each frame moved by at most 1%.
+    The frontal frames are all of the first frontal photo, as a person comes back to one pose;
+    `alternate`: of the frontal photos in turn (another photo's pose between actions: harder)."""
     rng = np.random.default_rng(seed)
     images = {k: fit(Image.open(io.BytesIO(v))) for k, v in action_photos.items()}
     fronts = [fit(Image.open(io.BytesIO(v))) for v in frontal]
@@ -100,7 +104,7 @@ def assembled(frontal: list[bytes], action_photos: dict[str, bytes], actions: tu
         for _ in range(1 if action == "blink" else 2):
             add(images[action])
         for _ in range(2):
-            add(fronts[(n + 1) % len(fronts)])
+            add(fronts[(n + 1) % len(fronts)] if alternate else fronts[0])
     return out
 
 

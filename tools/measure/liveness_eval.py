@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared/data/faces/lfw-dev")
     parser.add_argument("--people", type=int, default=120, help="people with at least 3 photos, in name order")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--alternate-frontal", action="store_true", help="frontal frames of the person's frontal photos in turn (harder)")
     parser.add_argument("--out", type=Path, default=ROOT / "build/liveness-eval.json")
     args = parser.parse_args(argv)
     from shared.liveness.burst import check_burst
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if not feasible:
             continue
         challenge = rng.choice(feasible)
-        frames = bursts.assembled(sorted_kinds["frontal"], sorted_kinds["actions"], challenge, seed=n)
+        frames = bursts.assembled(sorted_kinds["frontal"], sorted_kinds["actions"], challenge, seed=n, alternate=args.alternate_frontal)
         verdict = check_burst(verifier, mesh, frames, challenge, options).liveness
         mirror = any(a in sorted_kinds["mirrored"] for a in challenge)
         genuine.append(
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = check_burst(verifier, mesh, frames, other, options).liveness
         replay.append({"person": person.name, "made_for": challenge, "sent_for": other, "passed": verdict.passed, "reason": verdict.reason})
     report = {
+        "alternate_frontal": args.alternate_frontal,
         "people": len(people),
         "people_without_a_frontal_photo": skipped,
         "genuine_assembled": rates(genuine, True),
