@@ -21,6 +21,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+LIBRARY_ROOT = os.path.dirname(HERE)  # holds shared/, in the repo and in the image's app/
 TARGETS = ("verify_face", "predict_gesture")
 
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--target (or FUNCTION_TARGET) must be one of {', '.join(TARGETS)}, got {args.target!r}")
     source = args.source or os.path.join(HERE, args.target, "main.py")
 
+    sys.path.insert(0, LIBRARY_ROOT)  # the serving worker is the library's, whatever main.py serves
     from functions_framework import create_app
 
     app = create_app(args.target, source)  # imports main.py, which puts the library on sys.path

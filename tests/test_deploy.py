@@ -642,6 +642,7 @@ def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
     expected = {f"app/shared/{f}" for f in _repo_files(ROOT / "shared")}
     expected |= {f"app/models/{b}/{f}" for bs in BUNDLES.values() for b in bs for f in _repo_files(ROOT / "models" / b)}
     expected |= {f"app/functions/{fn}/main.py" for fn in BUNDLES} | {"app/LICENSE", "app/THIRD_PARTY_NOTICES.md"}
+    expected |= {"app/functions/serve.py"}  # the image's CMD
     expected |= {"Dockerfile", ".dockerignore", ".gcloudignore", "requirements.txt"}
     assert _files(staged) == expected
     assert deploy.calls() == [] and r.stdout == ""

@@ -140,3 +140,14 @@ def test_the_checker_sees_sideways_and_upward_imports_in_every_form(tmp_path, so
     violations = layer_violations(shared, LAYERS)
     assert len(violations) == 1 and found in violations[0], violations
     assert violations[0].startswith("shared/hands/palm.py:")
+
+
+def test_no_module_of_the_library_or_the_functions_passes_300_lines():
+    """STYLE.md: a file past ~250 lines is usually two things; 300 is the hard line (issue 22)."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for folder in ("shared", "functions")
+        for p in sorted((ROOT / folder).rglob("*.py"))
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert long == {}, f"split these: {long}"

@@ -34,7 +34,8 @@ LANDMARK_VALUES = 21 * 5  # a point as {x, y, z, visibility, presence}: the wide
 
 
 class GestureService:
-    """The gesture bundles one instance serves: `predict(request_json) -> Prediction`."""
+    """The gesture bundles one instance serves: `predict(body) -> Prediction` (or
+    `PhotoPrediction`), `body` as the edge read it by `request_spec()`."""
 
     def __init__(self, classifiers: list[GestureClassifier], options: GestureOptions | None = None, budget: MemoryBudget | None = None):
         if not classifiers:

@@ -15,7 +15,7 @@ Peak memory follows decode_photo's three phases, the largest of which is the pea
 Calibrated with peak RSS (VmHWM) in a fresh process per file, decode_photo on obama.jpg
 re-encoded at 1, 4 and 12 MP (16 MP JPEG) in 29 format/mode/compression variants: the
 estimate is 1 to 36% over the measured peak (+1.5 to +11 MiB), never under;
-tests/shared/test_image_cost.py checks it. CPU is calibrated the same way on one x86-64
+tests/shared/images/test_cost.py checks it. CPU is calibrated the same way on one x86-64
 core (process time): the estimate is 0.7 to 5 times the measured time (most over for palette
 and uncompressed files, whose pixels cost less than the format's average); it exists to
 refuse what would take seconds, not to predict milliseconds.

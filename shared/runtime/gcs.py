@@ -8,7 +8,7 @@ faults (connection refused, timeouts, 429/5xx, a pinned generation that vanished
 retried with exponential backoff, bounded in attempts and by an overall deadline; a
 missing object or a refused permission fails at once. A reader arriving between a
 publisher's two uploads (new model, old manifest) is refused by the sha256 check, gets a
-503, and heals at its next retry (shared/lazy.py). Nothing is written to /tmp (it is
+503, and heals at its next retry (shared/runtime/lazy.py). Nothing is written to /tmp (it is
 RAM on Cloud Run and counts against the instance's memory).
 
 `google.cloud.storage` is imported inside functions only: it costs ~0.5 s and ~17 MB,

@@ -2,7 +2,7 @@
 (each read through env.py's helpers).
 
 Defaults suit the 512 MB tier. A setting that feeds an options class takes that class's
-field default, so each is written once (tests/shared/test_settings_defaults.py). The options
+field default, so each is written once (tests/shared/settings/test_defaults.py). The options
 live in light modules (face/options.py, gesture/options.py, hands/options.py, images/limits.py,
 runtime/options.py, state/store.py): importing this one loads no numpy, Pillow or TFLite
 runtime, and none of them imports it at run time. `get_settings()` reads the environment
@@ -108,7 +108,7 @@ class Settings:
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
     max_references: VerifyOptions.max_references.
     request_header_timeout_s, request_body_timeout_s, request_body_min_rate,
-    request_buffer_mb: how the serving worker reads requests (shared/edge/server.py):
+    request_buffer_mb: how the serving worker reads requests (shared/edge/worker.py):
         headers within the first; the body within the second after them, plus a second per
         `request_body_min_rate` bytes it declares; at most `request_buffer_mb` held.
     """

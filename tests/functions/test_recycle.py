@@ -2,7 +2,7 @@
 it forks the worker, so the idle watchdog must start in the worker itself (it used to be
 started, or rather skipped, at import in the master). Served for real: functions-framework's
 gunicorn, one worker. What the watchdog then does is tested with a scripted RSS in
-tests/shared/test_memory.py."""
+tests/shared/state/test_memory.py."""
 
 from __future__ import annotations
 

@@ -162,3 +162,20 @@ def test_keep_alive_pipelining_and_expect_continue(verify_quick):
         answer = _answer(sock, 2)
     assert b"100 Continue" not in answer and answer.startswith(b"HTTP/1.1 400")
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),  # not a request line
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n", 431),  # a field over gunicorn's 8190 bytes
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
+    ],
+)
+def test_the_servers_own_refusals_are_json(verify_quick, request_bytes, status):
+    """Requests gunicorn's parser refuses before the function sees them answer JSON too."""
+    with socket.create_connection((verify_quick.host, verify_quick.port)) as sock:
+        sock.sendall(request_bytes)
+        got, headers, body = _json_error(_answer(sock, 5))
+    assert got == status and headers["content-type"] == "application/json"
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}

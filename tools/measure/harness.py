@@ -60,7 +60,8 @@ class Server:
     command (run instead of `python functions/serve.py ...`, e.g. an image's CMD: it
     gets the address in HOST and PORT, functions-framework's own variables);
     framework_server (serve with functions-framework's own command and gunicorn worker
-    instead, as Cloud Run functions' launcher does: for comparisons)."""
+    instead, as Cloud Run functions' launcher does: for comparisons; also chosen for a tree
+    without functions/serve.py, see _launcher)."""
 
     function: str
     source: Path
@@ -83,7 +84,7 @@ class Server:
 
     def start(self) -> Server:
         self.port = self.port or free_port(self.host)
-        launcher = ["-m", "functions_framework"] if self.framework_server else [str(ROOT / "functions" / "serve.py")]
+        launcher = self._launcher()
         cmd = [
             self.python,
             *launcher,
@@ -109,6 +110,16 @@ class Server:
             out.close()
         _RUNNING.append(self)
         return self
+
+    def _launcher(self) -> list[str]:
+        """How to serve: a tree's own functions/serve.py; functions-framework's command for a
+        tree from before it existed (a `before` tree) or a Cloud Run functions folder (main.py
+        at its top, as the platform's launcher serves it); ours for a lone function file."""
+        source = Path(self.source).resolve()
+        tree_serve = source.parents[1] / "serve.py"
+        if self.framework_server or (source.name == "main.py" and not tree_serve.exists()):
+            return ["-m", "functions_framework"]
+        return [str(tree_serve if tree_serve.exists() else ROOT / "functions" / "serve.py")]
 
     def wait_ready(self, timeout_s: float = 60.0) -> Server:
         """Wait until GET / answers 200 and the worker is up; note its pid."""

@@ -23,7 +23,7 @@ from shared.runtime.options import MODEL_RETRY_S, LoadOptions
 from shared.settings import Settings
 from shared.state.store import StoreOptions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = ROOT / "shared" / "settings" / "__init__.py"
 # Settings field -> (options class, its field, unit: options value = setting x unit), for
 # every setting that maps one to one onto an options field.
@@ -84,15 +84,16 @@ def _from_env_defaults() -> dict[str, ast.expr]:
     out = {}
     for keyword in build.keywords:
         call = keyword.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and keyword.arg:
-            position = 2 if call.func.id == "_choice" else 1
+        reader = call.func.attr if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) else ""  # env.number(...)
+        if reader and keyword.arg:
+            position = 2 if reader == "choice" else 1
             if len(call.args) > position:
                 out[keyword.arg] = call.args[position]
     return out
 
 
 def test_no_default_is_written_twice():
-    """settings.py names the options field for each one-to-one default (never the value),
+    """shared/settings/ names the options field for each one-to-one default (never the value),
     and its Settings class has no field defaults (a second copy in the same file)."""
     written = _from_env_defaults()
     for setting, (cls, name, _) in ONE_TO_ONE.items():

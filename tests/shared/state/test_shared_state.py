@@ -4,6 +4,7 @@ SharedStore, as two processes would have."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from types import SimpleNamespace
@@ -117,13 +118,15 @@ def test_a_record_its_pipeline_could_not_have_made_is_refused_by_the_check():
         if value.embedding.shape != (128,) or not np.all(np.isfinite(value.embedding)):
             raise ValueError("not an embedding of this embedder")
 
-    codec = RecordCodec(FaceEmbedding, "embedding", check)
+    codec = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record}, check)
     assert codec.decode(codec.encode(embedding())) is not None
     for bad in (np.ones(3, np.float32), np.full(128, np.nan, np.float32), np.ones((2, 128), np.float32)):
         with pytest.raises(ValueError):
-            codec.decode(CODEC.encode(FaceEmbedding(bad, {}, 1, "x")))
+            codec.decode(CODEC.encode(dataclasses.replace(embedding(), embedding=bad)))
+    record = CODEC.encode(embedding())
+    assert b'"score":0.91234567' in record
     with pytest.raises(ValueError):  # NaN in the JSON header (json.loads reads it by default)
-        codec.decode(CODEC.encode(embedding()).replace(b'"score":0.9', b'"score":NaN'))
+        codec.decode(record.replace(b'"score":0.91234567', b'"score":NaN'))
 
 
 def test_redis_down_fails_open_fast_and_recovers(redis_server):

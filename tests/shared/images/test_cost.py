@@ -21,7 +21,7 @@ from shared.images import DecodeLimits, ImageCost, decode_photo, inspect_image
 from shared.images.limits import MIB
 from tools.measure import hostile
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OPEN = {"max_pixels": 10**9, "max_full_pixels": 10**9, "max_decode_bytes": 2**40, "max_progressive_pixels": 10**9, "max_decode_ms": 10**9}
 MP12, MP4, MP1 = (3098, 3873), (1788, 2236), (894, 1118)
 
