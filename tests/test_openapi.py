@@ -50,12 +50,16 @@ def test_description_covers_the_verify_request_shapes():
     """Issue 14's shapes are in the description, so schemathesis generates them: a template
     as img2, references, return_embeddings and max_faces; three answer schemas."""
     post = schema.raw_schema["paths"]["/verify_face"]["post"]
-    body = post["requestBody"]["content"]["application/json"]["schema"]
+    shapes = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [b["$ref"].rsplit("/", 1)[1] for b in shapes] == ["VerifyRequest", "ChallengeRequest", "BurstRequest"]
+    body = schema.raw_schema["components"]["schemas"]["VerifyRequest"]
     assert body["required"] == ["img1"]
     assert {"img2", "references", "return_embeddings", "max_faces"} <= set(body["properties"])
     assert {"$ref": "#/components/schemas/Template"} in body["properties"]["img2"]["oneOf"]
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
-    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["Verification", "Search", "PhotoFaces"]
+    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["Verification", "Search", "PhotoFaces", "Challenge", "LiveVerification"]
+    burst = schema.raw_schema["components"]["schemas"]["BurstRequest"]
+    assert burst["required"] == ["frames", "challenge", "img2"] and {"403", "409"} <= set(post["responses"])
 
 
 @schema.parametrize()

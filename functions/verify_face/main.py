@@ -25,6 +25,8 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from shared.face.verify import FaceVerifier
+    from shared.facemesh.mesh import FaceMesh
+    from shared.liveness.token import Challenges
 
 settings = get_settings()
 edge = Edge("verify_face", settings)
@@ -39,7 +41,24 @@ def _load() -> FaceVerifier:
     return FaceVerifier.load(VerifyOptions.from_settings(settings), edge.budget)
 
 
+def _load_mesh() -> FaceMesh:
+    from shared.facemesh.mesh import FaceMesh, FaceMeshOptions
+    from shared.runtime.options import LoadOptions
+
+    return FaceMesh.load(FaceMeshOptions(settings.face_landmark_model, load=LoadOptions.from_settings(settings)))
+
+
+def _challenges() -> Challenges | None:
+    from shared.liveness.options import LivenessOptions
+    from shared.liveness.token import Challenges
+
+    options = LivenessOptions.from_settings(settings)
+    return Challenges(options) if options.enabled else None
+
+
 verifier: Lazy[FaceVerifier] = Lazy("face models", _load, retry_s=settings.model_retry_s)
+mesh: Lazy[FaceMesh] = Lazy("face mesh", _load_mesh, retry_s=settings.model_retry_s)  # liveness only, on its first burst
+challenges: Lazy[Challenges | None] = Lazy("liveness challenges", _challenges, retry_s=settings.model_retry_s)
 edge.on_memory_pressure(lambda: verifier.get().drop_caches() if verifier.ready else None)
 functions_framework.errorhandler(Exception)(edge.error)  # every exception -> JSON, in one place
 
@@ -49,7 +68,7 @@ def verify_face(request: flask.Request) -> Any:
     if edge.is_health_check(request):
         return edge.health(request, verifier)
     edge.admit(request)
-    from shared.face import service  # in the worker, on the first request (see _load)
+    from shared.liveness import service  # in the worker, on the first request (see _load)
 
     body = edge.read(request, service.request_spec(settings.max_references))
-    return edge.answer(service.answer(verifier.get(), body))
+    return edge.answer(service.answer(verifier.get(), mesh.get, challenges.get(), body))

@@ -19,6 +19,7 @@ from typing import Any
 from shared.face.options import SELECTIONS, VerifyOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
+from shared.liveness.options import MIN_SECRET_BYTES, LivenessOptions
 from shared.runtime.options import RUNTIMES, LoadOptions
 from shared.settings import env
 from shared.settings.env import SettingsError
@@ -35,6 +36,7 @@ DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-sface")
 DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-sign'}"
 DEFAULT_HAND_DETECTOR = str(MODELS_DIR / "hand-detector")
 DEFAULT_HAND_LANDMARKS = str(MODELS_DIR / "hand-landmarks")
+DEFAULT_FACE_LANDMARKS = str(MODELS_DIR / "face-landmarks")
 
 
 def _label(source: str) -> str:
@@ -95,6 +97,9 @@ class Settings:
     health_details: who reads the detailed health report: "key" (only a request with the
         configured API_KEY; nobody when none is set) or "open" (anyone when no API_KEY is set).
     max_request_decode_ms: DecodeLimits.max_request_ms (all photos of one request, estimated).
+    liveness_secret: LIVENESS_SECRET, the HMAC key of liveness challenges (at least 32 bytes;
+        "" = liveness off); liveness_ttl_s, max_liveness_frames: LivenessOptions' ttl_s and
+        max_frames; face_landmark_model: the face mesh bundle liveness reads the head from.
     cors_origins: browser origins allowed to call (CORS, edge/cors.py), lower case; ("*",) any.
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
         detector and the hand landmark model predict_gesture loads on its first photo.
@@ -157,6 +162,10 @@ class Settings:
     request_buffer_mb: int
     health_details: str
     max_request_decode_ms: int
+    liveness_secret: str
+    liveness_ttl_s: float
+    max_liveness_frames: int
+    face_landmark_model: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -214,7 +223,13 @@ class Settings:
             request_buffer_mb=env.number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
             health_details=env.choice("HEALTH_DETAILS", ("key", "open"), "key"),
             max_request_decode_ms=env.number("MAX_REQUEST_DECODE_MS", DecodeLimits.max_request_ms, int, 100, 600_000),
+            liveness_secret=env.text("LIVENESS_SECRET", ""),
+            liveness_ttl_s=env.number("LIVENESS_TTL_S", LivenessOptions.ttl_s, float, 5, 3600),
+            max_liveness_frames=env.number("MAX_LIVENESS_FRAMES", LivenessOptions.max_frames, int, LivenessOptions.min_frames, 100),
+            face_landmark_model=env.text("FACE_LANDMARK_MODEL", DEFAULT_FACE_LANDMARKS),
         )
+        if settings.liveness_secret and len(settings.liveness_secret.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"LIVENESS_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. 64 hex digits from a random source)")
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
         return settings
@@ -222,13 +237,14 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """The settings as the detailed health report shows them: model sources as short
         labels (never a local path or a bucket), no API key, no emulator address."""
-        hidden = ("api_key", "storage_emulator_host", "redis_url")
+        hidden = ("api_key", "storage_emulator_host", "redis_url", "liveness_secret")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         for name in [n for n in out if n.endswith("_model")]:  # every bundle source but gesture_models
             out[name] = _label(out[name])
         out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)
         out["redis_configured"] = bool(self.redis_url)
+        out["liveness_enabled"] = bool(self.liveness_secret)
         return out
 
 

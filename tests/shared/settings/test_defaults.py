@@ -18,6 +18,7 @@ from shared.face.options import VerifyOptions
 from shared.gesture.options import GestureOptions
 from shared.hands.options import HandOptions
 from shared.images.limits import MIB, DecodeLimits
+from shared.liveness.options import LivenessOptions
 from shared.runtime.lazy import Lazy
 from shared.runtime.options import MODEL_RETRY_S, LoadOptions
 from shared.settings import Settings
@@ -48,6 +49,8 @@ ONE_TO_ONE: dict[str, tuple[type, str, int]] = {
     "redis_retry_s": (StoreOptions, "retry_s", 1),
     "max_frames": (GestureOptions, "max_frames", 1),
     "max_photo_frames": (GestureOptions, "max_photos", 1),
+    "liveness_ttl_s": (LivenessOptions, "ttl_s", 1),
+    "max_liveness_frames": (LivenessOptions, "max_frames", 1),
 }
 
 
@@ -105,7 +108,15 @@ def test_no_default_is_written_twice():
     assert with_defaults == []
 
 
-LIGHT = ("shared.settings", "shared.face.options", "shared.gesture.options", "shared.hands.options", "shared.runtime.options")
+LIGHT = (
+    "shared.settings",
+    "shared.face.options",
+    "shared.gesture.options",
+    "shared.hands.options",
+    "shared.runtime.options",
+    "shared.liveness.options",
+    "shared.facemesh.options",
+)
 
 
 @pytest.mark.parametrize("module", LIGHT)

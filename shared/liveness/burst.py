@@ -1,0 +1,110 @@
+"""A burst of frames -> one face's measures, its identity across frames, the liveness verdict.
+
+Each frame is priced from its headers first (all together against MAX_REQUEST_DECODE_MS,
+as the gesture frames are), then decoded one at a time under the memory budget; the face
+the verifier would select is found (shared/face: detection, refine), embedded, and its mesh
+read (shared/facemesh) from the detection's rect. One face throughout: every frame's
+embedding within the verifier's threshold of the best frame's, and the face never jumping
+more than half its width between frames nor changing size by more than half.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import PayloadTooLarge, Unprocessable
+from shared.face.verify import FaceVerifier, Stopwatch
+from shared.facemesh.mesh import FaceMesh
+from shared.images import inspect_image
+from shared.liveness.judge import Liveness, best_frame, judge
+from shared.liveness.measures import FrameMeasure, measure
+from shared.liveness.options import LivenessOptions
+
+MAX_JUMP = 0.5  # of the face's width, between consecutive frames
+MAX_SCALE_CHANGE = 1.5
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Attributes: liveness (the verdict); best (index of the frame matched against img2);
+    frames (how many); time_ms (decode_and_detect, embed, mesh)."""
+
+    liveness: Liveness
+    best: int
+    frames: int
+    time_ms: dict
+
+
+def check_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], actions: tuple[str, ...], options: LivenessOptions) -> Burst:
+    """The verdict on `frames` (photo bytes, in order) for the challenge's `actions`."""
+    if len(frames) < options.min_frames:
+        raise Unprocessable(f"frames has {len(frames)} photos; a liveness burst needs at least {options.min_frames}", code="too_few_frames")
+    if len(frames) > options.max_frames:
+        raise PayloadTooLarge(
+            f"frames has {len(frames)} photos; the limit is {options.max_frames} (MAX_LIVENESS_FRAMES)", code="too_many_frames"
+        )
+    limits = verifier.options.decode
+    names = [f"frames[{i}]" for i in range(len(frames))]
+    total_ms = sum(inspect_image(data, name, limits).cpu_ms for data, name in zip(frames, names, strict=True))
+    if total_ms > limits.max_request_ms:
+        raise Unprocessable(
+            f"decoding the {len(frames)} frames takes ~{total_ms:.0f} ms of CPU; the limit for one request is "
+            f"{limits.max_request_ms} ms (MAX_REQUEST_DECODE_MS): send fewer or smaller frames",
+            code="frames_too_complex",
+        )
+    clock = Stopwatch()
+    measures: list[FrameMeasure] = []
+    embeddings, boxes = [], []
+    timing = {"decode_and_detect": 0.0, "embed": 0.0, "mesh": 0.0}
+    for data, name in zip(frames, names, strict=True):
+        started = time.perf_counter()
+        try:
+            photo, faces, _ = verifier.find_faces(data, name, clock)
+        except Unprocessable as exc:
+            if exc.code != "no_face":
+                raise
+            return _refused(f"face_missing: no face in {name}", len(frames), timing)
+        face = faces[0]
+        t1 = time.perf_counter()
+        embeddings.append(verifier.embedder.embed(verifier.embedder.chip(photo.pixels, face)))
+        t2 = time.perf_counter()
+        found = mesh.find(photo.pixels, mesh.roi_from_detection(face.box, np.array(face.keypoints)), irises=False)
+        t3 = time.perf_counter()
+        timing["decode_and_detect"] += t1 - started
+        timing["embed"] += t2 - t1
+        timing["mesh"] += t3 - t2
+        if found is None:
+            return _refused(f"face_missing: no face mesh in {name}", len(frames), timing)
+        measures.append(measure(found.points))
+        x, y, w, h = (v * photo.scale for v in face.box)  # in the original photo's pixels
+        boxes.append((x + w / 2, y + h / 2, w))
+    best = best_frame(measures)
+    reason = _one_face(verifier, embeddings, boxes, best)
+    if reason:
+        return _refused(reason, len(frames), timing, best)
+    verdict = judge(actions, measures, options)
+    return Burst(verdict, verdict.best_frame if verdict.best_frame is not None else best, len(frames), _ms(timing))
+
+
+def _one_face(verifier: FaceVerifier, embeddings: list[np.ndarray], boxes: list[tuple[float, float, float]], best: int) -> str:
+    """'' when every frame shows the best frame's person in a place it could have moved to."""
+    distances = [float(verifier.distance(e, embeddings[best])) for e in embeddings]
+    worst = int(np.argmax(distances))
+    if distances[worst] > verifier.threshold:
+        return f"different_faces: frames[{worst}] is {distances[worst]:.3f} from frames[{best}] (threshold {verifier.threshold})"
+    for i in range(1, len(boxes)):
+        (x0, y0, w0), (x1, y1, w1) = boxes[i - 1], boxes[i]
+        if np.hypot(x1 - x0, y1 - y0) > MAX_JUMP * max(w0, w1) or max(w0, w1) > MAX_SCALE_CHANGE * min(w0, w1):
+            return f"face_jumped: the face moved from frames[{i - 1}] to frames[{i}] further than a head moves between frames"
+    return ""
+
+
+def _ms(timing: dict[str, float]) -> dict:
+    return {k: round(v * 1000, 2) for k, v in timing.items()}
+
+
+def _refused(reason: str, frames: int, timing: dict[str, float], best: int = 0) -> Burst:
+    return Burst(Liveness(False, reason, [], best), best, frames, _ms(timing))
