@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.face.options import SELECTIONS, VerifyOptions
+from shared.gallery.options import GALLERY_NAME, GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
 from shared.runtime.options import RUNTIMES, LoadOptions
@@ -95,6 +96,13 @@ class Settings:
     health_details: who reads the detailed health report: "key" (only a request with the
         configured API_KEY; nobody when none is set) or "open" (anyone when no API_KEY is set).
     max_request_decode_ms: DecodeLimits.max_request_ms (all photos of one request, estimated).
+    gallery_url: postgresql:// URL of the gallery database (Postgres with pgvector; "" = no
+        gallery: gallery calls answer 503, except under `make serve`, which starts one).
+    gallery_keys: (API key, the galleries it may use) pairs (GALLERY_KEYS); a gallery call
+        needs API_KEY or a key scoped to its gallery once any is set.
+    gallery_connect_timeout_s, gallery_statement_timeout_s, gallery_retry_s,
+        gallery_pool_size, gallery_ef_search: GalleryOptions' connect_timeout_s,
+        statement_timeout_s, retry_s, pool_size and ef_search.
     cors_origins: browser origins allowed to call (CORS, edge/cors.py), lower case; ("*",) any.
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
         detector and the hand landmark model predict_gesture loads on its first photo.
@@ -157,6 +165,13 @@ class Settings:
     request_buffer_mb: int
     health_details: str
     max_request_decode_ms: int
+    gallery_url: str = ""
+    gallery_keys: tuple[tuple[str, frozenset[str]], ...] = ()
+    gallery_connect_timeout_s: int = GalleryOptions.connect_timeout_s
+    gallery_statement_timeout_s: float = GalleryOptions.statement_timeout_s
+    gallery_retry_s: float = GalleryOptions.retry_s
+    gallery_pool_size: int = GalleryOptions.pool_size
+    gallery_ef_search: int = GalleryOptions.ef_search
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -214,6 +229,13 @@ class Settings:
             request_buffer_mb=env.number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
             health_details=env.choice("HEALTH_DETAILS", ("key", "open"), "key"),
             max_request_decode_ms=env.number("MAX_REQUEST_DECODE_MS", DecodeLimits.max_request_ms, int, 100, 600_000),
+            gallery_url=env.gallery_url(),
+            gallery_keys=env.gallery_keys(GALLERY_NAME),
+            gallery_connect_timeout_s=env.number("GALLERY_CONNECT_TIMEOUT_S", GalleryOptions.connect_timeout_s, int, 1, 60),
+            gallery_statement_timeout_s=env.number("GALLERY_STATEMENT_TIMEOUT_S", GalleryOptions.statement_timeout_s, float, 0.1, 300),
+            gallery_retry_s=env.number("GALLERY_RETRY_S", GalleryOptions.retry_s, float, 0, 600),
+            gallery_pool_size=env.number("GALLERY_POOL_SIZE", GalleryOptions.pool_size, int, 0, 16),
+            gallery_ef_search=env.number("GALLERY_EF_SEARCH", GalleryOptions.ef_search, int, 1, 1000),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
@@ -222,13 +244,15 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """The settings as the detailed health report shows them: model sources as short
         labels (never a local path or a bucket), no API key, no emulator address."""
-        hidden = ("api_key", "storage_emulator_host", "redis_url")
+        hidden = ("api_key", "storage_emulator_host", "redis_url", "gallery_url", "gallery_keys")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         for name in [n for n in out if n.endswith("_model")]:  # every bundle source but gesture_models
             out[name] = _label(out[name])
         out["gesture_models"] = [_label(s) for s in self.gesture_models]
         out["api_key_required"] = bool(self.api_key)
         out["redis_configured"] = bool(self.redis_url)
+        out["gallery_configured"] = bool(self.gallery_url)
+        out["gallery_keys"] = len(self.gallery_keys)
         return out
 
 
