@@ -31,8 +31,10 @@ schema = schemathesis.openapi.from_path(SPEC)
 
 
 @pytest.fixture(scope="module")
-def servers():
-    started = {name: harness.start(name) for name in harness.FUNCTIONS}
+def servers(postgres_server):
+    # verify_face with a real gallery database, so the generated gallery calls reach it.
+    env = {"verify_face": {"GALLERY_URL": postgres_server.create_database("openapi_gallery")}}
+    started = {name: harness.start(name, env=env.get(name, {})) for name in harness.FUNCTIONS}
     yield started
     for server in started.values():
         server.stop()
@@ -51,11 +53,22 @@ def test_description_covers_the_verify_request_shapes():
     as img2, references, return_embeddings and max_faces; three answer schemas."""
     post = schema.raw_schema["paths"]["/verify_face"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
-    assert body["required"] == ["img1"]
+    assert "required" not in body  # img1 is, but for a gallery's delete (issue 28): the function says so
     assert {"img2", "references", "return_embeddings", "max_faces"} <= set(body["properties"])
     assert {"$ref": "#/components/schemas/Template"} in body["properties"]["img2"]["oneOf"]
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
-    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["Verification", "Search", "PhotoFaces"]
+    names = [a["$ref"].rsplit("/", 1)[1] for a in answers]
+    assert names == ["Verification", "Search", "PhotoFaces", "Enrolment", "Identification", "GalleryVerification", "Erasure"]
+
+
+def test_description_covers_the_gallery_request_shapes():
+    """Issue 28's shapes: gallery, enroll, subject, delete, top_k; a template as img1 (enrolment)."""
+    post = schema.raw_schema["paths"]["/verify_face"]["post"]
+    for kind in ("application/json", "multipart/form-data"):
+        assert {"gallery", "enroll", "subject", "delete", "top_k"} <= set(post["requestBody"]["content"][kind]["schema"]["properties"])
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/Template"} in body["properties"]["img1"]["oneOf"]
+    assert {"403", "404"} <= set(post["responses"])
 
 
 @schema.parametrize()
