@@ -141,6 +141,8 @@ def answer(verifier: FaceVerifier, body: dict[str, Any], access: GalleryAccess) 
     if action != "delete" and "img1" not in body:
         raise BadRequest(f"missing field(s): img1; expected img1 for {action}")
     subject = _subject(body[action], action) if action != "identify" else ""
+    if action in ("identify", "subject") and not isinstance(body["img1"], bytes):
+        raise BadRequest(f"img1 must be a photo to {action} (a template is for enroll)", code="invalid_template")
     _authorise(gallery, access)
     store = gallery_store(access.options)
     if action == "delete":
@@ -154,8 +156,6 @@ def answer(verifier: FaceVerifier, body: dict[str, Any], access: GalleryAccess) 
         stored = time.perf_counter()
         row_id, count = store.enrol(gallery, subject, tag, vector)
         return Enrolment(gallery, subject, row_id, count, tag, probe, _times(probe, stored, started))
-    if not isinstance(img1, bytes):
-        raise BadRequest(f"img1 must be a photo to {action} (a template is for enroll)", code="invalid_template")
     probe = verifier.embed_photo(img1, "img1")
     searched = time.perf_counter()
     if action == "subject":
