@@ -165,13 +165,13 @@ class Settings:
     request_buffer_mb: int
     health_details: str
     max_request_decode_ms: int
-    gallery_url: str = ""
-    gallery_keys: tuple[tuple[str, frozenset[str]], ...] = ()
-    gallery_connect_timeout_s: int = GalleryOptions.connect_timeout_s
-    gallery_statement_timeout_s: float = GalleryOptions.statement_timeout_s
-    gallery_retry_s: float = GalleryOptions.retry_s
-    gallery_pool_size: int = GalleryOptions.pool_size
-    gallery_ef_search: int = GalleryOptions.ef_search
+    gallery_url: str
+    gallery_keys: tuple[tuple[str, frozenset[str]], ...]
+    gallery_connect_timeout_s: int
+    gallery_statement_timeout_s: float
+    gallery_retry_s: float
+    gallery_pool_size: int
+    gallery_ef_search: int
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.face.options import VerifyOptions
+from shared.gallery.options import GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.hands.options import HandOptions
 from shared.images.limits import MIB, DecodeLimits
@@ -46,6 +47,11 @@ ONE_TO_ONE: dict[str, tuple[type, str, int]] = {
     "max_references": (VerifyOptions, "max_references", 1),
     "redis_timeout_s": (StoreOptions, "timeout_s", 1),
     "redis_retry_s": (StoreOptions, "retry_s", 1),
+    "gallery_connect_timeout_s": (GalleryOptions, "connect_timeout_s", 1),
+    "gallery_statement_timeout_s": (GalleryOptions, "statement_timeout_s", 1),
+    "gallery_retry_s": (GalleryOptions, "retry_s", 1),
+    "gallery_pool_size": (GalleryOptions, "pool_size", 1),
+    "gallery_ef_search": (GalleryOptions, "ef_search", 1),
     "max_frames": (GestureOptions, "max_frames", 1),
     "max_photo_frames": (GestureOptions, "max_photos", 1),
 }
@@ -67,6 +73,7 @@ def test_settings_defaults_are_the_options_defaults(defaults):
     assert DecodeLimits.from_settings(defaults) == DecodeLimits()
     assert LoadOptions.from_settings(defaults) == LoadOptions()
     assert StoreOptions.from_settings(defaults) == StoreOptions()
+    assert GalleryOptions.from_settings(defaults) == GalleryOptions()
     face = (defaults.face_detector_model, defaults.face_embedder_model)
     assert VerifyOptions.from_settings(defaults) == VerifyOptions(*face, fallback_detector=defaults.face_detector_fallback_model)
     hands = HandOptions(defaults.hand_detector_model, defaults.hand_landmark_model)
@@ -105,7 +112,14 @@ def test_no_default_is_written_twice():
     assert with_defaults == []
 
 
-LIGHT = ("shared.settings", "shared.face.options", "shared.gesture.options", "shared.hands.options", "shared.runtime.options")
+LIGHT = (
+    "shared.settings",
+    "shared.face.options",
+    "shared.gesture.options",
+    "shared.hands.options",
+    "shared.runtime.options",
+    "shared.gallery.options",
+)
 
 
 @pytest.mark.parametrize("module", LIGHT)
