@@ -40,17 +40,18 @@ def test_enrol_identify_verify_and_erase(gallery_url):
     assert s.enrol("g", "alice", TAG, v[0])[1] == 1
     assert s.enrol("g", "alice", TAG, v[1])[1] == 2
     s.enrol("g", "bob", TAG, v[2])
-    s.enrol("other-gallery", "carol", TAG, v[0])  # another tenant's twin of alice's first
+    s.enrol("other-gallery", "alice", TAG, v[0])  # another tenant's alice
     s.enrol("g", "dave", OTHER, v[0])  # another embedder's row: never compared
     nearest = s.nearest("g", TAG, v[0], 5)
     assert [subject for subject, _ in nearest] == ["alice", "alice", "bob"]
     assert nearest[0][1] == pytest.approx(0.0, abs=1e-6)
     assert nearest[1][1] == pytest.approx(1 - float(v[0] @ v[1]), abs=1e-5)
     assert s.subject_distance("g", "alice", TAG, v[1]) == (pytest.approx(0.0, abs=1e-6), 2)
-    assert s.subject_distance("g", "carol", TAG, v[0]) is None  # carol is in another gallery
+    assert s.subject_distance("g", "carol", TAG, v[0]) is None  # nobody of that name in g
     assert s.subject_distance("g", "dave", TAG, v[0]) is None  # dave's template is another model's
-    assert s.erase("g", "alice") == 2
+    assert s.erase("g", "alice") == 2  # g's alice only
     assert s.erase("g", "alice") == 0
+    assert [subject for subject, _ in s.nearest("other-gallery", TAG, v[0], 5)] == ["alice"]
     assert [subject for subject, _ in s.nearest("g", TAG, v[0], 5)] == ["bob"]
     assert s.erase("g", "dave") == 1  # erasure takes every template of the subject, whatever made it
     with psycopg.connect(gallery_url) as conn:  # what a row holds: the template, never a photo
@@ -136,6 +137,7 @@ def test_database_going_away_is_a_503_with_retry_after_and_heals():
         assert caught.value.code == "gallery_unavailable" and caught.value.retry_after >= 1
         with pytest.raises(ServiceUnavailable):  # within retry_s: refused at once, not tried
             s.enrol("g", "bob", TAG, v[1])
+        assert s.errors == 1
         assert time.monotonic() - started < 5
         server.start()
         time.sleep(0.6)
