@@ -141,7 +141,7 @@ def exact_top1(table: np.ndarray, probes: np.ndarray) -> np.ndarray:
     return best_i
 
 
-def bench_size(server, n: int, lfw: dict, args: argparse.Namespace, rng: np.random.Generator) -> dict:
+def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
     import psycopg
 
     from shared.gallery import schema
@@ -151,23 +151,35 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace, rng: np.rand
     tag = Tag(*lfw["tag"].tolist())
     enrolled, probes = split(lfw)
     real = unit(lfw["vectors"])
+    rng = np.random.default_rng([args.seed, n])  # per size: a kept database (--keep, --reuse) is drawn again the same
     mean, cov = real.mean(axis=0), np.cov(real, rowvar=False)
     synthetic = unit(rng.multivariate_normal(mean, cov, size=n - len(enrolled), method="cholesky").astype(np.float32))
     table = np.concatenate([real[enrolled], synthetic])
     subjects = [str(lfw["people"][i]) for i in enrolled] + [f"synthetic-{i:07d}" for i in range(len(synthetic))]
-    url = args.url or server.create_database(f"gallery_bench_{n}")
+    name = f"gallery_bench_{n}"
+    reuse = args.reuse and not args.url and name in server.psql("SELECT datname FROM pg_database;")
+    url = args.url or (server.url_for(name) if reuse else server.create_database(name))
+    load_s = build_s = float("nan")
     with psycopg.connect(url, autocommit=False) as conn:
-        schema.migrate(conn, upto=1)
-        started = time.perf_counter()
-        copy_rows(conn, "bench", subjects, tag, table)
-        load_s = time.perf_counter() - started
-        conn.execute(f"SET maintenance_work_mem = '{args.maintenance_mem}'")
-        conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
-        started = time.perf_counter()
-        schema.migrate(conn, upto=2)
-        build_s = time.perf_counter() - started
-        conn.execute("ANALYZE face_templates")
-        conn.commit()
+        if reuse:  # the same rows (seeded per size): measure again, e.g. at other ef values
+            assert conn.execute("SELECT count(*) FROM face_templates").fetchone()[0] == n
+        else:
+            schema.migrate(conn, upto=1)
+            started = time.perf_counter()
+            copy_rows(conn, "bench", subjects, tag, table)
+            load_s = time.perf_counter() - started
+            conn.execute(f"SET maintenance_work_mem = '{args.maintenance_mem}'")
+            conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
+            started = time.perf_counter()
+            if (args.m, args.ef_construction) == (16, 64):  # the schema's own step
+                schema.migrate(conn, upto=2)
+            else:  # another build of the same index, for comparison
+                sql = schema.MIGRATIONS[1][2].replace("m = 16", f"m = {args.m}")
+                conn.execute(sql.replace("ef_construction = 64", f"ef_construction = {args.ef_construction}"))
+                conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build')")
+            build_s = time.perf_counter() - started
+            conn.execute("ANALYZE face_templates")
+            conn.commit()
         index_mb = conn.execute("SELECT pg_relation_size('face_templates_hnsw')").fetchone()[0] / 2**20
         table_mb = conn.execute("SELECT pg_table_size('face_templates')").fetchone()[0] / 2**20
     take = probes[: args.probes]
@@ -175,7 +187,8 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace, rng: np.rand
     synth_probes = unit(rng.multivariate_normal(mean, cov, size=args.probes, method="cholesky").astype(np.float32))
     truth_lfw = exact_top1(table, lfw_probes)
     truth_syn = exact_top1(table, synth_probes)
-    row: dict = {"n": n, "load_s": round(load_s, 1), "build_s": round(build_s, 1), "ef": {}}
+    row: dict = {"n": n, "m": args.m, "ef_construction": args.ef_construction, "ef": {}}
+    row |= {"load_s": round(load_s, 1), "build_s": round(build_s, 1)}
     row |= {"index_mb": round(index_mb, 1), "table_mb": round(table_mb, 1)}
     for ef in args.ef:
         store = GalleryStore(GalleryOptions(url=url, ef_search=ef, statement_timeout_s=30))
@@ -200,7 +213,7 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace, rng: np.rand
         row["ef"][ef] = result
         store.close()
         print(json.dumps({"n": n, "ef": ef, **result}), flush=True)
-    if not args.keep and not args.url:
+    if not args.keep and not args.url and not reuse:
         server.psql(f'DROP DATABASE "gallery_bench_{n}" WITH (FORCE);')
     return row
 
@@ -247,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maintenance-mem", default="2GB", help="maintenance_work_mem for the index build")
     parser.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers for the build")
     parser.add_argument("--keep", action="store_true", help="keep each size's database")
+    parser.add_argument("--reuse", action="store_true", help="measure a size's kept database again (no load, no build)")
+    parser.add_argument("--report", default="report.json", help="report file name under build/gallery-bench/")
     parser.add_argument("--seed", type=int, default=28)
+    parser.add_argument("--m", type=int, default=16, help="HNSW m (the schema's: 16)")
+    parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction (the schema's: 64)")
+    parser.add_argument("--shared-buffers", default="", help="restart the embedded server with this shared_buffers (e.g. 2GB)")
     args = parser.parse_args(argv)
     args.ef = [int(e) for e in args.ef.split(",")]
     if not args.lfw.is_dir():
@@ -256,17 +274,20 @@ def main(argv: list[str] | None = None) -> int:
     from tools.measure.postgres_server import PostgresServer
 
     server = None if args.url else PostgresServer(args.pgdata).start()
+    if server is not None and args.shared_buffers:  # as a managed Postgres sizes it (a quarter of RAM), not initdb's 128MB
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}';")
+        server.stop()
+        server.start()
     lfw = embed_lfw(args.lfw, OUT / "lfw-embeddings.npz")
-    rng = np.random.default_rng(args.seed)
     report = {"rank1": rank1(server, lfw, args), "sizes": []}
     print(json.dumps(report["rank1"]), flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
-        report["sizes"].append(bench_size(server, n, lfw, args, rng))
-        (OUT / "report.json").write_text(json.dumps(report, indent=1))
+        report["sizes"].append(bench_size(server, n, lfw, args))
+        (OUT / args.report).write_text(json.dumps(report, indent=1))
     emb = lfw["embed_ms"]
     report["embed_ms"] = {"p50": round(float(np.median(emb)), 1), "p95": round(float(np.percentile(emb, 95)), 1)}
-    (OUT / "report.json").write_text(json.dumps(report, indent=1))
-    print(f"report: {OUT / 'report.json'}")
+    (OUT / args.report).write_text(json.dumps(report, indent=1))
+    print(f"report: {OUT / args.report}")
     return 0
 
 

@@ -59,18 +59,21 @@ def test_enrol_identify_verify_and_erase(gallery_url):
     assert sorted(columns) == ["created_at", "embedding", "fingerprint", "gallery", "id", "model", "subject", "version"]
 
 
-def test_a_small_gallery_in_a_big_table_is_still_found(gallery_url):
-    """The HNSW walk's candidates are mostly the big gallery's rows; the filter leaves the
-    small gallery's row out, and the store falls back to an exact search of the gallery."""
+def test_a_gallery_sharing_the_index_with_another_still_gets_its_top_k(gallery_url):
+    """Two galleries share one HNSW index: the walk's ef_search candidates are half the
+    other's rows, the filter drops them, and the store completes the top k by an exact
+    search of the gallery instead of answering fewer."""
     s = store(gallery_url, ef_search=10)
     many = vectors(3000, seed=1)
-    s.enrol("small", "only-one", TAG, vectors(1, seed=2)[0])
-    with psycopg.connect(gallery_url, autocommit=True) as conn:
-        text = [("big", f"s{i}", *TAG, "[" + ",".join(map(str, row.tolist())) + "]") for i, row in enumerate(many)]
-        with conn.cursor() as cur:
-            cur.executemany(INSERT, text)
-            cur.execute("ANALYZE face_templates")
-    assert [subject for subject, _ in s.nearest("small", TAG, many[0], 3)] == ["only-one"]
+    rows = [("a" if i % 2 else "b", f"s{i}", *TAG, "[" + ",".join(map(str, row.tolist())) + "]") for i, row in enumerate(many)]
+    s.enrol("a", "first", TAG, many[0])  # migrates: the index exists before the rows come
+    with psycopg.connect(gallery_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(INSERT, rows)
+        cur.execute("ANALYZE face_templates")
+    found = s.nearest("a", TAG, many[1], 10)
+    assert len(found) == 10 and found[0][0] == "s1"
+    exact = sorted([(1 - float(many[1] @ many[0]), "first")] + [(1 - float(many[1] @ many[i]), f"s{i}") for i in range(1, 3000, 2)])[:10]
+    assert [subject for subject, _ in found] == [subject for _, subject in exact]
 
 
 def test_two_instances_migrate_and_enrol_at_once(gallery_url):
