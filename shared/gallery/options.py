@@ -37,7 +37,7 @@ class GalleryOptions:
     retry_s: float = 5.0
     pool_size: int = 1
     idle_s: float = 60.0
-    ef_search: int = 100
+    ef_search: int = 400
     max_top_k: int = 100
 
     @classmethod
