@@ -15,7 +15,8 @@ when whatever started this (make) is gone.
 Galleries (verify_face's `gallery` calls): without GALLERY_URL, an embedded Postgres with
 pgvector (the `pgserver` wheel, tools/requirements/serve.txt; no Docker) is started on a
 Unix socket with its data in build/gallery-pgdata/ (kept between runs; delete the folder to
-start empty) and stopped with the functions; LOCAL_GALLERY=off serves without one.
+start empty; GALLERY_DATA names another) and stopped with the functions; LOCAL_GALLERY=off
+serves without one.
 
 Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY_PORT
 (8080), GESTURE_PORT (8081), WEB_PORT (8082), READY_TIMEOUT_S (60), PYTHON (the
@@ -50,7 +51,7 @@ WEB_PORT = int(os.environ.get("WEB_PORT", "8082"))
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "60"))
 PYTHON = os.environ.get("PYTHON", sys.executable)
 LOCAL_GALLERY = os.environ.get("LOCAL_GALLERY", "on") != "off"
-GALLERY_DATA = ROOT / "build" / "gallery-pgdata"
+GALLERY_DATA = Path(os.environ.get("GALLERY_DATA", ROOT / "build" / "gallery-pgdata"))
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -133,7 +134,7 @@ def serve() -> int:
     gallery = local_gallery()
     if gallery is not None:
         env["GALLERY_URL"] = gallery.url
-        print(f"serve: gallery database: embedded Postgres with pgvector, data in {GALLERY_DATA.relative_to(ROOT)}/", flush=True)
+        print(f"serve: gallery database: embedded Postgres with pgvector, data in {GALLERY_DATA}", flush=True)
     servers = {
         name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, env=env, host=HOST, port=port) for name, port in PORTS.items()
     }
