@@ -50,7 +50,7 @@ help:
 	@echo "             functions as the before; BENCH_ARGS passes more options; server logs in build/bench-logs/"
 	@echo "make clean   remove the virtual environments (the reference venvs too) and build/"
 
-serve: $(VENV)/.installed-runtime
+serve: $(VENV)/.installed-runtime $(VENV)/.installed-serve
 	@exec $(VENV)/bin/python tools/serve/serve.py
 
 test: $(VENV)/.installed-dev $(TOOLS_STAMP)
@@ -121,6 +121,11 @@ $(VENV)/bin/python:
 $(VENV)/.installed-runtime: requirements.txt | $(VENV)/bin/python
 	@echo "==> installing runtime dependencies into $(VENV)"
 	$(VENV)/bin/python $(PIP_INSTALL) -r requirements.txt
+	@touch $@
+
+# make serve's local gallery database (tools/serve/serve.py)
+$(VENV)/.installed-serve: tools/requirements/serve.txt | $(VENV)/bin/python
+	$(VENV)/bin/python $(PIP_INSTALL) -r tools/requirements/serve.txt
 	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python

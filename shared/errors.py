@@ -48,6 +48,10 @@ class Forbidden(ServiceError, status=403, code="forbidden"):
     """403: the request is understood and refused, e.g. a CORS preflight from an origin not allowed."""
 
 
+class NotFound(ServiceError, status=404, code="not_found"):
+    """404: a named thing the request refers to does not exist, e.g. a gallery's subject."""
+
+
 class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
     """405: only GET/HEAD (health), POST (work) and OPTIONS (CORS preflight) are served;
     the answer says so in `Allow`."""

@@ -15,8 +15,9 @@ from tools import testdata  # noqa: E402
 # tests of the default unset it (tests/functions/test_health.py). Served processes inherit it.
 os.environ.setdefault("HEALTH_DETAILS", "open")
 
-# The object-storage emulator's fixtures (gcs_emulator, gcs_bucket) and a real Redis (redis_server), for any test that names them.
-pytest_plugins = ["gcs_emulator", "redis_server"]
+# The object-storage emulator's fixtures (gcs_emulator, gcs_bucket), a real Redis (redis_server)
+# and a real Postgres with pgvector (postgres_server, gallery_url), for any test that names them.
+pytest_plugins = ["gcs_emulator", "redis_server", "postgres_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -632,6 +632,22 @@ def test_functions_take_the_redis_secret_and_the_connector_too(deploy):
     assert (f["vpc-connector"], f["egress-settings"]) == ("conn", "private-ranges-only")
 
 
+def test_only_verify_face_takes_the_gallery_database_url_as_a_secret(deploy):
+    """--gallery-url-secret mounts GALLERY_URL from Secret Manager on verify_face (the one
+    function with galleries), as functions and as services; never in plain env vars."""
+    need_function("verify_face"), need_function("predict_gesture")
+    for extra in ([], ["--service"]):
+        r = deploy("all", *extra, "--gallery-url-secret", "gallery-url", "--api-key-secret", "api-key")
+        assert r.returncode == 0, r.stderr
+        calls = [c["argv"] for c in deploy.calls() if c["argv"][:2] in (["functions", "deploy"], ["run", "deploy"])][-2:]
+        secrets = {c[2]: flags(c)["set-secrets"] for c in calls}
+        assert secrets == {
+            "verify-face": "API_KEY=api-key:latest,GALLERY_URL=gallery-url:latest",
+            "predict-gesture": "API_KEY=api-key:latest",
+        }
+        assert all("GALLERY_URL" not in flags(c)["set-env-vars"] for c in calls)
+
+
 def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
     need_function("verify_face"), need_function("predict_gesture")
     r = deploy("image", "--stage-only")
@@ -654,6 +670,9 @@ def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
         (["image"], "only stages (add --stage-only)"),
         (["--image", "x"], "--image needs --service"),
         (["--env", "REDIS_URL=redis://:pw@10.0.0.3:6379"], "--redis-url-secret"),
+        (["--env", "GALLERY_URL=postgresql://u:pw@10.0.0.4/db"], "--gallery-url-secret"),
+        (["--env", "GALLERY_KEYS=g=k"], "GALLERY_KEYS holds API keys"),
+        (["--gallery-url-secret", "a b"], "--gallery-url-secret must be a resource name"),
         (["--service", "--models-bucket", "gs://b"], "--models-bucket is for Cloud Run functions"),
         (["--vpc-connector", "a b"], "--vpc-connector must be a resource name"),
     ],

@@ -31,8 +31,10 @@ schema = schemathesis.openapi.from_path(SPEC)
 
 
 @pytest.fixture(scope="module")
-def servers():
-    started = {name: harness.start(name) for name in harness.FUNCTIONS}
+def servers(postgres_server):
+    # verify_face with a real gallery database, so the generated gallery calls reach it.
+    env = {"verify_face": {"GALLERY_URL": postgres_server.create_database("openapi_gallery")}}
+    started = {name: harness.start(name, env=env.get(name, {})) for name in harness.FUNCTIONS}
     yield started
     for server in started.values():
         server.stop()
@@ -47,19 +49,41 @@ def test_description_covers_both_functions_and_every_status():
 
 
 def test_description_covers_the_verify_request_shapes():
-    """Issue 14's shapes are in the description, so schemathesis generates them: a template
-    as img2, references, return_embeddings and max_faces; three answer schemas."""
+    """The verify shapes are in the description, so schemathesis generates them: a template
+    as img2, references, return_embeddings and max_faces (issue 14); a liveness challenge and
+    burst (issue 26); the gallery calls (issue 28); every answer schema."""
     post = schema.raw_schema["paths"]["/verify_face"]["post"]
     shapes = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert [b["$ref"].rsplit("/", 1)[1] for b in shapes] == ["VerifyRequest", "ChallengeRequest", "BurstRequest"]
     body = schema.raw_schema["components"]["schemas"]["VerifyRequest"]
-    assert body["required"] == ["img1"]
+    assert "required" not in body  # img1 is, but for a gallery's delete (issue 28): the function says so
     assert {"img2", "references", "return_embeddings", "max_faces"} <= set(body["properties"])
     assert {"$ref": "#/components/schemas/Template"} in body["properties"]["img2"]["oneOf"]
     answers = post["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
-    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["Verification", "Search", "PhotoFaces", "Challenge", "LiveVerification"]
+    names = [a["$ref"].rsplit("/", 1)[1] for a in answers]
+    assert names == [
+        "Verification",
+        "Search",
+        "PhotoFaces",
+        "Challenge",
+        "LiveVerification",
+        "Enrolment",
+        "Identification",
+        "GalleryVerification",
+        "Erasure",
+    ]
     burst = schema.raw_schema["components"]["schemas"]["BurstRequest"]
     assert burst["required"] == ["frames", "challenge", "img2"] and {"403", "409"} <= set(post["responses"])
+
+
+def test_description_covers_the_gallery_request_shapes():
+    """Issue 28's shapes: gallery, enroll, subject, delete, top_k; a template as img1 (enrolment)."""
+    post = schema.raw_schema["paths"]["/verify_face"]["post"]
+    verify = schema.raw_schema["components"]["schemas"]["VerifyRequest"]
+    for properties in (post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"], verify["properties"]):
+        assert {"gallery", "enroll", "subject", "delete", "top_k"} <= set(properties)
+    assert {"$ref": "#/components/schemas/Template"} in verify["properties"]["img1"]["oneOf"]
+    assert {"403", "404"} <= set(post["responses"])
 
 
 @schema.parametrize()

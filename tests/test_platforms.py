@@ -128,6 +128,10 @@ def test_knative_service_manifest(name):
     assert env["MEMORY_LIMIT_MB"]["value"] == "256"
     assert container["readinessProbe"]["httpGet"]["path"] == "/"
     assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True  # without Redis: per instance
+    if FUNCTIONS[name] == "verify_face":  # the galleries' database URL from a secret, never a literal value
+        assert env["GALLERY_URL"]["valueFrom"]["secretKeyRef"] == {"name": "tflite-functions-gallery", "key": "url", "optional": True}
+    else:
+        assert "GALLERY_URL" not in env
     assert container["securityContext"]["runAsNonRoot"] is True
     assert "tflite-functions" in container["image"]
     assert all(known_setting(k) for k in env)

@@ -2,7 +2,9 @@
 
 POST `img1` and `img2` as multipart files, or as base64 strings (data URIs allowed) in a
 JSON body; `img2` may be a stored template instead, `references` many of them, and `img1`
-alone returns its faces with their templates (shared/face/service.py). GET answers health
+alone returns its faces with their templates; with `gallery`, a server-side gallery
+(GALLERY_URL): enrol, identify, verify against a subject, erase (shared/face/service.py,
+shared/face/gallery.py). GET answers health
 (details with the API key).
 """
 
@@ -20,6 +22,7 @@ _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here if os.path.isdir(os.path.join(_here, "shared")) else os.path.dirname(os.path.dirname(_here)))
 
 from shared.edge import Edge
+from shared.gallery.options import GalleryAccess, GalleryOptions
 from shared.runtime.lazy import Lazy
 from shared.settings import get_settings
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 settings = get_settings()
 edge = Edge("verify_face", settings)
+gallery_options = GalleryOptions.from_settings(settings)
 
 
 def _load() -> FaceVerifier:
@@ -71,4 +75,5 @@ def verify_face(request: flask.Request) -> Any:
     from shared.liveness import service  # in the worker, on the first request (see _load)
 
     body = edge.read(request, service.request_spec(settings.max_references))
-    return edge.answer(service.answer(verifier.get(), mesh.get, challenges.get(), body))
+    access = GalleryAccess(gallery_options, edge.galleries())
+    return edge.answer(service.answer(verifier.get(), mesh.get, challenges.get(), body, access))

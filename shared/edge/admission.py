@@ -34,6 +34,19 @@ def check_api_key(sent: str, expected: str) -> None:
         raise Unauthorized("missing or wrong X-API-Key header")
 
 
+def gallery_scope(sent: str, api_key: str, gallery_keys: tuple[tuple[str, frozenset[str]], ...]) -> frozenset[str] | None:
+    """The galleries a request's key may use (GALLERY_KEYS): a gallery key's own galleries;
+    None (every one) for the instance's API_KEY or when no gallery key is set; else none.
+    Every key is compared, in constant time."""
+    scope = None
+    for key, galleries in gallery_keys:
+        if hmac.compare_digest(sent.encode(), key.encode()):
+            scope = galleries
+    if scope is not None:
+        return scope
+    return None if not gallery_keys or (api_key and has_api_key(sent, api_key)) else frozenset()
+
+
 class MemoryGuard:
     """Admits work while RSS is under the critical level; relieves pressure over the warning
     level (drops caches, collects garbage, gives freed memory back to the system); counts

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from shared import __version__
 from shared.edge import answers, requests
-from shared.edge.admission import MemoryGuard, check_api_key
+from shared.edge.admission import MemoryGuard, check_api_key, gallery_scope
 from shared.edge.cors import CorsPolicy
 from shared.edge.health import brief_report, detailed_report, shows_details
 from shared.edge.ratelimit import RateLimiter
@@ -117,11 +117,18 @@ class Edge:
         while memory allows."""
         if request.method != "POST":
             raise MethodNotAllowed(f"{request.method} is not supported; use POST for {self.name}, GET for health")
-        check_api_key(request.headers.get("X-API-Key", ""), self.settings.api_key)
+        sent = request.headers.get("X-API-Key", "")
+        self._local.galleries = gallery_scope(sent, self.settings.api_key, self.settings.gallery_keys)
+        if not self._local.galleries:  # a gallery key admits its tenant as API_KEY would
+            check_api_key(sent, self.settings.api_key)
         if self.limiter is not None:
             self.limiter.admit(request)
         self.guard.admit()
         self._local.admitted = True
+
+    def galleries(self) -> frozenset[str] | None:
+        """The galleries the admitted request's API key may use (admission.gallery_scope)."""
+        return getattr(self._local, "galleries", frozenset())
 
     def read(self, request: Any, spec: RequestSpec) -> dict[str, Any]:
         """The body (JSON or multipart) as the typed values `spec` declares (shared/edge/spec.py)."""

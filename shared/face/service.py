@@ -6,6 +6,8 @@ The request shapes, by which fields are present besides the photo `img1`:
     img2 (a template object)   a photo and a stored template       the same, img1's face only
     references                 one photo against many templates    Search
     (neither)                  the photo's faces and templates      PhotoFaces
+    gallery                    a server-side gallery (face/gallery.py: enrol, identify,
+                               verify against a subject, erase)
 
 Options: `return_embeddings` (true/false, default false) adds the photos' templates to a
 comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. The fields
@@ -14,7 +16,7 @@ and their kinds are `request_spec`'s; the edge reads them (nothing coerced).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest
 from shared.face.results import PhotoFaces, Search, Verification
@@ -22,10 +24,23 @@ from shared.face.templates import read_references, read_template
 from shared.face.verify import FaceVerifier
 from shared.fields import Field, RequestSpec
 
+if TYPE_CHECKING:
+    from shared.face.gallery import Enrolment, Erasure, GalleryVerification, Identification
+    from shared.gallery.options import GalleryAccess
+
 MAX_FACES = 10
 MAX_TEMPLATE_DIMS = 512  # the widest embedder the value count below allows for
 VALUES_PER_REFERENCE = MAX_TEMPLATE_DIMS + 8  # numbers, the id, the tag strings (counted by commas)
 KEYS_PER_REFERENCE = 16  # id, template, its 5 keys, and colons inside the strings
+
+
+GALLERY_SPEC = (  # face/gallery.py judges them
+    Field("gallery", "text"),
+    Field("enroll", "json"),
+    Field("subject", "text"),
+    Field("delete", "json"),
+    Field("top_k", "integer", low=1, high=100),
+)
 
 
 def request_spec(max_references: int) -> RequestSpec:
@@ -34,19 +49,37 @@ def request_spec(max_references: int) -> RequestSpec:
     each, and the rest; keys apart (a key costs ten times a number once parsed). Floats
     are left to the C parser: templates check the ranges of theirs all at once."""
     fields = (
-        Field("img1", "photo", required=True),
+        Field("img1", "photo_or_json"),  # a photo; a template only to enrol in a gallery
         Field("img2", "photo_or_json"),  # a photo, or a stored template
         Field("references", "json"),
         Field("return_embeddings", "flag"),
         Field("max_faces", "integer", low=1, high=MAX_FACES),
+        *GALLERY_SPEC,
     )
     values = (max_references + 1) * VALUES_PER_REFERENCE + 64
     keys = (max_references + 1) * KEYS_PER_REFERENCE + 64
     return RequestSpec(fields, values, keys, float32_floats=False)
 
 
-def answer(verifier: FaceVerifier, body: dict[str, Any]) -> Verification | Search | PhotoFaces:
-    """The answer to one request: `body` as shared/edge/reader.py read it by request_spec."""
+def answer(
+    verifier: FaceVerifier, body: dict[str, Any], access: GalleryAccess | None = None
+) -> Verification | Search | PhotoFaces | Enrolment | Identification | GalleryVerification | Erasure:
+    """The answer to one request: `body` as shared/edge/reader.py read it by request_spec;
+    `access`: what the request may do with galleries (none without it)."""
+    if any(name in body for name in (f.name for f in GALLERY_SPEC)):
+        if "gallery" not in body:
+            sent = ", ".join(f.name for f in GALLERY_SPEC if f.name in body)
+            raise BadRequest(f"{sent} needs gallery: the gallery to enrol in, identify among, verify against or erase from")
+        from shared.face import gallery as galleries
+        from shared.gallery.options import GalleryAccess, GalleryOptions
+
+        return galleries.answer(verifier, body, access or GalleryAccess(GalleryOptions()))
+    if "img1" not in body:
+        raise BadRequest("missing field(s): img1; expected img1")
+    if isinstance(body["img1"], dict):
+        raise BadRequest("img1 must be a photo; a template in img1 is for enrolling in a gallery (gallery and enroll)")
+    if not isinstance(body["img1"], bytes):
+        raise BadRequest(f"img1 must be a base64 string, got {type(body['img1']).__name__}")
     img2 = body.get("img2")
     if img2 is not None and "references" in body:
         raise BadRequest("send either img2 or references, not both")

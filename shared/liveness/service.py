@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, Forbidden, Unprocessable
 from shared.face import service as face_service
@@ -27,6 +27,9 @@ from shared.fields import Field, RequestSpec
 from shared.liveness.burst import Burst, check_burst
 from shared.liveness.judge import Liveness
 from shared.liveness.token import Challenge, Challenges
+
+if TYPE_CHECKING:
+    from shared.gallery.options import GalleryAccess
 
 LIVENESS_FIELDS = ("liveness", "frames", "challenge")
 
@@ -68,14 +71,19 @@ class ChallengeAnswer:
         return self.challenge.to_dict(self.now)
 
 
-def answer(verifier: FaceVerifier, mesh: Callable[[], FaceMesh], challenges: Challenges | None, body: dict[str, Any]) -> Any:
+def answer(
+    verifier: FaceVerifier,
+    mesh: Callable[[], FaceMesh],
+    challenges: Challenges | None,
+    body: dict[str, Any],
+    access: GalleryAccess | None = None,
+) -> Any:
     """The answer to one request; `mesh` gives the face mesh (loaded on the first burst),
-    `challenges` is None when liveness is off."""
+    `challenges` is None when liveness is off; `access`: what the request may do with
+    galleries (face/service.py)."""
     asked = [name for name in LIVENESS_FIELDS if name in body]
     if not asked:
-        if "img1" not in body:
-            raise BadRequest("missing field img1 (or frames with a challenge, for liveness)")
-        return face_service.answer(verifier, body)
+        return face_service.answer(verifier, body, access)
     if challenges is None:
         raise Forbidden("liveness is not enabled on this function (LIVENESS_SECRET is not set)", code="liveness_disabled")
     if "liveness" in body:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.face.options import SELECTIONS, VerifyOptions
+from shared.gallery.options import GALLERY_NAME, GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
 from shared.liveness.options import MIN_SECRET_BYTES, LivenessOptions
@@ -100,6 +101,13 @@ class Settings:
     liveness_secret: LIVENESS_SECRET, the HMAC key of liveness challenges (at least 32 bytes;
         "" = liveness off); liveness_ttl_s, max_liveness_frames: LivenessOptions' ttl_s and
         max_frames; face_landmark_model: the face mesh bundle liveness reads the head from.
+    gallery_url: postgresql:// URL of the gallery database (Postgres with pgvector; "" = no
+        gallery: gallery calls answer 503, except under `make serve`, which starts one).
+    gallery_keys: (API key, the galleries it may use) pairs (GALLERY_KEYS); a gallery call
+        needs API_KEY or a key scoped to its gallery once any is set.
+    gallery_connect_timeout_s, gallery_statement_timeout_s, gallery_retry_s,
+        gallery_pool_size, gallery_ef_search: GalleryOptions' connect_timeout_s,
+        statement_timeout_s, retry_s, pool_size and ef_search.
     cors_origins: browser origins allowed to call (CORS, edge/cors.py), lower case; ("*",) any.
     hand_detector_model, hand_landmark_model: bundle folders or gs:// URIs of the palm
         detector and the hand landmark model predict_gesture loads on its first photo.
@@ -166,6 +174,13 @@ class Settings:
     liveness_ttl_s: float
     max_liveness_frames: int
     face_landmark_model: str
+    gallery_url: str
+    gallery_keys: tuple[tuple[str, frozenset[str]], ...]
+    gallery_connect_timeout_s: int
+    gallery_statement_timeout_s: float
+    gallery_retry_s: float
+    gallery_pool_size: int
+    gallery_ef_search: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -227,6 +242,13 @@ class Settings:
             liveness_ttl_s=env.number("LIVENESS_TTL_S", LivenessOptions.ttl_s, float, 5, 3600),
             max_liveness_frames=env.number("MAX_LIVENESS_FRAMES", LivenessOptions.max_frames, int, LivenessOptions.min_frames, 100),
             face_landmark_model=env.text("FACE_LANDMARK_MODEL", DEFAULT_FACE_LANDMARKS),
+            gallery_url=env.gallery_url(),
+            gallery_keys=env.gallery_keys(GALLERY_NAME),
+            gallery_connect_timeout_s=env.number("GALLERY_CONNECT_TIMEOUT_S", GalleryOptions.connect_timeout_s, int, 1, 60),
+            gallery_statement_timeout_s=env.number("GALLERY_STATEMENT_TIMEOUT_S", GalleryOptions.statement_timeout_s, float, 0.1, 300),
+            gallery_retry_s=env.number("GALLERY_RETRY_S", GalleryOptions.retry_s, float, 0, 600),
+            gallery_pool_size=env.number("GALLERY_POOL_SIZE", GalleryOptions.pool_size, int, 0, 16),
+            gallery_ef_search=env.number("GALLERY_EF_SEARCH", GalleryOptions.ef_search, int, 1, 1000),
         )
         if settings.liveness_secret and len(settings.liveness_secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"LIVENESS_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. 64 hex digits from a random source)")
@@ -237,7 +259,7 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """The settings as the detailed health report shows them: model sources as short
         labels (never a local path or a bucket), no API key, no emulator address."""
-        hidden = ("api_key", "storage_emulator_host", "redis_url", "liveness_secret")
+        hidden = ("api_key", "storage_emulator_host", "redis_url", "liveness_secret", "gallery_url", "gallery_keys")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         for name in [n for n in out if n.endswith("_model")]:  # every bundle source but gesture_models
             out[name] = _label(out[name])
@@ -245,6 +267,8 @@ class Settings:
         out["api_key_required"] = bool(self.api_key)
         out["redis_configured"] = bool(self.redis_url)
         out["liveness_enabled"] = bool(self.liveness_secret)
+        out["gallery_configured"] = bool(self.gallery_url)
+        out["gallery_keys"] = len(self.gallery_keys)
         return out
 
 

@@ -100,3 +100,34 @@ def rate_limits() -> str:
         except ValueError:
             raise SettingsError(f"RATE_LIMITS must look like '20/hour;100/day' (amount/period, ';'-separated), got {value!r}") from None
     return value
+
+
+def gallery_url() -> str:
+    """GALLERY_URL: a postgresql:// (or postgres://) URL, or empty (no gallery)."""
+    url = text("GALLERY_URL", "")
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        # The value may hold a password: only its scheme goes into the message.
+        raise SettingsError(f"GALLERY_URL must start with postgresql:// or postgres://, got {url.split(':', 1)[0]!r}...")
+    return url
+
+
+def gallery_keys(name_pattern: Any) -> tuple[tuple[str, frozenset[str]], ...]:
+    """GALLERY_KEYS: `galleries=key` entries, ';'-separated, each naming the galleries
+    (comma-separated, matching `name_pattern`) its API key may use, e.g.
+    "shop-a=k3yA;shop-b,shop-b-test=k3yB". A key is everything after the first '='."""
+    entries: list[tuple[str, frozenset[str]]] = []
+    for entry in (e.strip() for e in text("GALLERY_KEYS", "").split(";")):
+        if not entry:
+            continue
+        names, sep, key = entry.partition("=")
+        galleries = frozenset(n.strip() for n in names.split(",") if n.strip())
+        if not sep or not key.strip() or not galleries or not all(name_pattern.fullmatch(g) for g in galleries):
+            # Never echo the entry: it holds a key.
+            raise SettingsError(
+                f"GALLERY_KEYS entry {len(entries) + 1} must be 'gallery[,gallery...]=key' with gallery names of "
+                "letters, digits, '_', '.', '-' (up to 64, starting with a letter or digit)"
+            )
+        entries.append((key.strip(), galleries))
+    if len({key for key, _ in entries}) != len(entries):
+        raise SettingsError("GALLERY_KEYS names one key twice; give each tenant one entry")
+    return tuple(entries)

@@ -441,7 +441,41 @@ LIMITS = [  # against "limited": RATE_LIMITS=3/minute in Redis, served directly 
     Case("an X-API-Key when none is configured", "limited", 429, "rate_limited", features({"X-API-Key": "made-up-key-1"})),
 ]
 
-CASES = TEMPLATES + FRAMES + CORS + LIMITS
+
+def gallery(**fields) -> Callable:
+    """A gallery call (issue 28) with obama.jpg as img1 unless `fields` say otherwise (None drops it)."""
+    return json_post(lambda d: {k: v for k, v in {"gallery": "g", "img1": d["obama"], **fields}.items() if v is not None})
+
+
+GALLERY = [  # refused before any database is asked: the "verify" server has no GALLERY_URL
+    Case("gallery name with a path", "verify", 400, "bad_request", gallery(gallery="../other-tenant")),
+    Case("gallery name is a number", "verify", 400, "bad_request", gallery(gallery=5)),
+    Case("gallery name of 65 characters", "verify", 400, "bad_request", gallery(gallery="g" * 65)),
+    Case("enroll id of 257 characters", "verify", 400, "bad_request", gallery(enroll={"id": "x" * 257})),
+    Case("enroll id holds a NUL", "verify", 400, "bad_request", gallery(enroll={"id": "a\u0000b"})),
+    Case("enroll is a bare string", "verify", 400, "bad_request", gallery(enroll="alice")),
+    Case("enroll with a photo key beside id", "verify", 400, "bad_request", gallery(enroll={"id": "a", "photo": "x"})),
+    Case("enroll and delete at once", "verify", 400, "bad_request", gallery(enroll={"id": "a"}, delete={"id": "a"}, img1=None)),
+    Case("top_k of 0", "verify", 400, "bad_request", gallery(top_k=0)),
+    Case("top_k of 101", "verify", 400, "bad_request", gallery(top_k=101)),
+    Case("top_k beside enroll", "verify", 400, "bad_request", gallery(enroll={"id": "a"}, top_k=3)),
+    Case("references beside gallery", "verify", 400, "bad_request", gallery(references=[ref("r0")])),
+    Case("subject without gallery", "verify", 400, "bad_request", json_post(lambda d: {"subject": "alice", "img1": d["obama"]})),
+    Case("delete with a photo", "verify", 400, "bad_request", gallery(delete={"id": "a"})),
+    Case("identify without img1", "verify", 400, "bad_request", gallery(img1=None)),
+    Case("identify with a template as img1", "verify", 400, "invalid_template", gallery(img1=template())),
+    Case("img1 a template outside a gallery", "verify", 400, "bad_request", json_post(lambda d: {"img1": template()})),
+    Case(
+        "enroll as form text that is not JSON",
+        "verify",
+        400,
+        "bad_request",
+        multipart(lambda d: [("gallery", b"g", False), ("enroll", b"alice", False), ("img1", d["obama_bytes"], True)]),
+    ),
+    Case("a gallery call without GALLERY_URL", "verify", 503, "gallery_not_configured", gallery()),
+]
+
+CASES = TEMPLATES + FRAMES + CORS + LIMITS + GALLERY
 
 
 def test_the_round_adds_at_least_30_new_kinds():

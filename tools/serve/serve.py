@@ -12,6 +12,12 @@ when whatever started this (make) is gone.
     .venv/bin/python tools/serve/serve.py
     API_KEY=secret VERIFY_PORT=9090 .venv/bin/python tools/serve/serve.py
 
+Galleries (verify_face's `gallery` calls): without GALLERY_URL, an embedded Postgres with
+pgvector (the `pgserver` wheel, tools/requirements/serve.txt; no Docker) is started on a
+Unix socket with its data in build/gallery-pgdata/ (kept between runs; delete the folder to
+start empty; GALLERY_DATA names another) and stopped with the functions; LOCAL_GALLERY=off
+serves without one.
+
 Environment: HOST (default 127.0.0.1; 0.0.0.0 serves other machines too), VERIFY_PORT
 (8080), GESTURE_PORT (8081), WEB_PORT (8082), READY_TIMEOUT_S (60), PYTHON (the
 interpreter that serves; default this one), plus any setting the functions read (see
@@ -35,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 from tools import ROOT, testdata
 from tools.measure.harness import Server
+from tools.measure.postgres_server import PostgresServer
 from tools.serve.web import WebServer
 
 # ---- settings (environment variables override these) ----------------------------------
@@ -43,6 +50,8 @@ PORTS = {"verify_face": int(os.environ.get("VERIFY_PORT", "8080")), "predict_ges
 WEB_PORT = int(os.environ.get("WEB_PORT", "8082"))
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "60"))
 PYTHON = os.environ.get("PYTHON", sys.executable)
+LOCAL_GALLERY = os.environ.get("LOCAL_GALLERY", "on") != "off"
+GALLERY_DATA = Path(os.environ.get("GALLERY_DATA", ROOT / "build" / "gallery-pgdata"))
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -92,11 +101,25 @@ Health and model information:
   curl -s {gesture}
 Same person? (two photos as multipart files)
   curl -s -F img1=@{p1} -F img2=@{p2} {verify}
+Enrol in a gallery, then identify (GALLERY_URL, or the embedded Postgres make serve starts):
+  curl -s -F gallery=demo -F 'enroll={{"id": "alice"}}' -F img1=@{p1} {verify}
+  curl -s -F gallery=demo -F img1=@{p2} {verify}
 Gesture from keypoint frames (JSON: features, or raw MediaPipe landmarks; see the README):
   curl -s -H 'Content-Type: application/json' -d '{still}' {gesture}
 
 Ctrl-C stops them all.
 """
+
+
+def local_gallery() -> PostgresServer | None:
+    """The embedded Postgres for GALLERY_URL when none is set (and LOCAL_GALLERY is not off)."""
+    if os.environ.get("GALLERY_URL") or not LOCAL_GALLERY:
+        return None
+    try:
+        return PostgresServer(GALLERY_DATA).start()
+    except ImportError:
+        print("serve: no pgserver in this venv (tools/requirements/serve.txt): serving without a gallery", file=sys.stderr)
+        return None
 
 
 def serve() -> int:
@@ -108,6 +131,10 @@ def serve() -> int:
     env = {"CORS_ORIGINS": cors_origins()}
     if HOST in ("127.0.0.1", "::1", "localhost"):  # nobody else reaches it: the detailed health report for anyone
         env["HEALTH_DETAILS"] = os.environ.get("HEALTH_DETAILS", "open")
+    gallery = local_gallery()
+    if gallery is not None:
+        env["GALLERY_URL"] = gallery.url
+        print(f"serve: gallery database: embedded Postgres with pgvector, data in {GALLERY_DATA}", flush=True)
     servers = {
         name: Server(name, ROOT / "functions" / name / "main.py", PYTHON, env=env, host=HOST, port=port) for name, port in PORTS.items()
     }
@@ -135,6 +162,8 @@ def serve() -> int:
         for server in servers.values():
             server.stop()
         web.stop()
+        if gallery is not None:
+            gallery.stop()
         print("serve: stopped", file=sys.stderr)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.face.options import VerifyOptions
+from shared.gallery.options import GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.hands.options import HandOptions
 from shared.images.limits import MIB, DecodeLimits
@@ -47,6 +48,11 @@ ONE_TO_ONE: dict[str, tuple[type, str, int]] = {
     "max_references": (VerifyOptions, "max_references", 1),
     "redis_timeout_s": (StoreOptions, "timeout_s", 1),
     "redis_retry_s": (StoreOptions, "retry_s", 1),
+    "gallery_connect_timeout_s": (GalleryOptions, "connect_timeout_s", 1),
+    "gallery_statement_timeout_s": (GalleryOptions, "statement_timeout_s", 1),
+    "gallery_retry_s": (GalleryOptions, "retry_s", 1),
+    "gallery_pool_size": (GalleryOptions, "pool_size", 1),
+    "gallery_ef_search": (GalleryOptions, "ef_search", 1),
     "max_frames": (GestureOptions, "max_frames", 1),
     "max_photo_frames": (GestureOptions, "max_photos", 1),
     "liveness_ttl_s": (LivenessOptions, "ttl_s", 1),
@@ -70,6 +76,7 @@ def test_settings_defaults_are_the_options_defaults(defaults):
     assert DecodeLimits.from_settings(defaults) == DecodeLimits()
     assert LoadOptions.from_settings(defaults) == LoadOptions()
     assert StoreOptions.from_settings(defaults) == StoreOptions()
+    assert GalleryOptions.from_settings(defaults) == GalleryOptions()
     face = (defaults.face_detector_model, defaults.face_embedder_model)
     assert VerifyOptions.from_settings(defaults) == VerifyOptions(*face, fallback_detector=defaults.face_detector_fallback_model)
     hands = HandOptions(defaults.hand_detector_model, defaults.hand_landmark_model)
@@ -116,6 +123,7 @@ LIGHT = (
     "shared.runtime.options",
     "shared.liveness.options",
     "shared.facemesh.options",
+    "shared.gallery.options",
 )
 
 

@@ -1,0 +1,221 @@
+"""Templates in Postgres with pgvector: enrol, nearest (HNSW on cosine distance), a
+subject's distance, erase.
+
+Scale-to-zero connection handling: no pool thread and nothing built at import (psycopg is
+imported on the first gallery call); at most `pool_size` idle connections are kept, each
+dropped when older than `idle_s` (a frozen instance's socket may be dead when it thaws),
+and a call that fails on a kept connection is tried once more on a fresh one. Every
+transaction sets its own statement timeout (SET LOCAL: also through a transaction pooler).
+A database that cannot be reached is left alone for `retry_s`: gallery calls answer 503
+with Retry-After at once meanwhile, and nothing else in the function depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+
+from shared.errors import ServiceUnavailable
+from shared.gallery import schema
+from shared.gallery.options import DIMS, GalleryOptions
+from shared.logs import event
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TABLE = schema.TABLE
+
+
+class Tag(NamedTuple):
+    """The embedder a row's vector came from: model, version, fingerprint (only rows of the
+    same tag are ever compared)."""
+
+    model: str
+    version: str
+    fingerprint: str
+
+
+def vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form of a (DIMS,) vector: '[v1,v2,...]', each float32 exactly."""
+    values = np.asarray(vector, np.float32).ravel()
+    if values.shape != (DIMS,):
+        raise ValueError(f"a gallery vector has {DIMS} numbers, got {values.size}")
+    return "[" + ",".join(map(str, values.tolist())) + "]"
+
+
+class GalleryStore:
+    """One database's galleries, thread-safe; every method is one short transaction."""
+
+    def __init__(self, options: GalleryOptions):
+        self.options = options
+        self._lock = threading.Lock()
+        self._idle: list[tuple[Any, float]] = []  # (connection, when it was last given back)
+        self._down_until = 0.0
+        self._migrated = False
+        self.errors = 0
+
+    # ---- the calls --------------------------------------------------------------------
+
+    def enrol(self, gallery: str, subject: str, tag: Tag, vector: np.ndarray) -> tuple[int, int]:
+        """Store one template; (its row id, how many templates the subject now has)."""
+        text = vector_text(vector)
+
+        def work(cur: Any) -> tuple[int, int]:
+            cur.execute(
+                f"INSERT INTO {TABLE} (gallery, subject, model, version, fingerprint, embedding) "
+                "VALUES (%s, %s, %s, %s, %s, %s::vector) RETURNING id",
+                (gallery, subject, *tag, text),
+            )
+            row_id = int(cur.fetchone()[0])
+            cur.execute(f"SELECT count(*) FROM {TABLE} WHERE gallery = %s AND subject = %s", (gallery, subject))
+            return row_id, int(cur.fetchone()[0])
+
+        return self._run(work)
+
+    def nearest(self, gallery: str, tag: Tag, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` nearest templates of `gallery` made by `tag`'s embedder: (subject,
+        cosine distance), nearest first; one row per template (a subject may recur). The
+        HNSW index walks with ef_search candidates; where the gallery's filter leaves it
+        fewer than `k` rows (a small gallery in a big table), the gallery is searched exactly."""
+        text = vector_text(vector)
+        query = (
+            f"SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} "
+            "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s ORDER BY d LIMIT %s"
+        )
+        args = (text, gallery, *tag, k)
+
+        def work(cur: Any) -> list[tuple[str, float]]:
+            cur.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.options.ef_search), k)}")
+            cur.execute(query, args)
+            rows = cur.fetchall()
+            if len(rows) < k:  # the index's candidates were mostly other galleries' rows
+                cur.execute("SET LOCAL enable_indexscan = off")
+                cur.execute(query, args)
+                rows = cur.fetchall()
+            return [(str(s), float(d)) for s, d in rows]
+
+        return self._run(work)
+
+    def subject_distance(self, gallery: str, subject: str, tag: Tag, vector: np.ndarray) -> tuple[float, int] | None:
+        """The nearest of the subject's templates made by `tag`'s embedder (exact):
+        (distance, templates compared), or None when the subject has none."""
+        text = vector_text(vector)
+
+        def work(cur: Any) -> tuple[float, int] | None:
+            cur.execute(
+                f"SELECT min(embedding <=> %s::vector), count(*) FROM {TABLE} "
+                "WHERE gallery = %s AND subject = %s AND model = %s AND version = %s AND fingerprint = %s",
+                (text, gallery, subject, *tag),
+            )
+            d, n = cur.fetchone()
+            return None if d is None else (float(d), int(n))
+
+        return self._run(work)
+
+    def erase(self, gallery: str, subject: str) -> int:
+        """Delete every template of the subject (whatever embedder made it); how many."""
+
+        def work(cur: Any) -> int:
+            cur.execute(f"DELETE FROM {TABLE} WHERE gallery = %s AND subject = %s", (gallery, subject))
+            return int(cur.rowcount)
+
+        return self._run(work)
+
+    def status(self) -> dict[str, Any]:
+        """For the detailed health report (no URL: it may hold a password)."""
+        available = time.monotonic() >= self._down_until
+        return {"configured": True, "available": available, "errors": self.errors, "idle_connections": len(self._idle)}
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
+
+    # ---- connections --------------------------------------------------------------------
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        """`work(cursor)` in one transaction; 503 with Retry-After when the database fails."""
+        import psycopg
+
+        if time.monotonic() < self._down_until:
+            raise self._unavailable()
+        for attempt in (0, 1):
+            conn, kept = None, False
+            try:
+                conn, kept = self._take()
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(f"SET LOCAL statement_timeout = {int(self.options.statement_timeout_s * 1000)}")
+                    result = work(cur)
+            except psycopg.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                if kept and attempt == 0:
+                    continue  # a kept connection died while the instance idled: once more, fresh
+                self._failed(exc)
+                raise self._unavailable() from None
+            except BaseException:
+                if conn is not None:
+                    conn.close()
+                raise
+            self._give(conn)
+            return result
+        raise AssertionError("unreachable")
+
+    def _take(self) -> tuple[Any, bool]:
+        """A kept connection young enough to trust, or a new one (schema checked once)."""
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                conn, since = self._idle.pop()
+                if now - since <= self.options.idle_s and not conn.closed:
+                    return conn, True
+                conn.close()
+        return self._connect(), False
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        timeout = max(1, int(self.options.connect_timeout_s))
+        conn = psycopg.connect(self.options.url, connect_timeout=timeout, application_name="tflite-functions")
+        if not self._migrated:
+            applied = schema.migrate(conn)
+            self._migrated = True
+            if applied:
+                event(log, logging.INFO, "gallery schema migrated", applied=applied)
+        return conn
+
+    def _give(self, conn: Any) -> None:
+        with self._lock:
+            if len(self._idle) < self.options.pool_size and not conn.closed:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self._down_until = time.monotonic() + self.options.retry_s
+        # The message may name the host; never the URL's password (libpq does not echo it).
+        detail = str(exc)[:300]
+        event(log, logging.ERROR, "gallery database unavailable", error=type(exc).__name__, detail=detail, retry_s=self.options.retry_s)
+
+    def _unavailable(self) -> ServiceUnavailable:
+        message = "the gallery database is unavailable; retry shortly"
+        return ServiceUnavailable(message, code="gallery_unavailable", retry_after=max(1.0, self.options.retry_s))
+
+
+_stores: dict[GalleryOptions, GalleryStore] = {}
+_stores_lock = threading.Lock()
+
+
+def gallery_store(options: GalleryOptions) -> GalleryStore:
+    """The process's store for these options (one set of connections per database)."""
+    with _stores_lock:
+        store = _stores.get(options)
+        if store is None:
+            store = _stores[options] = GalleryStore(options)
+        return store
