@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from shared.face.options import SELECTIONS, VerifyOptions
+from shared.face.options import QUALITY_POLICIES, SELECTIONS, VerifyOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
 from shared.runtime.options import RUNTIMES, LoadOptions
@@ -80,6 +80,8 @@ class Settings:
         while idle (after caches are dropped and freed memory is given back).
     storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
     face_selection: VerifyOptions.face_selection (detect.selection_order says how each works).
+    verify_far, quality_policy: VerifyOptions' far (VERIFY_FAR; unset = the bundle's default
+        false-accept rate) and quality_policy (QUALITY_POLICY: report or reject).
     redis_url: redis://[:password@]host:port[/db] (or rediss://) of a Redis shared by the
         instances: the embedding cache and the rate limits are kept there ("" = per instance).
     redis_timeout_s, redis_retry_s: StoreOptions' timeout_s and retry_s (answers come from
@@ -157,10 +159,12 @@ class Settings:
     request_buffer_mb: int
     health_details: str
     max_request_decode_ms: int
+    verify_far: float | None
+    quality_policy: str
 
     @classmethod
     def from_env(cls) -> Settings:
-        threshold = env.text("VERIFY_THRESHOLD", "")
+        threshold, far = env.text("VERIFY_THRESHOLD", ""), env.text("VERIFY_FAR", "")
         gestures = tuple(s.strip() for s in env.text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
         if not gestures:
             raise SettingsError("GESTURE_MODEL must name at least one bundle")
@@ -214,6 +218,8 @@ class Settings:
             request_buffer_mb=env.number("REQUEST_BUFFER_MB", 48, int, 1, 4096),
             health_details=env.choice("HEALTH_DETAILS", ("key", "open"), "key"),
             max_request_decode_ms=env.number("MAX_REQUEST_DECODE_MS", DecodeLimits.max_request_ms, int, 100, 600_000),
+            verify_far=env.number("VERIFY_FAR", 0, float, 1e-6, 0.5) if far else VerifyOptions.far,
+            quality_policy=env.choice("QUALITY_POLICY", QUALITY_POLICIES, VerifyOptions.quality_policy),
         )
         if settings.memory_warn_fraction > settings.memory_critical_fraction:
             raise SettingsError("MEMORY_WARN_FRACTION must not exceed MEMORY_CRITICAL_FRACTION")
