@@ -196,6 +196,10 @@ class FaceFinder:
         else:
             faces, turns = search.rotated(self.primary, image)
             found_by = f"rotated_{90 * turns}"
+        if not faces:
+            small = self.fallback.get() if self.fallback is not None else self.primary
+            tile = search.TILE if self.fallback is not None else search.TILE // 2
+            faces, found_by = search.tiled(small, image, tile), "tiled"
         if turns:  # select and refine in the upright frame, then back to the photo's pixels
             turned = np.ascontiguousarray(np.rot90(image, turns))
             upright = self.primary.detect(turned) or search.padded(self.primary, turned)

@@ -140,6 +140,9 @@ class FaceVerifier:
             faces, detector, found_by = self.finder.locate(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.
             side = sharper_side(photo, max(faces[0].box[2:]), self.embedder.size, limits.max_side) if faces else 0
+            # Nothing found on a reduced decode: a small face in a large frame may be there at full size.
+            if not faces and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
+                side = min(limits.max_side, max(photo.size))
             if side:
                 photo = decode_photo(data, name=name, limits=limits, cost=cost, side=side)
                 faces, detector, found_by = self.finder.locate(photo.pixels)

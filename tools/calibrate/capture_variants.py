@@ -190,7 +190,7 @@ def served_scorer(tree: Path | None) -> tuple[Any, str]:
     from dataclasses import replace
 
     from shared.errors import ServiceError
-    from shared.face.verify import FaceVerifier, VerifyOptions
+    from shared.face.verify import FaceEmbedding, FaceVerifier, VerifyOptions
     from shared.settings import get_settings
 
     verifier = FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
@@ -208,7 +208,8 @@ def served_scorer(tree: Path | None) -> tuple[Any, str]:
             "quality": quality.to_dict() if quality is not None else None,
         }
 
-    return embed, {"metric": verifier.metric, "threshold": verifier.threshold}
+    has_quality = "quality" in {f.name for f in __import__("dataclasses").fields(FaceEmbedding)}
+    return embed, {"metric": verifier.metric, "threshold": verifier.threshold} | ({"quality": True} if has_quality else {})
 
 
 def peer_scorer() -> tuple[Any, str]:
@@ -222,7 +223,9 @@ def peer_scorer() -> tuple[Any, str]:
     return embed, {"metric": "euclidean", "threshold": 0.6, "peer": "face_recognition 1.3.0"}
 
 
-def score(label: str, tree: Path | None, peer: bool, variants: list[str], folds: tuple[int, ...], deadline_s: float) -> None:
+def score(
+    label: str, tree: Path | None, peer: bool, variants: list[str], folds: tuple[int, ...], deadline_s: float, redo_missing: bool = False
+) -> None:
     embed, what = peer_scorer() if peer else served_scorer(tree)
     started = time.monotonic()
     folder = OUT / "scores" / label
@@ -235,7 +238,7 @@ def score(label: str, tree: Path | None, peer: bool, variants: list[str], folds:
         for set_name, pairs in source_sets(folds).items():
             for image in photos_of(pairs):
                 key = f"{set_name}/{image}"
-                if key in records:
+                if key in records and not (redo_missing and records[key].get("embedding") is None):
                     continue
                 if time.monotonic() - started > deadline_s:
                     path.write_text(json.dumps(records))
@@ -263,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--peer", action="store_true", help="score face_recognition 1.3.0 (run in .venvs/face-recognition)")
     s.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     s.add_argument("--deadline-s", type=float, default=3600.0, help="stop (resumably) after this long")
+    s.add_argument("--redo-missing", action="store_true", help="score again the photos recorded without a face")
     t = sub.add_parser("table", help="print the per-variant table of scored labels")
     t.add_argument("labels", nargs="+")
     t.add_argument("--json", type=Path, help="also write the table as JSON here")
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "make":
         make(folds)
     elif args.step == "score":
-        score(args.label, args.tree, args.peer, args.variants, folds, args.deadline_s)
+        score(args.label, args.tree, args.peer, args.variants, folds, args.deadline_s, args.redo_missing)
     else:
         from tools.calibrate.variant_table import print_tables
 

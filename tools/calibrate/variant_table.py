@@ -44,6 +44,18 @@ def distance(a: np.ndarray | None, b: np.ndarray | None, metric: str) -> float:
     return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def requalify(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A recorded quality with its reasons recomputed by this tree's limits (quality.py), so
+    the limits can be set on recorded scores; None for a photo without a face."""
+    if record is None:
+        return None
+    from shared.face import quality
+
+    pose = record["pose"]
+    reasons = quality.reasons_for(record["eye_px"], record["sharpness"], record["brightness"], pose["yaw"], pose["pitch"])
+    return {**record, "reasons": list(reasons)}
+
+
 def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any] | None:
     """Every pair of the variant: distances, same, each side's record (quality), no-face count."""
     first, second = PAIR_VARIANTS.get(variant, (variant, variant))
@@ -65,8 +77,8 @@ def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any]
                 return None  # not fully scored yet
             d.append(distance(vector(ra), vector(rb), metric))
             same.append(s)
-            q1.append(ra.get("quality"))
-            q2.append(rb.get("quality"))
+            q1.append(requalify(ra.get("quality")))
+            q2.append(requalify(rb.get("quality")))
     return {"d": np.array(d), "same": np.array(same), "q1": q1, "q2": q2, "no_face": missing / max(photos, 1)}
 
 
@@ -92,18 +104,30 @@ def row(p: dict[str, Any], thresholds: np.ndarray, keep: np.ndarray | None = Non
 def thresholds_for(label: str, p: dict[str, Any], far: float | None = None) -> np.ndarray:
     """Each pair's threshold: the label's one value, or this tree's condition-aware rule."""
     m = meta(label)
-    if p["q1"][0] is None or "points" not in m:
+    if "quality" not in m:  # another tree, or the peer: its one threshold
         return np.full(len(p["d"]), m["threshold"])
-    from shared.face.operating import OperatingPoints
+    from shared.face.contract import EmbedderContract
+    from shared.settings import DEFAULT_FACE_EMBEDDER
 
-    points = OperatingPoints.from_dict(m["points"])
-    point = points.choose(far)
+    contract = EmbedderContract.from_meta(json.loads((Path(DEFAULT_FACE_EMBEDDER) / "bundle.json").read_text()))
+    if contract.far_points is None:
+        return np.full(len(p["d"]), m["threshold"])
+    point = contract.far_points.choose(far)
     return np.array([point.threshold_for(a, b) for a, b in zip(p["q1"], p["q2"], strict=True)])
 
 
 def gate(p: dict[str, Any]) -> np.ndarray:
     """Pairs whose photos both have a face and no quality reason (what `reject` passes)."""
     return np.array([bool(a and b and not a["reasons"] and not b["reasons"]) for a, b in zip(p["q1"], p["q2"], strict=True)])
+
+
+def clean_rejected(label: str) -> float | None:
+    """The share of the clean variant's photos with a face that the gate rejects."""
+    records = load(label, "clean")
+    if records is None or "quality" not in meta(label):
+        return None
+    shown = [requalify(r.get("quality")) for r in records.values() if r.get("embedding") is not None]
+    return sum(bool(q and q["reasons"]) for q in shown) / max(len(shown), 1)
 
 
 def print_tables(labels: list[str], folds: tuple[int, ...], json_path: Path | None, with_gate: bool = True) -> None:
@@ -122,14 +146,21 @@ def print_tables(labels: list[str], folds: tuple[int, ...], json_path: Path | No
                 f"| {variant} | {label} | {r['no_face']:.2%} | {r['auc']:.5f} | {r['accuracy']:.2%} | "
                 f"{r['far']:.2%} | {r['frr']:.2%} | {r['tar_at_far_0.1pct']:.2%} |"
             )
-            if with_gate and p["q1"][0] is not None:
+            if with_gate and "quality" in meta(label):
                 keep = gate(p)
                 g = row(p, thresholds_for(label, p), keep)
                 out[variant][f"{label} gated"] = g | {"passed": round(float(keep.mean()), 6)}
     if with_gate:
+        for label in labels:
+            share = clean_rejected(label)
+            if share is not None:
+                print(f"\n{label}: the quality gate rejects {share:.2%} of the clean photos with a face")
+                out.setdefault("clean_rejected", {})[label] = round(share, 6)
         print("\n| variant | pipeline | pairs passed | error rate, all pairs | error rate, passed pairs |")
         print("|---|---|---|---|---|")
         for variant, rows in out.items():
+            if variant == "clean_rejected":
+                continue
             for label, g in rows.items():
                 if label.endswith(" gated"):
                     base = rows[label.removesuffix(" gated")]

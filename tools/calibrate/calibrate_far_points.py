@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Operating points by false-accept rate, condition-aware, from the development variants.
+
+Reads the scores of tools/calibrate/capture_variants.py (`score --label shipped`: this
+tree's served path over every variant of lfw-dev and deepface) and, for each target FAR,
+fits one threshold per pair condition (shared/face/operating.py: good, grayscale, poor; a
+pair's is the worse of its photos', the photos' from shared/face/quality.py's limits as
+they are now, recomputed from the recorded measures):
+
+1. each condition's threshold is the highest whose FAR over that condition's pairs of the
+   union of the variants is <= the target (4 decimals, rounded down);
+2. never looser for a worse condition (good >= grayscale >= poor);
+3. then, while a variant's FAR is over its cap (the target; for the clean variant also
+   CLEAN_FAR at the default point), the condition with the most false accepts in that
+   variant is lowered to just under its nearest accepted impostor.
+
+Every set here is a development set (lfw-dev folds 1-4 and deepface): the points are fitted
+and measured on the same pairs, so the measured FARs are not held-out figures.
+
+    .venv/bin/python tools/calibrate/calibrate_far_points.py            # print the points
+    .venv/bin/python tools/calibrate/calibrate_far_points.py --write    # store them in bundle.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from shared.face.operating import CONDITIONS, condition_of, worse  # noqa: E402
+from shared.settings import DEFAULT_FACE_EMBEDDER  # noqa: E402
+from tools.calibrate import calibrate_face_threshold as cal  # noqa: E402
+from tools.calibrate.capture_variants import DEV_FOLDS, PAIR_VARIANTS, VARIANTS  # noqa: E402
+from tools.calibrate.variant_table import pairs_of, requalify  # noqa: E402
+
+TARGETS = (0.001, 0.005, 0.01)
+DEFAULT_FAR = 0.005
+CLEAN_FAR = 0.001  # the default must also hold this on clean photos (issue 24)
+
+
+def scored(label: str, folds: tuple[int, ...]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """variant -> (distances, same, pair condition index)."""
+    out = {}
+    for variant in [*VARIANTS, *PAIR_VARIANTS]:
+        p = pairs_of(label, variant, folds)
+        if p is None:
+            print(f"{variant}: not scored yet, left out", file=sys.stderr)
+            continue
+        conditions = [worse(condition_of(requalify(a)), condition_of(requalify(b))) for a, b in zip(p["q1"], p["q2"], strict=True)]
+        out[variant] = (p["d"], p["same"], np.array([CONDITIONS.index(c) for c in conditions]))
+    return out
+
+
+def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: float, clean_far: float | None) -> dict[str, float]:
+    d = np.concatenate([v[0] for v in data.values()])
+    same = np.concatenate([v[1] for v in data.values()])
+    cond = np.concatenate([v[2] for v in data.values()])
+    thresholds = {}
+    for i, c in enumerate(CONDITIONS):
+        keep = cond == i
+        t = cal.threshold_at_far(d[keep & same], d[keep & ~same], target) if (keep & ~same).any() else 2.0
+        thresholds[c] = float(np.floor(t * 1e4) / 1e4)
+    for worse_c, better in zip(CONDITIONS[1:], CONDITIONS[:-1], strict=True):
+        thresholds[worse_c] = min(thresholds[worse_c], thresholds[better])
+    for _ in range(200):
+        over = []
+        for variant, (vd, vs, vc) in data.items():
+            cap = min(target, clean_far) if clean_far is not None and variant == "clean" else target
+            t = np.array([thresholds[CONDITIONS[c]] for c in vc])
+            accepted = (vd <= t) & ~vs
+            if accepted.mean() / max((~vs).mean(), 1e-9) > cap:
+                over.append((accepted.sum() / (~vs).sum() - cap, variant, accepted, vd, vc))
+        if not over:
+            break
+        _, variant, accepted, vd, vc = max(over, key=lambda o: o[0])
+        counts = np.bincount(vc[accepted], minlength=len(CONDITIONS))
+        c = int(np.argmax(counts))
+        nearest = vd[accepted & (vc == c)].max()
+        thresholds[CONDITIONS[c]] = float(np.floor((nearest - 1e-4) * 1e4) / 1e4)
+        for worse_c, better in zip(CONDITIONS[1:], CONDITIONS[:-1], strict=True):
+            thresholds[worse_c] = min(thresholds[worse_c], thresholds[better])
+    return thresholds
+
+
+def measured(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], thresholds: dict[str, float]) -> dict[str, dict[str, float]]:
+    d = np.concatenate([v[0] for v in data.values()])
+    same = np.concatenate([v[1] for v in data.values()])
+    cond = np.concatenate([v[2] for v in data.values()])
+    out = {}
+    for i, c in enumerate(CONDITIONS):
+        keep, t = cond == i, thresholds[c]
+        g, imp = d[keep & same], d[keep & ~same]
+        out[c] = {
+            "far": round(float((imp <= t).mean()) if len(imp) else 0.0, 6),
+            "frr": round(float((g > t).mean()) if len(g) else 0.0, 6),
+            "pairs": int(keep.sum()),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label", default="shipped", help="the scores to fit on (build/variants/scores/<label>/)")
+    parser.add_argument("--folds", type=int, nargs="+", default=list(DEV_FOLDS))
+    parser.add_argument("--embedder", type=Path, default=Path(DEFAULT_FACE_EMBEDDER))
+    parser.add_argument("--write", action="store_true", help="store the points in the embedder's bundle.json")
+    args = parser.parse_args(argv)
+    data = scored(args.label, tuple(args.folds))
+    points = {}
+    for target in TARGETS:
+        thresholds = fit(data, target, CLEAN_FAR if target == DEFAULT_FAR else None)
+        points[f"{target:.0e}"] = {"thresholds": thresholds, "measured": measured(data, thresholds)}
+        print(f"FAR {target:g}: {thresholds}  {points[f'{target:.0e}']['measured']}")
+    if args.write:
+        path = args.embedder / "bundle.json"
+        meta = json.loads(path.read_text())
+        meta["threshold"]["far_default"] = DEFAULT_FAR
+        meta["threshold"]["far_points"] = points
+        meta["threshold"]["far_points_calibrated_by"] = (
+            "tools/calibrate/calibrate_far_points.py on the union of tools/calibrate/capture_variants.py's variants "
+            f"of lfw-dev folds {' '.join(map(str, args.folds))} and deepface (development sets: measured where fitted)"
+        )
+        path.write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"wrote {len(points)} points to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
