@@ -8,14 +8,14 @@ variants of lfw-dev and deepface). One threshold cannot hold a FAR on grayscale 
 poor photos that it holds on clean ones (their impostor distances run lower), so each point
 holds one threshold per condition of the pair, the worse of its two photos':
 
-    good       no quality reason, colour
-    grayscale  no quality reason, no colour
+    good       no quality reason, colour, the face with its surroundings
+    limited    no quality reason, but grayscale or a tight crop (quality.py: an ID photo)
     poor       a quality reason (quality.py)
 
 bundle.json::
 
     "threshold": {..., "far_default": 0.005,    (keys: the rate without a dot, as manifest paths split on dots)
-                  "far_points": {"5e-03": {"thresholds": {"good": 0.64, "grayscale": 0.6, "poor": 0.55},
+                  "far_points": {"5e-03": {"thresholds": {"good": 0.64, "limited": 0.6, "poor": 0.55},
                                            "measured": {"good": {"far": 0.0004, "frr": 0.02, "pairs": 31000}, ...}}}}
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from shared.errors import BadRequest
 from shared.runtime.manifest import Manifest
 
-CONDITIONS = ("good", "grayscale", "poor")  # from best to worst
+CONDITIONS = ("good", "limited", "poor")  # from best to worst
 
 
 def condition_of(quality: Any) -> str:
@@ -37,7 +37,7 @@ def condition_of(quality: Any) -> str:
     get = quality.get if isinstance(quality, dict) else lambda k: getattr(quality, k)
     if get("reasons"):
         return "poor"
-    return "grayscale" if get("grayscale") else "good"
+    return "limited" if get("grayscale") or get("tight") else "good"
 
 
 def worse(a: str, b: str) -> str:

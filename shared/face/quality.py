@@ -11,8 +11,12 @@ cost of a few numpy operations on a 112 px chip:
   the eye line's angle; yaw: the nose tip's offset from the eyes' midpoint across the eye
   line; pitch: the nose tip's height between the eyes and the mouth). Estimates from six
   points, good to ~10 degrees; roll is corrected by the alignment and never a reason;
-- `grayscale`: the chip has no colour (a photocopy, an older document): reported, and a
-  condition of the operating point (operating.py), not a reason on its own;
+- `grayscale`: the chip has no colour (a photocopy, an older document);
+- `outside`: the share of the aligned chip that lies beyond the photo's edge (a face-filling
+  crop: an ID thumbnail or an avatar cut to the face; its chip continues the border, and
+  such chips of different people look alike). Over TIGHT_OUTSIDE the face is `tight`.
+  Grayscale and tight crops are conditions of the operating point (operating.py: stricter
+  thresholds), not reasons: an ID photo is what it is;
 - `found_by`: the detection step that found the face (search.py).
 
 Each limit below was set on the development variants (tools/calibrate/capture_variants.py,
@@ -28,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from shared.errors import LowQuality
+from shared.face.align import ALIGN_KEYPOINTS, ARCFACE_SIZE, ARCFACE_TEMPLATE
 from shared.face.options import QUALITY_POLICIES as POLICIES
+from shared.vision.geometry import invert_affine, similarity_transform
 
 MIN_EYE_PX = 14.0  # eyes closer than this (original pixels): too few pixels for the chip
 MIN_SHARPNESS = 0.22  # Laplacian std / pixel std in the chip's middle
@@ -37,6 +43,8 @@ MAX_BRIGHTNESS = 215.0
 MAX_YAW = 40.0  # degrees
 MAX_PITCH = 35.0
 GRAY_CHROMA = 2.0  # mean |R - G| + |G - B| under which the chip is grayscale
+TIGHT_OUTSIDE = 0.05  # share of the chip beyond the photo's edge over which the crop is tight
+GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for `outside`
 HINTS = {
     "small_face": "move closer to the camera, or send a larger photo: the face is too small",
     "blurry": "hold the camera still and let it focus: the face is blurred",
@@ -60,6 +68,11 @@ class Quality:
     grayscale: bool
     found_by: str
     reasons: tuple[str, ...]
+    outside: float = 0.0
+
+    @property
+    def tight(self) -> bool:
+        return self.outside > TIGHT_OUTSIDE
 
     @property
     def good(self) -> bool:
@@ -68,7 +81,7 @@ class Quality:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Quality:
         """A quality back from its cached form (`dataclasses.asdict`, through JSON)."""
-        numbers = {k: float(record[k]) for k in ("eye_px", "sharpness", "brightness", "yaw", "pitch", "roll")}
+        numbers = {k: float(record[k]) for k in ("eye_px", "sharpness", "brightness", "yaw", "pitch", "roll", "outside")}
         if not isinstance(record["grayscale"], bool) or not isinstance(record["found_by"], str):
             raise ValueError("cached quality record is malformed")
         reasons = tuple(str(r) for r in record["reasons"])
@@ -87,6 +100,8 @@ class Quality:
             brightness=round(self.brightness, 1),
             pose={"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)},
             grayscale=self.grayscale,
+            outside=round(self.outside, 3),
+            tight=self.tight,
             found_by=self.found_by,
         )
         return out
@@ -98,9 +113,22 @@ def hint(reasons: tuple[str, ...] | list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale: float, found_by: str) -> Quality:
+def outside_share(keypoints: tuple[tuple[float, float], ...], shape: tuple[int, ...]) -> float:
+    """The share of the face's ArcFace chip (whatever the embedder's recipe) that lies
+    beyond the photo of `shape` (H, W, ...), from the keypoints (working pixels)."""
+    src = np.array([keypoints[i] for i in ALIGN_KEYPOINTS])
+    to_photo = invert_affine(similarity_transform(src, ARCFACE_TEMPLATE + 0.5))
+    xs, ys = np.meshgrid(GRID, GRID)
+    points = to_photo @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    height, width = shape[:2]
+    inside = (points[0] >= 0) & (points[0] <= width) & (points[1] >= 0) & (points[1] <= height)
+    return float(1.0 - inside.mean())
+
+
+def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale: float, found_by: str, shape: tuple[int, ...]) -> Quality:
     """The quality of a face from its aligned chip ((S, S, 3) uint8 RGB), its six keypoints
-    (working pixels, detect.KEYPOINT_NAMES order) and `scale` (working -> original pixels)."""
+    (working pixels, detect.KEYPOINT_NAMES order), `scale` (working -> original pixels) and
+    the working photo's `shape`."""
     (rx, ry), (lx, ly), (nx, ny), (mx, my) = keypoints[:4]
     ex, ey = lx - rx, ly - ry
     eye = math.hypot(ex, ey) or 1.0
@@ -125,7 +153,8 @@ def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale:
     eye_px = eye * scale
 
     reasons = reasons_for(eye_px, sharpness, brightness, yaw, pitch)
-    return Quality(eye_px, sharpness, brightness, yaw, pitch, roll, chroma < GRAY_CHROMA, found_by, reasons)
+    outside = outside_share(keypoints, shape)
+    return Quality(eye_px, sharpness, brightness, yaw, pitch, roll, chroma < GRAY_CHROMA, found_by, reasons, outside)
 
 
 def reasons_for(eye_px: float, sharpness: float, brightness: float, yaw: float, pitch: float) -> tuple[str, ...]:

@@ -164,7 +164,7 @@ class FaceVerifier:
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")
-        verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by)
+        verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape)
         result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps, verdict)
         # Cached with its stage timings: a hit answers exactly as the first computation did,
         # so an answer never tells one caller that another sent this photo.
@@ -254,7 +254,7 @@ class FaceVerifier:
             chip = self.embedder.chip(photo.pixels, face)
             embedding = self.embedder.embed(chip)
             results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
-            qualities.append(quality.measure(chip, face.keypoints, photo.scale, found_by))
+            qualities.append(quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape))
         clock.lap("embed")
         return PhotoFaces(
             model=self.embedder.bundle.name,

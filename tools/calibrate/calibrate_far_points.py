@@ -10,9 +10,15 @@ they are now, recomputed from the recorded measures):
 1. each condition's threshold is the highest whose FAR over that condition's pairs of the
    union of the variants is <= the target (4 decimals, rounded down);
 2. never looser for a worse condition (good >= grayscale >= poor);
-3. then, while a variant's FAR is over its cap (the target; for the clean variant also
-   CLEAN_FAR at the default point), the condition with the most false accepts in that
-   variant is lowered to just under its nearest accepted impostor.
+3. at the default point, never looser than the shipped balanced threshold (bundle.json
+   `threshold.value`), so clean photos keep their verdicts (lfw-dev's 99.33%);
+4. then, while a variant's FAR is over the target, the condition with the most false
+   accepts in that variant is lowered to just under its nearest accepted impostor.
+
+Issue 24 also asked for FAR <= 0.1% on clean photos at the default: deepface holds five
+look-alike impostor pairs of good colour photos at 0.56-0.64, so that would take the one
+clean threshold to ~0.58 and lfw-dev's accuracy to ~98.2%. The default keeps lfw-dev's
+accuracy; `far=0.001` is the point that holds 0.1% everywhere.
 
 Every set here is a development set (lfw-dev folds 1-4 and deepface): the points are fitted
 and measured on the same pairs, so the measured FARs are not held-out figures.
@@ -41,7 +47,6 @@ from tools.calibrate.variant_table import pairs_of, requalify  # noqa: E402
 
 TARGETS = (0.001, 0.005, 0.01)
 DEFAULT_FAR = 0.005
-CLEAN_FAR = 0.001  # the default must also hold this on clean photos (issue 24)
 
 
 def scored(label: str, folds: tuple[int, ...]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -57,7 +62,7 @@ def scored(label: str, folds: tuple[int, ...]) -> dict[str, tuple[np.ndarray, np
     return out
 
 
-def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: float, clean_far: float | None) -> dict[str, float]:
+def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: float, cap: float = 2.0) -> dict[str, float]:
     d = np.concatenate([v[0] for v in data.values()])
     same = np.concatenate([v[1] for v in data.values()])
     cond = np.concatenate([v[2] for v in data.values()])
@@ -65,17 +70,16 @@ def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: floa
     for i, c in enumerate(CONDITIONS):
         keep = cond == i
         t = cal.threshold_at_far(d[keep & same], d[keep & ~same], target) if (keep & ~same).any() else 2.0
-        thresholds[c] = float(np.floor(t * 1e4) / 1e4)
+        thresholds[c] = min(cap, float(np.floor(t * 1e4) / 1e4))
     for worse_c, better in zip(CONDITIONS[1:], CONDITIONS[:-1], strict=True):
         thresholds[worse_c] = min(thresholds[worse_c], thresholds[better])
     for _ in range(200):
         over = []
         for variant, (vd, vs, vc) in data.items():
-            cap = min(target, clean_far) if clean_far is not None and variant == "clean" else target
             t = np.array([thresholds[CONDITIONS[c]] for c in vc])
             accepted = (vd <= t) & ~vs
-            if accepted.mean() / max((~vs).mean(), 1e-9) > cap:
-                over.append((accepted.sum() / (~vs).sum() - cap, variant, accepted, vd, vc))
+            if accepted.sum() / max((~vs).sum(), 1) > target:
+                over.append((accepted.sum() / (~vs).sum() - target, variant, accepted, vd, vc))
         if not over:
             break
         _, variant, accepted, vd, vc = max(over, key=lambda o: o[0])
@@ -112,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="store the points in the embedder's bundle.json")
     args = parser.parse_args(argv)
     data = scored(args.label, tuple(args.folds))
+    shipped = json.loads((args.embedder / "bundle.json").read_text())["threshold"]["value"]
     points = {}
     for target in TARGETS:
-        thresholds = fit(data, target, CLEAN_FAR if target == DEFAULT_FAR else None)
+        thresholds = fit(data, target, shipped if target == DEFAULT_FAR else 2.0)
         points[f"{target:.0e}"] = {"thresholds": thresholds, "measured": measured(data, thresholds)}
         print(f"FAR {target:g}: {thresholds}  {points[f'{target:.0e}']['measured']}")
     if args.write:

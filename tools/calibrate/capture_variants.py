@@ -28,6 +28,7 @@ recorded in build/variants/boxes.json so every pipeline scores the same crops.
     .venv/bin/python tools/calibrate/capture_variants.py score --label b359b17 --tree build/main-b359b17
     .venvs/face-recognition/bin/python tools/calibrate/capture_variants.py score --label face_recognition --peer
     .venv/bin/python tools/calibrate/capture_variants.py table shipped b359b17 face_recognition
+    .venv/bin/python tools/calibrate/capture_variants.py cpu build/main-b359b17 .     # CPU per photo, taking turns
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +207,7 @@ def served_scorer(tree: Path | None) -> tuple[Any, str]:
             "embedding": [round(float(v), 7) for v in face.embedding],
             "detector": face.detector,
             "score": round(face.face.score, 4),
+            "box": [round(v, 1) for v in face.face.box],
             "quality": quality.to_dict() if quality is not None else None,
         }
 
@@ -253,6 +256,42 @@ def score(
         print(f"{label} ({what}) {variant}: {len(records)} photos, {cpu / 1000:.0f} s CPU this run", flush=True)
 
 
+def cpu(trees: list[Path], variants: list[str], photos: int, rounds: int) -> None:
+    """CPU per photo (median, ms) of each tree's served path on the first `photos` photos of
+    lfw-dev fold 1 in each variant, the trees taking turns for `rounds` rounds (ABAB), each
+    tree in its own process so both meet the same machine at the same time."""
+    import subprocess
+
+    results: dict[str, dict[str, list[float]]] = {}
+    for _ in range(rounds):
+        for tree in trees:
+            cmd = [sys.executable, __file__, "cpu-one", "--tree", str(tree), "--photos", str(photos), "--variants", *variants]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=1800).stdout
+            for variant, value in json.loads(out.strip().splitlines()[-1]).items():
+                results.setdefault(str(tree), {}).setdefault(variant, []).append(value)
+    print("| variant | " + " | ".join(str(t) for t in trees) + " |")
+    print("|---|" + "---|" * len(trees))
+    for variant in variants:
+        cells = [f"{min(results[str(t)][variant]):.2f} ms" for t in trees]
+        print(f"| {variant} | " + " | ".join(cells) + " |")
+
+
+def cpu_one(tree: Path, variants: list[str], photos: int) -> None:
+    embed, _ = served_scorer(tree)
+    images = photos_of(source_sets((1,))["lfw-dev"])[:photos]
+    out = {}
+    for variant in variants:
+        data = [variant_path(variant, "lfw-dev", image).read_bytes() for image in images]
+        embed(data[0], "warm-up")
+        times = []
+        for blob, image in zip(data, images, strict=True):
+            t0 = time.process_time()
+            embed(blob, image)
+            times.append((time.process_time() - t0) * 1000)
+        out[variant] = float(np.median(times))
+    print(json.dumps(out))
+
+
 # ---- the table -----------------------------------------------------------------------------
 
 
@@ -267,9 +306,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     s.add_argument("--deadline-s", type=float, default=3600.0, help="stop (resumably) after this long")
     s.add_argument("--redo-missing", action="store_true", help="score again the photos recorded without a face")
+    c = sub.add_parser("cpu", help="CPU per photo of trees, taking turns (the benchmark against the previous main)")
+    c.add_argument("trees", type=Path, nargs="+")
+    c.add_argument("--variants", nargs="+", default=["clean", "crop0", "crop0-gray", "gray", "rot90", "small"])
+    c.add_argument("--photos", type=int, default=100)
+    c.add_argument("--rounds", type=int, default=2)
+    one = sub.add_parser("cpu-one")
+    one.add_argument("--tree", type=Path, required=True)
+    one.add_argument("--variants", nargs="+", required=True)
+    one.add_argument("--photos", type=int, required=True)
     t = sub.add_parser("table", help="print the per-variant table of scored labels")
     t.add_argument("labels", nargs="+")
     t.add_argument("--json", type=Path, help="also write the table as JSON here")
+    t.add_argument("--far", type=float, help="this tree's operating point for this FAR (default: the bundle's)")
     for p in (m, s, t):
         p.add_argument("--folds", type=int, nargs="+", default=list(DEV_FOLDS), help="lfw-dev folds (default all four)")
     args = parser.parse_args(argv)
@@ -278,12 +327,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the development photos are not beside the repo ({DATA.relative_to(ROOT.parent)})")
     if args.step == "make":
         make(folds)
+    elif args.step == "cpu":
+        cpu(args.trees, args.variants, args.photos, args.rounds)
+    elif args.step == "cpu-one":
+        cpu_one(args.tree, args.variants, args.photos)
     elif args.step == "score":
         score(args.label, args.tree, args.peer, args.variants, folds, args.deadline_s, args.redo_missing)
     else:
+        sys.path.insert(0, str(ROOT))
         from tools.calibrate.variant_table import print_tables
 
-        print_tables(args.labels, folds, args.json)
+        print_tables(args.labels, folds, args.json, far=args.far)
     return 0
 
 

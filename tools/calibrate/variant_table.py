@@ -53,7 +53,7 @@ def requalify(record: dict[str, Any] | None) -> dict[str, Any] | None:
 
     pose = record["pose"]
     reasons = quality.reasons_for(record["eye_px"], record["sharpness"], record["brightness"], pose["yaw"], pose["pitch"])
-    return {**record, "reasons": list(reasons)}
+    return {**record, "reasons": list(reasons), "tight": record.get("outside", 0.0) > quality.TIGHT_OUTSIDE}
 
 
 def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any] | None:
@@ -130,7 +130,9 @@ def clean_rejected(label: str) -> float | None:
     return sum(bool(q and q["reasons"]) for q in shown) / max(len(shown), 1)
 
 
-def print_tables(labels: list[str], folds: tuple[int, ...], json_path: Path | None, with_gate: bool = True) -> None:
+def print_tables(
+    labels: list[str], folds: tuple[int, ...], json_path: Path | None, with_gate: bool = True, far: float | None = None
+) -> None:
     variants = [*VARIANTS, *PAIR_VARIANTS]
     out: dict[str, Any] = {}
     print("| variant | pipeline | no face | AUC | accuracy | FAR | FRR | TAR at FAR 0.1% |")
@@ -140,7 +142,7 @@ def print_tables(labels: list[str], folds: tuple[int, ...], json_path: Path | No
             p = pairs_of(label, variant, folds)
             if p is None:
                 continue
-            r = row(p, thresholds_for(label, p))
+            r = row(p, thresholds_for(label, p, far))
             out.setdefault(variant, {})[label] = r
             print(
                 f"| {variant} | {label} | {r['no_face']:.2%} | {r['auc']:.5f} | {r['accuracy']:.2%} | "
@@ -148,7 +150,7 @@ def print_tables(labels: list[str], folds: tuple[int, ...], json_path: Path | No
             )
             if with_gate and "quality" in meta(label):
                 keep = gate(p)
-                g = row(p, thresholds_for(label, p), keep)
+                g = row(p, thresholds_for(label, p, far), keep)
                 out[variant][f"{label} gated"] = g | {"passed": round(float(keep.mean()), 6)}
     if with_gate:
         for label in labels:
