@@ -36,12 +36,12 @@ from shared.face.align import ALIGN_KEYPOINTS, ARCFACE_SIZE, ARCFACE_TEMPLATE
 from shared.face.options import QUALITY_POLICIES as POLICIES
 from shared.vision.geometry import invert_affine, similarity_transform
 
-MIN_EYE_PX = 14.0  # eyes closer than this (original pixels): too few pixels for the chip
-MIN_SHARPNESS = 0.22  # Laplacian std / pixel std in the chip's middle
+MIN_EYE_PX = 24.0  # eyes closer than this (original pixels): the chip (35 px between the eyes) is upscaled
+MIN_SHARPNESS = 0.15  # Laplacian std / pixel std in the chip's middle
 MIN_BRIGHTNESS = 45.0  # mean grey level of the chip's middle
 MAX_BRIGHTNESS = 215.0
-MAX_YAW = 40.0  # degrees
-MAX_PITCH = 35.0
+MAX_YAW = 70.0  # degrees; the estimate runs high (2x the nose tip's offset saturates at 90)
+MIN_PITCH, MAX_PITCH = -50.0, 35.0  # degrees; negative: the nose tip nearer the eyes than a frontal face's
 GRAY_CHROMA = 2.0  # mean |R - G| + |G - B| under which the chip is grayscale
 TIGHT_OUTSIDE = 0.05  # share of the chip beyond the photo's edge over which the crop is tight
 GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for `outside`
@@ -168,7 +168,7 @@ def reasons_for(eye_px: float, sharpness: float, brightness: float, yaw: float, 
         reasons.append("too_dark")
     if brightness > MAX_BRIGHTNESS:
         reasons.append("overexposed")
-    if abs(yaw) > MAX_YAW or abs(pitch) > MAX_PITCH:
+    if abs(yaw) > MAX_YAW or not MIN_PITCH <= pitch <= MAX_PITCH:
         reasons.append("turned_away")
     return tuple(reasons)
 
