@@ -4,18 +4,22 @@ A client (field `far`) or the operator (VERIFY_FAR) asks for the most false acce
 tolerates (0.001: one impostor pair in a thousand accepted); the embedder bundle holds
 thresholds calibrated for a few such rates on the union of the development variants
 (tools/calibrate/calibrate_far_points.py over tools/calibrate/capture_variants.py's
-variants of lfw-dev and deepface). One threshold cannot hold a FAR on grayscale crops and
-poor photos that it holds on clean ones (their impostor distances run lower), so each point
-holds one threshold per condition of the pair, the worse of its two photos':
+variants of lfw-dev and deepface). One threshold cannot hold a FAR on face-filling crops
+that it holds on clean photos (their impostor distances run lower), so each point holds a
+threshold per condition, and a pair takes the strictest of the conditions its two photos
+are in (quality.py measures them):
 
-    good       no quality reason, colour, the face with its surroundings
-    limited    no quality reason, but grayscale or a tight crop (quality.py: an ID photo)
-    poor       a quality reason (quality.py)
+    good       every pair
+    grayscale  a photo without colour (a photocopy, an older ID document)
+    tight      both photos face-filling crops (the aligned face runs past the photo's edge):
+               such chips of different people look alike
+    one_tight  one of them a face-filling crop (a selfie against an ID thumbnail)
+    poor       a photo with a quality reason (small, blurred, dark, overexposed, turned away)
 
 bundle.json::
 
     "threshold": {..., "far_default": 0.005,    (keys: the rate without a dot, as manifest paths split on dots)
-                  "far_points": {"5e-03": {"thresholds": {"good": 0.64, "limited": 0.6, "poor": 0.55},
+                  "far_points": {"5e-03": {"thresholds": {"good": 0.64, "grayscale": 0.6, "tight": 0.55, "one_tight": 0.6, "poor": 0.58},
                                            "measured": {"good": {"far": 0.0004, "frr": 0.02, "pairs": 31000}, ...}}}}
 """
 
@@ -27,27 +31,30 @@ from typing import Any
 from shared.errors import BadRequest
 from shared.runtime.manifest import Manifest
 
-CONDITIONS = ("good", "limited", "poor")  # from best to worst
+CONDITIONS = ("good", "grayscale", "tight", "one_tight", "poor")
 
 
-def condition_of(quality: Any) -> str:
-    """A photo's condition from its Quality (or its to_dict() / dataclasses.asdict form)."""
+def _flags(quality: Any) -> tuple[bool, bool, bool]:
+    """(grayscale, tight, poor) of a Quality or its to_dict() form; a stored template (None)
+    adds nothing: the pair is judged by the photo's side."""
     if quality is None:
-        return "good"  # a stored template: judged by the photo's side alone
+        return False, False, False
     get = quality.get if isinstance(quality, dict) else lambda k: getattr(quality, k)
-    if get("reasons"):
-        return "poor"
-    return "limited" if get("grayscale") or get("tight") else "good"
+    return bool(get("grayscale")), bool(get("tight")), bool(get("reasons"))
 
 
-def worse(a: str, b: str) -> str:
-    return max(a, b, key=CONDITIONS.index)
+def conditions_of(q1: Any, q2: Any = None) -> set[str]:
+    """The conditions a pair is in (one photo: q2 None)."""
+    (g1, t1, p1), (g2, t2, p2) = _flags(q1), _flags(q2)
+    tight = t1 and t2 if q1 is not None and q2 is not None else t1 or t2
+    on = {"grayscale": g1 or g2, "tight": tight, "one_tight": (t1 or t2) and not tight, "poor": p1 or p2}
+    return {"good", *(name for name, flag in on.items() if flag)}
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
     """One calibrated false-accept rate. Attributes: far (the target); thresholds (cosine
-    distance per condition, never looser for a worse one); measured (per condition: the
+    distance per condition, none looser than good's); measured (per deciding condition: the
     far, frr and pairs counted on the development variants)."""
 
     far: float
@@ -58,13 +65,17 @@ class OperatingPoint:
     def name(self) -> str:
         return f"far_{self.far * 100:g}%"
 
+    def condition(self, q1: Any, q2: Any = None) -> str:
+        """The condition that decides the pair: the strictest of both photos' conditions."""
+        return min(conditions_of(q1, q2), key=lambda c: (self.thresholds[c], -CONDITIONS.index(c)))
+
     def threshold_for(self, q1: Any, q2: Any = None) -> float:
-        return self.thresholds[worse(condition_of(q1), condition_of(q2))]
+        return self.thresholds[self.condition(q1, q2)]
 
     def describe(self, q1: Any, q2: Any = None) -> dict[str, Any]:
-        """The answer's `operating_point`: its name, target, the pair's condition, and the
-        FAR and FRR measured on that condition's development pairs."""
-        condition = worse(condition_of(q1), condition_of(q2))
+        """The answer's `operating_point`: its name, target, the condition that decided, and
+        the FAR and FRR measured on the development pairs it decided."""
+        condition = self.condition(q1, q2)
         m = self.measured.get(condition, {})
         return {
             "name": self.name,

@@ -36,7 +36,7 @@ from shared.face.align import ALIGN_KEYPOINTS, ARCFACE_SIZE, ARCFACE_TEMPLATE
 from shared.face.options import QUALITY_POLICIES as POLICIES
 from shared.vision.geometry import invert_affine, similarity_transform
 
-MIN_EYE_PX = 24.0  # eyes closer than this (original pixels): the chip (35 px between the eyes) is upscaled
+MIN_EYE_PX = 12.0  # eyes closer than this (original pixels): the chip (35 px between the eyes) is upscaled 3x
 MIN_SHARPNESS = 0.15  # Laplacian std / pixel std in the chip's middle
 MIN_BRIGHTNESS = 45.0  # mean grey level of the chip's middle
 MAX_BRIGHTNESS = 215.0

@@ -86,6 +86,16 @@ def row(p: dict[str, Any], thresholds: np.ndarray, keep: np.ndarray | None = Non
     d, same = p["d"], p["same"]
     if keep is not None:
         d, same, thresholds = d[keep], same[keep], thresholds[keep]
+    if not len(d):
+        return {
+            "pairs": 0,
+            "no_face": round(p["no_face"], 6),
+            "auc": None,
+            "accuracy": None,
+            "far": None,
+            "frr": None,
+            "tar_at_far_0.1pct": None,
+        }
     genuine, impostor = d[same], d[~same]
     accepted = d <= thresholds
     far = float(accepted[~same].mean()) if (~same).any() else 0.0
@@ -166,7 +176,8 @@ def print_tables(
             for label, g in rows.items():
                 if label.endswith(" gated"):
                     base = rows[label.removesuffix(" gated")]
-                    errors = f"{1 - base['accuracy']:.2%} | {1 - g['accuracy']:.2%}"
+                    passed = "n/a" if g["accuracy"] is None else f"{1 - g['accuracy']:.2%}"
+                    errors = f"{1 - base['accuracy']:.2%} | {passed}"
                     print(f"| {variant} | {label.removesuffix(' gated')} | {g['passed']:.1%} | {errors} |")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
