@@ -21,14 +21,11 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def small_face(path) -> bytes:
-    """obama.jpg's face at 40 px in a 1920x1080 frame (its face box is 263 px wide)."""
-    image = Image.open(path).convert("RGB")
-    small = image.resize((round(image.width * 40 / 263), round(image.height * 40 / 263)), Image.Resampling.LANCZOS)
-    frame = Image.new("RGB", (1920, 1080), (118, 118, 118))
-    frame.paste(small, (700, 300))
+def dark(path, gamma: float = 6.0) -> bytes:
+    """The photo darkened (gamma 6): its face is too dark to judge."""
+    table = [round(255 * (v / 255) ** gamma) for v in range(256)] * 3
     out = io.BytesIO()
-    frame.save(out, format="JPEG", quality=95)
+    Image.open(path).convert("RGB").point(table).save(out, format="JPEG", quality=95)
     return out.getvalue()
 
 
@@ -46,7 +43,7 @@ def test_every_comparison_carries_quality_and_its_operating_point(client, face_p
 
 def test_reject_policy_answers_422_low_quality_with_reasons_and_a_hint(client, face_photos):
     data = {
-        "img1": (io.BytesIO(small_face(face_photos / "obama.jpg")), "small.jpg"),
+        "img1": (io.BytesIO(dark(face_photos / "obama.jpg")), "dark.jpg"),
         "img2": (io.BytesIO((face_photos / "obama2.jpg").read_bytes()), "b.jpg"),
         "quality_policy": "reject",
     }
@@ -58,7 +55,7 @@ def test_reject_policy_answers_422_low_quality_with_reasons_and_a_hint(client, f
     assert error["hint"][0].isupper() and error["hint"].endswith(".")
     # The same photo under the default policy (report): a verdict, with the reasons shown.
     data = {
-        "img1": (io.BytesIO(small_face(face_photos / "obama.jpg")), "small.jpg"),
+        "img1": (io.BytesIO(dark(face_photos / "obama.jpg")), "dark.jpg"),
         "img2": (io.BytesIO((face_photos / "obama2.jpg").read_bytes()), "b.jpg"),
     }
     r = client.post("/", data=data, content_type="multipart/form-data")

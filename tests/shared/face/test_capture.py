@@ -84,17 +84,30 @@ def small_face_frame(path, face_px: int = 40) -> bytes:
     return jpeg(frame)
 
 
-def test_small_face_in_a_large_frame_is_found_and_reported(verifier, face_photos):
+def test_small_face_in_a_large_frame_is_found_and_verified(verifier, face_photos):
     frame = small_face_frame(face_photos / "obama.jpg")
     answer = verifier.verify(frame, (face_photos / "obama2.jpg").read_bytes())
     quality = answer.to_dict()["quality"]["img1"]
-    assert quality["found_by"] == "tiled" and quality["verdict"] == "poor", quality
+    assert quality["found_by"] == "tiled" and quality["eye_px"] < 25, quality
+    assert answer.verified
+
+
+def dark(path, gamma: float = 6.0) -> bytes:
+    table = [round(255 * (v / 255) ** gamma) for v in range(256)] * 3
+    return jpeg(Image.open(path).convert("RGB").point(table))
+
+
+def test_a_dark_photo_is_reported_and_rejected_under_the_reject_policy(verifier, face_photos):
+    photo, other = dark(face_photos / "obama.jpg"), (face_photos / "obama2.jpg").read_bytes()
+    answer = verifier.verify(photo, other)
+    quality = answer.to_dict()["quality"]["img1"]
+    assert quality["verdict"] == "poor" and "too_dark" in quality["reasons"], quality
     assert answer.operating_point is not None and answer.operating_point["condition"] == "poor"
     with pytest.raises(LowQuality) as caught:
-        verifier.verify(frame, (face_photos / "obama2.jpg").read_bytes(), policy="reject")
+        verifier.verify(photo, other, policy="reject")
     details = caught.value.details
     assert list(details["reasons"]) == ["img1"] and details["reasons"]["img1"] == quality["reasons"]
-    assert details["hint"].endswith(".") and len(details["hint"]) > 20
+    assert "light" in details["hint"] and details["hint"].endswith(".")
 
 
 def test_clean_photos_are_good_and_found_directly(verifier, face_photos):
