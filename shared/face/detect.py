@@ -185,8 +185,8 @@ class FaceFinder:
         faces, name, found_by, turns = self.primary.detect(image), self.primary.name, "direct", 0
         if faces and search.touches_border(selection_order(faces, shape, self.selection)[0], shape):
             faces, found_by = _prefer_padded(faces, search.padded(self.primary, image), shape, self.selection)
-        if not faces:
-            faces, found_by = search.padded(self.primary, image), "padded"
+        if not faces:  # a padded canvas also makes faces of suits and curtains: only a plausible one counts
+            faces, found_by = [f for f in search.padded(self.primary, image) if search.plausible(f)], "padded"
         if not faces and self.fallback is not None:
             detector = self.fallback.get()
             faces, name, found_by = detector.detect(image), detector.name, "full_range"

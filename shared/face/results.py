@@ -232,7 +232,7 @@ class PhotoFaces:
     qualities: list[Quality] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        shown = self.qualities or [None] * len(self.faces)
+        shown: list[Quality | None] = [*self.qualities] if self.qualities else [None] * len(self.faces)
         faces = [f.to_dict() | ({"quality": q.to_dict()} if q is not None else {}) for f, q in zip(self.faces, shown, strict=True)]
         return {
             "model": self.model,

@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", type=Path, help="also write the table as JSON here")
     t.add_argument("--far", type=float, help="this tree's operating point for this FAR (default: the bundle's)")
     for p in (m, s, t):
-        p.add_argument("--folds", type=int, nargs="*", default=list(DEV_FOLDS), help="lfw-dev folds (default all four; none: deepface only)")
+        p.add_argument("--folds", type=int, nargs="*", default=list(DEV_FOLDS), help="lfw-dev folds (default all; none: deepface only)")
     args = parser.parse_args(argv)
     folds = tuple(args.folds)
     if not DATA.exists():
