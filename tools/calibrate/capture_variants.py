@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (m, s, t):
         p.add_argument("--folds", type=int, nargs="*", default=list(DEV_FOLDS), help="lfw-dev folds (default all; none: deepface only)")
     args = parser.parse_args(argv)
-    folds = tuple(args.folds)
+    folds = tuple(getattr(args, "folds", DEV_FOLDS))
     if not DATA.exists():
         parser.error(f"the development photos are not beside the repo ({DATA.relative_to(ROOT.parent)})")
     if args.step == "make":
