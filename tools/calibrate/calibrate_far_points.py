@@ -51,8 +51,8 @@ from tools.calibrate.variant_table import pairs_of, requalify  # noqa: E402
 TARGETS = (0.001, 0.005, 0.01)
 # Photos turned upside down that the detector still finds "upright" (score >= 0.7, level
 # eyes) are embedded upside down, and nothing in the quality verdict says so: their impostor
-# distances would drag good's threshold (and every clean pair) down. Left out of good's fit;
-# their false accepts are reported in the table as what they are.
+# distances would drag good's threshold (and every clean pair) down. Left out of good's fit
+# and of step 4; their false accepts are reported in the table as what they are.
 NOT_IN_GOOD = ("rot180",)
 DEFAULT_FAR = 0.005
 
@@ -93,7 +93,9 @@ def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: floa
         thresholds[c] = min(thresholds[c], thresholds["good"])
     for _ in range(500):
         over = []
-        for vd, vs, vf in data.values():
+        for name, (vd, vs, vf) in data.items():
+            if name in NOT_IN_GOOD:  # its false accepts are misalignment, no threshold's to fix
+                continue
             t, decided = pair_thresholds(vf, thresholds)
             # good's false accepts stay: good is fitted on the pairs in no other condition
             # (lowering it for one variant would take every clean pair's verdicts with it).
