@@ -14,7 +14,7 @@ orientation). On the clean path none of this runs; `FaceFinder.find` calls, in o
   chip (a similarity transform of the keypoints) comes out upright;
 - `upright`: BlazeFace often does find a face on its side or upside down, with a low score
   and keypoints placed as if it were upright. When the chosen face's eye line is steeper
-  than 45 degrees, or its score is under UPRIGHT_SCORE, the photo turned by each quarter
+  than 45 degrees, or its score is under UPRIGHT_SCORE (0.8), the photo turned by each quarter
   turn is detected once more and the turn with the clearly better score wins.
 
 - `tiled`: when still nothing is found on a large photo, overlapping squares of it (a
@@ -37,9 +37,9 @@ PAD = 0.5  # each side of the canvas gains half the photo's longer side
 MAX_NOSE_OFFSET = 0.45
 BORDER_PX = 1.0  # a box within this many pixels of an edge "touches" it
 TURNS = (1, 3, 2)  # quarter turns tried (np.rot90's k: counter-clockwise), most common first
-# A face scored under this may be upside down: an upright face scores ~0.85-0.95, the same
-# face turned by 180 degrees ~0.55-0.65 (face_recognition's test photos).
-UPRIGHT_SCORE = 0.7
+# A face scored under this may be upside down: an upright face scores ~0.85-0.95 (1% of
+# clean lfw-dev photos under 0.84), the same face turned by 180 degrees ~0.55-0.8.
+UPRIGHT_SCORE = 0.8
 UPRIGHT_GAIN = 0.05  # a turned detection must score this much more to win
 # tiled(): the full-range detector finds a 20 px face in a 320 px square (6% of its side)
 # for ~30 ms over a 960x540 decode; the short-range one needs 160 px squares.

@@ -8,8 +8,7 @@ a pair takes the strictest of its photos' conditions; the photos' from shared/fa
 limits as they are now, recomputed from the recorded measures):
 
 1. each condition's threshold is the highest whose FAR over the pairs in that condition
-   (good: in no other, rot180 left out: NOT_IN_GOOD), in the union of the variants, is <=
-   the target (4 decimals, down);
+   (good: in no other), in the union of the variants, is <= the target (4 decimals, down);
 2. none looser than good's;
 3. at the default point, never looser than the shipped balanced threshold (bundle.json
    `threshold.value`), so clean photos keep their verdicts (lfw-dev's 99.33%);
@@ -49,11 +48,6 @@ from tools.calibrate.capture_variants import DEV_FOLDS, PAIR_VARIANTS, VARIANTS 
 from tools.calibrate.variant_table import pairs_of, requalify  # noqa: E402
 
 TARGETS = (0.001, 0.005, 0.01)
-# Photos turned upside down that the detector still finds "upright" (score >= 0.7, level
-# eyes) are embedded upside down, and nothing in the quality verdict says so: their impostor
-# distances would drag good's threshold (and every clean pair) down. Left out of good's fit
-# and of step 4; their false accepts are reported in the table as what they are.
-NOT_IN_GOOD = ("rot180",)
 DEFAULT_FAR = 0.005
 
 
@@ -82,20 +76,17 @@ def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: floa
     d = np.concatenate([v[0] for v in data.values()])
     same = np.concatenate([v[1] for v in data.values()])
     flags = np.concatenate([v[2] for v in data.values()])
-    fits_good = np.concatenate([np.full(len(v[0]), name not in NOT_IN_GOOD) for name, v in data.items()])
     thresholds = {}
     for i, c in enumerate(CONDITIONS):
         # good: the pairs in no other condition
-        keep = (~flags[:, 1:].any(axis=1) & fits_good) if c == "good" else flags[:, i]
+        keep = ~flags[:, 1:].any(axis=1) if c == "good" else flags[:, i]
         t = cal.threshold_at_far(d[keep & same], d[keep & ~same], target) if (keep & ~same).any() else 2.0
         thresholds[c] = min(cap, float(np.floor(t * 1e4) / 1e4))
     for c in CONDITIONS[1:]:
         thresholds[c] = min(thresholds[c], thresholds["good"])
     for _ in range(500):
         over = []
-        for name, (vd, vs, vf) in data.items():
-            if name in NOT_IN_GOOD:  # its false accepts are misalignment, no threshold's to fix
-                continue
+        for vd, vs, vf in data.values():
             t, decided = pair_thresholds(vf, thresholds)
             # good's false accepts stay: good is fitted on the pairs in no other condition
             # (lowering it for one variant would take every clean pair's verdicts with it).
