@@ -71,6 +71,15 @@ class Unprocessable(ServiceError, status=422, code="unprocessable"):
     """422: well-formed but unusable input, e.g. a photo with no face in it."""
 
 
+class LowQuality(ServiceError, status=422, code="low_quality"):
+    """422: a photo's face cannot be judged under the `reject` quality policy; `details`
+    (each photo's reasons and a hint a person can act on) go into the error object."""
+
+    def __init__(self, message: str, *, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
 class RateLimited(ServiceError, status=429, code="rate_limited"):
     """429: this client is over a configured rate limit; `headers` say which and until when
     (Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset)."""
@@ -112,7 +121,8 @@ def error_response(exc: BaseException) -> tuple[dict, int, dict]:
             headers["Allow"] = exc.allow
         if isinstance(exc, RateLimited):
             headers.update(exc.headers)
-        return {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
+        extra = exc.details if isinstance(exc, LowQuality) else {}
+        return {"error": {"code": exc.code, "message": exc.message, **extra}}, exc.status, headers
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {"error": {"code": "internal", "message": "internal error; see the function's logs"}}
     return body, 500, {}

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from shared.errors import BundleError
+from shared.face.operating import OperatingPoints
 from shared.runtime.manifest import Manifest
 
 DETECTION_TASK = "face-detection"
@@ -51,6 +52,7 @@ class EmbedderContract:
             (lower is stricter); the bundle's default.
         operating_points: other calibrated thresholds by name ("strict", "balanced").
         confidence: (intercept, slope) of the fitted logistic P(same | distance), or None.
+        far_points: thresholds by false-accept rate and condition (operating.py), or None.
     """
 
     size: int
@@ -61,6 +63,7 @@ class EmbedderContract:
     operating_points: dict[str, float] = field(default_factory=dict)
     crop: str = "dlib_chip"
     confidence: tuple[float, float] | None = None
+    far_points: OperatingPoints | None = None
 
     def confidence_of(self, distance: float) -> float | None:
         """P(same person | distance) in 0..1 from the bundle's fitted logistic curve
@@ -94,7 +97,7 @@ class EmbedderContract:
         threshold = spec.number("value", **bounds)
         points = spec.at("operating_points", optional=True)
         values = {name: points.at(name).number("value", **bounds) for name in points.fields()}
-        return cls(size, padding, dims, metric, threshold, values, crop, _confidence(m))
+        return cls(size, padding, dims, metric, threshold, values, crop, _confidence(m), OperatingPoints.read(spec))
 
     @classmethod
     def from_meta(cls, meta: dict) -> EmbedderContract:

@@ -142,6 +142,17 @@ def selection_order(faces: list[Face], shape: tuple[int, int], selection: str = 
     return sorted(faces, key=centrality, reverse=True)
 
 
+def _prefer_padded(faces: list[Face], padded: list[Face], shape: tuple[int, int], selection: str) -> tuple[list[Face], str]:
+    """The chosen face touches the border: the padded canvas's detection of it when there is
+    one (its keypoints are not pulled inwards by the missing context), else the direct one."""
+    chosen = selection_order(faces, shape, selection)[0]
+    overlaps = [box_iou(chosen.box, f.box) for f in padded]
+    if not overlaps or max(overlaps) < REFINE_MIN_IOU:
+        return faces, "direct"
+    best = padded[int(np.argmax(overlaps))]
+    return [best, *(f for f in faces if f is not chosen)], "padded"
+
+
 class FaceFinder:
     """Where the face is in a photo: the short-range detector first, the full-range
     fallback (built on first need, off the cold-start path) when it finds nothing; the
@@ -159,14 +170,47 @@ class FaceFinder:
         """(faces, the selected one first and refined, the rest in the policy's order; the
         name of the detector that found them). ([], name of the last detector tried) when
         there is no face."""
-        faces, name = self.primary.detect(image), self.primary.name
+        faces, name, _ = self.locate(image)
+        return faces, name
+
+    def locate(self, image: np.ndarray) -> tuple[list[Face], str, str]:
+        """`find`'s answer and the step that found the face (search.py: "direct", "padded",
+        "full_range", "rotated_90"/"_180"/"_270" when nothing was found upright, "turned_90"/
+        "_180"/"_270" when the direct face was on its side or upside down; "" when none did).
+        The fallbacks run only when the direct detection finds nothing, or when the chosen
+        face touches the photo's border (padding) or does not look upright (a turn)."""
+        from shared.face import search
+
+        shape = image.shape[:2]
+        faces, name, found_by, turns = self.primary.detect(image), self.primary.name, "direct", 0
+        if faces and search.touches_border(selection_order(faces, shape, self.selection)[0], shape):
+            faces, found_by = _prefer_padded(faces, search.padded(self.primary, image), shape, self.selection)
+        if not faces:  # a padded canvas also makes faces of suits and curtains: only a plausible one counts
+            faces, found_by = [f for f in search.padded(self.primary, image) if search.plausible(f)], "padded"
         if not faces and self.fallback is not None:
             detector = self.fallback.get()
-            faces, name = detector.detect(image), detector.name
-        faces = selection_order(faces, image.shape[:2], self.selection)
+            faces, name, found_by = detector.detect(image), detector.name, "full_range"
+        if faces:
+            _, turns = search.upright(self.primary, image, selection_order(faces, shape, self.selection)[0])
+            found_by = f"turned_{90 * turns}" if turns else found_by
+        else:
+            faces, turns = search.rotated(self.primary, image)
+            found_by = f"rotated_{90 * turns}"
+        if not faces:
+            small = self.fallback.get() if self.fallback is not None else self.primary
+            tile = search.TILE if self.fallback is not None else search.TILE // 2
+            faces, found_by = search.tiled(small, image, tile), "tiled"
+        if turns:  # select and refine in the upright frame, then back to the photo's pixels
+            turned = np.ascontiguousarray(np.rot90(image, turns))
+            upright = self.primary.detect(turned) or search.padded(self.primary, turned)
+            upright = selection_order(upright, turned.shape[:2], self.selection)
+            if upright:
+                upright[0] = self.refine(turned, upright[0])
+                return [search.unturn(f, turns, shape) for f in upright], self.primary.name, found_by
+        faces = selection_order(faces, shape, self.selection)
         if faces:
             faces[0] = self.refine(image, faces[0])
-        return faces, name
+        return faces, name, found_by if faces else ""
 
     def refine(self, image: np.ndarray, face: Face) -> Face:
         """`face` detected again by the short-range detector on a crop around it, for

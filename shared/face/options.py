@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 # Which face of a photo with several is compared (detect.selection_order says how).
 SELECTIONS = ("central", "largest", "confident")
+# What a photo the quality verdict finds poor does to a comparison (quality.py).
+QUALITY_POLICIES = ("report", "reject")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class VerifyOptions:
         max_references: most templates one probe is compared with (`references`); each
             costs about 1.8 KB of JSON (0.8 KB as values_b64) and 7 KB of memory while the
             request is read (docs/scaling.md).
+        far: the false-accept rate whose calibrated, condition-aware thresholds decide
+            (operating.py; None = the bundle's far_default); `threshold` and
+            `operating_point`, when set, win over it.
+        quality_policy: "report" (every answer carries each photo's quality) or "reject"
+            (a poor photo is a 422 low_quality); a request may ask for either.
     """
 
     detector: str
@@ -51,6 +58,8 @@ class VerifyOptions:
     face_selection: str = "central"
     store: StoreOptions = StoreOptions()
     max_references: int = 1000
+    far: float | None = None
+    quality_policy: str = "report"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerifyOptions:
@@ -68,4 +77,6 @@ class VerifyOptions:
             face_selection=settings.face_selection,
             store=StoreOptions.from_settings(settings),
             max_references=settings.max_references,
+            far=settings.verify_far,
+            quality_policy=settings.quality_policy,
         )

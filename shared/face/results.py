@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from shared.face.detect import Face
+from shared.face.quality import Quality
 from shared.face.templates import Template
 
 Point = tuple[float, float]
@@ -94,13 +95,25 @@ class FaceResult:
 class FaceEmbedding:
     """One photo's chosen face, what the embedding cache keeps. Attributes: embedding (D,)
     float32; face (its FaceResult, without a template); faces_found; detector (bundle
-    name); time_ms per stage (as first computed, also when served from the cache)."""
+    name); time_ms per stage (as first computed, also when served from the cache); quality
+    (quality.py's verdict on the face)."""
 
     embedding: np.ndarray
     face: FaceResult
     faces_found: int
     detector: str
     time_ms: dict = field(default_factory=dict)
+    quality: Quality | None = None
+
+
+def quality_dict(faces: dict[str, FaceEmbedding], point: dict[str, Any] | None) -> dict[str, Any]:
+    """{"quality": each photo's verdict, "operating_point": what decided}, as present."""
+    out: dict[str, Any] = {}
+    if any(f.quality is not None for f in faces.values()):
+        out["quality"] = {k: f.quality.to_dict() for k, f in faces.items() if f.quality is not None}
+    if point is not None:
+        out["operating_point"] = point
+    return out
 
 
 def confidence_dict(confidence: float | None) -> dict[str, float]:
@@ -126,6 +139,7 @@ class Verification:
     time_ms: dict
     confidence: float | None = None
     templates: dict[str, Template] | None = None
+    operating_point: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -138,6 +152,7 @@ class Verification:
             "detector": self.detector,
             "facial_areas": {k: f.face.to_area() for k, f in self.faces.items()},
             "faces_found": {k: f.faces_found for k, f in self.faces.items()},
+            **quality_dict(self.faces, self.operating_point),
             "time_ms": self.time_ms,
         }
         if self.templates is not None:
@@ -177,6 +192,7 @@ class Search:
     probe: FaceEmbedding
     time_ms: dict
     template: Template | None = None
+    operating_point: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -190,6 +206,7 @@ class Search:
             "detector": self.probe.detector,
             "facial_areas": {"img1": self.probe.face.to_area()},
             "faces_found": {"img1": self.probe.faces_found},
+            **quality_dict({"img1": self.probe}, self.operating_point),
             "time_ms": self.time_ms,
         }
         if self.template is not None:
@@ -212,13 +229,16 @@ class PhotoFaces:
     faces_found: int
     faces: list[FaceResult]
     time_ms: dict
+    qualities: list[Quality] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        shown: list[Quality | None] = [*self.qualities] if self.qualities else [None] * len(self.faces)
+        faces = [f.to_dict() | ({"quality": q.to_dict()} if q is not None else {}) for f, q in zip(self.faces, shown, strict=True)]
         return {
             "model": self.model,
             "detector": self.detector,
             "face_selection": self.face_selection,
             "faces_found": self.faces_found,
-            "faces": [f.to_dict() for f in self.faces],
+            "faces": faces,
             "time_ms": self.time_ms,
         }

@@ -10,7 +10,9 @@ The request shapes, by which fields are present besides the photo `img1`:
                                verify against a subject, erase)
 
 Options: `return_embeddings` (true/false, default false) adds the photos' templates to a
-comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape. The fields
+comparison; `max_faces` (1..MAX_FACES, default 1) is for the photo-only shape; `far` (a
+number: the false-accept rate whose calibrated threshold decides, operating.py) and
+`quality_policy` ("report" or "reject", quality.py) are for comparisons. The fields
 and their kinds are `request_spec`'s; the edge reads them (nothing coerced).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest
+from shared.face.options import QUALITY_POLICIES
 from shared.face.results import PhotoFaces, Search, Verification
 from shared.face.templates import read_references, read_template
 from shared.face.verify import FaceVerifier
@@ -54,6 +57,8 @@ def request_spec(max_references: int) -> RequestSpec:
         Field("references", "json"),
         Field("return_embeddings", "flag"),
         Field("max_faces", "integer", low=1, high=MAX_FACES),
+        Field("far", "json"),  # a number in (0, 0.5]
+        Field("quality_policy", "text"),
         *GALLERY_SPEC,
     )
     values = (max_references + 1) * VALUES_PER_REFERENCE + 64
@@ -85,13 +90,33 @@ def answer(
         raise BadRequest("send either img2 or references, not both")
     if "max_faces" in body and (img2 is not None or "references" in body):
         raise BadRequest("max_faces is for a photo-only request (img1 alone); a comparison uses the selected face of each photo")
-    embeddings = body.get("return_embeddings", False)
+    if ("far" in body or "quality_policy" in body) and img2 is None and "references" not in body:
+        raise BadRequest("far and quality_policy are for a comparison (img2 or references); a photo-only answer shows each face's quality")
+    options = {"return_embeddings": body.get("return_embeddings", False), "far": read_far(body), "policy": read_policy(body)}
     if "references" in body:
         gallery = read_references(body["references"], verifier.tag, verifier.options.max_references)
-        return verifier.search(body["img1"], gallery, return_embeddings=embeddings)
+        return verifier.search(body["img1"], gallery, **options)
     if isinstance(img2, bytes):
-        return verifier.verify(body["img1"], img2, return_embeddings=embeddings)
+        return verifier.verify(body["img1"], img2, **options)
     if img2 is not None:
-        return verifier.verify(body["img1"], read_template(img2, "img2", verifier.tag), return_embeddings=embeddings)
+        return verifier.verify(body["img1"], read_template(img2, "img2", verifier.tag), **options)
     # A photo-only answer always holds its templates: return_embeddings changes nothing.
     return verifier.photo_faces(body["img1"], body.get("max_faces", 1))
+
+
+def read_far(body: dict[str, Any]) -> float | None:
+    """The request's `far`: a number in (0, 0.5], or None when absent."""
+    if "far" not in body:
+        return None
+    far = body["far"]
+    if isinstance(far, bool) or not isinstance(far, int | float) or not 0 < far <= 0.5:
+        raise BadRequest(f"far must be a number in (0, 0.5] (a false-accept rate such as 0.001), got {far!r:.40}")
+    return float(far)
+
+
+def read_policy(body: dict[str, Any]) -> str:
+    """The request's `quality_policy` ("" when absent: QUALITY_POLICY decides)."""
+    policy = body.get("quality_policy", "")
+    if "quality_policy" in body and policy not in QUALITY_POLICIES:
+        raise BadRequest(f"quality_policy must be one of {', '.join(QUALITY_POLICIES)}, got {str(policy)!r:.40}")
+    return str(policy)

@@ -20,11 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import BundleError, Unprocessable
+from shared.errors import BadRequest, BundleError, ServiceError, Unprocessable
+from shared.face import quality
 from shared.face.contract import DETECTION_TASK, EMBEDDING_TASK
 from shared.face.detect import Face, FaceDetector, FaceFinder
 from shared.face.embed import DISTANCES, FaceEmbedder, distances_to
+from shared.face.operating import OperatingPoint
 from shared.face.options import VerifyOptions
+from shared.face.quality import Quality
 from shared.face.results import FaceEmbedding, FaceResult, Match, PhotoFaces, Search, Verification
 from shared.face.templates import Gallery, Template, TemplateTag
 from shared.images import Photo, decode_photo, inspect_image
@@ -54,9 +57,19 @@ class FaceVerifier:
             exc.bundle = exc.bundle or embedder.bundle.name
             raise
         self.threshold = options.threshold if options.threshold is not None else named
+        # Thresholds by false-accept rate decide unless VERIFY_THRESHOLD or VERIFY_OPERATING_POINT is set.
+        fixed = options.threshold is not None or bool(options.operating_point)
+        self.far_points = None if fixed else contract.far_points
+        self.fixed_point = {"name": options.operating_point or ("VERIFY_THRESHOLD" if options.threshold is not None else "default")}
+        if self.far_points is not None:
+            try:
+                self.far_points.choose(options.far)
+            except ServiceError as exc:
+                raise BundleError(f"VERIFY_FAR: {exc.message}", bundle=embedder.bundle.name) from None
         self.options = options
         self.tag = TemplateTag.of(embedder.bundle, embedder.dims)
-        codec = RecordCodec(FaceEmbedding, "embedding", {"face": FaceResult.from_record}, self._check_cached)
+        readers = {"face": FaceResult.from_record, "quality": Quality.from_record}
+        codec = RecordCodec(FaceEmbedding, "embedding", readers, self._check_cached)
         self.recipe = recipe(finder, embedder, options)
         self._cache = make_cache(options.cache_size, options.cache_ttl_s, shared_store(options.store), codec, "face-embedding")
 
@@ -104,25 +117,39 @@ class FaceVerifier:
         if not (isinstance(value.detector, str) and isinstance(value.time_ms, dict)):
             raise ValueError("cached face record is malformed")
 
-    def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str]:
+    def point(self, far: float | None = None) -> OperatingPoint | None:
+        """The operating point for a request's `far` (None: VERIFY_FAR or the bundle's
+        default); None when a fixed threshold decides (VERIFY_THRESHOLD, VERIFY_OPERATING_POINT
+        or a bundle without far_points)."""
+        if self.far_points is None:
+            if far is not None:
+                raise BadRequest("far is not available: this instance uses a fixed threshold (VERIFY_THRESHOLD or VERIFY_OPERATING_POINT)")
+            return None
+        return self.far_points.choose(far if far is not None else self.options.far)
+
+    def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str, str]:
         """Decode one photo within the memory budget and find its faces (the selected one
-        first, refined); 422 when it holds none. The selected face decides whether the
+        first, refined), the detector's name and the step that found them (FaceFinder.locate);
+        422 when it holds none. The selected face decides whether the
         photo is decoded again, larger, so it comes out the same whatever else is asked for."""
         cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         limits = self.options.decode
         with self._budget.reserve(cost.peak_bytes, name):
             photo = decode_photo(data, name=name, limits=limits, cost=cost, side=first_side(cost, limits))
             clock.lap("decode")
-            faces, detector = self.finder.find(photo.pixels)
+            faces, detector, found_by = self.finder.locate(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.
             side = sharper_side(photo, max(faces[0].box[2:]), self.embedder.size, limits.max_side) if faces else 0
+            # Nothing found on a reduced decode: a small face in a large frame may be there at full size.
+            if not faces and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
+                side = min(limits.max_side, max(photo.size))
             if side:
                 photo = decode_photo(data, name=name, limits=limits, cost=cost, side=side)
-                faces, detector = self.finder.find(photo.pixels)
+                faces, detector, found_by = self.finder.locate(photo.pixels)
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        return photo, faces, detector
+        return photo, faces, detector, found_by
 
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
         """Decode, find, align and embed one photo; 422 when it holds no face."""
@@ -132,21 +159,26 @@ class FaceVerifier:
         if cached is not None:
             return cached
         clock = Stopwatch()
-        photo, faces, detector = self.find_faces(data, name, clock)
+        photo, faces, detector, found_by = self.find_faces(data, name, clock)
         chip = self.embedder.chip(photo.pixels, faces[0])
         clock.lap("align")
         embedding = self.embedder.embed(chip)
         clock.lap("embed")
-        result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps)
+        verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape)
+        result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps, verdict)
         # Cached with its stage timings: a hit answers exactly as the first computation did,
         # so an answer never tells one caller that another sent this photo.
         self._cache.put(key, result)
         return result
 
-    def verify(self, img1: bytes, img2: bytes | np.ndarray, *, return_embeddings: bool = False) -> Verification:
+    def verify(
+        self, img1: bytes, img2: bytes | np.ndarray, *, return_embeddings: bool = False, far: float | None = None, policy: str = ""
+    ) -> Verification:
         """Same person or not; distance <= threshold means verified (lower is stricter).
         `img2` is a photo, or a stored template's (dims,) float32 vector (templates.read_template).
-        `return_embeddings`: the photos' templates go into the answer too."""
+        `return_embeddings`: the photos' templates go into the answer too. `far`: the
+        false-accept rate whose condition-aware threshold decides (operating.py); `policy`:
+        "report" or "reject" (quality.enforce; "" = QUALITY_POLICY)."""
         started = time.perf_counter()
         faces = {"img1": self.embed_photo(img1, "img1")}
         if isinstance(img2, bytes):
@@ -154,13 +186,18 @@ class FaceVerifier:
             reference = faces["img2"].embedding
         else:
             reference = img2
+        quality.enforce(policy or self.options.quality_policy, {k: f.quality for k, f in faces.items()})
+        point = self.point(far)
+        qualities = [f.quality for f in faces.values()]
+        threshold = self.threshold if point is None else point.threshold_for(*qualities)
+        described = self.fixed_point if point is None else point.describe(*qualities)
         distance = float(self.distance(faces["img1"].embedding, reference))
         stages: dict[str, Any] = {name: face.time_ms for name, face in faces.items()}
         stages["total"] = round((time.perf_counter() - started) * 1000, 2)
         return Verification(
-            verified=distance <= self.threshold,
+            verified=distance <= threshold,
             distance=distance,
-            threshold=self.threshold,
+            threshold=threshold,
             similarity_metric=self.metric,
             model=self.embedder.bundle.name,
             detector=",".join(sorted({f.detector for f in faces.values()})),
@@ -168,32 +205,40 @@ class FaceVerifier:
             time_ms=stages,
             confidence=self.embedder.contract.confidence_of(distance),
             templates={k: Template(f.embedding, self.tag) for k, f in faces.items()} if return_embeddings else None,
+            operating_point=described,
         )
 
-    def search(self, img1: bytes, gallery: Gallery, *, return_embeddings: bool = False) -> Search:
+    def search(
+        self, img1: bytes, gallery: Gallery, *, return_embeddings: bool = False, far: float | None = None, policy: str = ""
+    ) -> Search:
         """The face in `img1` against every template of `gallery`, in one matrix-vector
         product: the references at or under the threshold, nearest first, and the nearest
-        one whether it matches or not. `return_embeddings`: the probe's template too."""
+        one whether it matches or not. `return_embeddings`: the probe's template too; `far`
+        and `policy` as for `verify` (the threshold follows the probe's condition)."""
         started = time.perf_counter()
         probe = self.embed_photo(img1, "img1")
+        quality.enforce(policy or self.options.quality_policy, {"img1": probe.quality})
+        point = self.point(far)
+        threshold = self.threshold if point is None else point.threshold_for(probe.quality)
         compare_started = time.perf_counter()
         d = distances_to(probe.embedding, gallery.vectors, self.metric)
         order = np.argsort(d, kind="stable")
-        ranked = order[d[order] <= self.threshold]
+        ranked = order[d[order] <= threshold]
         shown = (ranked if len(ranked) else order[:1]).tolist()
         confidence_of = self.embedder.contract.confidence_of
-        matches = [Match(gallery.ids[i], float(d[i]), bool(d[i] <= self.threshold), confidence_of(float(d[i]))) for i in shown]
+        matches = [Match(gallery.ids[i], float(d[i]), bool(d[i] <= threshold), confidence_of(float(d[i]))) for i in shown]
         now = time.perf_counter()
         return Search(
             matches=[m for m in matches if m.verified],
             best=matches[0],
             references=len(gallery.ids),
-            threshold=self.threshold,
+            threshold=threshold,
             similarity_metric=self.metric,
             model=self.embedder.bundle.name,
             probe=probe,
             time_ms={"img1": probe.time_ms, "compare": round((now - compare_started) * 1000, 3), "total": round((now - started) * 1000, 2)},
             template=Template(probe.embedding, self.tag) if return_embeddings else None,
+            operating_point=self.fixed_point if point is None else point.describe(probe.quality),
         )
 
     def photo_faces(self, img1: bytes, max_faces: int = 1) -> PhotoFaces:
@@ -201,13 +246,15 @@ class FaceVerifier:
         a verification compares), each refined, aligned and embedded; 422 when there is none."""
         started = time.perf_counter()
         clock = Stopwatch()
-        photo, faces, detector = self.find_faces(img1, "img1", clock)
+        photo, faces, detector, found_by = self.find_faces(img1, "img1", clock)
         chosen = [faces[0], *(self.finder.refine(photo.pixels, f) for f in faces[1:max_faces])]
         clock.lap("refine")
-        results = []
+        results, qualities = [], []
         for face in chosen:
-            embedding = self.embedder.embed(self.embedder.chip(photo.pixels, face))
+            chip = self.embedder.chip(photo.pixels, face)
+            embedding = self.embedder.embed(chip)
             results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
+            qualities.append(quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape))
         clock.lap("embed")
         return PhotoFaces(
             model=self.embedder.bundle.name,
@@ -216,6 +263,7 @@ class FaceVerifier:
             faces_found=len(faces),
             faces=results,
             time_ms={"img1": clock.laps, "total": round((time.perf_counter() - started) * 1000, 2)},
+            qualities=qualities,
         )
 
 

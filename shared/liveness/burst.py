@@ -62,7 +62,7 @@ def check_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], act
     for data, name in zip(frames, names, strict=True):
         started = time.perf_counter()
         try:
-            photo, faces, _ = verifier.find_faces(data, name, clock)
+            photo, faces, _, _ = verifier.find_faces(data, name, clock)
         except Unprocessable as exc:
             if exc.code != "no_face":
                 raise

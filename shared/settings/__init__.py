@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from shared.face.options import SELECTIONS, VerifyOptions
+from shared.face.options import QUALITY_POLICIES, SELECTIONS, VerifyOptions
 from shared.gallery.options import GALLERY_NAME, GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.images.limits import MIB, DecodeLimits
@@ -83,6 +83,8 @@ class Settings:
         while idle (after caches are dropped and freed memory is given back).
     storage_emulator_host: host:port of a GCS emulator ("" = real object storage).
     face_selection: VerifyOptions.face_selection (detect.selection_order says how each works).
+    verify_far, quality_policy: VerifyOptions' far (VERIFY_FAR; unset = the bundle's default
+        false-accept rate) and quality_policy (QUALITY_POLICY: report or reject).
     redis_url: redis://[:password@]host:port[/db] (or rediss://) of a Redis shared by the
         instances: the embedding cache and the rate limits are kept there ("" = per instance).
     redis_timeout_s, redis_retry_s: StoreOptions' timeout_s and retry_s (answers come from
@@ -181,10 +183,12 @@ class Settings:
     gallery_retry_s: float
     gallery_pool_size: int
     gallery_ef_search: int
+    verify_far: float | None
+    quality_policy: str
 
     @classmethod
     def from_env(cls) -> Settings:
-        threshold = env.text("VERIFY_THRESHOLD", "")
+        threshold, far = env.text("VERIFY_THRESHOLD", ""), env.text("VERIFY_FAR", "")
         gestures = tuple(s.strip() for s in env.text("GESTURE_MODEL", DEFAULT_GESTURE_MODELS).split(",") if s.strip())
         if not gestures:
             raise SettingsError("GESTURE_MODEL must name at least one bundle")
@@ -249,6 +253,8 @@ class Settings:
             gallery_retry_s=env.number("GALLERY_RETRY_S", GalleryOptions.retry_s, float, 0, 600),
             gallery_pool_size=env.number("GALLERY_POOL_SIZE", GalleryOptions.pool_size, int, 0, 16),
             gallery_ef_search=env.number("GALLERY_EF_SEARCH", GalleryOptions.ef_search, int, 1, 1000),
+            verify_far=env.number("VERIFY_FAR", 0, float, 1e-6, 0.5) if far else VerifyOptions.far,
+            quality_policy=env.choice("QUALITY_POLICY", QUALITY_POLICIES, VerifyOptions.quality_policy),
         )
         if settings.liveness_secret and len(settings.liveness_secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"LIVENESS_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. 64 hex digits from a random source)")

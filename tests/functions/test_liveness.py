@@ -77,7 +77,7 @@ def cropped(face_photos) -> dict[str, bytes]:
     out = {}
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg"):
         data = (face_photos / name).read_bytes()
-        photo, faces, _ = verifier.find_faces(data, name, Stopwatch())
+        photo, faces, _, _ = verifier.find_faces(data, name, Stopwatch())
         out[name] = bursts.webcam_crop(data, tuple(v * photo.scale for v in faces[0].box))
     return out
 

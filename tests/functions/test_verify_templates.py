@@ -71,6 +71,8 @@ def test_pair_answer_keeps_its_fields_and_gains_a_confidence(client, face_photos
         "detector",
         "facial_areas",
         "faces_found",
+        "quality",  # 0.4.0 (issue 24)
+        "operating_point",
         "time_ms",
     }
     assert body["verified"] is False and 0.0 <= body["confidence"] < 0.5
@@ -87,7 +89,7 @@ def test_photo_only_request_returns_its_faces_in_the_selection_order(client, fac
     body = post(client, img1=b64(out.getvalue()), max_faces=3)
     assert body["faces_found"] == 2 and len(body["faces"]) == 2 and body["face_selection"] == "central"
     for face in body["faces"]:
-        assert set(face) == {"box", "landmarks", "score", "embedding"}
+        assert set(face) == {"box", "landmarks", "score", "embedding", "quality"}
         assert set(face["landmarks"]) == set(KEYPOINT_NAMES)
         assert face["embedding"]["dims"] == len(face["embedding"]["values"]) == 128
     assert body["faces"][0]["box"]["x"] != body["faces"][1]["box"]["x"]

@@ -20,7 +20,7 @@ def acted_clip_photos(face_photos: Path, folder: Path) -> list[Path]:
     crops = {}
     for name in set(PLAN):
         data = (face_photos / name).read_bytes()
-        photo, faces, _ = verifier.find_faces(data, name, Stopwatch())
+        photo, faces, _, _ = verifier.find_faces(data, name, Stopwatch())
         path = folder / f"crop-{name}"
         path.write_bytes(bursts.webcam_crop(data, tuple(v * photo.scale for v in faces[0].box), 480))
         crops[name] = path

@@ -406,6 +406,8 @@ def write_bundle(folder: Path, summary: dict[str, Any], dev: str) -> None:
     meta = json.loads(path.read_text())
     assert meta["sha256"] == sha256_hex((folder / "model.tflite").read_bytes()), "bundle.json does not match model.tflite"
     points = summary["points"]
+    # The operating points by false-accept rate are calibrate_far_points.py's: kept as they are.
+    kept = {k: v for k, v in meta["threshold"].items() if k.startswith("far_")}
     meta["threshold"] = {
         "metric": summary["metric"],
         "value": points["balanced"],
@@ -422,6 +424,7 @@ def write_bundle(folder: Path, summary: dict[str, Any], dev: str) -> None:
             for name, value in points.items()
         },
         "calibrated_by": "tools/calibrate/calibrate_face_threshold.py",
+        **kept,
     }
     meta.setdefault("metrics", {})["calibration"] = {
         "development_set": dev,

@@ -60,7 +60,7 @@ def photo_measure(verifier, mesh, data: bytes):
     from shared.liveness.measures import measure
 
     try:
-        photo, faces, _ = verifier.find_faces(data, "photo", Stopwatch())
+        photo, faces, _, _ = verifier.find_faces(data, "photo", Stopwatch())
     except Exception:  # no face: not usable for assembling
         return None
     face = faces[0]

@@ -36,7 +36,7 @@ def cropped(verifier, face_photos) -> dict[str, bytes]:
     out = {}
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
         data = (face_photos / name).read_bytes()
-        photo, faces, _ = verifier.find_faces(data, name, Stopwatch())
+        photo, faces, _, _ = verifier.find_faces(data, name, Stopwatch())
         box = tuple(v * photo.scale for v in faces[0].box)
         out[name] = bursts.webcam_crop(data, box)
     return out

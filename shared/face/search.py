@@ -1,0 +1,159 @@
+"""Where BlazeFace misses a face that is there: fallbacks, run only when they are needed.
+
+BlazeFace's short-range model was trained on faces with some context around them: a face
+that fills the frame (an ID thumbnail, an avatar cut to the face) or touches its border is
+often not found, and neither is a face turned on its side (a photo without its EXIF
+orientation). On the clean path none of this runs; `FaceFinder.find` calls, in order:
+
+- `padded`: when nothing is found, or the chosen face's box touches the photo's border: the
+  photo in the middle of a canvas PAD times its longer side larger, the border replicated
+  (a black frame reads as a picture frame, not as the face's surroundings);
+- the full-range detector (FaceFinder's `fallback`): when still nothing is found;
+- `rotated`: when still nothing is found, the photo turned by 90, 270 and 180 degrees,
+  each as it is, then padded; the face's box and keypoints come back in the photo's own pixels, so the
+  chip (a similarity transform of the keypoints) comes out upright;
+- `upright`: BlazeFace often does find a face on its side or upside down, with a low score
+  and keypoints placed as if it were upright. When the chosen face's eye line is steeper
+  than 45 degrees, or its score is under UPRIGHT_SCORE (0.8), the photo turned by each quarter
+  turn is detected once more and the turn with the clearly better score wins.
+
+- `tiled`: when still nothing is found on a large photo, overlapping squares of it (a
+  small face in a large frame), with the full-range detector.
+
+Each step's name is what the quality verdict reports as `found_by`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared.face.detect import Face, FaceDetector, shift
+from shared.vision.geometry import box_iou, crop
+
+PAD = 0.5  # each side of the canvas gains half the photo's longer side
+# A face found only on the padded canvas counts when its nose tip lies within this many eye
+# distances of the eyes' bisector: face-filling crops of real faces sit within 0.25, the
+# "face" the padded canvas makes of the suit in face_recognition's obama.jpg at 0.58.
+MAX_NOSE_OFFSET = 0.45
+BORDER_PX = 1.0  # a box within this many pixels of an edge "touches" it
+TURNS = (1, 3, 2)  # quarter turns tried (np.rot90's k: counter-clockwise), most common first
+# A face scored under this may be upside down: an upright face scores ~0.85-0.95 (1% of
+# clean lfw-dev photos under 0.84), the same face turned by 180 degrees ~0.55-0.8.
+UPRIGHT_SCORE = 0.8
+UPRIGHT_GAIN = 0.05  # a turned detection must score this much more to win
+# tiled(): the full-range detector finds a 20 px face in a 320 px square (6% of its side)
+# for ~30 ms over a 960x540 decode; the short-range one needs 160 px squares.
+TILE = 320
+
+
+def touches_border(face: Face, shape: tuple[int, int]) -> bool:
+    """Whether the box reaches the photo's edge (it was clipped: the face runs out of frame)."""
+    x, y, w, h = face.box
+    height, width = shape
+    return x <= BORDER_PX or y <= BORDER_PX or x + w >= width - BORDER_PX or y + h >= height - BORDER_PX
+
+
+def padded(detector: FaceDetector, image: np.ndarray, pad: float = PAD) -> list[Face]:
+    """Faces found on `image` centred in a canvas with `pad` x its longer side on each side
+    (border pixels replicated), in `image`'s pixels (boxes clipped to it)."""
+    height, width = image.shape[:2]
+    margin = round(max(height, width) * pad)
+    canvas = crop(image, -margin, -margin, width + margin, height + margin, fill="edge")
+    return [shift(f, -margin, -margin, (height, width)) for f in detector.detect(canvas)]
+
+
+def rotated(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], int]:
+    """(faces, the quarter turns that found them) trying TURNS on the padded photo; the faces
+    in the photo's own pixels; ([], 0) when no turn finds one."""
+    height, width = image.shape[:2]
+    for k in TURNS:
+        turned = np.ascontiguousarray(np.rot90(image, k))
+        faces = detector.detect(turned) or padded(detector, turned)
+        if faces:
+            return [unturn(f, k, (height, width)) for f in faces], k
+    return [], 0
+
+
+def unturn(face: Face, k: int, shape: tuple[int, int]) -> Face:
+    """A face found on np.rot90(image, k), in `image`'s pixels (`shape` its (H, W))."""
+    height, width = shape
+
+    def back(x: float, y: float) -> tuple[float, float]:
+        # np.rot90 k=1 maps image (x, y) to (y, W - x); undo one quarter turn at a time.
+        for turn in range(k):
+            # the turned image (before this undo step) is W' wide; after undoing, sizes swap
+            w_now = width if (k - turn) % 2 == 1 else height
+            x, y = w_now - y, x
+        return x, y
+
+    keypoints = tuple(back(px, py) for px, py in face.keypoints)
+    x, y, w, h = face.box
+    corners = [back(cx, cy) for cx, cy in ((x, y), (x + w, y), (x, y + h), (x + w, y + h))]
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    x0, y0 = max(min(xs), 0.0), max(min(ys), 0.0)
+    x1, y1 = min(max(xs), float(width)), min(max(ys), float(height))
+    return Face((x0, y0, x1 - x0, y1 - y0), face.score, keypoints)
+
+
+def plausible(face: Face) -> bool:
+    """Whether the keypoints are those of a face: the nose tip near the eyes' bisector."""
+    (rx, ry), (lx, ly), (nx, ny) = face.keypoints[:3]
+    ex, ey = lx - rx, ly - ry
+    eye = float(np.hypot(ex, ey))
+    if eye < 1e-6:
+        return False
+    offset = ((nx - (rx + lx) / 2) * ex + (ny - (ry + ly) / 2) * ey) / eye**2
+    return abs(offset) <= MAX_NOSE_OFFSET
+
+
+def roll_of(face: Face) -> float:
+    """The eye line's angle in degrees (0: level; +-90: the face on its side)."""
+    (rx, ry), (lx, ly) = face.keypoints[0], face.keypoints[1]
+    return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
+
+def upright(detector: FaceDetector, image: np.ndarray, face: Face) -> tuple[Face, int]:
+    """(the face, 0) when it looks upright; else (the face found on the photo turned so it
+    is, in the photo's own pixels, and the quarter turns) when that scores clearly better."""
+    roll = roll_of(face)
+    if abs(roll) <= 45 and face.score >= UPRIGHT_SCORE:
+        return face, 0
+    # np.rot90 turns counter-clockwise: a face rolled by +90 (eyes going down) needs k=1;
+    # the keypoints of a face on its side are unreliable, so every turn is tried, that first.
+    first = round(roll / 90) % 4 or 2
+    height, width = image.shape[:2]
+    best, best_k = face, 0
+    for k in (first, *(t for t in TURNS if t != first)):
+        found = [unturn(f, k, (height, width)) for f in detector.detect(np.ascontiguousarray(np.rot90(image, k)))]
+        overlapping = [f for f in found if box_iou(f.box, face.box) >= 0.3]
+        # On its side (steep eye line), an upright detection of the same face wins unless it
+        # scores clearly worse; a merely doubtful one must score clearly better.
+        # A level face scored low is most often upside down: a quarter turn must win by more
+        # (an upright lfw-dev photo scored 0.77 as it is, 0.83 turned by 90 degrees).
+        gain = UPRIGHT_GAIN if k == 2 or abs(roll) > 45 else 2 * UPRIGHT_GAIN
+        need = best.score - UPRIGHT_GAIN * 2 if abs(roll) > 45 and best_k == 0 else best.score + gain
+        if overlapping and max(f.score for f in overlapping) > need:
+            best, best_k = max(overlapping, key=lambda f: f.score), k
+    return best, best_k
+
+
+def tiled(detector: FaceDetector, image: np.ndarray, tile: int = TILE) -> list[Face]:
+    """Faces in overlapping `tile`-pixel squares of a photo at least twice as large (a small
+    face in a large frame: a 40 px face in 1920x1080 is 4 px in the detector's input when
+    the whole photo is letterboxed into it), in the photo's pixels, best score first,
+    overlapping finds merged (the best kept)."""
+    height, width = image.shape[:2]
+    if max(height, width) < 2 * tile:
+        return []
+    stride = tile * 3 // 4
+    found: list[Face] = []
+    for y0 in range(0, max(height - tile, 0) + stride, stride):
+        for x0 in range(0, max(width - tile, 0) + stride, stride):
+            window = np.ascontiguousarray(image[y0 : y0 + tile, x0 : x0 + tile])
+            if min(window.shape[:2]) >= tile // 4:
+                found.extend(shift(f, x0, y0, (height, width)) for f in detector.detect(window))
+    kept: list[Face] = []
+    for face in sorted(found, key=lambda f: f.score, reverse=True):
+        if all(box_iou(face.box, k.box) < 0.3 for k in kept):
+            kept.append(face)
+    return kept

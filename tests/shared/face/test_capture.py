@@ -1,0 +1,134 @@
+"""Real captures (issue 24): face-filling crops, grayscale, rotated and small faces, on the
+photos the project fetches itself (face_recognition 1.3.0's test images), through the
+served pipeline with the bundled models; each case was missed or misjudged before."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shared.errors import LowQuality
+from shared.face import search
+from shared.face.detect import Face
+from shared.face.verify import FaceVerifier, VerifyOptions
+from shared.settings import get_settings
+
+# Face boxes (x, y, w, h) of the served detector on the originals: a crop cut inside them
+# (the box shrunk by `inset` of its size on each side) fills the frame, as an ID thumbnail
+# or an avatar cut to the face does. The main before issue 24 answered no_face for each.
+BOXES = {"obama3.jpg": (634, 348, 271, 271), "biden.jpg": (415, 275, 291, 291), "obama_partial_face2.jpg": (348, 148, 203, 248)}
+
+
+@pytest.fixture(scope="module")
+def verifier() -> FaceVerifier:
+    return FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
+
+
+def jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=95)
+    return out.getvalue()
+
+
+def face_filling(path, inset: float, side: int, gray: bool) -> bytes:
+    x, y, w, h = BOXES[path.name]
+    image = Image.open(path).convert("RGB")
+    cut = image.crop((round(x + inset * w), round(y + inset * h), round(x + (1 - inset) * w), round(y + (1 - inset) * h)))
+    cut = cut.resize((side, side), Image.Resampling.LANCZOS)
+    return jpeg(cut.convert("L") if gray else cut)
+
+
+@pytest.mark.parametrize(("inset", "side"), [(0.05, 112), (0.1, 112), (0.05, 160)])
+def test_face_filling_crops_are_found(verifier, face_photos, inset, side):
+    face = verifier.embed_photo(face_filling(face_photos / "obama3.jpg", inset, side, False), "img1")
+    assert face.quality is not None and face.quality.found_by == "padded"
+
+
+@pytest.mark.parametrize(("side", "gray"), [(112, False), (160, True)])
+def test_face_filling_crops_are_verified(verifier, face_photos, side, gray):
+    crop = face_filling(face_photos / "obama_partial_face2.jpg", 0.1, side, gray)
+    answer = verifier.verify(crop, (face_photos / "obama.jpg").read_bytes())
+    assert answer.verified, answer.to_dict()
+    quality = answer.to_dict()["quality"]["img1"]
+    assert quality["found_by"] == "padded" and quality["grayscale"] is gray
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_face_filling_crop_of_another_person_is_rejected(verifier, face_photos, gray):
+    crop = face_filling(face_photos / "biden.jpg", 0.1, 128, gray)
+    answer = verifier.verify(crop, (face_photos / "obama.jpg").read_bytes())
+    assert not answer.verified and answer.distance > answer.threshold
+    assert answer.to_dict()["quality"]["img1"]["grayscale"] is gray
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "obama3.jpg"])
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rotated_photos_without_exif_are_found_upright(verifier, face_photos, name, degrees):
+    turned = jpeg(Image.open(face_photos / name).convert("RGB").rotate(degrees, expand=True))
+    same = verifier.embed_photo(turned, "img1")
+    upright = verifier.embed_photo((face_photos / name).read_bytes(), "img2")
+    # The same photo, turned: the same face once the chip is upright (it was 0.27-0.89 or no_face).
+    assert float(verifier.distance(same.embedding, upright.embedding)) < 0.1
+    assert same.quality is not None and same.quality.found_by != "direct"
+
+
+def small_face_frame(path, face_px: int = 40) -> bytes:
+    image = Image.open(path).convert("RGB")
+    small = image.resize((round(image.width * face_px / 263), round(image.height * face_px / 263)), Image.Resampling.LANCZOS)
+    frame = Image.new("RGB", (1920, 1080), (118, 118, 118))
+    frame.paste(small, (700, 300))
+    return jpeg(frame)
+
+
+def test_small_face_in_a_large_frame_is_found_and_verified(verifier, face_photos):
+    frame = small_face_frame(face_photos / "obama.jpg")
+    answer = verifier.verify(frame, (face_photos / "obama2.jpg").read_bytes())
+    quality = answer.to_dict()["quality"]["img1"]
+    assert quality["found_by"] == "tiled" and quality["eye_px"] < 25, quality
+    assert answer.verified
+
+
+def dark(path, gamma: float = 6.0) -> bytes:
+    table = [round(255 * (v / 255) ** gamma) for v in range(256)] * 3
+    return jpeg(Image.open(path).convert("RGB").point(table))
+
+
+def test_a_dark_photo_is_reported_and_rejected_under_the_reject_policy(verifier, face_photos):
+    photo, other = dark(face_photos / "obama.jpg"), (face_photos / "obama2.jpg").read_bytes()
+    answer = verifier.verify(photo, other)
+    quality = answer.to_dict()["quality"]["img1"]
+    assert quality["verdict"] == "poor" and "too_dark" in quality["reasons"], quality
+    assert answer.operating_point is not None and answer.operating_point["condition"] == "poor"
+    with pytest.raises(LowQuality) as caught:
+        verifier.verify(photo, other, policy="reject")
+    details = caught.value.details
+    assert list(details["reasons"]) == ["img1"] and details["reasons"]["img1"] == quality["reasons"]
+    assert "light" in details["hint"] and details["hint"].endswith(".")
+
+
+def test_clean_photos_are_good_and_found_directly(verifier, face_photos):
+    for name in ("obama.jpg", "obama2.jpg", "biden.jpg"):
+        quality = verifier.embed_photo((face_photos / name).read_bytes(), name).quality
+        assert quality is not None and quality.good and quality.found_by == "direct" and not quality.grayscale
+
+
+def test_far_chooses_a_stricter_threshold(verifier, face_photos):
+    a, b = (face_photos / "obama.jpg").read_bytes(), (face_photos / "obama2.jpg").read_bytes()
+    default, strict = verifier.verify(a, b), verifier.verify(a, b, far=0.001)
+    assert strict.threshold <= default.threshold
+    assert strict.operating_point == {**strict.operating_point, "name": "far_0.1%", "far_target": 0.001, "condition": "good"}
+    assert default.operating_point is not None and default.operating_point["far_target"] == 0.005
+
+
+def test_unturn_maps_a_point_of_each_quarter_turn_back():
+    image = np.zeros((5, 8), np.uint8)
+    image[1, 6] = 1  # the pixel whose centre is (6.5, 1.5)
+    for k in (1, 2, 3):
+        row, col = np.argwhere(np.rot90(image, k) == 1)[0]
+        face = Face((float(col), float(row), 1.0, 1.0), 1.0, ((col + 0.5, row + 0.5),))
+        back = search.unturn(face, k, image.shape)
+        assert back.keypoints[0] == pytest.approx((6.5, 1.5)) and back.box == pytest.approx((6.0, 1.0, 1.0, 1.0))
