@@ -1,0 +1,150 @@
+"""A clip priced from its container, then decoded to the frames a sequence model needs.
+
+`inspect_video(data, limits)` opens the container with PyAV (FFmpeg's probing bounded:
+probesize 1 MB, analyzeduration 1 s) and reads only its metadata: container, codec,
+declared width and height, duration, frame count, rate. Anything over a cap is refused
+before one frame is decoded: a container or codec outside the allowed lists (415), a frame
+side over max_side, a clip longer than max_seconds or declaring more than max_frames (413),
+no video stream or unreadable metadata (422).
+
+`sample_frames(data, limits, count)` then decodes on one thread, sequentially, and keeps
+the frame nearest each of `count` evenly spaced times, scaled to working_side (swscale,
+straight to RGB). While it decodes it refuses (422) a clip whose frames differ from the
+declared size, that decodes to more frames than max_frames or than its rate and duration
+allow, or that takes more CPU than max_decode_ms. PyAV is imported here, on the first clip.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from shared.video.limits import VideoLimits
+
+OPEN_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000", "fpsprobesize": "0"}
+SLACK_FRAMES = 8  # decoded beyond what duration x rate allows (rounding, B-frame reordering)
+
+
+@dataclass(frozen=True)
+class VideoCost:
+    """A clip's metadata. Attributes: container, codec (FFmpeg's names); width, height
+    (declared, pixels); seconds (declared or frames / rate); frames (declared, or estimated
+    from duration x rate); rate (frames per second)."""
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    seconds: float
+    frames: int
+    rate: float
+
+
+def _open(data: bytes, name: str) -> Any:
+    import av
+
+    try:
+        return av.open(io.BytesIO(data), mode="r", options=OPEN_OPTIONS, metadata_errors="ignore")
+    except av.error.InvalidDataError as exc:
+        raise UnsupportedMediaType(
+            f"{name} is not a video container FFmpeg reads (mp4, mov, webm, animated gif or webp)", code="bad_video"
+        ) from exc
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise Unprocessable(f"{name}: the container cannot be read ({type(exc).__name__})", code="bad_video") from exc
+
+
+def inspect_video(data: bytes, name: str, limits: VideoLimits) -> VideoCost:
+    """The clip's metadata checked against `limits`; 4xx before any frame is decoded."""
+    with _open(data, name) as container:
+        return _price(container, name, limits)
+
+
+def _price(container: Any, name: str, limits: VideoLimits) -> VideoCost:
+    formats = set(container.format.name.split(","))
+    if not formats & set(limits.containers):
+        raise UnsupportedMediaType(
+            f"{name} is a {container.format.name} container; allowed: mp4, mov, webm, gif, webp", code="unsupported_video"
+        )
+    if not container.streams.video:
+        raise Unprocessable(f"{name} has no video stream", code="bad_video")
+    stream = container.streams.video[0]
+    codec = stream.codec_context.name if stream.codec_context else "unknown"
+    if codec not in limits.codecs:
+        raise UnsupportedMediaType(f"{name} is coded with {codec!r}; allowed: {', '.join(limits.codecs)}", code="unsupported_codec")
+    width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+    if width < 1 or height < 1:
+        raise Unprocessable(f"{name} declares no frame size", code="bad_video")
+    if max(width, height) > limits.max_side:
+        raise PayloadTooLarge(
+            f"{name} has {width} x {height} frames; the largest side allowed is {limits.max_side}", code="video_too_large"
+        )
+    rate = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
+    seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+    if not seconds and container.duration:
+        seconds = container.duration / 1_000_000
+    frames = int(stream.frames or 0) or int(np.ceil(seconds * rate))
+    if not seconds:
+        seconds = frames / rate
+    if seconds > limits.max_seconds:
+        raise PayloadTooLarge(f"{name} lasts {seconds:.1f} s; the limit is {limits.max_seconds:g} s", code="video_too_long")
+    if frames > limits.max_frames:
+        raise PayloadTooLarge(f"{name} declares {frames} frames; the limit is {limits.max_frames}", code="video_too_many_frames")
+    return VideoCost(container.format.name, codec, width, height, seconds, max(frames, 1), rate)
+
+
+def working_size(width: int, height: int, side: int) -> tuple[int, int]:
+    factor = min(1.0, side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, list[np.ndarray]]:
+    """`count` frames evenly spaced in time, (H, W, 3) uint8 RGB at working_side; the cost."""
+    import av
+
+    with _open(data, name) as container:
+        cost = _price(container, name, limits)
+        stream = container.streams.video[0]
+        stream.thread_type, stream.codec_context.thread_count = "SLICE", 1  # one thread: bounded memory
+        size = working_size(cost.width, cost.height, limits.working_side)
+        allowed = min(limits.max_frames, int(np.ceil(cost.seconds * cost.rate)) + SLACK_FRAMES) if cost.seconds else limits.max_frames
+        targets = (np.arange(count) + 0.5) * cost.seconds / count
+        kept: list[np.ndarray] = []
+        last: Any = None
+        started, decoded = time.process_time(), 0
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                if frame.width != cost.width or frame.height != cost.height:
+                    raise Unprocessable(
+                        f"{name} declares {cost.width} x {cost.height} frames but holds {frame.width} x {frame.height}", code="bad_video"
+                    )
+                if decoded > allowed:
+                    raise Unprocessable(f"{name} decodes to more than the {allowed} frames its container declares", code="bad_video")
+                if (time.process_time() - started) * 1000 > limits.max_decode_ms:
+                    raise Unprocessable(f"{name} takes more than {limits.max_decode_ms} ms of CPU to decode", code="video_too_complex")
+                t = float(frame.time) if frame.time is not None else (decoded - 1) / cost.rate
+                while len(kept) < count and t >= targets[len(kept)]:
+                    kept.append(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+                last = frame
+        except av.error.FFmpegError as exc:
+            if not kept and last is None:
+                raise Unprocessable(f"{name}: no frame could be decoded ({type(exc).__name__})", code="bad_video") from exc
+        if last is None:
+            raise Unprocessable(f"{name} holds no decodable frame", code="bad_video")
+        while len(kept) < count:  # the stream ended before the declared duration: repeat its last frame
+            kept.append(kept[-1] if kept else last.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+    return cost, kept
+
+
+def sample_clip(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, list[np.ndarray]]:
+    """Any clip: animated WebP through Pillow (shared/video/animation.py), the rest through FFmpeg."""
+    from shared.video.animation import is_webp, sample_webp
+
+    if not 1 <= count <= limits.max_frames:
+        raise ValueError(f"count must be 1..{limits.max_frames}, got {count}")
+    return sample_webp(data, name, limits, count) if is_webp(data) else sample_frames(data, name, limits, count)
