@@ -16,7 +16,12 @@ right, and zeros for a part that was not found. A frame with no person is all ze
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # the landmark-only path imports neither Pillow nor a pipeline
+    from shared.holistic.tracker import HolisticFrame
 
 HAND_RECIPES = ("hand_keypoints", "fingertip_history")
 HOLISTIC_RECIPES = {"two_hands": 126, "pose_hands": 258, "holistic_1662": 1662}
@@ -25,18 +30,17 @@ PART_SHAPES = {"pose": (33, 4), "face": (468, 3), "left": (21, 3), "right": (21,
 LAYOUTS = {"two_hands": ("left", "right"), "pose_hands": ("pose", "left", "right"), "holistic_1662": ("pose", "face", "left", "right")}
 
 
-def holistic_parts(frame) -> dict[str, np.ndarray | None]:  # frame: shared.holistic.tracker.HolisticFrame
+def holistic_parts(frame: HolisticFrame) -> dict[str, np.ndarray | None]:
     """A HolisticFrame's parts in normalised image coordinates (x / width, y / height,
     z / width), the pose with its visibility; None for a part not found."""
     width, height = frame.size
     scale = np.array([width, height, width], dtype=np.float64)
-    pose = frame.pose
-    hands = frame.hands
+    pose, left, right = frame.pose, frame.hands.get("left"), frame.hands.get("right")
     return {
         "pose": None if pose is None else np.column_stack([pose.points / scale, pose.visibility]),
         "face": None if frame.face is None else np.asarray(frame.face) / scale,
-        "left": None if hands.get("left") is None else hands["left"].points / scale,
-        "right": None if hands.get("right") is None else hands["right"].points / scale,
+        "left": None if left is None else left.points / scale,
+        "right": None if right is None else right.points / scale,
     }
 
 

@@ -1,5 +1,7 @@
 """Pose detection and pose landmarks with MediaPipe's models, in numpy + Pillow.
 
+Inputs are sampled as ImageToTensorCalculator does (holistic/sampling.py).
+
 - PoseDetector: mediapipe/modules/pose_detection/pose_detection_cpu.pbtxt: letterbox into
   224x224 (BORDER_ZERO, -1..1), 2254 SSD anchors, box + 4 keypoints (hip centre, full-body
   scale point, shoulder centre, upper-body scale point), score >= 0.5, weighted NMS (IoU
@@ -23,9 +25,10 @@ import numpy as np
 from shared.errors import BundleError
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.holistic.rects import AlignedRect
+from shared.holistic.sampling import letterbox_point, warp_point
 from shared.runtime.bundle import Bundle, image_input
-from shared.vision.detector import input_tensor, raw_detections, ssd_head
-from shared.vision.geometry import check_image, warp
+from shared.vision.detector import raw_detections, ssd_head
+from shared.vision.geometry import check_image
 
 DETECTION_TASK = "pose-detection"
 LANDMARK_TASK = "pose-landmarks"
@@ -60,7 +63,10 @@ class PoseDetector:
 
     def detect(self, image: np.ndarray) -> list[PoseDetection]:
         check_image(image)
-        tensor, box = input_tensor(image, self.contract)
+        c = self.contract
+        pixels, box = letterbox_point(image, c.input_size, c.pad_value)
+        low, high = c.value_range
+        tensor = pixels.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
         found = []
         for points, score in raw_detections(self.bundle.model, tensor, self._head):
             keypoints = box.to_image(points)[2:]
@@ -115,7 +121,7 @@ class PoseLandmarker:
     def landmarks(self, image: np.ndarray, rect: RotatedRect) -> PoseLandmarks:
         check_image(image)
         to_image = rect.chip_to_image(self.size)
-        chip = warp(image, to_image, self.size, fill="edge")
+        chip = warp_point(image, to_image, self.size)
         outputs = self.bundle.model.run((chip.astype(np.float32) * np.float32(1 / 255.0))[None])
         raw, flag, heatmap = (outputs[i] for i in self._outputs)
         values = raw.reshape(ALL_LANDMARKS, 5).astype(np.float64)

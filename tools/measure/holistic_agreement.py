@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
@@ -42,7 +43,7 @@ def reference(paths: list[str], static: bool = True) -> dict:
     import mediapipe as mp
     from PIL import Image, ImageOps
 
-    def points(found, visibility: bool):
+    def points(found: Any, visibility: bool) -> list | None:
         if found is None:
             return None
         return [[p.x, p.y, p.z, p.visibility] if visibility else [p.x, p.y, p.z] for p in found.landmark]
@@ -106,7 +107,7 @@ def compare(ref: dict, got: dict, part: str) -> dict:
         errors.append(err)
         worst.append((err, name))
     found = sum(r[part] is not None for r in ref.values())
-    report = {
+    report: dict[str, Any] = {
         "reference_found": found,
         "ours_found": sum(g[part] is not None for g in got.values()),
         "same_found_pct": round(100 * same / len(ref), 1),
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [reference_python, __file__, "--reference-only", "--photos", str(args.photos)]
     ref = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=3600).stdout)
     got, cpu = ours(paths, args.bundles_root, args.max_side)
-    report = {
+    report: dict[str, Any] = {
         "photos": len(paths),
         "max_side": args.max_side,
         "cpu_ms_per_photo_mean": round(float(np.mean(cpu)), 1),
