@@ -22,9 +22,8 @@ import numpy as np
 from shared.errors import BundleError
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.holistic.rects import AlignedRect, hand_from_pose
-from shared.holistic.sampling import warp_point
 from shared.runtime.bundle import Bundle, image_input
-from shared.vision.geometry import check_image
+from shared.vision.geometry import check_image, warp
 
 TASK = "hand-recrop"
 
@@ -66,7 +65,7 @@ class HandRecrop:
         """The hand's rect (pixels) from its rect made from the pose (already transformed)."""
         check_image(image)
         to_image = pose_rect.chip_to_image(self.size)
-        chip = warp_point(image, to_image, self.size)
+        chip = warp(image, to_image, self.size, fill="edge")
         out = self.bundle.model.run((chip.astype(np.float32) * np.float32(1 / 255.0))[None])[self._output]
         local = out.reshape(2, 2).astype(np.float64)
         return self.recrop_rect.of(local @ to_image[:, :2].T + to_image[:, 2])
