@@ -27,6 +27,7 @@ from shared.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from shared.video.limits import VideoLimits
 
 OPEN_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000", "fpsprobesize": "0"}
+BROKEN_SHARE = 0.9  # fewer frames decoded than this share of those declared: refused as broken
 SLACK_FRAMES = 8  # decoded beyond what duration x rate allows (rounding, B-frame reordering)
 
 
@@ -111,7 +112,7 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
         stream = container.streams.video[0]
         stream.thread_type, stream.codec_context.thread_count = "SLICE", 1  # one thread: bounded memory
         size = working_size(cost.width, cost.height, limits.working_side)
-        allowed = min(limits.max_frames, int(np.ceil(cost.seconds * cost.rate)) + SLACK_FRAMES) if cost.seconds else limits.max_frames
+        allowed = min(limits.max_frames, cost.frames + SLACK_FRAMES)
         targets = (np.arange(count) + 0.5) * cost.seconds / count
         kept: list[np.ndarray] = []
         last: Any = None
@@ -132,10 +133,11 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
                     kept.append(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
                 last = frame
         except av.error.FFmpegError as exc:
-            if not kept and last is None:
-                raise Unprocessable(f"{name}: no frame could be decoded ({type(exc).__name__})", code="bad_video") from exc
+            raise Unprocessable(f"{name}: its stream is broken ({type(exc).__name__} after {decoded} frames)", code="bad_video") from exc
         if last is None:
             raise Unprocessable(f"{name} holds no decodable frame", code="bad_video")
+        if decoded < BROKEN_SHARE * cost.frames - 1:
+            raise Unprocessable(f"{name} holds {decoded} of the {cost.frames} frames it declares: a broken stream", code="bad_video")
         while len(kept) < count:  # the stream ended before the declared duration: repeat its last frame
             kept.append(kept[-1] if kept else last.to_ndarray(width=size[0], height=size[1], format="rgb24"))
     return cost, kept
