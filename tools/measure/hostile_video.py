@@ -14,7 +14,9 @@ import numpy as np
 from PIL import Image
 
 
-def clip(photos: Sequence[bytes | Image.Image], fmt: str = "mp4", codec: str = "h264", fps: int = 10, size: tuple[int, int] | None = None) -> bytes:
+def clip(
+    photos: Sequence[bytes | Image.Image], fmt: str = "mp4", codec: str = "h264", fps: int = 10, size: tuple[int, int] | None = None
+) -> bytes:
     """The photos as the frames of a clip (fmt: mp4, mov, webm, matroska, gif, avi), in order,
     at `size` (default the first photo's, made even)."""
     import av
@@ -77,7 +79,9 @@ def webm_duration(webm: bytes, seconds: float) -> bytes:
     at = webm.index(b"\x44\x89")  # Duration
     size = webm[at + 2] & 0x0F  # 0x88 -> 8 bytes, 0x84 -> 4
     scale_at = webm.find(b"\x2a\xd7\xb1")  # TimestampScale (ns per tick), default 1 ms
-    ticks = seconds * 1e9 / (int.from_bytes(webm[scale_at + 4 : scale_at + 4 + (webm[scale_at + 3] & 0x0F)], "big") if scale_at >= 0 else 1e6)
+    ticks = (
+        seconds * 1e9 / (int.from_bytes(webm[scale_at + 4 : scale_at + 4 + (webm[scale_at + 3] & 0x0F)], "big") if scale_at >= 0 else 1e6)
+    )
     packed = struct.pack(">d", ticks) if size == 8 else struct.pack(">f", ticks)
     return webm[: at + 3] + packed + webm[at + 3 + size :]
 
