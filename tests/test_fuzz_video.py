@@ -10,11 +10,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fuzz import FAST, MUTATIONS, mutate
 
 from shared.errors import ServiceError
 from shared.video.clip import sample_clip
 from shared.video.limits import VideoLimits
+from test_fuzz import FAST, MUTATIONS, mutate
 from tools import testdata
 from tools.measure import hostile, hostile_video
 
