@@ -91,6 +91,7 @@ bundles-check: $(VENV)/.installed-runtime
 	$(MAKE) tools-venv FACEAPI=1 SFACE=1
 	$(VENV)/bin/python tools/build/build_face_detector_bundles.py --check
 	$(VENV)/bin/python tools/build/build_hand_bundles.py --check
+	$(VENV)/bin/python tools/build/build_face_mesh_bundles.py --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --variant dynamic-int8 --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_sface.py --check

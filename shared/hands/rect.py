@@ -7,9 +7,8 @@ is what MediaPipe's normalised rects mean once multiplied by the image width and
   mediapipe/modules/hand_landmark/palm_detection_detection_to_roi.pbtxt;
 - from_landmarks: HandLandmarksToRectCalculator (mediapipe/modules/hand_landmark/
   calculators/hand_landmarks_to_rect_calculator.cc) for tracking;
-- transformed: RectTransformationCalculator (mediapipe/calculators/util/
-  rect_transformation_calculator.cc, TransformNormalizedRect): shift along the rect's own
-  axes first, then square on the long side, then scale.
+- RotatedRect, RectTransform and the rotation maths live in shared/vision/rect.py (the
+  face mesh crops its eyes and faces the same way); re-exported here.
 """
 
 from __future__ import annotations
@@ -20,79 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.runtime.manifest import Manifest
+from shared.vision.rect import RectTransform, RotatedRect, normalize_radians, rotation_between
 
-
-def normalize_radians(angle: float) -> float:
-    """angle in [-pi, pi), as MediaPipe's NormalizeRadians."""
-    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
-
-
-def rotation_between(start: np.ndarray, end: np.ndarray, target_degrees: float = 90.0) -> float:
-    """Radians that turn the start -> end vector (pixels, y down) to `target_degrees`
-    (90 = pointing up); positive turns the image content clockwise into the crop."""
-    dx, dy = float(end[0] - start[0]), float(end[1] - start[1])
-    return normalize_radians(math.radians(target_degrees) - math.atan2(-dy, dx))
-
-
-@dataclass(frozen=True)
-class RotatedRect:
-    """A rectangle rotated about its centre. Attributes: cx, cy (centre), width, height
-    (pixels), rotation (radians, MediaPipe's sign: the crop's up axis is the image's up
-    axis turned clockwise by `rotation`)."""
-
-    cx: float
-    cy: float
-    width: float
-    height: float
-    rotation: float = 0.0
-
-    def transformed(self, scale: tuple[float, float], shift: tuple[float, float], square_long: bool = True) -> RotatedRect:
-        """RectTransformationCalculator: shift by (shift_x * width, shift_y * height) along the
-        rect's rotated axes, make it square on its long side, then scale it."""
-        c, s = math.cos(self.rotation), math.sin(self.rotation)
-        dx, dy = self.width * shift[0], self.height * shift[1]
-        cx, cy = self.cx + dx * c - dy * s, self.cy + dx * s + dy * c
-        w, h = (max(self.width, self.height),) * 2 if square_long else (self.width, self.height)
-        return RotatedRect(cx, cy, w * scale[0], h * scale[1], self.rotation)
-
-    def chip_to_image(self, size: int) -> np.ndarray:
-        """(2, 3) affine mapping a (size x size) crop's pixels onto the image's pixels."""
-        c, s = math.cos(self.rotation), math.sin(self.rotation)
-        linear = np.array([[c, -s], [s, c]]) @ np.diag([self.width / size, self.height / size])
-        origin = np.array([self.cx, self.cy]) - linear @ np.array([size / 2, size / 2])
-        return np.hstack([linear, origin[:, None]])
-
-    def corners(self) -> np.ndarray:
-        """(4, 2) corners in image pixels: top-left, top-right, bottom-right, bottom-left of the crop."""
-        m = self.chip_to_image(1)
-        return np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], float) @ m.T
-
-    def bounds(self) -> tuple[float, float, float, float]:
-        """Axis-aligned (x, y, w, h) of the rotated rect, pixels."""
-        pts = self.corners()
-        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
-
-
-@dataclass(frozen=True)
-class RectTransform:
-    """RectTransformationCalculator's options, as a hand bundle's bundle.json holds them
-    (`postprocessing.hand_rect` of the palm detector, `postprocessing.tracking_rect` of the
-    landmark model). Attributes: scale (x, y) of the rect's size; shift (x, y) in rect
-    widths/heights along its own axes; square_long: square the rect on its long side first."""
-
-    scale: tuple[float, float]
-    shift: tuple[float, float]
-    square_long: bool
-
-    def apply(self, rect: RotatedRect) -> RotatedRect:
-        return rect.transformed(self.scale, self.shift, self.square_long)
-
-    @classmethod
-    def read(cls, m: Manifest) -> RectTransform:
-        sx, sy = m.numbers("scale", length=2, gt=0, le=100)
-        dx, dy = m.numbers("shift", length=2, ge=-10, le=10)
-        return cls((sx, sy), (dx, dy), m.flag("square_long"))
+__all__ = ["PalmRect", "RectTransform", "RotatedRect", "from_landmarks", "from_palm", "normalize_radians", "rect_iou", "rotation_between"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""MediaPipe's iris landmark model for one eye, in plain numpy + Pillow.
+
+`IrisLandmarker(bundle).eye(rgb, rect, flip)` does what mediapipe/modules/iris_landmark/
+iris_landmark_cpu.pbtxt does: crop the eye's rotated square rect (ImageCroppingCalculator,
+BORDER_REPLICATE) to 64x64 (ImageTransformationCalculator FIT; the rect is square), mirror it
+for the right eye (FLIP_HORIZONTALLY), values 0..1 (TfLiteConverter zero_center false), run
+the model, read 71 eye contour and 5 iris points (TfLiteTensorsToLandmarks: x mirrored back
+for the right eye, z / 64) and project them onto the image (LandmarkProjectionCalculator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import BundleError
+from shared.runtime.bundle import Bundle, image_input
+from shared.vision.geometry import check_image, warp
+from shared.vision.rect import RotatedRect
+
+TASK = "iris-landmarks"
+
+
+@dataclass(frozen=True)
+class Eye:
+    """One eye. Attributes: iris (5, 3): the iris centre then 4 points on its rim; contour
+    (71, 3): eyelids and brow; both x, y in image pixels, z in pixels at the x scale;
+    rect: the crop the model saw."""
+
+    iris: np.ndarray
+    contour: np.ndarray
+    rect: RotatedRect
+
+    @property
+    def iris_radius(self) -> float:
+        """Mean distance of the 4 rim points from the centre, pixels."""
+        return float(np.mean(np.linalg.norm(self.iris[1:, :2] - self.iris[0, :2], axis=1)))
+
+
+class IrisLandmarker:
+    """An iris-landmark bundle: `eye(rgb, rect, flip) -> Eye`, thread-safe."""
+
+    def __init__(self, bundle: Bundle):
+        if bundle.task != TASK:
+            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
+        self.bundle = bundle
+        self.name = bundle.name
+        m, model = bundle.manifest, bundle.model
+        pre, post = m.at("preprocessing"), m.at("postprocessing")
+        self.size = pre.square("input_size")
+        image_input(bundle, "preprocessing.input_size", self.size)
+        self.flip_right = pre.flag("flip_right_eye")
+        self.counts = (post.integer("num_eye_contour", ge=1, le=512), post.integer("num_iris", ge=5, le=5))
+        self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("eye_contour", "iris")]
+        for key, index, count in zip(("eye_contour", "iris"), self._outputs, self.counts, strict=True):
+            shape = list(model.outputs[index].shape)
+            if int(np.prod(shape)) != count * 3:
+                raise post.fault(
+                    f"output_tensors.{key}", model.outputs[index].name, f"a tensor of {count * 3} values (it has shape {shape})"
+                )
+
+    def eye(self, image: np.ndarray, rect: RotatedRect, right: bool) -> Eye:
+        """The eye inside `rect`; `right`: MediaPipe's right eye (landmarks 362, 263), mirrored for the model."""
+        check_image(image)
+        to_image = rect.chip_to_image(self.size)
+        chip = warp(image, to_image, self.size, fill="edge")
+        flip = right and self.flip_right
+        if flip:
+            chip = chip[:, ::-1]
+        tensor = np.ascontiguousarray(chip, dtype=np.float32) * np.float32(1 / 255.0)
+        outputs = self.bundle.model.run(tensor[None])
+        contour, iris = (self._project(outputs[i].reshape(-1, 3), to_image, rect, flip) for i in self._outputs)
+        return Eye(iris, contour, rect)
+
+    def _project(self, raw: np.ndarray, to_image: np.ndarray, rect: RotatedRect, flip: bool) -> np.ndarray:
+        local = raw.astype(np.float64)
+        if flip:
+            local[:, 0] = self.size - local[:, 0]
+        xy = local[:, :2] @ to_image[:, :2].T + to_image[:, 2]
+        return np.column_stack([xy, local[:, 2] * rect.width / self.size])
