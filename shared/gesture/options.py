@@ -39,7 +39,8 @@ class GestureOptions:
         load = LoadOptions.from_settings(settings)
         hands = HandOptions(settings.hand_detector_model, settings.hand_landmark_model, load)
         s = settings
-        holistic = HolisticOptions(s.pose_detector_model, s.pose_landmark_model, s.hand_recrop_model, hands, load)
+        face = (s.face_detector_model, s.holistic_face_model) if s.holistic_face_model else ("", "")
+        holistic = HolisticOptions(s.pose_detector_model, s.pose_landmark_model, s.hand_recrop_model, hands, load, *face)
         video = replace(VideoLimits(), max_seconds=s.max_video_seconds, max_side=s.max_video_side, working_side=s.hand_image_side)
         return cls(
             settings.gesture_models,

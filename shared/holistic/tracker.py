@@ -10,8 +10,8 @@ mediapipe/modules/holistic_landmark/holistic_landmark_cpu.pbtxt assembles them.
   (holistic/recrop.py), the previous frame's hand rect is kept while RoiTracking allows,
   and the hand landmark model (shared/hands/landmarks.py) runs on the rect; a hand under
   its presence threshold is dropped. "left" is the subject's left (the pose's left wrist).
-- Face: not computed here yet (MediaPipe's face_landmarks_from_pose_cpu.pbtxt needs the face
-  mesh); `face` is None, which the holistic_1662 recipe fills with zeros as lsvtest does.
+- Face (face_landmarks_from_pose_cpu.pbtxt): holistic/face.py, from the pose's face points,
+  when the options name the face bundles; else `face` is None (holistic_1662's zeros).
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.face.contract import DETECTION_TASK as FACE_DETECTION_TASK
+from shared.face.detect import FaceDetector
+from shared.facemesh.mesh import FaceMesh
+from shared.facemesh.options import FaceMeshOptions
 from shared.hands.landmarks import TASK as HAND_TASK
 from shared.hands.landmarks import HandLandmarker, HandLandmarks
 from shared.hands.rect import RotatedRect, from_landmarks
+from shared.holistic.face import HolisticFace
 from shared.holistic.options import HolisticOptions
 from shared.holistic.pose import DETECTION_TASK, LANDMARK_TASK, PoseDetector, PoseLandmarker, PoseLandmarks
 from shared.holistic.recrop import TASK as RECROP_TASK
@@ -49,21 +54,29 @@ class HolisticFrame:
 class Holistic:
     """Pose detector, pose landmarks, hand re-crop and hand landmarks: `find(rgb)`, `track(frames)`."""
 
-    def __init__(self, detector: PoseDetector, pose: PoseLandmarker, recrop: HandRecrop, hands: HandLandmarker):
-        self.detector, self.pose, self.recrop, self.hands = detector, pose, recrop, hands
+    def __init__(
+        self, detector: PoseDetector, pose: PoseLandmarker, recrop: HandRecrop, hands: HandLandmarker, face: HolisticFace | None = None
+    ):
+        self.detector, self.pose, self.recrop, self.hands, self.face = detector, pose, recrop, hands, face
 
     @classmethod
     def load(cls, options: HolisticOptions) -> Holistic:
         load = options.load
+        face = None
+        if options.face_detector and options.face_landmarks:
+            detector = load_as(FaceDetector, options.face_detector, load, task=FACE_DETECTION_TASK)
+            face = HolisticFace(detector, FaceMesh.load(FaceMeshOptions(options.face_landmarks, "", load)))
         return cls(
             load_as(PoseDetector, options.pose_detector, load, task=DETECTION_TASK),
             load_as(PoseLandmarker, options.pose_landmarks, load, task=LANDMARK_TASK),
             load_as(HandRecrop, options.hand_recrop, load, task=RECROP_TASK),
             load_as(HandLandmarker, options.hands.landmarks, load, task=HAND_TASK),
+            face,
         )
 
     def bundles(self) -> list[Bundle]:
-        return [self.detector.bundle, self.pose.bundle, self.recrop.bundle, self.hands.bundle]
+        faces = self.face.bundles() if self.face else []
+        return [self.detector.bundle, self.pose.bundle, self.recrop.bundle, self.hands.bundle, *faces]
 
     def find(self, image: np.ndarray) -> HolisticFrame:
         """The person in one photo (the pose detector runs)."""
@@ -94,17 +107,19 @@ class Holistic:
         """The person frame by frame; a new frame size starts the tracking again."""
         pose: PoseLandmarks | None = None
         hands: dict[str, HandLandmarks | None] = dict.fromkeys(SIDES)
+        face: np.ndarray | None = None
         size: tuple[int, int] | None = None
         for image in frames:
             here = (image.shape[1], image.shape[0])
             if here != size:
-                pose, hands = None, dict.fromkeys(SIDES)
+                pose, hands, face = None, dict.fromkeys(SIDES), None
             tracked = self._pose(image, pose.next_rect) if pose is not None else None
             detected = tracked is None
             pose = self._detect_pose(image) if detected else tracked
             if pose is None:
-                hands = dict.fromkeys(SIDES)
+                hands, face = dict.fromkeys(SIDES), None
             else:
                 hands = {side: self._hand(image, pose, side, hands[side]) for side in SIDES}
-            yield HolisticFrame(pose, hands, None, here, detected)
+                face = self.face.face(image, pose.points, face) if self.face else None
+            yield HolisticFrame(pose, hands, face, here, detected)
             size = here

@@ -36,7 +36,7 @@ DEFAULT_FACE_EMBEDDER = str(MODELS_DIR / "face-embedder-sface")
 DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-sign'}"
 DEFAULT_HAND_DETECTOR = str(MODELS_DIR / "hand-detector")
 DEFAULT_HAND_LANDMARKS = str(MODELS_DIR / "hand-landmarks")
-DEFAULT_HOLISTIC = tuple(str(MODELS_DIR / name) for name in ("pose-detector", "pose-landmarks", "hand-recrop"))
+DEFAULT_HOLISTIC = tuple(str(MODELS_DIR / name) for name in ("pose-detector", "pose-landmarks", "hand-recrop", "face-landmarks"))
 
 
 def _label(source: str) -> str:
@@ -103,9 +103,10 @@ class Settings:
     hand_image_side: longest side, in pixels, a photo is scaled down to before hands are
         looked for (MediaPipe's hand models see 192 and 224 px crops; 640 px measured as
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
-    pose_detector_model, pose_landmark_model, hand_recrop_model: Holistic's bundles (pose
-        and hands re-cropped from it), loaded on the first clip or photo a Holistic recipe
-        or `return_landmarks: "holistic"` needs.
+    pose_detector_model, pose_landmark_model, hand_recrop_model, holistic_face_model:
+        Holistic's bundles (pose, hands re-cropped from it, the face mesh; the face is found
+        with face_detector_model), loaded on the first clip or photo a Holistic recipe or
+        `return_landmarks: "holistic"` needs; holistic_face_model "" = no face.
     max_video_seconds, max_video_side: VideoLimits.max_seconds and max_side.
     max_references: VerifyOptions.max_references.
     request_header_timeout_s, request_body_timeout_s, request_body_min_rate,
@@ -166,6 +167,7 @@ class Settings:
     pose_detector_model: str
     pose_landmark_model: str
     hand_recrop_model: str
+    holistic_face_model: str
     max_video_seconds: float
     max_video_side: int
 
@@ -221,6 +223,7 @@ class Settings:
             pose_detector_model=env.text("POSE_DETECTOR_MODEL", DEFAULT_HOLISTIC[0]),
             pose_landmark_model=env.text("POSE_LANDMARK_MODEL", DEFAULT_HOLISTIC[1]),
             hand_recrop_model=env.text("HAND_RECROP_MODEL", DEFAULT_HOLISTIC[2]),
+            holistic_face_model=env.text("HOLISTIC_FACE_MODEL", DEFAULT_HOLISTIC[3]),
             max_video_seconds=env.number("MAX_VIDEO_SECONDS", VideoLimits.max_seconds, float, 0.1, 600),
             max_video_side=env.number("MAX_VIDEO_SIDE", VideoLimits.max_side, int, 16, 8192),
             max_references=env.number("MAX_REFERENCES", VerifyOptions.max_references, int, 1, 10_000),

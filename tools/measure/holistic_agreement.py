@@ -77,6 +77,8 @@ def ours(paths: list[Path], root: Path, max_side: int) -> tuple[dict, list[float
             str(m / "pose-landmarks"),
             str(m / "hand-recrop"),
             HandOptions(str(m / "hand-detector"), str(m / "hand-landmarks")),
+            face_detector=str(m / "face-detector-short"),
+            face_landmarks=str(m / "face-landmarks"),
         )
     )
     out, cpu = {}, []
