@@ -8,7 +8,7 @@ side over max_side, a clip longer than max_seconds or declaring more than max_fr
 no video stream or unreadable metadata (422).
 
 `sample_frames(data, limits, count)` then decodes on one thread, sequentially, and keeps
-the frame nearest each of `count` evenly spaced times, scaled to working_side (swscale,
+the frame on screen at each of `count` evenly spaced times (the middles of `count` equal spans), scaled to working_side (swscale,
 straight to RGB). While it decodes it refuses (422) a clip whose frames differ from the
 declared size, that decodes to more frames than max_frames or than its rate and duration
 allow, or that takes more CPU than max_decode_ms. PyAV is imported here, on the first clip.
@@ -129,8 +129,8 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
                 if (time.process_time() - started) * 1000 > limits.max_decode_ms:
                     raise Unprocessable(f"{name} takes more than {limits.max_decode_ms} ms of CPU to decode", code="video_too_complex")
                 t = float(frame.time) if frame.time is not None else (decoded - 1) / cost.rate
-                while len(kept) < count and t >= targets[len(kept)]:
-                    kept.append(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+                while last is not None and len(kept) < count and t > targets[len(kept)]:  # `last` is on screen then
+                    kept.append(last.to_ndarray(width=size[0], height=size[1], format="rgb24"))
                 last = frame
         except av.error.FFmpegError as exc:
             raise Unprocessable(f"{name}: its stream is broken ({type(exc).__name__} after {decoded} frames)", code="bad_video") from exc
@@ -138,8 +138,9 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
             raise Unprocessable(f"{name} holds no decodable frame", code="bad_video")
         if decoded < BROKEN_SHARE * cost.frames - 1:
             raise Unprocessable(f"{name} holds {decoded} of the {cost.frames} frames it declares: a broken stream", code="bad_video")
-        while len(kept) < count:  # the stream ended before the declared duration: repeat its last frame
-            kept.append(kept[-1] if kept else last.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+        if len(kept) < count:  # the times from the last frame's on
+            final = last.to_ndarray(width=size[0], height=size[1], format="rgb24")
+            kept += [final] * (count - len(kept))
     return cost, kept
 
 
