@@ -28,14 +28,15 @@ from shared.video.limits import VideoLimits
 
 OPEN_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000", "fpsprobesize": "0"}
 BROKEN_SHARE = 0.9  # fewer frames decoded than this share of those declared: refused as broken
-SLACK_FRAMES = 8  # decoded beyond what duration x rate allows (rounding, B-frame reordering)
+SLACK_FRAMES = 8
+MAX_RATE = 120.0  # frames per second; a "rate" above it is a timebase (a live WebM's 1000), not a frame rate  # decoded beyond what duration x rate allows (rounding, B-frame reordering)
 
 
 @dataclass(frozen=True)
 class VideoCost:
     """A clip's metadata. Attributes: container, codec (FFmpeg's names); width, height
     (declared, pixels); seconds (declared or frames / rate); frames (declared, or estimated
-    from duration x rate); rate (frames per second)."""
+    from duration x rate; 0 = unknown, counted while decoding); rate (frames per second)."""
 
     container: str
     codec: str
@@ -84,18 +85,24 @@ def _price(container: Any, name: str, limits: VideoLimits) -> VideoCost:
         raise PayloadTooLarge(
             f"{name} has {width} x {height} frames; the largest side allowed is {limits.max_side}", code="video_too_large"
         )
-    rate = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
     seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
     if not seconds and container.duration:
         seconds = container.duration / 1_000_000
-    frames = int(stream.frames or 0) or int(np.ceil(seconds * rate))
+    # A live recording (MediaRecorder's WebM) declares no frame count and only its timebase as
+    # a rate: its frames are then counted while decoding, against max_frames.
+    plausible = 0 < rate <= MAX_RATE
+    frames = int(stream.frames or 0) or (int(np.ceil(seconds * rate)) if plausible else 0)
+    rate = rate if plausible else 30.0
     if not seconds:
         seconds = frames / rate
+    if not seconds:
+        raise Unprocessable(f"{name} declares neither a duration nor a frame count", code="bad_video")
     if seconds > limits.max_seconds:
         raise PayloadTooLarge(f"{name} lasts {seconds:.1f} s; the limit is {limits.max_seconds:g} s", code="video_too_long")
     if frames > limits.max_frames:
         raise PayloadTooLarge(f"{name} declares {frames} frames; the limit is {limits.max_frames}", code="video_too_many_frames")
-    return VideoCost(container.format.name, codec, width, height, seconds, max(frames, 1), rate)
+    return VideoCost(container.format.name, codec, width, height, seconds, frames, rate)
 
 
 def working_size(width: int, height: int, side: int) -> tuple[int, int]:
@@ -112,7 +119,7 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
         stream = container.streams.video[0]
         stream.thread_type, stream.codec_context.thread_count = "SLICE", 1  # one thread: bounded memory
         size = working_size(cost.width, cost.height, limits.working_side)
-        allowed = min(limits.max_frames, cost.frames + SLACK_FRAMES)
+        allowed = min(limits.max_frames, cost.frames + SLACK_FRAMES) if cost.frames else limits.max_frames
         targets = (np.arange(count) + 0.5) * cost.seconds / count
         kept: list[np.ndarray] = []
         last: Any = None
@@ -126,6 +133,8 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
                     )
                 if decoded > allowed:
                     raise Unprocessable(f"{name} decodes to more than the {allowed} frames its container declares", code="bad_video")
+                if frame.time is not None and frame.time > cost.seconds + 1.0:
+                    raise Unprocessable(f"{name} runs past the {cost.seconds:.1f} s its container declares", code="bad_video")
                 if (time.process_time() - started) * 1000 > limits.max_decode_ms:
                     raise Unprocessable(f"{name} takes more than {limits.max_decode_ms} ms of CPU to decode", code="video_too_complex")
                 t = float(frame.time) if frame.time is not None else (decoded - 1) / cost.rate
