@@ -28,8 +28,8 @@ from shared.video.limits import VideoLimits
 
 OPEN_OPTIONS = {"probesize": "1000000", "analyzeduration": "1000000", "fpsprobesize": "0"}
 BROKEN_SHARE = 0.9  # fewer frames decoded than this share of those declared: refused as broken
-SLACK_FRAMES = 8
-MAX_RATE = 120.0  # frames per second; a "rate" above it is a timebase (a live WebM's 1000), not a frame rate  # decoded beyond what duration x rate allows (rounding, B-frame reordering)
+SLACK_FRAMES = 8  # decoded beyond those declared (rounding, B-frame reordering)
+MAX_RATE = 120.0  # frames per second; a "rate" above it is a timebase (a live WebM's 1000), not a frame rate
 
 
 @dataclass(frozen=True)
