@@ -22,7 +22,7 @@ from shared.gesture.pixels import Decoded, PhotoHands, hand_dict, track_hands
 from shared.gesture.recipes import holistic_features, holistic_parts
 from shared.hands.finder import HandFinder
 from shared.holistic.tracker import Holistic, HolisticFrame
-from shared.video.clip import sample_clip
+from shared.video.clip import stream_clip, working_size
 from shared.video.limits import VideoLimits
 
 LANDMARK_MODES = ("hands", "holistic")
@@ -43,12 +43,24 @@ def landmarks_mode(value: Any) -> str | None:
 
 
 def clip_frames(data: bytes, limits: VideoLimits, count: int) -> Decoded:
-    """`count` frames of a clip, evenly spaced in time (the bundle's frame count)."""
-    started = time.perf_counter()
-    cost, frames = sample_clip(data, "video", limits, count)
-    scale = max(cost.width, cost.height) / max(frames[0].shape[:2])
-    sizes = [((cost.width, cost.height), scale)] * len(frames)
-    return Decoded(iter(frames), sizes, {"decode": time.perf_counter() - started}, "video")
+    """`count` frames of a clip, evenly spaced in time (the bundle's frame count), decoded as
+    the tracker takes them (the clip is priced before this returns)."""
+    clock = {"decode": 0.0}
+    cost, frames = stream_clip(data, "video", limits, count)
+    size = working_size(cost.width, cost.height, limits.working_side)
+    scale = max(cost.width, cost.height) / max(size)
+    sizes = [((cost.width, cost.height), scale)] * count
+
+    def timed() -> Iterator[np.ndarray]:
+        while True:
+            started = time.perf_counter()
+            frame = next(frames, None)
+            clock["decode"] += time.perf_counter() - started
+            if frame is None:
+                return
+            yield frame
+
+    return Decoded(timed(), sizes, clock, "video")
 
 
 @dataclass(frozen=True)

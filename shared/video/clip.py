@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,17 @@ def working_size(width: int, height: int, side: int) -> tuple[int, int]:
 
 def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, list[np.ndarray]]:
     """`count` frames evenly spaced in time, (H, W, 3) uint8 RGB at working_side; the cost."""
+    cost, frames = stream_frames(data, name, limits, count)
+    return cost, list(frames)
+
+
+def stream_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, Iterator[np.ndarray]]:
+    """The cost (the container priced now: 4xx before any frame is decoded), and the `count`
+    frames as they decode, one held at a time (a 4xx may still come while they do)."""
+    return inspect_video(data, name, limits), _frames(data, name, limits, count)
+
+
+def _frames(data: bytes, name: str, limits: VideoLimits, count: int) -> Iterator[np.ndarray]:
     import av
 
     with _open(data, name) as container:
@@ -121,7 +133,7 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
         size = working_size(cost.width, cost.height, limits.working_side)
         allowed = min(limits.max_frames, cost.frames + SLACK_FRAMES) if cost.frames else limits.max_frames
         targets = (np.arange(count) + 0.5) * cost.seconds / count
-        kept: list[np.ndarray] = []
+        kept = 0
         last: Any = None
         started, decoded = time.process_time(), 0
         try:
@@ -138,8 +150,11 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
                 if (time.process_time() - started) * 1000 > limits.max_decode_ms:
                     raise Unprocessable(f"{name} takes more than {limits.max_decode_ms} ms of CPU to decode", code="video_too_complex")
                 t = float(frame.time) if frame.time is not None else (decoded - 1) / cost.rate
-                while last is not None and len(kept) < count and t > targets[len(kept)]:  # `last` is on screen then
-                    kept.append(last.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+                shown = None
+                while last is not None and kept < count and t > targets[kept]:  # `last` is on screen then
+                    shown = shown if shown is not None else last.to_ndarray(width=size[0], height=size[1], format="rgb24")
+                    kept += 1
+                    yield shown
                 last = frame
         except av.error.FFmpegError as exc:
             raise Unprocessable(f"{name}: its stream is broken ({type(exc).__name__} after {decoded} frames)", code="bad_video") from exc
@@ -147,16 +162,26 @@ def sample_frames(data: bytes, name: str, limits: VideoLimits, count: int) -> tu
             raise Unprocessable(f"{name} holds no decodable frame", code="bad_video")
         if decoded < BROKEN_SHARE * cost.frames - 1:
             raise Unprocessable(f"{name} holds {decoded} of the {cost.frames} frames it declares: a broken stream", code="bad_video")
-        if len(kept) < count:  # the times from the last frame's on
+        if kept < count:  # the times from the last frame's on
             final = last.to_ndarray(width=size[0], height=size[1], format="rgb24")
-            kept += [final] * (count - len(kept))
-    return cost, kept
+            for _ in range(count - kept):
+                yield final
 
 
 def sample_clip(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, list[np.ndarray]]:
-    """Any clip: animated WebP through Pillow (shared/video/animation.py), the rest through FFmpeg."""
+    """Any clip's `count` frames at once (stream_clip's, listed)."""
+    cost, frames = stream_clip(data, name, limits, count)
+    return cost, list(frames)
+
+
+def stream_clip(data: bytes, name: str, limits: VideoLimits, count: int) -> tuple[VideoCost, Iterator[np.ndarray]]:
+    """Any clip: animated WebP through Pillow (shared/video/animation.py), the rest through
+    FFmpeg, one frame held at a time; priced before this returns."""
     from shared.video.animation import is_webp, sample_webp
 
     if not 1 <= count <= limits.max_frames:
         raise ValueError(f"count must be 1..{limits.max_frames}, got {count}")
-    return sample_webp(data, name, limits, count) if is_webp(data) else sample_frames(data, name, limits, count)
+    if is_webp(data):
+        cost, frames = sample_webp(data, name, limits, count)
+        return cost, iter(frames)
+    return stream_frames(data, name, limits, count)
