@@ -173,7 +173,8 @@ def test_lsvtest_from_a_clip_and_from_frames(lsv):
     clip = r.get_json()
     assert r.status_code == 200 and clip["label"] in labels and clip["frames_received"] == 29, clip
     assert len(clip["pose"]) == 29 and clip["frames_without_person"] == []
-    assert sum(f is not None for f in clip["face"]) >= 20  # the face mesh found the face in most frames
+    # MediaPipe finds a face in two-hands.jpg only of these three (tests/data/holistic/mediapipe_reference.json): ~1/3 of the frames
+    assert 7 <= sum(f is not None for f in clip["face"]) <= 12
     r = client.post("/", json={"frames": [base64.b64encode(p).decode() for p in photos], "return_landmarks": "holistic", "top_k": 10})
     frames = r.get_json()
     assert r.status_code == 200 and frames["frames_received"] == 12, frames
