@@ -29,11 +29,12 @@ LANDMARK_MODES = ("hands", "holistic")
 
 
 def landmarks_mode(value: Any) -> str | None:
-    """`return_landmarks`: true (the hands), "holistic" (pose, face and hands) or false; a
-    form sends the text true, false or holistic. None: no landmarks in the answer."""
-    if value is True or value == "true":
+    """`return_landmarks`: true (the hands), "holistic" (pose, face and hands) or false, as
+    JSON values (a form's field is JSON text: true, false or "holistic" with its quotes);
+    nothing coerced. None: no landmarks in the answer."""
+    if value is True:
         return "hands"
-    if value is False or value == "false":
+    if value is False:
         return None
     if value == "holistic":
         return "holistic"

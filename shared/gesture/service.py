@@ -94,7 +94,7 @@ class GestureService:
             Field("model", "text"),
             Field("top_k", "json"),
             Field("image_size", "json"),
-            Field("return_landmarks", "text"),  # true, false or "holistic" (gesture/person.py: landmarks_mode)
+            Field("return_landmarks", "json"),  # true, false or "holistic" (gesture/person.py: landmarks_mode)
             Field("max_hands", "integer", low=1, high=MAX_HANDS),
             Field("image", "photo"),
             Field("frames", "photos"),

@@ -61,7 +61,7 @@ def test_webm_gif_and_webp_clips_as_base64(client, photos, kind):
 
 def test_return_landmarks_holistic_adds_pose_and_face_beside_the_hands(client, photos):
     clip = hv.clip([photos["two-hands.jpg"]] * 4)
-    status, answer = post(client, files={"video": clip}, model="hand-sign", return_landmarks="holistic", max_hands="2")
+    status, answer = post(client, files={"video": clip}, model="hand-sign", return_landmarks='"holistic"', max_hands="2")
     assert status == 200, answer
     assert len(answer["pose"]) == len(answer["face"]) == len(answer["hands"]) == 1  # hand-sign: one frame
     pose, face = answer["pose"][0], answer["face"][0]

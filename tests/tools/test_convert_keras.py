@@ -168,7 +168,7 @@ def test_lsvtest_from_a_clip_and_from_frames(lsv):
     bundle, labels, *_ = lsv
     client = client_for(bundle)
     photos = [(testdata.hand_photos() / n).read_bytes() for n in ("open.jpg", "pointer.jpg", "two-hands.jpg")] * 4
-    data = {"video": (io.BytesIO(hostile_video.clip(photos, fps=10)), "clip.mp4"), "return_landmarks": "holistic"}
+    data = {"video": (io.BytesIO(hostile_video.clip(photos, fps=10)), "clip.mp4"), "return_landmarks": '"holistic"'}
     r = client.post("/", data=data, content_type="multipart/form-data")
     clip = r.get_json()
     assert r.status_code == 200 and clip["label"] in labels and clip["frames_received"] == 29, clip
