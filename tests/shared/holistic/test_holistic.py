@@ -20,9 +20,10 @@ from shared.images import DecodeLimits, decode_photo
 from shared.settings import MODELS_DIR
 from tools import testdata
 
-# obama2.jpg is a tight head shot (626 x 1200) where both implementations guess the body:
-# 6.8% over the points MediaPipe sees there (0.9-2.4% on the other photos, measured).
-BOUND_PCT = {"obama2.jpg": 10.0}
+# Measured: 0.6-2.0% over the points MediaPipe sees (visibility > 0.5), visibility within
+# 0.01-0.06 on average; obama2.jpg is a tight head shot (626 x 1200) where both guess the
+# body, and the guessed points' visibility differs by 0.14 on average.
+VISIBILITY_BOUND = {"obama2.jpg": 0.2}
 REFERENCE = json.loads((Path(__file__).parents[2] / "data" / "holistic" / "mediapipe_reference.json").read_text())["photos"]
 
 
@@ -56,8 +57,8 @@ def test_pose_and_hands_agree_with_mediapipe(holistic, name):
     parts = holistic_parts(holistic.find(photo(name)))
     assert (parts["pose"] is None) == (ref["pose"] is None)
     if ref["pose"] is not None:
-        assert error_pct(ref["pose"], parts["pose"], ref["size"], seen=True) < BOUND_PCT.get(name, 4.0)
-        assert np.abs(np.asarray(ref["pose"])[:, 3] - parts["pose"][:, 3]).mean() < 0.1  # visibility
+        assert error_pct(ref["pose"], parts["pose"], ref["size"], seen=True) < 3.0
+        assert np.abs(np.asarray(ref["pose"])[:, 3] - parts["pose"][:, 3]).mean() < VISIBILITY_BOUND.get(name, 0.1)
     for side in ("left", "right"):
         if ref[side] is not None and parts[side] is not None:
             assert error_pct(ref[side], parts[side], ref["size"]) < 5.0
