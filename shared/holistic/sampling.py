@@ -5,9 +5,10 @@ with bilinear interpolation at each output pixel: no antialiasing, and OpenCV re
 continuous corner coordinates as pixel indices (the half-pixel shift `_opencv` adds here).
 
 The pose models are sensitive to it. On the 160 SubhiH photos at 640 px, against
-MediaPipe's own: the antialiased resize of shared/vision/geometry.py gave the same pose in
-89% of the photos and 3.2% mean error (of the box diagonal); bilinear without antialiasing,
-92% and 2.3%; with OpenCV's index convention too, 95% and 1.5%.
+MediaPipe's own (tools/measure/holistic_agreement.py): the antialiased resize of
+shared/vision/geometry.py gave the same pose in 89% of the photos and 3.2% mean error (of
+the box diagonal); bilinear without antialiasing, 93% and 2.2%; with OpenCV's index
+convention too, 97% and 1.9%.
 """
 
 from __future__ import annotations
