@@ -77,3 +77,15 @@ def test_hostile_clips_are_refused_within_the_budget(photos):
             sample_clip(data, "video", VideoLimits(), 29)
         assert caught.value.code == code, (kind, caught.value)
         assert time.process_time() - started < 2.0, kind
+
+
+def test_the_decode_budget_counts_decoding_not_what_the_caller_does_between_frames(clips):
+    """Frames stream into the tracker: 20 frames each followed by 100 ms of the caller's CPU
+    (2 s, over the 1.5 s decode budget) must not make the clip 'too complex'."""
+    from shared.video.clip import stream_clip
+
+    _, frames = stream_clip(clips["mp4"], "video", VideoLimits(), 20)
+    for _ in frames:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.1:
+            pass
