@@ -17,6 +17,7 @@ bundle.json `preprocessing` (gesture-classification)::
                           | {"kind": "minmax", "min": [...], "scale": [...]},
     "landmarks": null | {"recipe": "hand_keypoints" | "fingertip_history", "points": 21,
                          "image_size": [960, 540], "pixel_rounding": "trunc", "landmark": 8}
+                    | {"recipe": "two_hands" | "pose_hands" | "holistic_1662"} (gesture/recipes.py)
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from shared.gesture.recipes import HOLISTIC_RECIPES, RECIPES
 from shared.runtime.manifest import Manifest
 
 FIT_METHODS = ("pad_trim", "resample", "exact")
 MISSING_POLICIES = ("previous", "fill", "refuse")
-RECIPES = ("hand_keypoints", "fingertip_history")
 HAND_POINTS = 21  # MediaPipe Hands: 21 landmarks per hand, wrist = 0, index fingertip = 8
 
 
@@ -90,7 +91,14 @@ class LandmarkRecipe:
 
     @property
     def features_per_frame(self) -> int:
+        if self.recipe in HOLISTIC_RECIPES:
+            return HOLISTIC_RECIPES[self.recipe]
         return 2 * HAND_POINTS if self.recipe == "hand_keypoints" else 2
+
+    @property
+    def holistic(self) -> bool:
+        """True for a recipe computed from a person in pixels (gesture/recipes.py), not from hand landmarks."""
+        return self.recipe in HOLISTIC_RECIPES
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class InputContract:
 
     @property
     def forms(self) -> tuple[str, ...]:
+        if self.landmarks and self.landmarks.holistic:
+            return ("features", "pixels")
         return ("landmarks", "features") if self.landmarks else ("features",)
 
     def to_dict(self) -> dict:
@@ -132,7 +142,12 @@ class InputContract:
             "missing": asdict(self.missing),
             "normalized": self.normalization is not None,
         }
-        if self.landmarks:
+        if self.landmarks and self.landmarks.holistic:
+            out["landmarks"] = {
+                "recipe": self.landmarks.recipe,
+                "from": "pixels: image, frames or video (pose, face, hands found by the service)",
+            }
+        elif self.landmarks:
             out["landmarks"] = {
                 **asdict(self.landmarks),
                 "shape": ["frames", HAND_POINTS, "2 or 3"],

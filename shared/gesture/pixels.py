@@ -109,14 +109,23 @@ def photo_list(data: dict[str, Any], max_photos: int) -> tuple[list[bytes], str]
     return frames, "frames"
 
 
-def find_hands(
-    finder: HandFinder, photos: list[bytes], field: str, limits: DecodeLimits, budget: MemoryBudget, max_hands: int
-) -> PhotoHands:
-    """Decode each photo in turn and track the hands through them; 422 `no_hand` when no
-    photo holds a hand. Every photo is priced from its headers first: 4xx before any
-    decoding for one over its budgets, or for all of them over the request's CPU budget."""
+@dataclass
+class Decoded:
+    """Frames as they are decoded. Attributes: frames (an iterator of (H, W, 3) uint8 RGB,
+    one at a time); sizes (per frame so far: original size and working scale); clock
+    ({"decode": seconds}); field (where they came from: image, frames or video)."""
+
+    frames: Iterator[np.ndarray]
+    sizes: list[tuple[tuple[int, int], float]]
+    clock: dict
+    field: str
+
+
+def photo_frames(photos: list[bytes], field: str, limits: DecodeLimits, budget: MemoryBudget) -> Decoded:
+    """The photos decoded one at a time. Every photo is priced from its headers first: 4xx
+    before any decoding for one over its budgets, or for all of them over the request's CPU budget."""
     sizes: list[tuple[tuple[int, int], float]] = []
-    clock = {"decode": 0.0, "hands": 0.0}
+    clock = {"decode": 0.0}
     names = [field if field == "image" else f"frames[{i}]" for i in range(len(photos))]
     costs = [inspect_image(data, name, limits) for data, name in zip(photos, names, strict=True)]
     total_ms = sum(c.cpu_ms for c in costs)
@@ -137,14 +146,27 @@ def find_hands(
             clock["decode"] += time.perf_counter() - started
             yield photo.pixels
 
+    return Decoded(decoded(), sizes, clock, field)
+
+
+def find_hands(
+    finder: HandFinder, photos: list[bytes], field: str, limits: DecodeLimits, budget: MemoryBudget, max_hands: int
+) -> PhotoHands:
+    """Decode each photo in turn and track the hands through them (photo_frames, track_hands)."""
+    return track_hands(finder, photo_frames(photos, field, limits, budget), max_hands)
+
+
+def track_hands(finder: HandFinder, source: Decoded, max_hands: int) -> PhotoHands:
+    """The hands of each decoded frame, tracked; 422 `no_hand` when no frame holds a hand."""
     frames = []
     started = time.perf_counter()
-    for frame in finder.track(decoded(), max_hands):
+    for frame in finder.track(source.frames, max_hands):
         frames.append(frame)
     total = time.perf_counter() - started
-    time_ms = {"decode": round(clock["decode"] * 1000, 2), "hands": round((total - clock["decode"]) * 1000, 2)}
-    found = PhotoHands(frames, sizes, time_ms)
+    decode = source.clock["decode"]
+    time_ms = {"decode": round(decode * 1000, 2), "hands": round((total - decode) * 1000, 2)}
+    found = PhotoHands(frames, source.sizes, time_ms)
     if len(found.without_hand) == len(frames):
-        where = "image" if field == "image" else f"any of the {len(frames)} frames"
+        where = "image" if source.field == "image" else f"any of the {len(frames)} frames"
         raise Unprocessable(f"no hand found in {where}", code="no_hand")
     return found

@@ -22,11 +22,14 @@ from shared.runtime.lazy import Lazy
 from shared.state.memory import MemoryBudget
 
 if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
+    from shared.gesture.person import PersonFrames
     from shared.gesture.pixels import PhotoHands
     from shared.hands.finder import HandFinder
+    from shared.holistic.options import HolisticOptions
+    from shared.holistic.tracker import Holistic
 
-PHOTO_FIELDS = ("image", "frames")  # one photo, or photos in order
-INPUT_FORMS = ("landmarks", "features", "image", "frames")
+PHOTO_FIELDS = ("image", "frames", "video")  # one photo, photos in order, or a clip
+INPUT_FORMS = ("landmarks", "features", "image", "frames", "video")
 MAX_HANDS = 2
 PHOTO_ONLY = ("return_landmarks", "max_hands")
 DEFAULT_TOP_K = 3
@@ -52,6 +55,10 @@ class GestureService:
         self.hands: Lazy[HandFinder] | None = None
         if hands is not None:
             self.hands = Lazy("hand models", lambda: _load_hands(hands), retry_s=options.retry_s)
+        holistic = options.holistic
+        self.holistic: Lazy[Holistic] | None = None
+        if holistic is not None:
+            self.holistic = Lazy("holistic models", lambda: _load_holistic(holistic), retry_s=options.retry_s)
 
     @classmethod
     def load(cls, options: GestureOptions, budget: MemoryBudget | None = None) -> GestureService:
@@ -62,7 +69,8 @@ class GestureService:
     def bundles(self) -> list[Bundle]:
         """The gesture bundles, and the hand bundles once loaded."""
         hands = self.hands.get().bundles() if self.hands is not None and self.hands.ready else []
-        return [c.bundle for c in self.classifiers.values()] + hands
+        person = self.holistic.get().bundles() if self.holistic is not None and self.holistic.ready else []
+        return [c.bundle for c in self.classifiers.values()] + hands + person
 
     def classifier(self, name: Any = None) -> GestureClassifier:
         """The named bundle's classifier (the default for None); 400 naming the available ones."""
@@ -87,25 +95,31 @@ class GestureService:
             Field("model", "text"),
             Field("top_k", "json"),
             Field("image_size", "json"),
-            Field("return_landmarks", "flag"),
+            Field("return_landmarks", "json"),  # true, false or "holistic" (gesture/person.py: landmarks_mode)
             Field("max_hands", "integer", low=1, high=MAX_HANDS),
             Field("image", "photo"),
             Field("frames", "photos"),
+            Field("video", "photo"),  # a clip's bytes: a file part, or base64 in JSON
         )
         return RequestSpec(fields, self.max_values())
 
     def describe(self) -> dict[str, Any]:
         """Every bundle's input contract, as GET shows it."""
         hands = {"hand_models": self.hands.status()} if self.hands is not None else {}
+        if self.holistic is not None:
+            hands["holistic_models"] = self.holistic.status()
         return {"default_model": self.default, "contracts": [c.describe() for c in self.classifiers.values()], **hands}
 
-    def predict(self, data: dict[str, Any]) -> Prediction | PhotoPrediction:
+    def predict(self, data: dict[str, Any]) -> Prediction | PhotoPrediction | PersonPrediction:
         """Answer one request body, as the edge read it by `request_spec` (photos as bytes,
         flags as bools)."""
         max_frames = self.max_frames
         forms = [f for f in INPUT_FORMS if f in data]
         if len(forms) != 1:
-            raise BadRequest("send exactly one of landmarks (frames x 21 x 2|3), features (frames x F), image (a photo) or frames (photos)")
+            raise BadRequest(
+                "send exactly one of landmarks (frames x 21 x 2|3), features (frames x F), image (a photo), "
+                "frames (photos) or video (a clip)"
+            )
         clf = self.classifier(data.get("model"))
         n_labels = len(clf.labels)
         top_k = min(DEFAULT_TOP_K, n_labels)
@@ -128,23 +142,37 @@ class GestureService:
             frames = Frames("features", parse_features(data["features"], clf.contract.features_per_frame, max_frames))
         return clf.predict(frames, top_k)
 
-    def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int) -> PhotoPrediction:
-        from shared.gesture import pixels
+    def _predict_photos(self, clf: GestureClassifier, data: dict[str, Any], top_k: int) -> PhotoPrediction | PersonPrediction:
+        from shared.gesture import person, pixels
 
         if "image_size" in data:
             raise BadRequest("image_size applies to landmarks only (a photo's own size is used)")
-        if "landmarks" not in clf.contract.forms:
+        if not {"landmarks", "pixels"} & set(clf.contract.forms):
             raise BadRequest(f"model {clf.name} takes features, not landmarks found in photos")
-        if self.hands is None:
+        mode = person.landmarks_mode(data.get("return_landmarks", False))
+        holistic = (clf.contract.landmarks is not None and clf.contract.landmarks.holistic) or mode == "holistic"
+        if self.hands is None or (holistic and self.holistic is None):
             raise BadRequest("this instance has no hand models configured; send landmarks", code="no_hand_models")
-        options = pixels.PhotoOptions(max_hands=data.get("max_hands", 1), return_landmarks=data.get("return_landmarks", False))
-        photos, field = pixels.photo_list(data, self.options.max_photos)
-        finder = self.hands.get()
-        found = pixels.find_hands(finder, photos, field, self.options.decode, self._budget, options.max_hands)
-        frames = Frames("landmarks", found.landmarks(), found.image_size())
-        prediction = clf.predict(frames, top_k)
+        if "video" in data:
+            source = person.clip_frames(data["video"], self.options.video, clf.contract.frames)
+        else:
+            photos, field = pixels.photo_list(data, self.options.max_photos)
+            source = pixels.photo_frames(photos, field, self.options.decode, self._budget)
+        if "pixels" in clf.contract.forms:  # a Holistic recipe: the person's features
+            assert self.holistic is not None and clf.contract.landmarks is not None
+            found_people = person.track_person(self.holistic.get(), source)
+            prediction = clf.predict(Frames("features", found_people.features(clf.contract.landmarks.recipe)), top_k)
+            return PersonPrediction(prediction, found_people, mode is not None)
+        max_hands = data.get("max_hands", 1)
+        people: PersonFrames | None = None
+        if holistic:
+            assert self.holistic is not None
+            found, people = person.track_both(self.hands.get(), self.holistic.get(), source, max_hands)
+        else:
+            found = pixels.track_hands(self.hands.get(), source, max_hands)
+        prediction = clf.predict(Frames("landmarks", found.landmarks(), found.image_size()), top_k)
         note = pixels.missing_note(clf.contract.missing, len(found.without_hand))
-        return PhotoPrediction(prediction, found, options.return_landmarks, note)
+        return PhotoPrediction(prediction, found, mode is not None, note, people)
 
 
 @dataclass(frozen=True)
@@ -157,6 +185,7 @@ class PhotoPrediction:
     hands: PhotoHands
     return_landmarks: bool
     missing: str
+    person: PersonFrames | None = None  # return_landmarks "holistic": pose and face beside the hands
 
     def to_dict(self) -> dict[str, Any]:
         out = self.prediction.to_dict()
@@ -164,9 +193,38 @@ class PhotoPrediction:
         out["missing_policy"] = self.missing
         if self.return_landmarks:
             out["hands"] = self.hands.to_wire()
-        out["time_ms"] = {**self.hands.time_ms, **out["time_ms"]}
-        out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + out["time_ms"]["total"], 3)
+        extra = {}
+        if self.person is not None:
+            out |= {k: v for k, v in self.person.to_wire().items() if k != "hands"}
+            extra = self.person.time_ms
+        out["time_ms"] = {**self.hands.time_ms, **extra, **out["time_ms"]}
+        out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + sum(extra.values()) + out["time_ms"]["total"], 3)
         return out
+
+
+@dataclass(frozen=True)
+class PersonPrediction:
+    """A prediction from a Holistic recipe. Attributes: prediction; person (per frame,
+    from Holistic); return_landmarks (pose, face and hands in the answer)."""
+
+    prediction: Prediction
+    person: PersonFrames
+    return_landmarks: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.prediction.to_dict()
+        out["frames_without_person"] = self.person.without_person
+        if self.return_landmarks:
+            out |= self.person.to_wire()
+        out["time_ms"] = {**self.person.time_ms, **out["time_ms"]}
+        out["time_ms"]["total"] = round(sum(self.person.time_ms.values()) + out["time_ms"]["total"], 3)
+        return out
+
+
+def _load_holistic(options: HolisticOptions) -> Holistic:
+    from shared.holistic.tracker import Holistic
+
+    return Holistic.load(options)
 
 
 def _load_hands(options: HandOptions) -> HandFinder:

@@ -25,6 +25,7 @@ from shared.runtime.options import RUNTIMES, LoadOptions
 from shared.settings import env
 from shared.settings.env import SettingsError
 from shared.state.store import StoreOptions
+from shared.video.limits import VideoLimits
 
 __all__ = ["MODELS_DIR", "Settings", "SettingsError", "get_settings"]
 
@@ -38,6 +39,7 @@ DEFAULT_GESTURE_MODELS = f"{MODELS_DIR / 'finger-gesture'},{MODELS_DIR / 'hand-s
 DEFAULT_HAND_DETECTOR = str(MODELS_DIR / "hand-detector")
 DEFAULT_HAND_LANDMARKS = str(MODELS_DIR / "hand-landmarks")
 DEFAULT_FACE_LANDMARKS = str(MODELS_DIR / "face-landmarks")
+DEFAULT_HOLISTIC = tuple(str(MODELS_DIR / name) for name in ("pose-detector", "pose-landmarks", "hand-recrop"))
 
 
 def _label(source: str) -> str:
@@ -116,6 +118,10 @@ class Settings:
     hand_image_side: longest side, in pixels, a photo is scaled down to before hands are
         looked for (MediaPipe's hand models see 192 and 224 px crops; 640 px measured as
         accurate as 1280 on the SubhiH photos, and a 1 MP JPEG then decodes at half scale).
+    pose_detector_model, pose_landmark_model, hand_recrop_model: Holistic's bundles (pose,
+        hands re-cropped from it; its face: face_detector_model, then face_landmark_model, ""
+        = no face), loaded on the first clip or photo a Holistic recipe needs.
+    max_video_seconds, max_video_side: VideoLimits.max_seconds and max_side.
     max_references: VerifyOptions.max_references.
     request_header_timeout_s, request_body_timeout_s, request_body_min_rate,
     request_buffer_mb: how the serving worker reads requests (shared/edge/worker.py):
@@ -185,6 +191,11 @@ class Settings:
     gallery_ef_search: int
     verify_far: float | None
     quality_policy: str
+    pose_detector_model: str
+    pose_landmark_model: str
+    hand_recrop_model: str
+    max_video_seconds: float
+    max_video_side: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -235,6 +246,11 @@ class Settings:
             hand_landmark_model=env.text("HAND_LANDMARK_MODEL", DEFAULT_HAND_LANDMARKS),
             max_photo_frames=env.number("MAX_PHOTO_FRAMES", GestureOptions.max_photos, int, 1, 1024),
             hand_image_side=env.number("HAND_IMAGE_SIDE", 640, int, 160, 8192),
+            pose_detector_model=env.text("POSE_DETECTOR_MODEL", DEFAULT_HOLISTIC[0]),
+            pose_landmark_model=env.text("POSE_LANDMARK_MODEL", DEFAULT_HOLISTIC[1]),
+            hand_recrop_model=env.text("HAND_RECROP_MODEL", DEFAULT_HOLISTIC[2]),
+            max_video_seconds=env.number("MAX_VIDEO_SECONDS", VideoLimits.max_seconds, float, 0.1, 600),
+            max_video_side=env.number("MAX_VIDEO_SIDE", VideoLimits.max_side, int, 16, 8192),
             max_references=env.number("MAX_REFERENCES", VerifyOptions.max_references, int, 1, 10_000),
             request_header_timeout_s=env.number("REQUEST_HEADER_TIMEOUT_S", 10, float, 1, 300),
             request_body_timeout_s=env.number("REQUEST_BODY_TIMEOUT_S", 10, float, 1, 300),

@@ -10,6 +10,8 @@ $TOOLS_PYTHON, else <repo>/.venv-tools/bin/python (these tests skip when neither
 from __future__ import annotations
 
 import ast
+import base64
+import io
 import json
 import os
 import subprocess
@@ -81,6 +83,8 @@ def lsv(tools_python, tmp_path_factory):
         "lsvtest 0.0.3 Venezuelan signs",
         "--missing",
         "fill",
+        "--recipe",
+        "holistic_1662",
         "--verify-python",
         sys.executable,
         "--save-samples",
@@ -114,6 +118,7 @@ def test_lsvtest_bundle_describes_the_model(lsv):
     assert meta["inputs"][0]["shape"] == [1, 29, 1662] and meta["outputs"][0]["shape"] == [1, 10]
     assert meta["preprocessing"]["frames"] == 29 and meta["preprocessing"]["features_per_frame"] == 1662
     assert meta["source"]["package"] == "lsvtest" and meta["source"]["licence"] == "MIT"
+    assert meta["preprocessing"]["landmarks"] == {"recipe": "holistic_1662"}  # stamped by --recipe
     ops = {o["op"] for o in meta["conversion"]["ops"]}
     assert not any(op.startswith("CUSTOM") or "FLEX" in op for op in ops)
     assert sys.executable and meta["runtimes_checked"]  # served by this test's own runtime
@@ -152,6 +157,38 @@ def test_lsvtest_short_and_gappy_sequences(lsv):
     assert body["frames_received"] == 20 and body["frames_used"] == 20 and body["frames_missing"] == 2
     r = client.post("/", json={"landmarks": [[[0.5, 0.5]] * 21]})
     assert r.status_code == 400 and "features" in r.get_json()["error"]["message"]
+
+
+def test_lsvtest_from_a_clip_and_from_frames(lsv):
+    """Pixels reach lsvtest through its recipe: a clip (made here from the shipped hand photos
+    with PyAV) and the same photos as frames answer; the person's landmarks the answer
+    returns, laid out as holistic_1662 and sent as features, give the same probabilities."""
+    from tools.measure import hostile_video
+
+    bundle, labels, *_ = lsv
+    client = client_for(bundle)
+    photos = [(testdata.hand_photos() / n).read_bytes() for n in ("open.jpg", "pointer.jpg", "two-hands.jpg")] * 4
+    data = {"video": (io.BytesIO(hostile_video.clip(photos, fps=10)), "clip.mp4"), "return_landmarks": '"holistic"'}
+    r = client.post("/", data=data, content_type="multipart/form-data")
+    clip = r.get_json()
+    assert r.status_code == 200 and clip["label"] in labels and clip["frames_received"] == 29, clip
+    assert len(clip["pose"]) == 29 and clip["frames_without_person"] == []
+    # MediaPipe finds a face in two-hands.jpg only of these three (tests/data/holistic/mediapipe_reference.json): ~1/3 of the frames
+    assert 7 <= sum(f is not None for f in clip["face"]) <= 12
+    r = client.post("/", json={"frames": [base64.b64encode(p).decode() for p in photos], "return_landmarks": "holistic", "top_k": 10})
+    frames = r.get_json()
+    assert r.status_code == 200 and frames["frames_received"] == 12, frames
+    rows = []
+    for i in range(12):
+        hands = {h["side"]: h["landmarks"] for h in frames["hands"][i]}
+        parts = (frames["pose"][i], frames["face"][i], hands.get("left"), hands.get("right"))
+        rows.append(
+            np.concatenate([np.zeros(n) if p is None else np.asarray(p).ravel() for p, n in zip(parts, (132, 1404, 63, 63), strict=True)])
+        )
+    again = client.post("/", json={"features": np.asarray(rows).tolist(), "top_k": 10}).get_json()
+    assert again["label"] == frames["label"]
+    got = {t["label"]: t["probability"] for t in frames["top_k"]}
+    assert all(abs(got[t["label"]] - t["probability"]) < 1e-4 for t in again["top_k"])  # landmarks rounded to 6 places on the wire
 
 
 USER_MODEL = r"""

@@ -151,3 +151,18 @@ def test_camera_frames_without_a_hand_say_so(served, browser, clip, face_photos)
     state, text = status(driver)
     assert state == "no-hand" and text.startswith("No hand in view"), (state, text)
     assert by_id(driver, "sign").text == "no hand"
+
+
+def test_a_recorded_clip_is_sent_as_video(served, browser, clip):
+    """The fake camera plays a pointing hand; the page records 2 s with MediaRecorder and
+    sends the clip as `video`: the answer is the sign, and the function said how many frames it sampled."""
+    photos = recognised_photos(served, "Pointer", wanted=1)
+    driver = browser(camera=clip(photos, size=(640, 480), frames_each=5))
+    open_page(driver, served.page("gesture.html"))
+    by_id(driver, "start").click()
+    wait(driver, lambda d: by_id(d, "record").is_enabled() or status(d)[0] in ("error", "denied"))
+    by_id(driver, "record").click()
+    wait(driver, lambda d: by_id(d, "sign").get_attribute("data-source") == "clip" or status(d)[0] == "error", timeout=60)
+    state, text = status(driver)
+    assert state == "done" and text.startswith("Clip: Pointer (1 frame(s) sampled"), (state, text)
+    screenshot(driver, "gesture-clip")

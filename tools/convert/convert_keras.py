@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 import numpy as np
 
+from shared.gesture.recipes import HOLISTIC_RECIPES, RECIPES
 from tools.convert.keras_bundle import load, samples, sidecars
 from tools.convert.keras_bundle.bundle import BundleSpec, Checks, write_bundle
 from tools.convert.keras_bundle.convert import QUANTIZATIONS, to_tflite
@@ -84,6 +85,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="NaN/null values: carry the previous value, put --fill-value, or refuse (422)",
     )
     g.add_argument("--fill-value", type=float, default=0.0, help="(MediaPipe feature extractors write 0 for an undetected part)")
+    g.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        help="the features' layout, stamped into preprocessing.landmarks so pixels reach the model (shared/gesture/recipes.py): "
+        "holistic_1662 (MediaPipe Holistic as lsvtest's extract_keypoints), pose_hands (258), two_hands (126), "
+        "hand_keypoints (42), fingertip_history (2)",
+    )
     g = p.add_argument_group("conversion and checks")
     g.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
     g.add_argument(
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != n_out:
         raise SystemExit(f"{len(labels)} labels for {n_out} model outputs")
     norm = sidecars.read_normalizer(args.normalizer) if args.normalizer else None
+    per_frame = {**HOLISTIC_RECIPES, "hand_keypoints": 42, "fingertip_history": 2}
+    if args.recipe and per_frame[args.recipe] != features:
+        raise SystemExit(f"--recipe {args.recipe} makes {per_frame[args.recipe]} features per frame; the model takes {features}")
     if norm and len(norm["scale"]) not in (features, frames * features):
         raise SystemExit(f"normaliser has {len(norm['scale'])} statistics; expected {features} or {frames * features}")
     tflite = to_tflite(fixed, args.quantize)
@@ -180,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "frame_fit": {"method": args.frame_fit, "keep": args.keep, "pad": args.pad, "pad_value": args.pad_value},
             "missing": {"policy": args.missing, "fill_value": args.fill_value},
             "normalization": norm,
-            "landmarks": None,
+            "landmarks": {"recipe": args.recipe} if args.recipe else None,
         },
         softmax_in_model=is_softmax,
         source=source,

@@ -7,6 +7,7 @@
 
 import { CallError, countdown, describe, post } from "./api.js";
 import { CameraError, grabFrame, startCamera, stopCamera, toJpeg } from "./camera.js";
+import { clipType, recordClip } from "./clip.js";
 import { drawHand, drawHandBox } from "./draw.js";
 import { settingsPanel } from "./settings.js";
 
@@ -17,9 +18,10 @@ const FRAME_MAX_SIDE = 480; // enough for the palm detector (192 px) and the lan
 const JPEG_QUALITY = 0.8; // ~20-40 KB a frame at 480 px
 const INTERVAL_MS = 250; // at most 4 frames a second
 const UNREACHABLE_RETRY_MS = 3000;
+const CLIP_MS = 2000; // a recorded clip: predict_gesture samples it to the model's frame count
 
 let settings = settingsPanel($("settings-panel"), (changed) => (settings = changed), "gesture");
-const camera = { stream: null, running: false, timer: 0, sent: 0, answered: 0, startedAt: 0, frame: document.createElement("canvas") };
+const camera = { stream: null, running: false, recording: false, timer: 0, sent: 0, answered: 0, startedAt: 0, frame: document.createElement("canvas") };
 
 function setStatus(state, text) {
   $("status").dataset.state = state;
@@ -110,6 +112,10 @@ async function cameraError(error) {
 
 async function tick() {
   if (!camera.running) return;
+  if (camera.recording) {
+    camera.timer = setTimeout(tick, INTERVAL_MS);
+    return;
+  }
   const started = performance.now();
   const frame = grabFrame($("video"), camera.frame, FRAME_MAX_SIDE);
   const form = new FormData();
@@ -149,6 +155,7 @@ async function startTheCamera() {
   }
   $("stage").hidden = false;
   $("stop").disabled = false;
+  $("record").disabled = !clipType();
   Object.assign(camera, { running: true, sent: 0, answered: 0, startedAt: performance.now() });
   setStatus("working", `Sending frames to ${FUNCTION}…`);
   tick();
@@ -162,7 +169,32 @@ function stopTheCamera(resetStatus = true) {
   $("stage").hidden = true;
   $("start").disabled = false;
   $("stop").disabled = true;
+  $("record").disabled = true;
   if (resetStatus) setStatus("idle", "Camera stopped.");
+}
+
+/** Record CLIP_MS of the camera, stop it, and send the clip whole as `video`. */
+async function sendClip() {
+  if (!camera.stream) return;
+  camera.recording = true;
+  $("record").disabled = true;
+  setStatus("working", `Recording ${CLIP_MS / 1000} s of video…`);
+  try {
+    const clip = await recordClip(camera.stream, CLIP_MS);
+    stopTheCamera(false);
+    const form = new FormData();
+    form.append("video", clip, clip.type === "video/mp4" ? "clip.mp4" : "clip.webm");
+    form.append("model", MODEL);
+    setStatus("working", `Sending the clip (${Math.round(clip.size / 1024)} KB) to ${FUNCTION}…`);
+    const answer = await post(settings.gesture, form, { apiKey: settings.apiKey });
+    showPrediction(answer);
+    $("sign").dataset.source = "clip";
+    setStatus("done", `Clip: ${answer.label} (${answer.frames_received} frame(s) sampled from ${Math.round(clip.size / 1024)} KB).`);
+  } catch (error) {
+    setStatus("error", error instanceof CallError ? describe(error, FUNCTION) : error.message);
+  } finally {
+    camera.recording = false;
+  }
 }
 
 // ---- landmark mode ----------------------------------------------------------------------
@@ -239,6 +271,7 @@ $("mode-camera").addEventListener("change", showMode);
 $("mode-landmarks").addEventListener("change", showMode);
 $("start").addEventListener("click", startTheCamera);
 $("stop").addEventListener("click", () => stopTheCamera());
+$("record").addEventListener("click", sendClip);
 $("load-example").addEventListener("click", loadExample);
 $("send-landmarks").addEventListener("click", sendLandmarks);
 $("landmarks-file").addEventListener("change", async (event) => {

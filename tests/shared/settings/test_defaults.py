@@ -18,12 +18,14 @@ from shared.face.options import VerifyOptions
 from shared.gallery.options import GalleryOptions
 from shared.gesture.options import GestureOptions
 from shared.hands.options import HandOptions
+from shared.holistic.options import HolisticOptions
 from shared.images.limits import MIB, DecodeLimits
 from shared.liveness.options import LivenessOptions
 from shared.runtime.lazy import Lazy
 from shared.runtime.options import MODEL_RETRY_S, LoadOptions
 from shared.settings import Settings
 from shared.state.store import StoreOptions
+from shared.video.limits import VideoLimits
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = ROOT / "shared" / "settings" / "__init__.py"
@@ -57,6 +59,8 @@ ONE_TO_ONE: dict[str, tuple[type, str, int]] = {
     "max_photo_frames": (GestureOptions, "max_photos", 1),
     "liveness_ttl_s": (LivenessOptions, "ttl_s", 1),
     "max_liveness_frames": (LivenessOptions, "max_frames", 1),
+    "max_video_seconds": (VideoLimits, "max_seconds", 1),
+    "max_video_side": (VideoLimits, "max_side", 1),
 }
 
 
@@ -80,7 +84,22 @@ def test_settings_defaults_are_the_options_defaults(defaults):
     face = (defaults.face_detector_model, defaults.face_embedder_model)
     assert VerifyOptions.from_settings(defaults) == VerifyOptions(*face, fallback_detector=defaults.face_detector_fallback_model)
     hands = HandOptions(defaults.hand_detector_model, defaults.hand_landmark_model)
-    gesture = GestureOptions(defaults.gesture_models, hands=hands, decode=DecodeLimits(max_side=defaults.hand_image_side))
+    d = defaults
+    holistic = HolisticOptions(
+        d.pose_detector_model,
+        d.pose_landmark_model,
+        d.hand_recrop_model,
+        hands,
+        face_detector=d.face_detector_model,
+        face_landmarks=d.face_landmark_model,
+    )
+    gesture = GestureOptions(
+        d.gesture_models,
+        hands=hands,
+        decode=DecodeLimits(max_side=d.hand_image_side),
+        holistic=holistic,
+        video=VideoLimits(working_side=d.hand_image_side),
+    )
     assert GestureOptions.from_settings(defaults) == gesture
     # One model retry interval for every pipeline, and for a Lazy built without one.
     assert VerifyOptions.retry_s == GestureOptions.retry_s == inspect.signature(Lazy).parameters["retry_s"].default == MODEL_RETRY_S

@@ -1,0 +1,1 @@
+"""Video clips -> sampled RGB frames with PyAV (FFmpeg), priced from the container first."""

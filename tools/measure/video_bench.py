@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Benchmark rows for clips: a 29-frame 720p H.264 clip (1280 x 720, 10 fps) sent to
+predict_gesture served as deployed (functions/serve.py, one worker), with a Holistic-recipe
+bundle (every model loaded: pose detector and landmarks, hand re-crop and landmarks, face
+detector and mesh, the sequence model). Rows: peak PSS over master + worker
+(tools/measure/bench/monitor.py), server CPU per request and per frame, latency.
+
+The clip is made from 29 consecutive photos of ../shared/data/hands/subhih when present
+(else the shipped tests/data/hands photos, repeated), scaled to 1280 x 720.
+
+    .venv/bin/python tools/measure/video_bench.py --bundle DIR [--requests 5] [--out build/video-bench.json]
+DIR: a gesture bundle with a Holistic recipe (the converted lsvtest: tools/measure/lsvtest_agreement.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
+
+import numpy as np
+from PIL import Image
+
+from tools import ROOT, testdata
+from tools.measure import harness, hostile_video
+from tools.measure.bench.monitor import Monitor
+
+FRAMES = 29
+SIZE = (1280, 720)
+
+
+def clip_720p() -> bytes:
+    folder = ROOT.parent / "shared/data/hands/subhih"
+    if folder.exists():
+        paths = sorted(folder.glob("2_pic*.jpg"))[:FRAMES]
+    else:
+        paths = sorted(testdata.hand_photos().glob("*.jpg")) * 8
+    images = [Image.open(p).convert("RGB").resize(SIZE, Image.Resampling.BILINEAR) for p in paths[:FRAMES]]
+    return hostile_video.clip(images, fps=10, size=SIZE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    video = clip_720p()
+    request = harness.multipart_request("clip-720p", {"video": video})
+    server = harness.start("predict_gesture", env={"GESTURE_MODEL": str(args.bundle.resolve()), "RATE_LIMITS": ""})
+    monitor = Monitor(server)
+    try:
+        idle = monitor.memory()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+        cpu, latency = [], []
+        for _ in range(args.requests + 1):  # the first loads the models
+            before, started = monitor.cpu_s(), time.perf_counter()
+            status, body = harness.send(conn, request)
+            latency.append(time.perf_counter() - started)
+            cpu.append(monitor.cpu_s() - before)
+            assert status == 200, body[:300]
+        answer = json.loads(body)
+        peak = monitor.peak()
+        report = {
+            "clip": f"{FRAMES} frames, {SIZE[0]} x {SIZE[1]} H.264, 10 fps, {len(video)} bytes",
+            "bundle": args.bundle.name,
+            "idle_pss_mb": round(idle.pss_mb, 1),
+            "peak_pss_mb_all_models_loaded": round(peak.pss_mb, 1) if peak else None,
+            "peak_container_mb": round(peak.container_mb, 1) if peak else None,
+            "first_request_cpu_s_with_model_loads": round(cpu[0], 3),
+            "cpu_ms_per_request": round(float(np.median(cpu[1:])) * 1000, 1),
+            "cpu_ms_per_frame": round(float(np.median(cpu[1:])) * 1000 / FRAMES, 1),
+            "latency_ms_median": round(float(np.median(latency[1:])) * 1000, 1),
+            "server_time_ms": answer["time_ms"],
+            "label": answer["label"],
+        }
+    finally:
+        monitor.stop()
+        server.stop()
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
