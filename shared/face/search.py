@@ -55,11 +55,20 @@ def touches_border(face: Face, shape: tuple[int, int]) -> bool:
 
 def padded(detector: FaceDetector, image: np.ndarray, pad: float = PAD) -> list[Face]:
     """Faces found on `image` centred in a canvas with `pad` x its longer side on each side
-    (border pixels replicated), in `image`'s pixels (boxes clipped to it)."""
+    (border pixels replicated), in `image`'s pixels (boxes clipped to it). Only faces whose
+    eyes are in the photo count: the canvas also completes a chin or a collar at the edge
+    into a face whose eyes lie in the padding (a photo of a suit answered as a face)."""
     height, width = image.shape[:2]
     margin = round(max(height, width) * pad)
     canvas = crop(image, -margin, -margin, width + margin, height + margin, fill="edge")
-    return [shift(f, -margin, -margin, (height, width)) for f in detector.detect(canvas)]
+    faces = [shift(f, -margin, -margin, (height, width)) for f in detector.detect(canvas)]
+    return [f for f in faces if _eyes_in(f, width, height)]
+
+
+def _eyes_in(face: Face, width: int, height: int) -> bool:
+    """The eyes' midpoint in the photo (a tight crop may cut one eye's corner, not the eyes)."""
+    (rx, ry), (lx, ly) = face.keypoints[:2]
+    return 0 <= (rx + lx) / 2 < width and 0 <= (ry + ly) / 2 < height
 
 
 def rotated(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], int]:

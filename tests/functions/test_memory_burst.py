@@ -1,7 +1,12 @@
-"""Four 12 MP RGBA PNGs at once against verify_face served at MEMORY_LIMIT_MB=256 with
+"""Four 10.5 MP RGBA PNGs at once against verify_face served at MEMORY_LIMIT_MB=256 with
 THREADS=4 (the red team's burst): the worker stays under the tier (some answers may be 503
 from the memory budget; none is killed), a valid pair is served again within 10 s, and RSS
-comes back within 10% of its warm baseline within 30 s of idling."""
+comes back within 10% of its warm baseline within 30 s of idling.
+
+Warm means after a pair and a photo without a face (tools/measure/burst.py): the latter
+loads the full-range detector the faceless bombs need, which then stays for the instance's
+life. So warmed, the budget admits no 12 MP RGBA PNG at all (103 MB + ~112 MB estimated
+passes its 218 MB line); 10.5 MP is the size at which it decodes three of the four."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ TIER_MB = 256
 
 @pytest.fixture(scope="module")
 def outcome(face_photos) -> dict:
-    return burst.run(limit_mb=TIER_MB, threads=4, concurrent=4, size=(4000, 3000), idle_s=30.0)
+    return burst.run(limit_mb=TIER_MB, threads=4, concurrent=4, size=(3500, 3000), idle_s=30.0)
 
 
 def test_the_burst_stays_under_the_tier(outcome):

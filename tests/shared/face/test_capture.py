@@ -76,6 +76,19 @@ def test_rotated_photos_without_exif_are_found_upright(verifier, face_photos, na
     assert same.quality is not None and same.quality.found_by != "direct"
 
 
+def test_a_photo_of_a_suit_below_the_face_holds_no_face(verifier, face_photos):
+    """The padded canvas completes the chin at the top edge into a face whose eyes lie in
+    the padding; only faces with their eyes in the photo count (the web client's
+    no-face case answered a comparison before)."""
+    from shared.errors import Unprocessable
+
+    with Image.open(face_photos / "obama.jpg") as image:
+        suit = jpeg(image.convert("RGB").crop((0, 620, image.width, image.height)))
+    with pytest.raises(Unprocessable) as refused:
+        verifier.photo_faces(suit, 1)
+    assert refused.value.code == "no_face"
+
+
 def small_face_frame(path, face_px: int = 40) -> bytes:
     image = Image.open(path).convert("RGB")
     small = image.resize((round(image.width * face_px / 263), round(image.height * face_px / 263)), Image.Resampling.LANCZOS)
