@@ -140,8 +140,11 @@ class FaceVerifier:
             faces, detector, found_by = self.finder.locate(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.
             side = sharper_side(photo, max(faces[0].box[2:]), self.embedder.size, limits.max_side) if faces else 0
-            # Nothing found on a reduced decode: a small face in a large frame may be there at full size.
-            if not faces and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
+            # Nothing found on a reduced decode: a small face in a large frame may be there at
+            # full size. JPEG only: libjpeg decodes it scaled, where another format decodes in
+            # full again (a faceless 12 MP PNG's second decode on top of the first's fallbacks
+            # took its peak from 112 to 126 MB).
+            if not faces and cost.format == "JPEG" and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
                 side = min(limits.max_side, max(photo.size))
             if side:
                 photo = decode_photo(data, name=name, limits=limits, cost=cost, side=side)

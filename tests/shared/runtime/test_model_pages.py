@@ -15,7 +15,7 @@ import pytest
 from shared.errors import BundleError
 from shared.runtime import bundle as bundles
 from shared.runtime.bundle import MODEL_FILE, load_bundle
-from shared.runtime.tflite import Model
+from shared.runtime.tflite import Model, runtime_info
 from shared.settings import MODELS_DIR
 
 SFACE = Path(MODELS_DIR) / "face-embedder-sface"
@@ -43,8 +43,13 @@ def test_a_local_model_is_mapped_and_its_pages_released():
     resident = resident_kb(SFACE / MODEL_FILE)
     assert resident is not None  # mapped: a bytes copy would show no mapping of the file
     # Released: a run reads back a few pages of the flatbuffer's tables (32 KB here), not
-    # the 12.9 MB of weights XNNPACK packed.
-    assert resident < 512, resident
+    # the 12.9 MB of weights XNNPACK packed. tflite-runtime 2.14's XNNPACK does not pack the
+    # int8 embedding layer (50176 x 128: 6,272 KB); its hybrid kernel reads those weights
+    # where they lie, so they are resident there by need (6,368 KB measured), the float16
+    # convolutions' 6.6 MB still released.
+    layer_kb = 50176 * 128 // 1024
+    limit = 512 if runtime_info()["runtime"] == "ai_edge_litert" else layer_kb + 512
+    assert resident < limit, resident
     from_bytes = Model.from_bytes((SFACE / MODEL_FILE).read_bytes()).run(chip)[0]
     assert np.array_equal(mapped, from_bytes)
 
