@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.errors import BundleError
-from shared.runtime.bundle import Bundle, image_input
+from shared.runtime.bundle import Bundle, crop_model
 from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RotatedRect
 
@@ -42,14 +41,10 @@ class IrisLandmarker:
     """An iris-landmark bundle: `eye(rgb, rect, flip) -> Eye`, thread-safe."""
 
     def __init__(self, bundle: Bundle):
-        if bundle.task != TASK:
-            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
+        pre, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        m, model = bundle.manifest, bundle.model
-        pre, post = m.at("preprocessing"), m.at("postprocessing")
-        self.size = pre.square("input_size")
-        image_input(bundle, "preprocessing.input_size", self.size)
+        model = bundle.model
         self.flip_right = pre.flag("flip_right_eye")
         self.counts = (post.integer("num_eye_contour", ge=1, le=512), post.integer("num_iris", ge=5, le=5))
         self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("eye_contour", "iris")]

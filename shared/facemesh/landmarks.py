@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.errors import BundleError
-from shared.runtime.bundle import Bundle, image_input
+from shared.runtime.bundle import Bundle, crop_model
 from shared.runtime.manifest import Manifest
 from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RectTransform, RotatedRect, from_points, rotation_between
@@ -53,14 +52,10 @@ class FaceLandmarker:
     """A face-landmark bundle: `landmarks(rgb, rect) -> ((468, 3) pixels, presence)`, thread-safe."""
 
     def __init__(self, bundle: Bundle):
-        if bundle.task != TASK:
-            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
+        _, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        m, model = bundle.manifest, bundle.model
-        pre, post = m.at("preprocessing"), m.at("postprocessing")
-        self.size = pre.square("input_size")
-        image_input(bundle, "preprocessing.input_size", self.size)
+        model = bundle.model
         count = post.integer("num_landmarks", ge=NUM_LANDMARKS, le=NUM_LANDMARKS)
         self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("landmarks", "presence")]
         for key, index, size in zip(("landmarks", "presence"), self._outputs, (count * 3, 1), strict=True):

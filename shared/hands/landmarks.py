@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.errors import BundleError
 from shared.hands.rect import RectTransform, RotatedRect
-from shared.runtime.bundle import Bundle, image_input
+from shared.runtime.bundle import Bundle, crop_model
 from shared.vision.geometry import check_image, warp
 
 TASK = "hand-landmarks"
@@ -49,14 +48,10 @@ class HandLandmarker:
     """A hand-landmark bundle: `landmarks(rgb, rect) -> HandLandmarks`, thread-safe."""
 
     def __init__(self, bundle: Bundle):
-        if bundle.task != TASK:
-            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
+        _, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        m, model = bundle.manifest, bundle.model
-        pre, post = m.at("preprocessing"), m.at("postprocessing")
-        self.size = pre.square("input_size")
-        image_input(bundle, "preprocessing.input_size", self.size)
+        model = bundle.model
         self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in OUTPUTS]
         for key, index, size in zip(OUTPUTS, self._outputs, OUTPUT_SIZES, strict=True):
             name, shape = model.outputs[index].name, list(model.outputs[index].shape)

@@ -26,7 +26,7 @@ from shared.errors import BundleError
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.holistic.rects import AlignedRect
 from shared.holistic.sampling import letterbox_point, warp_point
-from shared.runtime.bundle import Bundle, image_input
+from shared.runtime.bundle import Bundle, crop_model
 from shared.vision.detector import raw_detections, ssd_head
 from shared.vision.geometry import check_image
 
@@ -96,13 +96,9 @@ class PoseLandmarker:
     """A pose-landmark bundle: `landmarks(rgb, rect) -> PoseLandmarks`, thread-safe."""
 
     def __init__(self, bundle: Bundle):
-        if bundle.task != LANDMARK_TASK:
-            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {LANDMARK_TASK!r}")
+        _, post, self.size = crop_model(bundle, LANDMARK_TASK)
         self.bundle = bundle
-        m, model = bundle.manifest, bundle.model
-        pre, post = m.at("preprocessing"), m.at("postprocessing")
-        self.size = pre.square("input_size")
-        image_input(bundle, "preprocessing.input_size", self.size)
+        model = bundle.model
         self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("landmarks", "presence", "heatmap")]
         shapes = [list(model.outputs[i].shape) for i in self._outputs]
         if int(np.prod(shapes[0])) != ALL_LANDMARKS * 5 or len(shapes[2]) != 4 or shapes[2][3] != ALL_LANDMARKS:

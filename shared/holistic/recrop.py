@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.errors import BundleError
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.holistic.rects import AlignedRect, hand_from_pose
-from shared.runtime.bundle import Bundle, image_input
+from shared.runtime.bundle import Bundle, crop_model
 from shared.vision.geometry import check_image, warp
 
 TASK = "hand-recrop"
@@ -42,13 +41,8 @@ class HandRecrop:
     """A hand-recrop bundle: `rect(rgb, wrist, pinky, index) -> RotatedRect`, thread-safe."""
 
     def __init__(self, bundle: Bundle):
-        if bundle.task != TASK:
-            raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {TASK!r}")
+        _, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
-        m = bundle.manifest
-        pre, post = m.at("preprocessing"), m.at("postprocessing")
-        self.size = pre.square("input_size")
-        image_input(bundle, "preprocessing.input_size", self.size)
         self._output = post.tensor("output_tensors.points", bundle.model.outputs)
         if int(np.prod(bundle.model.outputs[self._output].shape)) != 4 or post.integer("num_points", ge=1, le=16) != 2:
             raise post.fault("num_points", post.get("num_points", None), "2 points of (x, y), the model's 4 values")

@@ -204,3 +204,15 @@ def image_input(bundle: Bundle, path: str, side: int) -> None:
     if shapes != [[1, side, side, 3]]:
         value = bundle.manifest.get(path, None)
         raise bundle.manifest.fault(path, value, f"the side of the model's input image (its inputs: {shapes})")
+
+
+def crop_model(bundle: Bundle, task: str) -> tuple[Manifest, Manifest, int]:
+    """A crop model's bundle (one square image in: hand, face and iris landmarks, pose
+    landmarks, the hand re-crop) checked for `task`: (its preprocessing and postprocessing
+    sections, the side of its input image, checked against the model)."""
+    if bundle.task != task:
+        raise BundleError(f"{bundle.name} is a {bundle.task!r} bundle, expected {task!r}")
+    pre, post = bundle.manifest.at("preprocessing"), bundle.manifest.at("postprocessing")
+    side = pre.square("input_size")
+    image_input(bundle, "preprocessing.input_size", side)
+    return pre, post, side
