@@ -18,7 +18,7 @@ from shared.gesture.options import GestureOptions
 from shared.gesture.parse import parse_features, parse_image_size, parse_landmarks, parse_top_k
 from shared.hands.options import HandOptions
 from shared.runtime.bundle import Bundle, load_as
-from shared.runtime.lazy import Lazy
+from shared.runtime.lazy import Lazy, Parts
 from shared.state.memory import MemoryBudget
 
 if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
@@ -52,13 +52,15 @@ class GestureService:
         self._budget = budget or MemoryBudget(critical_mb=float("inf"), wait_s=0.0)
         hands = options.hands
         # Built on the first photo only: landmark-only instances never load the hand models.
+        # The hand landmark model is one interpreter for the hand tracker and Holistic (parts).
+        parts = Parts()
         self.hands: Lazy[HandFinder] | None = None
         if hands is not None:
-            self.hands = Lazy("hand models", lambda: _load_hands(hands), retry_s=options.retry_s)
+            self.hands = Lazy("hand models", lambda: _load_hands(hands, parts), retry_s=options.retry_s)
         holistic = options.holistic
         self.holistic: Lazy[Holistic] | None = None
         if holistic is not None:
-            self.holistic = Lazy("holistic models", lambda: _load_holistic(holistic), retry_s=options.retry_s)
+            self.holistic = Lazy("holistic models", lambda: _load_holistic(holistic, parts), retry_s=options.retry_s)
 
     @classmethod
     def load(cls, options: GestureOptions, budget: MemoryBudget | None = None) -> GestureService:
@@ -67,10 +69,11 @@ class GestureService:
         return cls([load_as(GestureClassifier, source, options.load, task=TASK) for source in options.models], options, budget)
 
     def bundles(self) -> list[Bundle]:
-        """The gesture bundles, and the hand bundles once loaded."""
+        """The gesture bundles, and the hand and Holistic bundles once loaded (each once)."""
         hands = self.hands.get().bundles() if self.hands is not None and self.hands.ready else []
         person = self.holistic.get().bundles() if self.holistic is not None and self.holistic.ready else []
-        return [c.bundle for c in self.classifiers.values()] + hands + person
+        every = [c.bundle for c in self.classifiers.values()] + hands + person
+        return [b for i, b in enumerate(every) if all(b is not other for other in every[:i])]
 
     def classifier(self, name: Any = None) -> GestureClassifier:
         """The named bundle's classifier (the default for None); 400 naming the available ones."""
@@ -221,13 +224,13 @@ class PersonPrediction:
         return out
 
 
-def _load_holistic(options: HolisticOptions) -> Holistic:
+def _load_holistic(options: HolisticOptions, parts: Parts) -> Holistic:
     from shared.holistic.tracker import Holistic
 
-    return Holistic.load(options)
+    return Holistic.load(options, parts)
 
 
-def _load_hands(options: HandOptions) -> HandFinder:
+def _load_hands(options: HandOptions, parts: Parts) -> HandFinder:
     from shared.hands.finder import HandFinder
 
-    return HandFinder.load(options)
+    return HandFinder.load(options, parts)

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.hands.landmarks import TASK as LANDMARK_TASK
-from shared.hands.landmarks import HandLandmarker, HandLandmarks
+from shared.hands.landmarks import HandLandmarker, HandLandmarks, load_landmarker
 from shared.hands.options import HandOptions
 from shared.hands.palm import TASK as DETECTION_TASK
 from shared.hands.palm import PalmDetector
 from shared.hands.rect import RotatedRect, from_landmarks, from_palm, rect_iou
 from shared.runtime.bundle import Bundle, load_as
+from shared.runtime.lazy import Parts
 
 MAX_HANDS = 2
 __all__ = ["MAX_HANDS", "FrameHands", "HandFinder", "HandOptions"]
@@ -54,10 +54,11 @@ class HandFinder:
         self.landmarker = landmarker
 
     @classmethod
-    def load(cls, options: HandOptions) -> HandFinder:
+    def load(cls, options: HandOptions, parts: Parts | None = None) -> HandFinder:
+        """The palm detector and the landmark model (shared through `parts` when given)."""
         return cls(
             load_as(PalmDetector, options.detector, options.load, task=DETECTION_TASK),
-            load_as(HandLandmarker, options.landmarks, options.load, task=LANDMARK_TASK),
+            load_landmarker(options.landmarks, options.load, parts),
         )
 
     def bundles(self) -> list[Bundle]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.hands.rect import RectTransform, RotatedRect
-from shared.runtime.bundle import Bundle, crop_model
+from shared.runtime.bundle import Bundle, LoadOptions, crop_model, load_as
+from shared.runtime.lazy import Parts
 from shared.vision.geometry import check_image, warp
 
 TASK = "hand-landmarks"
@@ -79,3 +80,14 @@ class HandLandmarker:
         first = float(handed[0])  # the score of labels[0]; labels[1] scores 1 - it (binary_classification)
         label, score = (self.labels[0], first) if first >= 0.5 else (self.labels[1], 1.0 - first)
         return HandLandmarks(np.column_stack([xy, z]), float(presence[0]), label, score, rect)
+
+
+def load_landmarker(source: str, load: LoadOptions, parts: Parts | None = None) -> HandLandmarker:
+    """The hand landmark bundle at `source`; with `parts`, loaded once per instance and the
+    same interpreter for every pipeline asking (the hand tracker and Holistic: one model
+    held instead of two, ~17 MB)."""
+
+    def build() -> HandLandmarker:
+        return load_as(HandLandmarker, source, load, task=TASK)
+
+    return parts.get((TASK, source, load), build) if parts is not None else build()

@@ -25,8 +25,7 @@ from shared.face.contract import DETECTION_TASK as FACE_DETECTION_TASK
 from shared.face.detect import FaceDetector
 from shared.facemesh.mesh import FaceMesh
 from shared.facemesh.options import FaceMeshOptions
-from shared.hands.landmarks import TASK as HAND_TASK
-from shared.hands.landmarks import HandLandmarker, HandLandmarks
+from shared.hands.landmarks import HandLandmarker, HandLandmarks, load_landmarker
 from shared.hands.rect import RotatedRect, from_landmarks
 from shared.holistic.face import HolisticFace
 from shared.holistic.options import HolisticOptions
@@ -34,6 +33,7 @@ from shared.holistic.pose import DETECTION_TASK, LANDMARK_TASK, PoseDetector, Po
 from shared.holistic.recrop import TASK as RECROP_TASK
 from shared.holistic.recrop import HandRecrop, keep_tracking, pose_hand_rect
 from shared.runtime.bundle import Bundle, load_as
+from shared.runtime.lazy import Parts
 
 SIDES = ("left", "right")
 
@@ -60,7 +60,9 @@ class Holistic:
         self.detector, self.pose, self.recrop, self.hands, self.face = detector, pose, recrop, hands, face
 
     @classmethod
-    def load(cls, options: HolisticOptions) -> Holistic:
+    def load(cls, options: HolisticOptions, parts: Parts | None = None) -> Holistic:
+        """Every model of `options`; the hand landmark model through `parts` when given (the
+        hand tracker's own interpreter, not a second copy)."""
         load = options.load
         face = None
         if options.face_detector and options.face_landmarks:
@@ -70,7 +72,7 @@ class Holistic:
             load_as(PoseDetector, options.pose_detector, load, task=DETECTION_TASK),
             load_as(PoseLandmarker, options.pose_landmarks, load, task=LANDMARK_TASK),
             load_as(HandRecrop, options.hand_recrop, load, task=RECROP_TASK),
-            load_as(HandLandmarker, options.hands.landmarks, load, task=HAND_TASK),
+            load_landmarker(options.hands.landmarks, load, parts),
             face,
         )
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from shared.errors import BundleError, ServiceUnavailable
 from shared.logs import event
@@ -93,3 +93,20 @@ class Lazy(Generic[T]):
             self._error = None
             self._failed_at = 0.0
             self._load_ms = None
+
+
+class Parts:
+    """Pipeline parts built once per instance and shared by every pipeline that uses them
+    (the hand landmark model serves both the hand tracker and Holistic): `get(key, build)`
+    builds on the first call for `key`, one build at a time, and returns that same object
+    afterwards; a build that raises is not kept, so the next call (its Lazy's retry) tries again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = build()
+            return self._made[key]
