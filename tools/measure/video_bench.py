@@ -9,6 +9,8 @@ The clip is made from 29 consecutive photos of ../shared/data/hands/subhih when 
 (else the shipped tests/data/hands photos, repeated), scaled to 1280 x 720.
 
     .venv/bin/python tools/measure/video_bench.py --bundle DIR [--requests 5] [--out build/video-bench.json]
+        [--before-root TREE --rounds 2]   (TREE: `git archive main | tar -x -C build/before`; served in
+                                           turn with this tree, one server at a time)
 DIR: a gesture bundle with a Holistic recipe (the converted lsvtest: tools/measure/lsvtest_agreement.py).
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,21 +47,21 @@ def clip_720p() -> bytes:
     return hostile_video.clip(images, fps=10, size=SIZE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=5)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
-    video = clip_720p()
+def measure(video: bytes, bundle: Path, requests: int, root: Path | None = None) -> dict:
+    """One served tree (this one, or `root`): idle and peak PSS, CPU per request and frame."""
     request = harness.multipart_request("clip-720p", {"video": video})
-    server = harness.start("predict_gesture", env={"GESTURE_MODEL": str(args.bundle.resolve()), "RATE_LIMITS": ""})
+    env = {"GESTURE_MODEL": str(bundle.resolve()), "RATE_LIMITS": ""}
+    if root is None:
+        server = harness.start("predict_gesture", env=env)
+    else:
+        source = root / "functions/predict_gesture/main.py"
+        server = harness.Server("predict_gesture", source, env=env, cwd=root).start().wait_ready()
     monitor = Monitor(server)
     try:
         idle = monitor.memory()
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
         cpu, latency = [], []
-        for _ in range(args.requests + 1):  # the first loads the models
+        for _ in range(requests + 1):  # the first loads the models
             before, started = monitor.cpu_s(), time.perf_counter()
             status, body = harness.send(conn, request)
             latency.append(time.perf_counter() - started)
@@ -66,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             assert status == 200, body[:300]
         answer = json.loads(body)
         peak = monitor.peak()
-        report = {
-            "clip": f"{FRAMES} frames, {SIZE[0]} x {SIZE[1]} H.264, 10 fps, {len(video)} bytes",
-            "bundle": args.bundle.name,
+        return {
             "idle_pss_mb": round(idle.pss_mb, 1),
             "peak_pss_mb_all_models_loaded": round(peak.pss_mb, 1) if peak else None,
             "peak_container_mb": round(peak.container_mb, 1) if peak else None,
@@ -82,6 +83,30 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         monitor.stop()
         server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--before-root", type=Path, help="another tree (git archive of main) served in turn with this one")
+    parser.add_argument("--rounds", type=int, default=1, help="with --before-root: before, this tree, before, ... this many times")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    video = clip_720p()
+    report: dict = {"clip": f"{FRAMES} frames, {SIZE[0]} x {SIZE[1]} H.264, 10 fps, {len(video)} bytes", "bundle": args.bundle.name}
+    if args.before_root is None:
+        report |= measure(video, args.bundle, args.requests)
+    else:
+        runs: dict[str, list[dict]] = {"before": [], "now": []}
+        for _ in range(args.rounds):
+            runs["before"].append(measure(video, args.bundle, args.requests, args.before_root.resolve()))
+            runs["now"].append(measure(video, args.bundle, args.requests))
+        report["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        for name, rows in runs.items():
+            report[name] = {"runs": rows} | {
+                key: [row[key] for row in rows] for key in ("peak_pss_mb_all_models_loaded", "cpu_ms_per_frame", "label")
+            }
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
