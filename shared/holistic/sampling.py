@@ -59,7 +59,7 @@ def warp_point(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray
     return out
 
 
-ROWS = 64  # output rows sampled at once: bounds the float64 temporaries (~2 MB)
+ROWS = 8  # output rows sampled at once: bounds the float64 temporaries (~2 MB)
 
 
 def _bilinear(

