@@ -32,9 +32,8 @@ def test_the_pose_crop_is_pillows_on_the_padded_image(seed):
         height, width = (360, 640) if i % 3 else (int(rng.integers(1, 400)), int(rng.integers(1, 400)))
         image = rng.integers(0, 256, (height, width, 3), np.uint8)
         side = float(rng.uniform(2, 2500))  # a hand's size up to a pose rect far beyond the frame
-        rect = RotatedRect(
-            float(rng.uniform(-300, 900)), float(rng.uniform(-300, 700)), side, side * float(rng.uniform(0.5, 1.5)), float(rng.uniform(-4, 4))
-        )
+        cx, cy, turn = float(rng.uniform(-300, 900)), float(rng.uniform(-300, 700)), float(rng.uniform(-4, 4))
+        rect = RotatedRect(cx, cy, side, side * float(rng.uniform(0.5, 1.5)), turn)
         to_image = rect.chip_to_image(256)
         assert np.array_equal(warp_point(image, to_image, 256), padded_pillow(image, to_image, 256)), (i, height, width, rect)
 
