@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Liveness error rates on bursts assembled from real photos (tools/measure/liveness_bursts.py).
 
-No real recordings of the challenge actions were found, so (and every number says so):
+Real recordings of the challenge actions are few (liveness_recordings.py: one person), so (and every number says so):
 - genuine: for each person of lfw-dev with enough photos, a random challenge acted out by
   their own photos (frontal ones between actions; a turned, a raised or a closed-eye photo
   per action; a mirrored photo stands in for a turn to the other side when needed);
@@ -11,7 +11,7 @@ No real recordings of the challenge actions were found, so (and every number say
 Each burst goes through shared/liveness/burst.check_burst as a request's would.
 
     .venv/bin/python tools/measure/liveness_eval.py [--photos ../shared/data/faces/lfw-dev] \
-        [--people 120] [--out build/liveness-eval.json]
+        [--people 120] [--any-sitting] [--out build/liveness-eval.json]
 """
 
 from __future__ import annotations
