@@ -38,8 +38,35 @@ class Burst:
     time_ms: dict
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What a burst showed, before any challenge: measures (one per frame, empty when
+    `refused`); refused (why the burst cannot pass any challenge: a frame without a face, or
+    not one face throughout; "" otherwise); best (the most frontal open-eyed frame); frames;
+    time_ms."""
+
+    measures: list[FrameMeasure]
+    refused: str
+    best: int
+    frames: int
+    time_ms: dict
+
+
 def check_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], actions: tuple[str, ...], options: LivenessOptions) -> Burst:
     """The verdict on `frames` (photo bytes, in order) for the challenge's `actions`."""
+    return verdict(read_burst(verifier, mesh, frames, options), actions, options)
+
+
+def verdict(reading: Reading, actions: tuple[str, ...], options: LivenessOptions) -> Burst:
+    """The verdict on a read burst for the challenge's `actions` (pure logic: judge.py)."""
+    if reading.refused:
+        return Burst(Liveness(False, reading.refused, [], reading.best), reading.best, reading.frames, reading.time_ms)
+    found = judge(actions, reading.measures, options)
+    return Burst(found, found.best_frame if found.best_frame is not None else reading.best, reading.frames, reading.time_ms)
+
+
+def read_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], options: LivenessOptions) -> Reading:
+    """`frames` (photo bytes, in order) read: each frame's face, embedding and mesh measures."""
     if len(frames) < options.min_frames:
         raise Unprocessable(f"frames has {len(frames)} photos; a liveness burst needs at least {options.min_frames}", code="too_few_frames")
     if len(frames) > options.max_frames:
@@ -66,7 +93,7 @@ def check_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], act
         except Unprocessable as exc:
             if exc.code != "no_face":
                 raise
-            return _refused(f"face_missing: no face in {name}", len(frames), timing)
+            return Reading([], f"face_missing: no face in {name}", 0, len(frames), _ms(timing))
         face = faces[0]
         t1 = time.perf_counter()
         embeddings.append(verifier.embedder.embed(verifier.embedder.chip(photo.pixels, face)))
@@ -77,16 +104,13 @@ def check_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], act
         timing["embed"] += t2 - t1
         timing["mesh"] += t3 - t2
         if found is None:
-            return _refused(f"face_missing: no face mesh in {name}", len(frames), timing)
+            return Reading([], f"face_missing: no face mesh in {name}", 0, len(frames), _ms(timing))
         measures.append(measure(found.points))
         x, y, w, h = (v * photo.scale for v in face.box)  # in the original photo's pixels
         boxes.append((x + w / 2, y + h / 2, w))
     best = best_frame(measures)
     reason = _one_face(verifier, embeddings, boxes, best)
-    if reason:
-        return _refused(reason, len(frames), timing, best)
-    verdict = judge(actions, measures, options)
-    return Burst(verdict, verdict.best_frame if verdict.best_frame is not None else best, len(frames), _ms(timing))
+    return Reading([] if reason else measures, reason, best, len(frames), _ms(timing))
 
 
 def _one_face(verifier: FaceVerifier, embeddings: list[np.ndarray], boxes: list[tuple[float, float, float]], best: int) -> str:
@@ -104,7 +128,3 @@ def _one_face(verifier: FaceVerifier, embeddings: list[np.ndarray], boxes: list[
 
 def _ms(timing: dict[str, float]) -> dict:
     return {k: round(v * 1000, 2) for k, v in timing.items()}
-
-
-def _refused(reason: str, frames: int, timing: dict[str, float], best: int = 0) -> Burst:
-    return Burst(Liveness(False, reason, [], best), best, frames, _ms(timing))

@@ -9,7 +9,8 @@ by a recovery above (1 - blink_drop / 2) of it.
 Passed when the head events are exactly the challenge's head actions in its order (an
 unrequested turn refuses: a recording of every action cannot pass every challenge), each
 requested blink falls between its neighbours in the challenge, and each head event's
-landmarks did not move as a flat picture would (measures.planar_residual).
+landmarks did not move as a flat picture would (measures.planar_residual; a lower bound for
+looking up, which moves the landmarks less out of plane than a turn).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def judge(actions: tuple[str, ...], frames: list[FrameMeasure], options: Livenes
     for event in heads:
         residual = planar_residual(baseline.points, frames[event.frame].points)
         event.measure["planar_residual"] = round(residual, 4)
-        if residual < options.max_planar_residual:
+        if residual < (options.max_planar_residual_up if event.action == "look_up" else options.max_planar_residual):
             return Liveness(False, f"flat_motion: {event.action} moved like a flat picture", heads, best)
     blinks = blink_events(frames, options)
     found: list[ActionDone] = []

@@ -70,7 +70,7 @@ def planar_residual(a: np.ndarray, b: np.ndarray) -> float:
             np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], axis=1),
         ]
     )
-    h = np.linalg.svd(rows)[2][-1].reshape(3, 3)
+    h = np.linalg.svd(rows, full_matrices=False)[2][-1].reshape(3, 3)
     mapped = np.column_stack([src[0], one]) @ h.T
     mapped = mapped[:, :2] / mapped[:, 2:3]
     error = np.linalg.norm(mapped - dst[0], axis=1).mean() * dst[1]  # back to b's pixels

