@@ -28,6 +28,7 @@ from shared.logs import event
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TABLE = schema.TABLE
+CANDIDATES_PER_SUBJECT = 8  # templates read from the index per subject asked for (top_k)
 
 
 class Tag(NamedTuple):
@@ -77,24 +78,28 @@ class GalleryStore:
         return self._run(work)
 
     def nearest(self, gallery: str, tag: Tag, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest templates of `gallery` made by `tag`'s embedder: (subject,
-        cosine distance), nearest first; one row per template (a subject may recur). The
-        HNSW index walks with ef_search candidates; where the gallery's filter leaves it
-        fewer than `k` rows (a small gallery in a big table), the gallery is searched exactly."""
+        """The `k` nearest subjects of `gallery` by their templates made by `tag`'s
+        embedder: (subject, the cosine distance of its nearest template), nearest first, one
+        row per subject. The index (HNSW with ef_search candidates, or IVFFlat with
+        ivf_probes lists) gives the CANDIDATES_PER_SUBJECT * k nearest templates, grouped
+        by subject; where that leaves fewer than `k` subjects (a small gallery in a big
+        table, whose rows the walk mostly did not reach), the gallery is searched exactly."""
         text = vector_text(vector)
-        query = (
-            f"SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} "
-            "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s ORDER BY d LIMIT %s"
+        where = "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s"
+        indexed = (
+            f"SELECT subject, min(d) FROM (SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} {where} "
+            "ORDER BY d LIMIT %s) AS near GROUP BY subject ORDER BY 2 LIMIT %s"
         )
-        args = (text, gallery, *tag, k)
+        exact = f"SELECT subject, min(embedding <=> %s::vector) FROM {TABLE} {where} GROUP BY subject ORDER BY 2 LIMIT %s"
+        candidates = CANDIDATES_PER_SUBJECT * k
 
         def work(cur: Any) -> list[tuple[str, float]]:
-            cur.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.options.ef_search), k)}")
-            cur.execute(query, args)
+            cur.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.options.ef_search), candidates))}")
+            cur.execute(f"SET LOCAL ivfflat.probes = {max(1, int(self.options.ivf_probes))}")
+            cur.execute(indexed, (text, gallery, *tag, candidates, k))
             rows = cur.fetchall()
             if len(rows) < k:  # the index's candidates were mostly other galleries' rows
-                cur.execute("SET LOCAL enable_indexscan = off")
-                cur.execute(query, args)
+                cur.execute(exact, (text, gallery, *tag, k))
                 rows = cur.fetchall()
             return [(str(s), float(d)) for s, d in rows]
 

@@ -43,9 +43,9 @@ def test_enrol_identify_verify_and_erase(gallery_url):
     s.enrol("other-gallery", "alice", TAG, v[0])  # another tenant's alice
     s.enrol("g", "dave", OTHER, v[0])  # another embedder's row: never compared
     nearest = s.nearest("g", TAG, v[0], 5)
-    assert [subject for subject, _ in nearest] == ["alice", "alice", "bob"]
+    assert [subject for subject, _ in nearest] == ["alice", "bob"]  # one row per subject: its nearest template
     assert nearest[0][1] == pytest.approx(0.0, abs=1e-6)
-    assert nearest[1][1] == pytest.approx(1 - float(v[0] @ v[1]), abs=1e-5)
+    assert nearest[1][1] == pytest.approx(1 - float(v[0] @ v[2]), abs=1e-5)
     assert s.subject_distance("g", "alice", TAG, v[1]) == (pytest.approx(0.0, abs=1e-6), 2)
     assert s.subject_distance("g", "carol", TAG, v[0]) is None  # nobody of that name in g
     assert s.subject_distance("g", "dave", TAG, v[0]) is None  # dave's template is another model's
@@ -74,6 +74,37 @@ def test_a_gallery_sharing_the_index_with_another_still_gets_its_top_k(gallery_u
     assert len(found) == 10 and found[0][0] == "s1"
     exact = sorted([(1 - float(many[1] @ many[0]), "first")] + [(1 - float(many[1] @ many[i]), f"s{i}") for i in range(1, 3000, 2)])[:10]
     assert [subject for subject, _ in found] == [subject for _, subject in exact]
+
+
+def near(v: np.ndarray, rng: np.random.Generator, distance: float) -> np.ndarray:
+    """A unit vector at about `distance` (cosine) from the unit vector `v`."""
+    noise = rng.normal(size=v.shape)
+    noise -= (noise @ v) * v
+    noise /= np.linalg.norm(noise)
+    return (1 - distance) * v + np.sqrt(1 - (1 - distance) ** 2) * noise
+
+
+@pytest.mark.parametrize("ef_search", [400, 10])
+def test_top_k_counts_subjects_each_by_its_nearest_template(gallery_url, ef_search):
+    """Two templates per subject, the nearer ones of the first subjects: top_k 3 answers
+    three subjects (not a subject's two templates as two of the three), each with the
+    distance of its nearest template, nearest first; by the index, and by the exact search
+    where the walk's candidates fall short (ef_search 10 among the 600 rows of a big table)."""
+    s = store(gallery_url, ef_search=ef_search)
+    rng = np.random.default_rng(8)
+    probe = vectors(1, seed=9)[0]
+    s.enrol("g", "first", TAG, near(probe, rng, 0.05))  # migrates: the index exists before the rows come
+    rows = [("g", "first", near(probe, rng, 0.06))]
+    for i, d in enumerate((0.10, 0.15, 0.20, 0.25)):
+        rows += [("g", f"s{i}", near(probe, rng, d)), ("g", f"s{i}", near(probe, rng, d + 0.01))]
+    rows += [("other", f"x{i}", row) for i, row in enumerate(vectors(600, seed=10))]
+    with psycopg.connect(gallery_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(INSERT, [(g, subject, *TAG, "[" + ",".join(map(str, v.tolist())) + "]") for g, subject, v in rows])
+        cur.execute("ANALYZE face_templates")
+    found = s.nearest("g", TAG, probe, 3)
+    assert [subject for subject, _ in found] == ["first", "s0", "s1"]
+    assert [round(d, 2) for _, d in found] == [0.05, 0.10, 0.15]
+    assert [subject for subject, _ in s.nearest("g", TAG, probe, 10)] == ["first", "s0", "s1", "s2", "s3"]  # all five
 
 
 def test_two_instances_migrate_and_enrol_at_once(gallery_url):
