@@ -28,8 +28,6 @@ class GalleryOptions:
         instance's connection may have been cut by the database or a NAT meanwhile.
     ef_search: pgvector's hnsw.ef_search for identification (candidates the HNSW walk
         keeps; higher: better recall, slower; measured in docs/scaling.md).
-    ivf_probes: pgvector's ivfflat.probes for identification, where the gallery's index
-        is IVFFlat (lists scanned; higher: better recall, slower; docs/scaling.md).
     max_top_k: most matches one identification may ask for.
     """
 
@@ -40,7 +38,6 @@ class GalleryOptions:
     pool_size: int = 1
     idle_s: float = 60.0
     ef_search: int = 400
-    ivf_probes: int = 40
     max_top_k: int = 100
 
     @classmethod

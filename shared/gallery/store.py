@@ -107,10 +107,10 @@ class GalleryStore:
     def nearest(self, gallery: str, tag: Tag, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` nearest subjects of `gallery` by their templates made by `tag`'s
         embedder: (subject, the cosine distance of its nearest template), nearest first, one
-        row per subject. The index (HNSW with ef_search candidates, or IVFFlat with
-        ivf_probes lists) gives the CANDIDATES_PER_SUBJECT * k nearest templates, grouped
-        by subject; where that leaves fewer than `k` subjects (a small gallery in a big
-        table, whose rows the walk mostly did not reach), the gallery is searched exactly."""
+        row per subject. The HNSW index (ef_search candidates) gives the
+        CANDIDATES_PER_SUBJECT * k nearest templates, grouped by subject; where that leaves
+        fewer than `k` subjects (a small gallery in a big table, whose rows the walk mostly
+        did not reach, or fewer subjects than k), the gallery is searched exactly."""
         text = vector_text(vector)
         where = "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s"
         indexed = (
@@ -122,7 +122,6 @@ class GalleryStore:
 
         def work(cur: Any) -> list[tuple[str, float]]:
             cur.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.options.ef_search), candidates))}")
-            cur.execute(f"SET LOCAL ivfflat.probes = {max(1, int(self.options.ivf_probes))}")
             cur.execute(indexed, (text, gallery, *tag, candidates, k))
             rows = cur.fetchall()
             if len(rows) < k:  # the index's candidates were mostly other galleries' rows

@@ -225,8 +225,9 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
     row |= {"load_s": round(load_s, 1), "build_s": round(build_s, 1), "build_load_avg": round(build_load, 1)}
     row |= {"index_mb": round(index_mb, 1), "table_mb": round(table_mb, 1)}
     for ef in args.ef:
-        width = {"ivf_probes": ef} if args.ivf_lists else {"ef_search": ef}  # --ef: IVFFlat's probes for an IVFFlat index
-        store = GalleryStore(GalleryOptions(url=url, statement_timeout_s=30, **width))
+        if args.ivf_lists:  # --ef: the lists an IVFFlat scan reads, for the store's new connections
+            server.psql(f'ALTER DATABASE "{name}" SET ivfflat.probes = {ef};')
+        store = GalleryStore(GalleryOptions(url=url, statement_timeout_s=30, ef_search=ef))
         store.nearest("bench", tag, lfw_probes[0], args.top_k)  # connect, check the schema
         for _ in range(args.warmup):
             store.nearest("bench", tag, synth_probes[0], args.top_k)
