@@ -638,7 +638,8 @@ def test_only_verify_face_takes_the_gallery_database_url_and_keys_as_secrets(dep
     as services; never in plain env vars, never their values on gcloud's command line."""
     need_function("verify_face"), need_function("predict_gesture")
     for extra in ([], ["--service"]):
-        args = ("--gallery-url-secret", "gallery-url", "--gallery-keys-secret=projects/p/secrets/gallery-keys", "--api-key-secret", "api-key")
+        keys = "--gallery-keys-secret=projects/p/secrets/gallery-keys"
+        args = ("--gallery-url-secret", "gallery-url", keys, "--api-key-secret", "api-key")
         r = deploy("all", *extra, *args)
         assert r.returncode == 0, r.stderr
         calls = [c["argv"] for c in deploy.calls() if c["argv"][:2] in (["functions", "deploy"], ["run", "deploy"])][-2:]
