@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from shared.errors import Conflict, ServiceUnavailable
+from shared.errors import Conflict, ServiceError, ServiceUnavailable
 from shared.gallery import schema
 from shared.gallery.options import DIMS, GalleryOptions
 from shared.logs import event
@@ -202,6 +202,11 @@ class GalleryStore:
                 self._failed(exc)
                 self._used(reachable=False)
                 raise self._unavailable() from None
+            except ServiceError:  # the call refused (a reused idempotency key): rolled back, the connection sound
+                if conn is not None:
+                    self._give(conn)
+                self._used(reachable=True)
+                raise
             except BaseException:
                 if conn is not None:
                     conn.close()

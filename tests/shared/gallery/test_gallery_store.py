@@ -73,6 +73,7 @@ def test_an_enrolment_retried_with_its_idempotency_key_stores_one_template(galle
         with pytest.raises(Conflict) as caught:
             s.enrol("g", subject, TAG, vector, key="req-1")
         assert caught.value.code == "idempotency_key_reused" and caught.value.status == 409
+        assert s.status()["idle_connections"] == 1 and s.status()["reachable"] is True  # a refusal, not a fault
     assert s.enrol("g2", "alice", TAG, v[0], key="req-1").replayed is False  # another gallery's key space
     assert s.enrol("g", "alice", TAG, v[1]).templates == 2  # no key: every call stores
     assert s.enrol("g", "alice", TAG, v[1]).templates == 3
