@@ -30,6 +30,7 @@ EXTRA_ENV=()                        # --env KEY=VALUE, repeatable
 API_KEY_SECRET="${API_KEY_SECRET:-}"  # Secret Manager secret holding the API key
 REDIS_URL_SECRET="${REDIS_URL_SECRET:-}"  # Secret Manager secret holding REDIS_URL
 GALLERY_URL_SECRET="${GALLERY_URL_SECRET:-}"  # Secret Manager secret holding GALLERY_URL
+GALLERY_KEYS_SECRET="${GALLERY_KEYS_SECRET:-}"  # Secret Manager secret holding GALLERY_KEYS
 VPC_CONNECTOR="${VPC_CONNECTOR:-}"  # Serverless VPC Access connector (Memorystore is private)
 SERVICE=false                       # --service: Cloud Run services instead of functions
 IMAGE="${IMAGE:-}"                  # --image: deploy this image instead of building build/image
@@ -96,7 +97,11 @@ Options:
                         verify_face's galleries (enrol, identify, erase) in the Postgres
                         with pgvector whose postgresql:// URL is kept in the Secret Manager
                         secret NAME (mounted as GALLERY_URL); a private Cloud SQL address
-                        needs --vpc-connector. Per-tenant keys: GALLERY_KEYS, as a secret too
+                        needs --vpc-connector
+  --gallery-keys-secret NAME
+                        verify_face's per-tenant gallery keys (GALLERY_KEYS,
+                        'shop-a=key1;shop-b=key2') from the Secret Manager secret NAME
+                        (mounted as GALLERY_KEYS); never on the command line
   --vpc-connector NAME  reach private addresses (Memorystore) through this Serverless VPC
                         Access connector; only private ranges go through it
   --service             deploy Cloud Run services (from build/image/, or --image)
@@ -112,7 +117,8 @@ Options:
   -h, --help            this help
 
 Environment: PROJECT, REGION, RUNTIME, MEMORY, CPU, CONCURRENCY, MIN_INSTANCES,
-MAX_INSTANCES, MODELS_BUCKET, API_KEY_SECRET, REDIS_URL_SECRET, GALLERY_URL_SECRET, VPC_CONNECTOR, IMAGE,
+MAX_INSTANCES, MODELS_BUCKET, API_KEY_SECRET, REDIS_URL_SECRET, GALLERY_URL_SECRET, GALLERY_KEYS_SECRET,
+VPC_CONNECTOR, IMAGE,
 BUILD_DIR, GCLOUD (gcloud binary), PUBLISH_PYTHON.
 EOF
 }
@@ -153,6 +159,7 @@ while [[ $# -gt 0 ]]; do
     --api-key-secret) need_value "$@"; API_KEY_SECRET="$2"; shift 2 ;;
     --redis-url-secret) need_value "$@"; REDIS_URL_SECRET="$2"; shift 2 ;;
     --gallery-url-secret) need_value "$@"; GALLERY_URL_SECRET="$2"; shift 2 ;;
+    --gallery-keys-secret) need_value "$@"; GALLERY_KEYS_SECRET="$2"; shift 2 ;;
     --vpc-connector) need_value "$@"; VPC_CONNECTOR="$2"; shift 2 ;;
     --image) need_value "$@"; IMAGE="$2"; shift 2 ;;
     --build-dir) need_value "$@"; BUILD_DIR="$2"; shift 2 ;;
@@ -161,7 +168,7 @@ while [[ $# -gt 0 ]]; do
     --no-cpu-boost) CPU_BOOST=false; shift ;;
     --stage-only) STAGE_ONLY=true; shift ;;
     --dry-run) DRY_RUN=true; shift ;;
-    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--api-key-secret=*|--redis-url-secret=*|--gallery-url-secret=*|--vpc-connector=*|--image=*|--build-dir=*)
+    --project=*|--region=*|--runtime=*|--memory=*|--cpu=*|--concurrency=*|--min-instances=*|--max-instances=*|--models-bucket=*|--env=*|--api-key-secret=*|--redis-url-secret=*|--gallery-url-secret=*|--gallery-keys-secret=*|--vpc-connector=*|--image=*|--build-dir=*)
       set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [[ -z "$TARGET" ]] || die "one target only, got $TARGET and $1"; TARGET="$1"; shift ;;
@@ -225,9 +232,9 @@ for kv in ${EXTRA_ENV[@]+"${EXTRA_ENV[@]}"}; do
   [[ "$kv" =~ ^[A-Z_][A-Z0-9_]*=.*$ ]] || die "--env expects KEY=VALUE with an upper-case KEY, got '$kv'"
   [[ "$kv" != REDIS_URL=* ]] || die "REDIS_URL may hold a password: keep it in Secret Manager and pass --redis-url-secret NAME"
   [[ "$kv" != GALLERY_URL=* ]] || die "GALLERY_URL may hold a password: keep it in Secret Manager and pass --gallery-url-secret NAME"
-  [[ "$kv" != GALLERY_KEYS=* ]] || die "GALLERY_KEYS holds API keys: keep it in Secret Manager (mount it with --set-secrets yourself), not in --env"
+  [[ "$kv" != GALLERY_KEYS=* ]] || die "GALLERY_KEYS holds API keys: keep it in Secret Manager and pass --gallery-keys-secret NAME"
 done
-for pair in "api-key-secret:$API_KEY_SECRET" "redis-url-secret:$REDIS_URL_SECRET" "gallery-url-secret:$GALLERY_URL_SECRET" "vpc-connector:$VPC_CONNECTOR"; do
+for pair in "api-key-secret:$API_KEY_SECRET" "redis-url-secret:$REDIS_URL_SECRET" "gallery-url-secret:$GALLERY_URL_SECRET" "gallery-keys-secret:$GALLERY_KEYS_SECRET" "vpc-connector:$VPC_CONNECTOR"; do
   [[ -z "${pair#*:}" || "${pair#*:}" =~ ^[A-Za-z0-9/_.-]+$ ]] || die "--${pair%%:*} must be a resource name, got '${pair#*:}'"
 done
 
@@ -339,8 +346,9 @@ secrets_flag() {
   local pairs=()
   [[ -z "$API_KEY_SECRET" ]] || pairs+=("API_KEY=$API_KEY_SECRET:latest")
   [[ -z "$REDIS_URL_SECRET" ]] || pairs+=("REDIS_URL=$REDIS_URL_SECRET:latest")
-  # Only verify_face keeps galleries: predict_gesture never gets the database's URL.
+  # Only verify_face keeps galleries: predict_gesture never gets the database's URL or the tenants' keys.
   [[ -z "$GALLERY_URL_SECRET" || "${1:-}" != verify_face ]] || pairs+=("GALLERY_URL=$GALLERY_URL_SECRET:latest")
+  [[ -z "$GALLERY_KEYS_SECRET" || "${1:-}" != verify_face ]] || pairs+=("GALLERY_KEYS=$GALLERY_KEYS_SECRET:latest")
   [[ ${#pairs[@]} -eq 0 ]] || (IFS=,; echo "--set-secrets=${pairs[*]}")
 }
 

@@ -59,6 +59,11 @@ class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
     allow = "GET, HEAD, POST, OPTIONS"
 
 
+class Conflict(ServiceError, status=409, code="conflict"):
+    """409: the request clashes with what is stored, e.g. an idempotency key used before for
+    another enrolment."""
+
+
 class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):
     """413: the body, an image or a sequence is over a configured limit."""
 

@@ -632,20 +632,31 @@ def test_functions_take_the_redis_secret_and_the_connector_too(deploy):
     assert (f["vpc-connector"], f["egress-settings"]) == ("conn", "private-ranges-only")
 
 
-def test_only_verify_face_takes_the_gallery_database_url_as_a_secret(deploy):
-    """--gallery-url-secret mounts GALLERY_URL from Secret Manager on verify_face (the one
-    function with galleries), as functions and as services; never in plain env vars."""
+def test_only_verify_face_takes_the_gallery_database_url_and_keys_as_secrets(deploy):
+    """--gallery-url-secret and --gallery-keys-secret mount GALLERY_URL and GALLERY_KEYS
+    from Secret Manager on verify_face (the one function with galleries), as functions and
+    as services; never in plain env vars, never their values on gcloud's command line."""
     need_function("verify_face"), need_function("predict_gesture")
     for extra in ([], ["--service"]):
-        r = deploy("all", *extra, "--gallery-url-secret", "gallery-url", "--api-key-secret", "api-key")
+        keys = "--gallery-keys-secret=projects/p/secrets/gallery-keys"
+        args = ("--gallery-url-secret", "gallery-url", keys, "--api-key-secret", "api-key")
+        r = deploy("all", *extra, *args)
         assert r.returncode == 0, r.stderr
         calls = [c["argv"] for c in deploy.calls() if c["argv"][:2] in (["functions", "deploy"], ["run", "deploy"])][-2:]
         secrets = {c[2]: flags(c)["set-secrets"] for c in calls}
         assert secrets == {
-            "verify-face": "API_KEY=api-key:latest,GALLERY_URL=gallery-url:latest",
+            "verify-face": "API_KEY=api-key:latest,GALLERY_URL=gallery-url:latest,GALLERY_KEYS=projects/p/secrets/gallery-keys:latest",
             "predict-gesture": "API_KEY=api-key:latest",
         }
-        assert all("GALLERY_URL" not in flags(c)["set-env-vars"] for c in calls)
+        assert all("GALLERY_" not in flags(c)["set-env-vars"] for c in calls)
+
+
+def test_the_gallery_secrets_come_from_the_environment_too(deploy):
+    need_function("verify_face")
+    r = deploy("verify_face", GALLERY_URL_SECRET="db-url", GALLERY_KEYS_SECRET="tenant-keys")
+    assert r.returncode == 0, r.stderr
+    (call,) = [c["argv"] for c in deploy.calls() if c["argv"][:2] == ["functions", "deploy"]]
+    assert flags(call)["set-secrets"] == "GALLERY_URL=db-url:latest,GALLERY_KEYS=tenant-keys:latest"
 
 
 def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
@@ -671,8 +682,9 @@ def test_image_stage_only_stages_the_build_context_and_calls_nothing(deploy):
         (["--image", "x"], "--image needs --service"),
         (["--env", "REDIS_URL=redis://:pw@10.0.0.3:6379"], "--redis-url-secret"),
         (["--env", "GALLERY_URL=postgresql://u:pw@10.0.0.4/db"], "--gallery-url-secret"),
-        (["--env", "GALLERY_KEYS=g=k"], "GALLERY_KEYS holds API keys"),
+        (["--env", "GALLERY_KEYS=g=k"], "pass --gallery-keys-secret NAME"),
         (["--gallery-url-secret", "a b"], "--gallery-url-secret must be a resource name"),
+        (["--gallery-keys-secret", "shop-a=key1"], "--gallery-keys-secret must be a resource name"),
         (["--service", "--models-bucket", "gs://b"], "--models-bucket is for Cloud Run functions"),
         (["--vpc-connector", "a b"], "--vpc-connector must be a resource name"),
     ],

@@ -54,6 +54,8 @@ def test_render_blueprint_shape():
         assert env["MEMORY_LIMIT_MB"]["value"] == "512" and env["PYTHON_VERSION"]["value"].startswith("3.11.")
         assert env["REDIS_URL"]["fromService"] == {"type": "keyvalue", "name": "tflite-functions-state", "property": "connectionString"}
         assert env["API_KEY"] == {"key": "API_KEY", "sync": False}  # a secret is never in the file
+        gallery = {k: env[k] for k in ("GALLERY_URL", "GALLERY_KEYS") if k in env}  # verify_face's, set in the dashboard
+        assert gallery == ({k: {"key": k, "sync": False} for k in ("GALLERY_URL", "GALLERY_KEYS")} if fn == "verify_face" else {})
         assert all(known_setting(k) for k in env), sorted(k for k in env if not known_setting(k))
     store = services["tflite-functions-state"]
     assert store["type"] == "keyvalue" and store["maxmemoryPolicy"] == "allkeys-lru" and store["ipAllowList"] == []
@@ -128,10 +130,11 @@ def test_knative_service_manifest(name):
     assert env["MEMORY_LIMIT_MB"]["value"] == "256"
     assert container["readinessProbe"]["httpGet"]["path"] == "/"
     assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True  # without Redis: per instance
-    if FUNCTIONS[name] == "verify_face":  # the galleries' database URL from a secret, never a literal value
+    if FUNCTIONS[name] == "verify_face":  # the galleries' database URL and tenant keys from a secret, never literal values
         assert env["GALLERY_URL"]["valueFrom"]["secretKeyRef"] == {"name": "tflite-functions-gallery", "key": "url", "optional": True}
+        assert env["GALLERY_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "tflite-functions-gallery", "key": "keys", "optional": True}
     else:
-        assert "GALLERY_URL" not in env
+        assert "GALLERY_URL" not in env and "GALLERY_KEYS" not in env
     assert container["securityContext"]["runAsNonRoot"] is True
     assert "tflite-functions" in container["image"]
     assert all(known_setting(k) for k in env)

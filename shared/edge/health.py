@@ -62,4 +62,8 @@ def detailed_report(function: str, models: Lazy[Any], guard: MemoryGuard, settin
     gcs = sys.modules.get("shared.runtime.gcs")  # only once a gs:// bundle was configured
     if gcs is not None:
         report["object_storage"] = gcs.download_stats()
+    if settings.gallery_url:  # as the last gallery call left it: health opens no connection
+        store = sys.modules.get("shared.gallery.store")  # imported by the first gallery call
+        status = store.last_status() if store is not None else None
+        report["gallery"] = status if status is not None else {"configured": True, "used": False}
     return report

@@ -2,6 +2,7 @@
 the store's call (shared/gallery/store.py) -> its typed answer.
 
     enroll {"id"}    img1 (a photo or a template) stored for the subject   Enrolment
+                     (and "idempotency_key": stored once per key: a retry finds it)
     subject "id"     img1 (a photo) against the subject's templates        GalleryVerification
     delete {"id"}    every template of the subject erased                  Erasure
     (none of them)   img1 (a photo) identified among the gallery: top_k     Identification
@@ -28,13 +29,15 @@ ACTIONS = ("enroll", "subject", "delete")
 GALLERY_FIELDS = ("gallery", *ACTIONS, "top_k")
 NOT_WITH_GALLERY = ("img2", "references", "max_faces", "return_embeddings")
 DEFAULT_TOP_K = 5
+MAX_KEY_CHARS = 128  # an enrolment's idempotency key (a UUID is 36)
 
 
 @dataclass(frozen=True)
 class Enrolment:
     """A stored template. Attributes: gallery, subject, template_id (the row's id), templates
     (the subject's count now), tag (model, version, fingerprint), probe (the photo's face,
-    None for a template), time_ms."""
+    None for a template), time_ms; replayed: None without an idempotency key, else whether
+    the key's template was stored already (a retry)."""
 
     gallery: str
     subject: str
@@ -43,11 +46,13 @@ class Enrolment:
     tag: Tag
     probe: FaceEmbedding | None
     time_ms: dict
+    replayed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        replay = {} if self.replayed is None else {"replayed": self.replayed}
         out: dict[str, Any] = {
             "gallery": self.gallery,
-            "enrolled": {"id": self.subject, "template_id": self.template_id, **self.tag._asdict()},
+            "enrolled": {"id": self.subject, "template_id": self.template_id, **self.tag._asdict(), **replay},
             "templates": self.templates,
             "model": self.tag.model,
         }
@@ -154,8 +159,10 @@ def answer(verifier: FaceVerifier, body: dict[str, Any], access: GalleryAccess) 
         probe = None if not isinstance(img1, bytes) else verifier.embed_photo(img1, "img1")
         vector = probe.embedding if probe is not None else read_template(img1, "img1", verifier.tag)
         stored = time.perf_counter()
-        row_id, count = store.enrol(gallery, subject, tag, vector)
-        return Enrolment(gallery, subject, row_id, count, tag, probe, _times(probe, stored, started))
+        key = _idempotency_key(body["enroll"])
+        done = store.enrol(gallery, subject, tag, vector, key)
+        replayed = None if key is None else done.replayed
+        return Enrolment(gallery, subject, done.template_id, done.templates, tag, probe, _times(probe, stored, started), replayed)
     probe = verifier.embed_photo(img1, "img1")
     searched = time.perf_counter()
     if action == "subject":
@@ -193,14 +200,25 @@ def _subject(value: Any, action: str) -> str:
     """The subject id of enroll/delete ({"id": "..."}) or subject ("..."): 1..MAX_ID_CHARS
     printable characters (no control characters: Postgres text holds no NUL)."""
     if action != "subject":
-        if not isinstance(value, dict) or set(value) != {"id"}:
+        allowed = {"id", "idempotency_key"} if action == "enroll" else {"id"}
+        if not isinstance(value, dict) or "id" not in value or not set(value) <= allowed:
             keys = sorted(value)[:5] if isinstance(value, dict) else type(value).__name__
-            raise BadRequest(f'{action} must be an object {{"id": "<subject>"}}, got {keys}')
+            extra = ' (and "idempotency_key")' if action == "enroll" else ""
+            raise BadRequest(f'{action} must be an object {{"id": "<subject>"}}{extra}, got {keys}')
         value = value["id"]
     where = "subject" if action == "subject" else f"{action}.id"
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_CHARS or not value.isprintable():
         raise BadRequest(f"{where} must be a string of 1 to {MAX_ID_CHARS} printable characters, got {str(value)[:40]!r}")
     return value
+
+
+def _idempotency_key(enroll: dict[str, Any]) -> str | None:
+    """enroll.idempotency_key: the client's key of this enrolment (1..MAX_KEY_CHARS printable
+    characters, e.g. a UUID), or None."""
+    key = enroll.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS or not key.isprintable()):
+        raise BadRequest(f"enroll.idempotency_key must be a string of 1 to {MAX_KEY_CHARS} printable characters, got {str(key)[:40]!r}")
+    return key
 
 
 def _authorise(gallery: str, access: GalleryAccess) -> None:

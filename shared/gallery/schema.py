@@ -6,7 +6,8 @@ step once and an existing database (of any earlier version) is brought up to dat
 its rows kept. A step is never edited once released: a change is a new step.
 
 Rows hold the template only: the gallery, the subject id, the embedder's model, version
-and fingerprint, the 128 numbers and the time of enrolment. Never a photo.
+and fingerprint, the 128 numbers, the time of enrolment and the client's idempotency key
+of the enrolment, if it sent one. Never a photo.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         "HNSW index on cosine distance",
         # m and ef_construction are pgvector's defaults, measured in docs/scaling.md.
         f"CREATE INDEX {TABLE}_hnsw ON {TABLE} USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);",
+    ),
+    (
+        3,
+        "enrolment idempotency keys",
+        # The client's key of one enrolment, unique per gallery: a retried enrolment (its
+        # reply lost after the commit) finds its template instead of storing a second one.
+        # Adding a NULL column rewrites nothing; the partial index holds keyed rows only.
+        f"""
+        ALTER TABLE {TABLE} ADD COLUMN enrol_key text;
+        CREATE UNIQUE INDEX {TABLE}_enrol_key ON {TABLE} (gallery, enrol_key) WHERE enrol_key IS NOT NULL;
+        """,
     ),
 )
 LATEST = MIGRATIONS[-1][0]

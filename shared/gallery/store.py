@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from shared.errors import ServiceUnavailable
+from shared.errors import Conflict, ServiceError, ServiceUnavailable
 from shared.gallery import schema
 from shared.gallery.options import DIMS, GalleryOptions
 from shared.logs import event
@@ -28,6 +28,7 @@ from shared.logs import event
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TABLE = schema.TABLE
+CANDIDATES_PER_SUBJECT = 8  # templates read from the index per subject asked for (top_k)
 
 
 class Tag(NamedTuple):
@@ -47,6 +48,15 @@ def vector_text(vector: np.ndarray) -> str:
     return "[" + ",".join(map(str, values.tolist())) + "]"
 
 
+class Enrolled(NamedTuple):
+    """An enrolment's outcome: the template's row id, the subject's templates now, and
+    whether the row was there already (a retry with the same idempotency key)."""
+
+    template_id: int
+    templates: int
+    replayed: bool
+
+
 class GalleryStore:
     """One database's galleries, thread-safe; every method is one short transaction."""
 
@@ -57,44 +67,65 @@ class GalleryStore:
         self._down_until = 0.0
         self._migrated = False
         self.errors = 0
+        self._last_use: float | None = None  # monotonic time of the last call's end
+        self._reachable: bool | None = None  # whether that call reached the database
+        self.schema_version: int | None = None  # the database's, read on the first connection
 
     # ---- the calls --------------------------------------------------------------------
 
-    def enrol(self, gallery: str, subject: str, tag: Tag, vector: np.ndarray) -> tuple[int, int]:
-        """Store one template; (its row id, how many templates the subject now has)."""
+    def enrol(self, gallery: str, subject: str, tag: Tag, vector: np.ndarray, key: str | None = None) -> Enrolled:
+        """Store one template; with the client's idempotency `key`, once per key and gallery:
+        a retry with the same key, subject and template finds the stored one (`replayed`);
+        the same key with another subject or template is a 409 `idempotency_key_reused`."""
         text = vector_text(vector)
 
-        def work(cur: Any) -> tuple[int, int]:
+        def work(cur: Any) -> Enrolled:
             cur.execute(
-                f"INSERT INTO {TABLE} (gallery, subject, model, version, fingerprint, embedding) "
-                "VALUES (%s, %s, %s, %s, %s, %s::vector) RETURNING id",
-                (gallery, subject, *tag, text),
+                f"INSERT INTO {TABLE} (gallery, subject, model, version, fingerprint, embedding, enrol_key) "
+                "VALUES (%s, %s, %s, %s, %s, %s::vector, %s) "
+                "ON CONFLICT (gallery, enrol_key) WHERE enrol_key IS NOT NULL DO NOTHING RETURNING id",
+                (gallery, subject, *tag, text, key),
             )
-            row_id = int(cur.fetchone()[0])
+            row = cur.fetchone()
+            replayed = row is None  # the key's row exists (committed, or by a concurrent call that waited for it)
+            if replayed:
+                cur.execute(
+                    f"SELECT id, subject = %s AND embedding = %s::vector AND (model, version, fingerprint) = (%s, %s, %s) "
+                    f"FROM {TABLE} WHERE gallery = %s AND enrol_key = %s",
+                    (subject, text, *tag, gallery, key),
+                )
+                row = cur.fetchone()
+                if not row[1]:
+                    message = "this idempotency_key was used for another enrolment in this gallery (another subject or template)"
+                    raise Conflict(message, code="idempotency_key_reused")
+            row_id = int(row[0])
             cur.execute(f"SELECT count(*) FROM {TABLE} WHERE gallery = %s AND subject = %s", (gallery, subject))
-            return row_id, int(cur.fetchone()[0])
+            return Enrolled(row_id, int(cur.fetchone()[0]), replayed)
 
         return self._run(work)
 
     def nearest(self, gallery: str, tag: Tag, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest templates of `gallery` made by `tag`'s embedder: (subject,
-        cosine distance), nearest first; one row per template (a subject may recur). The
-        HNSW index walks with ef_search candidates; where the gallery's filter leaves it
-        fewer than `k` rows (a small gallery in a big table), the gallery is searched exactly."""
+        """The `k` nearest subjects of `gallery` by their templates made by `tag`'s
+        embedder: (subject, the cosine distance of its nearest template), nearest first, one
+        row per subject. The HNSW index (ef_search candidates) gives the
+        CANDIDATES_PER_SUBJECT * k nearest templates, grouped by subject; where that leaves
+        fewer than `k` subjects (a small gallery in a big table, whose rows the walk mostly
+        did not reach, or fewer subjects than k), the gallery is searched exactly."""
         text = vector_text(vector)
-        query = (
-            f"SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} "
-            "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s ORDER BY d LIMIT %s"
+        where = "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s"
+        indexed = (
+            f"SELECT subject, min(d) FROM (SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} {where} "
+            "ORDER BY d LIMIT %s) AS near GROUP BY subject ORDER BY 2 LIMIT %s"
         )
-        args = (text, gallery, *tag, k)
+        exact = f"SELECT subject, min(embedding <=> %s::vector) FROM {TABLE} {where} GROUP BY subject ORDER BY 2 LIMIT %s"
+        candidates = CANDIDATES_PER_SUBJECT * k
 
         def work(cur: Any) -> list[tuple[str, float]]:
-            cur.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.options.ef_search), k)}")
-            cur.execute(query, args)
+            cur.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.options.ef_search), candidates))}")
+            cur.execute(indexed, (text, gallery, *tag, candidates, k))
             rows = cur.fetchall()
             if len(rows) < k:  # the index's candidates were mostly other galleries' rows
-                cur.execute("SET LOCAL enable_indexscan = off")
-                cur.execute(query, args)
+                cur.execute(exact, (text, gallery, *tag, k))
                 rows = cur.fetchall()
             return [(str(s), float(d)) for s, d in rows]
 
@@ -126,9 +157,21 @@ class GalleryStore:
         return self._run(work)
 
     def status(self) -> dict[str, Any]:
-        """For the detailed health report (no URL: it may hold a password)."""
-        available = time.monotonic() >= self._down_until
-        return {"configured": True, "available": available, "errors": self.errors, "idle_connections": len(self._idle)}
+        """For the detailed health report, from what this instance's last gallery call
+        learnt: it opens no connection (a health probe neither wakes a database that scales
+        to zero nor waits a connect timeout while it is down). No URL: it may hold a password."""
+        now = time.monotonic()
+        return {
+            "configured": True,
+            "used": self._last_use is not None,
+            "reachable": self._reachable,  # at the last call; None before the first
+            "last_call_s_ago": None if self._last_use is None else round(now - self._last_use, 1),
+            "schema_version": self.schema_version,
+            "schema_version_expected": schema.LATEST,
+            "retry_in_s": round(max(0.0, self._down_until - now), 1),
+            "errors": self.errors,
+            "idle_connections": len(self._idle),
+        }
 
     def close(self) -> None:
         with self._lock:
@@ -157,14 +200,26 @@ class GalleryStore:
                 if kept and attempt == 0:
                     continue  # a kept connection died while the instance idled: once more, fresh
                 self._failed(exc)
+                self._used(reachable=False)
                 raise self._unavailable() from None
+            except ServiceError:  # the call refused (a reused idempotency key): rolled back, the connection sound
+                if conn is not None:
+                    self._give(conn)
+                self._used(reachable=True)
+                raise
             except BaseException:
                 if conn is not None:
                     conn.close()
+                self._used(reachable=conn is not None)
                 raise
             self._give(conn)
+            self._used(reachable=True)
             return result
         raise AssertionError("unreachable")
+
+    def _used(self, *, reachable: bool) -> None:
+        global _last_used
+        self._last_use, self._reachable, _last_used = time.monotonic(), reachable, self
 
     def _take(self) -> tuple[Any, bool]:
         """A kept connection young enough to trust, or a new one (schema checked once)."""
@@ -184,6 +239,8 @@ class GalleryStore:
         conn = psycopg.connect(self.options.url, connect_timeout=timeout, application_name="tflite-functions")
         if not self._migrated:
             applied = schema.migrate(conn)
+            with conn.transaction():  # not left open: the calls' own transactions must commit
+                self.schema_version = schema.version(conn)
             self._migrated = True
             if applied:
                 event(log, logging.INFO, "gallery schema migrated", applied=applied)
@@ -210,6 +267,12 @@ class GalleryStore:
 
 _stores: dict[GalleryOptions, GalleryStore] = {}
 _stores_lock = threading.Lock()
+_last_used: GalleryStore | None = None  # health reports the store of the last gallery call
+
+
+def last_status() -> dict[str, Any] | None:
+    """The status of the store the last gallery call used (None before any call)."""
+    return None if _last_used is None else _last_used.status()
 
 
 def gallery_store(options: GalleryOptions) -> GalleryStore:

@@ -69,6 +69,36 @@ def test_enrol_identify_verify_and_erase(gallery_url, photos):
     assert empty["identified"] is None and empty["best"] is None and empty["matches"] == []
 
 
+def test_a_retried_enrolment_with_its_idempotency_key_is_stored_once(gallery_url, photos):
+    client = app(GALLERY_URL=gallery_url)
+    body = {"gallery": "g", "enroll": {"id": "alice", "idempotency_key": "3f0c-retry"}, "img1": photos["obama"]}
+    first = post(client, **body)
+    assert first["enrolled"]["replayed"] is False and first["templates"] == 1
+    again = post(client, **body)  # the first reply was lost: the client sends it again
+    assert again["enrolled"]["replayed"] is True and again["enrolled"]["template_id"] == first["enrolled"]["template_id"]
+    assert again["templates"] == 1
+    other = post(client, 409, gallery="g", enroll={"id": "alice", "idempotency_key": "3f0c-retry"}, img1=photos["obama3"])
+    assert other["error"]["code"] == "idempotency_key_reused"
+    plain = post(client, gallery="g", enroll={"id": "alice"}, img1=photos["obama3"])
+    assert "replayed" not in plain["enrolled"] and plain["templates"] == 2
+    for bad in ({"id": "alice", "idempotency_key": ""}, {"id": "alice", "idempotency_key": 7}, {"id": "alice", "key": "x"}):
+        assert post(client, 400, gallery="g", enroll=bad, img1=photos["obama"])["error"]["code"] == "bad_request"
+    assert post(client, 400, gallery="g", delete={"id": "alice", "idempotency_key": "k"})["error"]["code"] == "bad_request"
+
+
+def test_top_k_answers_subjects_with_two_templates_each(gallery_url, photos):
+    """alice's two templates are the probe's two nearest, a second obama subject's is the
+    third: top_k 2 answers both subjects (alice once, by her nearer template), not alice twice."""
+    client = app(GALLERY_URL=gallery_url)
+    enrolled = (("alice", "obama"), ("alice", "obama3"), ("barack", "obama_partial_face"), ("bob", "biden"))
+    for subject, photo in enrolled:
+        post(client, gallery="g", enroll={"id": subject}, img1=photos[photo])
+    found = post(client, gallery="g", img1=photos["obama2"], top_k=2)
+    assert [m["id"] for m in found["matches"]] == ["alice", "barack"]
+    nearest = post(client, gallery="g", subject="alice", img1=photos["obama2"])["distance"]
+    assert found["best"]["id"] == "alice" and abs(found["best"]["distance"] - nearest) < 1e-5
+
+
 def test_enrol_a_template_and_by_multipart_and_refuse_another_models(gallery_url, photos, face_photos):
     client = app(GALLERY_URL=gallery_url)
     template = post(client, img1=photos["obama"])["faces"][0]["embedding"]
@@ -109,14 +139,19 @@ def test_gallery_keys_without_an_api_key_still_guard_the_galleries(gallery_url, 
 def test_database_going_away_mid_run(photos):
     server = PostgresServer(Path(tempfile.mkdtemp(prefix="pg-")) / "data").start()
     try:
-        client = app(GALLERY_URL=server.url, GALLERY_RETRY_S="1", GALLERY_CONNECT_TIMEOUT_S="1")
+        client = app(GALLERY_URL=server.url, GALLERY_RETRY_S="1", GALLERY_CONNECT_TIMEOUT_S="1", HEALTH_DETAILS="open", API_KEY="")
         post(client, gallery="g", enroll={"id": "alice"}, img1=photos["obama"])
+        health = client.get("/").get_json()["gallery"]  # HEALTH_DETAILS=open: the detailed report
+        assert health["used"] and health["reachable"] is True and health["schema_version"] == health["schema_version_expected"]
         server.stop()
         for body in ({"img1": photos["obama2"]}, {"enroll": {"id": "bob"}, "img1": photos["biden"]}, {"delete": {"id": "alice"}}):
             r = client.post("/", json={"gallery": "g", **body})
             assert r.status_code == 503 and r.get_json()["error"]["code"] == "gallery_unavailable", r.get_json()
             assert int(r.headers["Retry-After"]) >= 1
         assert post(client, img1=photos["obama"], img2=photos["obama2"])["verified"] is True  # pairs keep working
+        started = time.monotonic()
+        health = client.get("/").get_json()["gallery"]  # answered from the last call: no connect timeout
+        assert health["reachable"] is False and health["errors"] == 1 and time.monotonic() - started < 0.5
         server.start()
         time.sleep(1.1)
         assert post(client, gallery="g", img1=photos["obama2"])["identified"] == "alice"
@@ -125,6 +160,18 @@ def test_database_going_away_mid_run(photos):
 
 
 def test_without_gallery_url_a_gallery_call_is_a_clear_503(photos):
-    client = app(GALLERY_URL="")
+    client = app(GALLERY_URL="", HEALTH_DETAILS="open", API_KEY="")
     answer = post(client, 503, gallery="g", img1=photos["obama2"])
     assert answer["error"]["code"] == "gallery_not_configured"
+    assert "gallery" not in client.get("/").get_json()
+
+
+def test_health_shows_a_configured_gallery_unused_until_a_call_and_opens_no_connection(postgres_server, gallery_url):
+    import shared.gallery.store as store
+
+    store._last_used = None  # this process's earlier tests used stores of their own
+    client = app(GALLERY_URL=gallery_url, HEALTH_DETAILS="open", API_KEY="")
+    count = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{gallery_url.rsplit('/', 1)[1].split('?')[0]}'"
+    before = postgres_server.psql(count)
+    assert client.get("/").get_json()["gallery"] == {"configured": True, "used": False}
+    assert postgres_server.psql(count) == before

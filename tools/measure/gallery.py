@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
@@ -121,6 +122,32 @@ def copy_rows(conn, gallery: str, subjects: list[str], tag: tuple[str, str, str]
     conn.commit()
 
 
+def synthetic_draw(real: np.ndarray, kind: str):
+    """How the gallery's other templates are made: "gaussian" (the default), unit vectors of
+    a Gaussian with the real templates' mean and covariance (their full spectrum), which
+    match real distinct identities' pairwise and nearest-neighbour distances (gallery_data.py);
+    "isotropic", uniform on the sphere, a reference that real templates do not resemble."""
+    mean, cov = real.mean(axis=0), np.cov(real, rowvar=False)
+
+    def gaussian(rng: np.random.Generator, size: int) -> np.ndarray:
+        return unit(rng.multivariate_normal(mean, cov, size=size, method="cholesky").astype(np.float32))
+
+    def isotropic(rng: np.random.Generator, size: int) -> np.ndarray:
+        return unit(rng.standard_normal((size, real.shape[1]), dtype=np.float32))
+
+    return {"gaussian": gaussian, "isotropic": isotropic}[kind]
+
+
+def database_name(n: int, args: argparse.Namespace) -> str:
+    """A kept database per size, index build and kind of synthetic rows (--keep, --reuse)."""
+    name = f"gallery_bench_{n}"
+    if args.ivf_lists:
+        name += f"_ivf{args.ivf_lists}"
+    elif (args.m, args.ef_construction) != (16, 64):
+        name += f"_m{args.m}_efc{args.ef_construction}"
+    return name + ("" if args.synthetic == "gaussian" else f"_{args.synthetic}")
+
+
 def percentiles(values: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(values, n=100, method="inclusive")
     return round(statistics.median(values), 2), round(q[94], 2)
@@ -152,14 +179,14 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
     enrolled, probes = split(lfw)
     real = unit(lfw["vectors"])
     rng = np.random.default_rng([args.seed, n])  # per size: a kept database (--keep, --reuse) is drawn again the same
-    mean, cov = real.mean(axis=0), np.cov(real, rowvar=False)
-    synthetic = unit(rng.multivariate_normal(mean, cov, size=n - len(enrolled), method="cholesky").astype(np.float32))
+    draw = synthetic_draw(real, args.synthetic)
+    synthetic = draw(rng, n - len(enrolled))
     table = np.concatenate([real[enrolled], synthetic])
     subjects = [str(lfw["people"][i]) for i in enrolled] + [f"synthetic-{i:07d}" for i in range(len(synthetic))]
-    name = f"gallery_bench_{n}"
-    reuse = args.reuse and not args.url and name in server.psql("SELECT datname FROM pg_database;")
+    name = database_name(n, args)
+    reuse = args.reuse and not args.url and name in server.psql("SELECT datname FROM pg_database;").split()
     url = args.url or (server.url_for(name) if reuse else server.create_database(name))
-    load_s = build_s = float("nan")
+    load_s = build_s = build_load = float("nan")
     with psycopg.connect(url, autocommit=False) as conn:
         if reuse:  # the same rows (seeded per size): measure again, e.g. at other ef values
             assert conn.execute("SELECT count(*) FROM face_templates").fetchone()[0] == n
@@ -171,27 +198,36 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
             conn.execute(f"SET maintenance_work_mem = '{args.maintenance_mem}'")
             conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
             started = time.perf_counter()
-            if (args.m, args.ef_construction) == (16, 64):  # the schema's own step
+            if args.ivf_lists:  # IVFFlat instead: k-means lists trained on the rows just loaded
+                ivf = f"USING ivfflat (embedding vector_cosine_ops) WITH (lists = {args.ivf_lists})"
+                conn.execute(f"CREATE INDEX {schema.TABLE}_ivf ON {schema.TABLE} {ivf}")
+                conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build (ivfflat)')")
+            elif (args.m, args.ef_construction) == (16, 64):  # the schema's own step
                 schema.migrate(conn, upto=2)
             else:  # another build of the same index, for comparison
                 sql = schema.MIGRATIONS[1][2].replace("m = 16", f"m = {args.m}")
                 conn.execute(sql.replace("ef_construction = 64", f"ef_construction = {args.ef_construction}"))
                 conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build')")
             build_s = time.perf_counter() - started
+            build_load = os.getloadavg()[1]  # the 5-minute load average at the build's end
             conn.execute("ANALYZE face_templates")
             conn.commit()
-        index_mb = conn.execute("SELECT pg_relation_size('face_templates_hnsw')").fetchone()[0] / 2**20
+        index = f"{schema.TABLE}_ivf" if args.ivf_lists else f"{schema.TABLE}_hnsw"
+        index_mb = conn.execute("SELECT pg_relation_size(%s)", (index,)).fetchone()[0] / 2**20
         table_mb = conn.execute("SELECT pg_table_size('face_templates')").fetchone()[0] / 2**20
     take = probes[: args.probes]
     lfw_probes = real[take]
-    synth_probes = unit(rng.multivariate_normal(mean, cov, size=args.probes, method="cholesky").astype(np.float32))
+    synth_probes = draw(rng, args.probes)
     truth_lfw = exact_top1(table, lfw_probes)
     truth_syn = exact_top1(table, synth_probes)
-    row: dict = {"n": n, "m": args.m, "ef_construction": args.ef_construction, "ef": {}}
-    row |= {"load_s": round(load_s, 1), "build_s": round(build_s, 1)}
+    index_params = {"ivf_lists": args.ivf_lists} if args.ivf_lists else {"m": args.m, "ef_construction": args.ef_construction}
+    row: dict = {"n": n, **index_params, "synthetic": args.synthetic, "ef": {}}
+    row |= {"load_s": round(load_s, 1), "build_s": round(build_s, 1), "build_load_avg": round(build_load, 1)}
     row |= {"index_mb": round(index_mb, 1), "table_mb": round(table_mb, 1)}
     for ef in args.ef:
-        store = GalleryStore(GalleryOptions(url=url, ef_search=ef, statement_timeout_s=30))
+        if args.ivf_lists:  # --ef: the lists an IVFFlat scan reads, for the store's new connections
+            server.psql(f'ALTER DATABASE "{name}" SET ivfflat.probes = {ef};')
+        store = GalleryStore(GalleryOptions(url=url, statement_timeout_s=30, ef_search=ef))
         store.nearest("bench", tag, lfw_probes[0], args.top_k)  # connect, check the schema
         for _ in range(args.warmup):
             store.nearest("bench", tag, synth_probes[0], args.top_k)
@@ -208,13 +244,14 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
         # Embedding included: each lfw probe's own measured embedding time plus its query.
         total = [e + q for e, q in zip(lfw["embed_ms"][take].tolist(), result["lfw"]["times"], strict=True)]
         result["with_embedding"] = dict(zip(("p50_ms", "p95_ms"), percentiles(total), strict=True))
+        result["load_avg"] = round(os.getloadavg()[0], 1)  # the machine's 1-minute load average after the timings
         for kind in ("lfw", "synthetic"):
             del result[kind]["times"]
         row["ef"][ef] = result
         store.close()
         print(json.dumps({"n": n, "ef": ef, **result}), flush=True)
     if not args.keep and not args.url and not reuse:
-        server.psql(f'DROP DATABASE "gallery_bench_{n}" WITH (FORCE);')
+        server.psql(f'DROP DATABASE "{name}" WITH (FORCE);')
     return row
 
 
@@ -250,7 +287,7 @@ def rank1(server, lfw: dict, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated")
-    parser.add_argument("--ef", default="40,100", help="hnsw.ef_search values to measure, comma-separated")
+    parser.add_argument("--ef", default="40,100", help="hnsw.ef_search (with --ivf-lists: ivfflat.probes) values, comma-separated")
     parser.add_argument("--probes", type=int, default=300, help="probes of each kind (lfw, synthetic) per size")
     parser.add_argument("--top-k", type=int, default=5, help="top_k of each identification (the function's default)")
     parser.add_argument("--warmup", type=int, default=50, help="queries before timing (index pages into the cache)")
@@ -265,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=28)
     parser.add_argument("--m", type=int, default=16, help="HNSW m (the schema's: 16)")
     parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction (the schema's: 64)")
+    parser.add_argument("--ivf-lists", type=int, default=0, help="an IVFFlat index of this many lists instead of HNSW (--ef: probes)")
+    parser.add_argument("--synthetic", choices=("gaussian", "isotropic"), default="gaussian", help="how the other templates are drawn")
     parser.add_argument("--shared-buffers", default="", help="restart the embedded server with this shared_buffers (e.g. 2GB)")
     args = parser.parse_args(argv)
     args.ef = [int(e) for e in args.ef.split(",")]
