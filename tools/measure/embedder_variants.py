@@ -8,7 +8,7 @@ variant's ranges come from fold 4's), cached in build/embedder-variants/chips-<f
 - CPU: every model loaded in this one process (one thread each, as served), the chips run
   round-robin over the models (interleaved), each call timed with this thread's CPU time;
   median and mean per model over `--rounds` passes of every chip.
-- memory: a fresh child process per model: VmRSS before the load, the load's peak (VmHWM,
+- memory: a fresh child process per model: VmRSS before the load (the runtime imported), the load's peak (VmHWM,
   reset just before the load through /proc/self/clear_refs) and VmRSS after `--runs` calls,
   each as MB above the before figure.
 - cosine of each model's embedding to the first model's (the float reference) on every chip.
@@ -62,8 +62,17 @@ def vm_mb(field: str) -> float:
 
 def child(model_dir: str, chips_path: str, runs: int) -> dict:
     """One model's memory in this fresh process."""
-    from shared.runtime.bundle import LoadOptions, load_bundle
+    import importlib
 
+    from shared.runtime.bundle import LoadOptions, load_bundle
+    from shared.runtime.options import RUNTIMES
+
+    for name in RUNTIMES:  # the runtime's import (~9 MB for LiteRT) is not the model's
+        try:
+            importlib.import_module(f"{name}.interpreter")
+            break
+        except ImportError:
+            continue
     chips = np.load(chips_path)["chips"]
     before = vm_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
