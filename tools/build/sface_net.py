@@ -51,8 +51,38 @@ def _bn(weights: dict[str, np.ndarray], node: Any) -> tuple[np.ndarray, np.ndarr
     return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
-def build_keras(path: str):  # -> tf.keras.Model
-    """The SFace network as a Keras model: (1, 112, 112, 3) float32 RGB 0..255 -> (1, 128)."""
+def _split_prelu(x, alpha: np.ndarray, index: int):
+    """PReLU(y) = m * y + s * relu(k * y) per channel, as 1x1 depthwise convolutions (the one
+    with k with a fused ReLU) and an ADD: ops XNNPACK's QS8 path takes, where its int8 PRELU is
+    left to the builtin kernels (ai-edge-litert 2.3.0). A slope a < 1: m = a, k = 1 - a, s = 1;
+    a >= 1: m = 1, k = 1 - a, s = -1 (y - (a - 1) relu(-y)). The sign takes a third 1x1
+    depthwise convolution, only in a layer with a slope >= 1 (2 of SFace's 27).
+    Tried and worse in int8: y + s * relu(-|1 - a| y) (one rounding fewer, but the sum of
+    two large terms of opposite sign carries the small negative side: worst chip cosine to
+    onnxruntime 0.939 against this form's 0.956)."""
+    import tensorflow as tf
+
+    c = alpha.size
+    below = alpha < 1.0
+    m = np.where(below, alpha, 1.0)
+    k = np.where(below, 1.0 - alpha, 1.0 - alpha)  # a >= 1: relu((1 - a) y) = (a - 1) relu(-y)
+    zeros = np.zeros(c, np.float32)
+
+    def dw(t, weights: np.ndarray, name: str, activation: str | None = None):
+        layer = tf.keras.layers.DepthwiseConv2D(1, activation=activation, name=f"prelu{index}_{name}")
+        out = layer(t)
+        layer.set_weights([weights.astype(np.float32).reshape(1, 1, c, 1), zeros])
+        return out
+
+    bent = dw(x, k, "relu", "relu")
+    if not below.all():
+        bent = dw(bent, np.where(below, 1.0, -1.0), "sign")
+    return tf.keras.layers.Add(name=f"prelu{index}")([dw(x, m, "linear"), bent])
+
+
+def build_keras(path: str, split_prelu: bool = False):  # -> tf.keras.Model
+    """The SFace network as a Keras model: (1, 112, 112, 3) float32 RGB 0..255 -> (1, 128).
+    `split_prelu`: each PReLU as _split_prelu's ops (the same function, for the int8 variant)."""
     import tensorflow as tf
 
     nodes, w = read_onnx(path)
@@ -96,9 +126,12 @@ def build_keras(path: str):  # -> tf.keras.Model
         x = layer(x)
         layer.set_weights([folded.astype(np.float32), bn_shift])
         alpha = w[prelu.input[1]].reshape(-1)
-        act = tf.keras.layers.PReLU(shared_axes=[1, 2], name=f"prelu{index}")
-        x = act(x)
-        act.set_weights([np.broadcast_to(alpha, (1, 1, alpha.size)).astype(np.float32)])
+        if split_prelu:
+            x = _split_prelu(x, alpha, index)
+        else:
+            act = tf.keras.layers.PReLU(shared_axes=[1, 2], name=f"prelu{index}")
+            x = act(x)
+            act.set_weights([np.broadcast_to(alpha, (1, 1, alpha.size)).astype(np.float32)])
         node = consumers[prelu.output[0]][0]
 
     # bn1 -> Dropout -> Flatten -> Gemm -> fc1 (BatchNormalization)
@@ -130,13 +163,21 @@ def build_keras(path: str):  # -> tf.keras.Model
     return tf.keras.Model(inputs, x, name="sface")
 
 
-def to_tflite(model, variant: str) -> bytes:
-    """TFLite flatbuffer: "float32", "float16" (fp16 weights, dequantised at load) or
-    "dynamic-int8" (int8 weights, float activations)."""
+def to_tflite(model, variant: str, representative: np.ndarray | None = None) -> bytes:
+    """TFLite flatbuffer: "float32", "float16" (fp16 weights, dequantised at load),
+    "dynamic-int8" (int8 weights, float activations) or "int8" (int8 weights, per channel, and
+    int8 activations whose ranges come from `representative`, (n, 112, 112, 3) chips; float
+    input and output, quantised and dequantised inside the graph)."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if variant == "float16":
+    if variant == "int8":
+        if representative is None or not len(representative):
+            raise ValueError("the int8 variant needs representative chips")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([c[None].astype(np.float32)] for c in representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "dynamic-int8":

@@ -195,7 +195,8 @@ def served_scorer(tree: Path | None) -> tuple[Any, str]:
     from shared.face.verify import FaceEmbedding, FaceVerifier, VerifyOptions
     from shared.settings import get_settings
 
-    verifier = FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
+    options = replace(VerifyOptions.from_settings(get_settings()), cache_size=0)
+    verifier = FaceVerifier.load(options)
 
     def embed(data: bytes, name: str) -> dict[str, Any]:
         try:
@@ -212,7 +213,8 @@ def served_scorer(tree: Path | None) -> tuple[Any, str]:
         }
 
     has_quality = "quality" in {f.name for f in __import__("dataclasses").fields(FaceEmbedding)}
-    return embed, {"metric": verifier.metric, "threshold": verifier.threshold} | ({"quality": True} if has_quality else {})
+    what = {"metric": verifier.metric, "threshold": verifier.threshold, "embedder": str(options.embedder)}
+    return embed, what | ({"quality": True} if has_quality else {})
 
 
 def peer_scorer() -> tuple[Any, str]:

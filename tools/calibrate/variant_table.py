@@ -112,14 +112,16 @@ def row(p: dict[str, Any], thresholds: np.ndarray, keep: np.ndarray | None = Non
 
 
 def thresholds_for(label: str, p: dict[str, Any], far: float | None = None) -> np.ndarray:
-    """Each pair's threshold: the label's one value, or this tree's condition-aware rule."""
+    """Each pair's threshold: the label's one value, or this tree's condition-aware rule (the
+    far points of the embedder the label was scored with; the default's when not recorded)."""
     m = meta(label)
     if "quality" not in m:  # another tree, or the peer: its one threshold
         return np.full(len(p["d"]), m["threshold"])
     from shared.face.contract import EmbedderContract
     from shared.settings import DEFAULT_FACE_EMBEDDER
 
-    contract = EmbedderContract.from_meta(json.loads((Path(DEFAULT_FACE_EMBEDDER) / "bundle.json").read_text()))
+    embedder = Path(m.get("embedder", DEFAULT_FACE_EMBEDDER))
+    contract = EmbedderContract.from_meta(json.loads((embedder / "bundle.json").read_text()))
     if contract.far_points is None:
         return np.full(len(p["d"]), m["threshold"])
     point = contract.far_points.choose(far)
