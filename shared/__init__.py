@@ -7,7 +7,7 @@ and the edge again. Layers, bottom up: errors, settings, logs, images; the model
 pipelines; the serving edge. See docs/ARCHITECTURE.md.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 import os as _os
 
