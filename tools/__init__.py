@@ -33,3 +33,14 @@ def python_option(given: str | None, name: str) -> str | None:
     if given is None:
         return reference_python(name)
     return given or None
+
+
+def print_report(report: dict, out: Path | None) -> None:
+    """Print a tool's JSON report and, when `out` is given, write it there too."""
+    import json
+
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")

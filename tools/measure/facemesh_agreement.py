@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 import numpy as np
 
-from tools import ROOT, python_option
+from tools import ROOT, print_report, python_option
 
 # ---- settings -------------------------------------------------------------------------
 AGREE_PCT = 3.0  # the bound on the mean landmark distance, % of the face box diagonal
@@ -152,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=3600).stdout)
     got, cpu = ours(paths)
     report = {"agreement": agreement(ref, got), "cpu_ms_per_photo": {k: round(float(np.mean(v)), 2) for k, v in cpu.items() if v}}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 import numpy as np
 
-from tools import python_option
+from tools import print_report, python_option
 
 # ---- settings -------------------------------------------------------------------------
 MAX_HANDS = 2
@@ -234,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         report["agreement"] = agreement(ref, got)
         report["reference_labels"] = against_labels(labels, ref)
         report["reference_signs"] = signs(labels, ref, args.model)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

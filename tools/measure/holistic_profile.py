@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
 
+from tools import print_report
+
 FRAMES = 29
 
 
@@ -200,11 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         child = [sys.executable, __file__, "--bundle", str(args.bundle), "--requests", str(args.requests), "--clip", str(clip)]
         done = subprocess.run(child, check=True, capture_output=True, text=True, timeout=1800)
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from tools import ROOT, testdata
+from tools import ROOT, print_report, testdata
 from tools.measure import harness
 from tools.measure import liveness_bursts as bursts
 
@@ -123,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     finally:
         server.stop()
-    text = json.dumps(report, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

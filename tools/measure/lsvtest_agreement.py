@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 import numpy as np
 
-from tools import ROOT, python_option, testdata
+from tools import ROOT, print_report, python_option, testdata
 
 PHOTOS = ROOT.parent / "shared/data/hands/subhih"
 FRAMES = 29
@@ -188,11 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "cpu_ms_per_frame_frames_path": round(float(np.mean(cpu)), 1),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 

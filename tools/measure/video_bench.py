@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 import numpy as np
 from PIL import Image
 
-from tools import ROOT, testdata
+from tools import ROOT, print_report, testdata
 from tools.measure import harness, hostile_video
 from tools.measure.bench.monitor import Monitor
 
@@ -107,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             report[name] = {"runs": rows} | {
                 key: [row[key] for row in rows] for key in ("peak_pss_mb_all_models_loaded", "cpu_ms_per_frame", "label")
             }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
     return 0
 
 
