@@ -19,6 +19,8 @@ its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face
@@ -84,9 +86,11 @@ TIGHT_OUTSIDE = 0.05
 _GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for outside_share
 
 
+@functools.lru_cache(maxsize=16)
 def outside_share(keypoints: tuple[tuple[float, float], ...], shape: tuple[int, ...]) -> float:
     """The share of the face's ArcFace chip (whatever the embedder's recipe) that lies
-    beyond the photo of `shape` (H, W, ...), from the keypoints (image pixels)."""
+    beyond the photo of `shape` (H, W, ...), from the keypoints (image pixels). Remembered
+    for the last few faces: the chip's fill and the quality verdict both ask (0.07 ms)."""
     src = np.array([keypoints[i] for i in ALIGN_KEYPOINTS])
     to_photo = invert_affine(similarity_transform(src, ARCFACE_TEMPLATE + 0.5))
     xs, ys = np.meshgrid(_GRID, _GRID)
