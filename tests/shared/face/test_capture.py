@@ -166,3 +166,19 @@ def test_yaw_is_read_from_the_nose_without_saturating(yaw):
     q = quality.measure(chip, projected_keypoints(yaw), 1.0, "direct", (400, 400, 3))
     assert q.yaw == pytest.approx(yaw, abs=1.0)
     assert ("turned_away" in q.reasons) is (yaw > quality.MAX_YAW)
+
+
+def test_a_tight_chip_mirrors_the_photo_past_its_edge(verifier, face_photos, monkeypatch):
+    """Face-filling crops of different people: the chip's part beyond the photo was the
+    border replicated, streaks that made them alike (0.74-0.75 apart for these two); the
+    photo mirrored about its edge keeps them apart (0.81). A clean photo's chip is as it was."""
+    from shared.face import align, embed
+
+    obama, biden = (face_filling(face_photos / n, 0.1, 128, False) for n in ("obama3.jpg", "biden.jpg"))
+    mirrored = verifier.verify(obama, biden)
+    assert mirrored.faces["img1"].quality.tight and mirrored.faces["img2"].quality.tight
+    monkeypatch.setattr(embed, "fill_for", lambda face, shape: "edge")
+    replicated = verifier.verify(obama, biden)
+    assert mirrored.distance > replicated.distance + 0.03
+    pixels = np.asarray(Image.open(face_photos / "obama.jpg").convert("RGB"))
+    assert align.fill_for(verifier.finder.find(pixels)[0][0], pixels.shape) == "edge"
