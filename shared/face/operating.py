@@ -45,7 +45,7 @@ def _flags(quality: Any) -> tuple[bool, bool, bool]:
     if quality is None:
         return False, False, False
     get = quality.get if isinstance(quality, dict) else lambda k: getattr(quality, k)
-    return bool(get("grayscale")), bool(get("tight")), any(r in POOR_REASONS for r in get("reasons"))
+    return bool(get("grayscale")), bool(get("tight")), any(r in POOR_REASONS for r in get("reasons") or ())
 
 
 def conditions_of(q1: Any, q2: Any = None) -> set[str]:

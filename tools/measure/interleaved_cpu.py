@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools import ROOT  # noqa: E402
-from tools.measure.bench.inputs import disjoint_pairs, pair_request, varied_photos  # noqa: E402
-from tools.measure.bench.monitor import Monitor  # noqa: E402
-from tools.measure.harness import Server, drive, stop_all  # noqa: E402
+from tools import ROOT
+from tools.measure.bench.inputs import disjoint_pairs, pair_request, varied_photos
+from tools.measure.bench.monitor import Monitor
+from tools.measure.harness import Server, drive, stop_all
 
 LFW = ROOT.parent / "shared" / "data" / "faces" / "lfw-dev"
 
