@@ -84,8 +84,10 @@ def test_rgb_order_matters(embedder):
     assert cosine_distance(embedder.embed(chip), embedder.embed(np.ascontiguousarray(chip[..., ::-1]))) > 0.01
 
 
-def test_same_person_is_closer_than_another_person_through_the_served_path(face_photos):
-    options = dataclasses.replace(VerifyOptions.from_settings(Settings.from_env()), embedder=str(BUNDLE), cache_size=0)
+@pytest.mark.parametrize("bundle", ["face-embedder-sface", "face-embedder-sface-int8"])
+def test_same_person_is_closer_than_another_person_through_the_served_path(face_photos, bundle):
+    """The shipped hybrid and the optional int8 SFace, each at its own refitted threshold."""
+    options = dataclasses.replace(VerifyOptions.from_settings(Settings.from_env()), embedder=str(MODELS_DIR / bundle), cache_size=0)
     verifier = FaceVerifier.load(options)
     vectors = {
         name: verifier.embed_photo((face_photos / name).read_bytes(), name).embedding
