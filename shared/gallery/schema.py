@@ -118,7 +118,7 @@ def index_options(conn: Any) -> dict[str, int] | None:
     row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = to_regclass(%s)", (INDEX,)).fetchone()
     if row is None:
         return None
-    found = dict(re.fullmatch(r"(\w+)=(\d+)", o).groups() for o in row[0] or [] if re.fullmatch(r"(\w+)=(\d+)", o))
+    found = {m[1]: m[2] for m in (re.fullmatch(r"(\w+)=(\d+)", option) for option in row[0] or []) if m}
     return {"m": int(found.get("m", 16)), "ef_construction": int(found.get("ef_construction", 64))}
 
 

@@ -248,7 +248,10 @@ class GalleryStore:
             if applied:
                 event(log, logging.INFO, "gallery schema migrated", applied=applied)
             if self.index is not None and self.index != schema.HNSW:  # a table too big for step 4's rebuild
-                message = "gallery index predates schema step 4; rebuild it without blocking: python tools/gallery_reindex.py --url <GALLERY_URL> (docs/scaling.md)"
+                message = (
+                    "the gallery's HNSW index predates schema step 4 (its table was too big to rebuild in a request); "
+                    "rebuild it without blocking: python tools/gallery_reindex.py --url <GALLERY_URL> (docs/scaling.md)"
+                )
                 event(log, logging.WARNING, message, index=self.index, wanted=schema.HNSW)
         return conn
 
