@@ -70,6 +70,7 @@ class GalleryStore:
         self._last_use: float | None = None  # monotonic time of the last call's end
         self._reachable: bool | None = None  # whether that call reached the database
         self.schema_version: int | None = None  # the database's, read on the first connection
+        self.index: dict[str, int] | None = None  # the HNSW index's m and ef_construction, read then too
 
     # ---- the calls --------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ class GalleryStore:
             "last_call_s_ago": None if self._last_use is None else round(now - self._last_use, 1),
             "schema_version": self.schema_version,
             "schema_version_expected": schema.LATEST,
+            "index": self.index,  # {"m", "ef_construction"} at the first connection; step 4's: 32, 128
             "retry_in_s": round(max(0.0, self._down_until - now), 1),
             "errors": self.errors,
             "idle_connections": len(self._idle),
@@ -241,9 +243,16 @@ class GalleryStore:
             applied = schema.migrate(conn)
             with conn.transaction():  # not left open: the calls' own transactions must commit
                 self.schema_version = schema.version(conn)
+                self.index = schema.index_options(conn)
             self._migrated = True
             if applied:
                 event(log, logging.INFO, "gallery schema migrated", applied=applied)
+            if self.index is not None and self.index != schema.HNSW:  # a table too big for step 4's rebuild
+                message = (
+                    "the gallery's HNSW index predates schema step 4 (its table was too big to rebuild in a request); "
+                    "rebuild it without blocking: python tools/gallery_reindex.py --url <GALLERY_URL> (docs/scaling.md)"
+                )
+                event(log, logging.WARNING, message, index=self.index, wanted=schema.HNSW)
         return conn
 
     def _give(self, conn: Any) -> None:

@@ -243,7 +243,7 @@ def test_status_tells_the_last_call_without_connecting(gallery_url, postgres_ser
     s = store(gallery_url)
     assert s.status() | {"idle_connections": 0} == {
         "configured": True, "used": False, "reachable": None, "last_call_s_ago": None, "schema_version": None,
-        "schema_version_expected": schema.LATEST, "retry_in_s": 0.0, "errors": 0, "idle_connections": 0,
+        "schema_version_expected": schema.LATEST, "index": None, "retry_in_s": 0.0, "errors": 0, "idle_connections": 0,
     }  # fmt: skip
     s.enrol("g", "alice", TAG, vectors(1, seed=14)[0])
     status = s.status()
