@@ -8,6 +8,7 @@
     publish/       validate a bundle and upload it to gs://
     requirements/  what the tools venvs and the reference venvs (`make venvs`, .venvs/) install
     testdata.py    real inputs shared by the tools and the tests
+    gallery_reindex.py  rebuild a large gallery's HNSW index beside the old one (operators; docs/scaling.md)
 
 Every tool runs from the repo root as `python tools/<job>/<tool>.py` (or
 `python -m tools.<job>.<tool>`) and answers `--help`.
