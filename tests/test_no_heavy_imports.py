@@ -80,3 +80,30 @@ def test_functions_start_without_what_the_first_answer_does_not_need(function):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
     assert "EARLY=\n" in out.stdout, out.stdout[-300:]
+
+
+# What a cold verify_face's first answer (a plain pair) must not load: the liveness burst's
+# face mesh, measures and tokens come in with the first liveness request (issue 25, item 4).
+LIVENESS_ONLY = ("shared.facemesh", "shared.liveness.burst", "shared.liveness.judge", "shared.liveness.measures", "shared.liveness.token")
+
+
+def test_verify_face_first_answer_loads_nothing_of_liveness(face_photos):
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys, functions_framework\n"
+        "app = functions_framework.create_app('verify_face', 'functions/verify_face/main.py')\n"
+        "pair = (('img1', 'obama.jpg'), ('img2', 'obama2.jpg'))\n"
+        "files = {k: (io.BytesIO(open(sys.argv[1] + '/' + n, 'rb').read()), n) for k, n in pair}\n"
+        "answer = app.test_client().post('/', data=files, content_type='multipart/form-data')\n"
+        "assert answer.status_code == 200 and answer.get_json()['verified'] is True, answer.data[:300]\n"
+        f"late = sorted(m for m in sys.modules if m.startswith({LIVENESS_ONLY!r}))\n"
+        "print('LIVENESS=' + ','.join(late))"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "LIVENESS_SECRET"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(face_photos)], cwd=ROOT, capture_output=True, text=True, timeout=180, env=env, check=False
+    )
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert "LIVENESS=\n" in out.stdout, out.stdout[-300:]

@@ -54,10 +54,13 @@ def _load_mesh() -> FaceMesh:
 
 def _challenges() -> Challenges | None:
     from shared.liveness.options import LivenessOptions
-    from shared.liveness.token import Challenges
 
     options = LivenessOptions.from_settings(settings)
-    return Challenges(options) if options.enabled else None
+    if not options.enabled:
+        return None
+    from shared.liveness.token import Challenges  # only where liveness is on
+
+    return Challenges(options)
 
 
 verifier: Lazy[FaceVerifier] = Lazy("face models", _load, retry_s=settings.model_retry_s)

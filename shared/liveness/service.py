@@ -22,14 +22,15 @@ from shared.face import service as face_service
 from shared.face.results import Verification
 from shared.face.templates import read_template
 from shared.face.verify import FaceVerifier
-from shared.facemesh.mesh import FaceMesh
 from shared.fields import Field, RequestSpec
-from shared.liveness.burst import Burst, check_burst
-from shared.liveness.judge import Liveness
-from shared.liveness.token import Challenge, Challenges
 
 if TYPE_CHECKING:
+    # Imported where a liveness request needs them: a plain verification's first answer
+    # (the cold start) does not load the face mesh, the burst's measures or the tokens.
+    from shared.facemesh.mesh import FaceMesh
     from shared.gallery.options import GalleryAccess
+    from shared.liveness.burst import Burst
+    from shared.liveness.token import Challenge, Challenges
 
 LIVENESS_FIELDS = ("liveness", "frames", "challenge")
 
@@ -98,6 +99,8 @@ def answer(
     if img2 is None:
         raise BadRequest("a liveness verification needs img2: the photo or template to match the burst against")
     reference = img2 if isinstance(img2, bytes) else read_template(img2, "img2", verifier.tag)
+    from shared.liveness.burst import Burst, check_burst
+
     challenge = challenges.redeem(body["challenge"])  # 4xx for a bad, forged, expired or reused token
     burst = check_burst(verifier, mesh(), body["frames"], challenge.actions, challenges.options)
     try:
@@ -111,4 +114,4 @@ def answer(
     )
 
 
-__all__ = ["ChallengeAnswer", "LiveVerification", "Liveness", "answer", "request_spec"]
+__all__ = ["ChallengeAnswer", "LiveVerification", "answer", "request_spec"]
