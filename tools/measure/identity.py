@@ -75,12 +75,13 @@ for path in open(listing).read().splitlines():
 """
 
 
-def records(root: Path, paths: list[Path], python: str) -> dict[str, dict]:
-    """{photo path: record} from a child process serving `root`'s library."""
-    listing = ROOT / "build" / "identity-photos.txt"
+def records(root: Path, paths: list[Path], python: str = sys.executable, env: dict[str, str] | None = None) -> dict[str, dict]:
+    """{photo path: record} from a child process serving `root`'s library (`env`: more
+    environment for it)."""
+    listing = ROOT / "build" / f"identity-photos-{os.getpid()}.txt"
     listing.parent.mkdir(exist_ok=True)
     listing.write_text("\n".join(str(p) for p in paths))
-    env = {**os.environ, "EMBEDDING_CACHE_SIZE": "0", "PYTHONPATH": str(root)}
+    env = {**os.environ, **(env or {}), "EMBEDDING_CACHE_SIZE": "0", "PYTHONPATH": str(root)}
     out = subprocess.run([python, "-c", CHILD, str(root), str(listing)], capture_output=True, text=True, env=env, check=False)
     if out.returncode:
         raise SystemExit(f"{root}: {out.stderr[-2000:]}")
