@@ -3,7 +3,8 @@
     build/         make the model bundles from their registry packages or training data
     convert/       turn a Keras gesture model into a bundle
     calibrate/     calibrate the face-verification threshold on labelled photos
-    measure/       benchmark, load, gs:// cold start; harness.py serves a function for them and the tests
+    measure/       benchmark, load, gs:// cold start, cold-start and memory profiles, bit-identity checks;
+                   harness.py serves a function for them and the tests
     serve/         serve both functions locally (`make serve`)
     publish/       validate a bundle and upload it to gs://
     requirements/  what the tools venvs and the reference venvs (`make venvs`, .venvs/) install
