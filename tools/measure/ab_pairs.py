@@ -7,7 +7,9 @@ worker, THREADS=1, embedding cache off), and every disjoint pair of the deepface
 same pair to the other, for `--passes` passes (the order of the two swapped every pair):
 load from other work hits both alike. Each request's CPU is the server's process-tree
 CPU time across it (threads' schedstat). Reported: mean and median per tree and their
-ratios; and whether every answer was the same JSON apart from its timings.
+ratios, each tree's memory peak and its memory at the end (sampled every 20 ms, as the
+benchmark samples it; both servers share the venv's library pages, so read the container
+columns); and whether every answer was the same JSON apart from its timings.
 
     .venv/bin/python tools/measure/ab_pairs.py --before-root build/before [--passes 2]
 """
@@ -42,6 +44,7 @@ def _answer(body: bytes) -> object:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before-root", type=Path, required=True)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the tree called 'this tree' (default: the one holding this tool)")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
@@ -50,7 +53,7 @@ def main() -> None:
         raise SystemExit("../shared/data/faces/deepface is not beside the repo")
     pairs = disjoint_pairs(photos)
     env = {"THREADS": "1", "EMBEDDING_CACHE_SIZE": "0"}
-    trees = {"this tree": ROOT, "before": args.before_root.resolve()}
+    trees = {"this tree": args.root.resolve(), "before": args.before_root.resolve()}
     servers = {
         name: Server("verify_face", root / "functions/verify_face/main.py", args.python, env).start() for name, root in trees.items()
     }
@@ -73,6 +76,7 @@ def main() -> None:
                     status, body = send(conns[name], request)
                     cpu[name].append((monitors[name].cpu_s() - before) * 1000)
                     answers[name].append(_answer(body) if status == 200 else status)
+        memory = {name: (m.peak(), m.memory()) for name, m in monitors.items()}
         for monitor in monitors.values():
             monitor.stop()
     finally:
@@ -81,13 +85,15 @@ def main() -> None:
     same = sum(a == b for a, b in zip(answers["this tree"], answers["before"], strict=True))
     print(f"{len(pairs)} disjoint pairs x {args.passes} passes, interleaved; load average {os.getloadavg()[0]:.1f}")
     print(f"answers equal apart from timings: {same} of {len(answers['before'])}")
-    print("| tree | CPU ms per pair, mean | median |")
-    print("|---|---|---|")
+    print("| tree | CPU ms per pair, mean | median | peak PSS MB | peak container MB | container MB at the end |")
+    print("|---|---|---|---|---|---|")
     for name in trees:
-        print(f"| {name} | {statistics.mean(cpu[name]):.1f} | {statistics.median(cpu[name]):.1f} |")
+        peak, end = memory[name]
+        cells = f"{peak.pss_mb:.1f} | {peak.container_mb:.1f}" if peak else "- | -"
+        print(f"| {name} | {statistics.mean(cpu[name]):.1f} | {statistics.median(cpu[name]):.1f} | {cells} | {end.container_mb:.1f} |")
     ratio_mean = statistics.mean(cpu["this tree"]) / statistics.mean(cpu["before"])
     ratio_median = statistics.median(cpu["this tree"]) / statistics.median(cpu["before"])
-    print(f"| this tree / before | {ratio_mean:.3f} | {ratio_median:.3f} |")
+    print(f"| this tree / before | {ratio_mean:.3f} | {ratio_median:.3f} | | | |")
 
 
 if __name__ == "__main__":
