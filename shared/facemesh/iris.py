@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.runtime.bundle import Bundle, crop_model
+from shared.runtime.bundle import Bundle, crop_model, sized_outputs
 from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RotatedRect
 
@@ -44,16 +44,9 @@ class IrisLandmarker:
         pre, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        model = bundle.model
         self.flip_right = pre.flag("flip_right_eye")
         self.counts = (post.integer("num_eye_contour", ge=1, le=512), post.integer("num_iris", ge=5, le=5))
-        self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("eye_contour", "iris")]
-        for key, index, count in zip(("eye_contour", "iris"), self._outputs, self.counts, strict=True):
-            shape = list(model.outputs[index].shape)
-            if int(np.prod(shape)) != count * 3:
-                raise post.fault(
-                    f"output_tensors.{key}", model.outputs[index].name, f"a tensor of {count * 3} values (it has shape {shape})"
-                )
+        self._outputs = sized_outputs(post, bundle.model, {"eye_contour": self.counts[0] * 3, "iris": self.counts[1] * 3})
 
     def eye(self, image: np.ndarray, rect: RotatedRect, right: bool) -> Eye:
         """The eye inside `rect`; `right`: MediaPipe's right eye (landmarks 362, 263), mirrored for the model."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.runtime.bundle import Bundle, crop_model
+from shared.runtime.bundle import Bundle, crop_model, sized_outputs
 from shared.runtime.manifest import Manifest
 from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RectTransform, RotatedRect, from_points, rotation_between
@@ -55,13 +55,8 @@ class FaceLandmarker:
         _, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        model = bundle.model
         count = post.integer("num_landmarks", ge=NUM_LANDMARKS, le=NUM_LANDMARKS)
-        self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in ("landmarks", "presence")]
-        for key, index, size in zip(("landmarks", "presence"), self._outputs, (count * 3, 1), strict=True):
-            shape = list(model.outputs[index].shape)
-            if int(np.prod(shape)) != size:
-                raise post.fault(f"output_tensors.{key}", model.outputs[index].name, f"a tensor of {size} values (it has shape {shape})")
+        self._outputs = sized_outputs(post, bundle.model, {"landmarks": count * 3, "presence": 1})
         self.normalize_z = post.number("normalize_z", gt=0, le=100, default=1.0)
         self.min_presence = post.number("min_presence", ge=0, le=1, default=0.5)
         self.detection_rect = RectRecipe.read(post.at("detection_rect"), "rotation_start_keypoint", "rotation_end_keypoint", 6)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.hands.rect import RectTransform, RotatedRect
-from shared.runtime.bundle import Bundle, LoadOptions, crop_model, load_as
+from shared.runtime.bundle import Bundle, LoadOptions, crop_model, load_as, sized_outputs
 from shared.runtime.lazy import Parts
 from shared.vision.geometry import check_image, warp
 
@@ -52,12 +52,7 @@ class HandLandmarker:
         _, post, self.size = crop_model(bundle, TASK)
         self.bundle = bundle
         self.name = bundle.name
-        model = bundle.model
-        self._outputs = [post.tensor(f"output_tensors.{k}", model.outputs) for k in OUTPUTS]
-        for key, index, size in zip(OUTPUTS, self._outputs, OUTPUT_SIZES, strict=True):
-            name, shape = model.outputs[index].name, list(model.outputs[index].shape)
-            if int(np.prod(shape)) != size:
-                raise post.fault(f"output_tensors.{key}", name, f"a tensor of {size} values (it has shape {shape})")
+        self._outputs = sized_outputs(post, bundle.model, dict(zip(OUTPUTS, OUTPUT_SIZES, strict=True)))
         first, second = post.texts("handedness_labels", length=2)
         self.labels = (first, second)
         self.normalize_z = post.number("normalize_z", gt=0, le=100, default=1.0)

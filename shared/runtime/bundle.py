@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,3 +217,15 @@ def crop_model(bundle: Bundle, task: str) -> tuple[Manifest, Manifest, int]:
     side = pre.square("input_size")
     image_input(bundle, "preprocessing.input_size", side)
     return pre, post, side
+
+
+def sized_outputs(post: Manifest, model: Model, sizes: dict[str, int]) -> list[int]:
+    """The positions among the model's outputs of the tensors `post` names at
+    `output_tensors.<key>`, in the order of `sizes`, each checked to hold sizes[key] values."""
+    outputs = model.outputs
+    indices = [post.tensor(f"output_tensors.{key}", outputs) for key in sizes]
+    for (key, size), index in zip(sizes.items(), indices, strict=True):
+        name, shape = outputs[index].name, list(outputs[index].shape)
+        if math.prod(shape) != size:
+            raise post.fault(f"output_tensors.{key}", name, f"a tensor of {size} values (it has shape {shape})")
+    return indices
