@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.runtime.bundle import Bundle, crop_model, sized_outputs
-from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RotatedRect
+from shared.vision.rect_crop import RectCrop, rect_input
 
 TASK = "iris-landmarks"
 
@@ -50,20 +50,16 @@ class IrisLandmarker:
 
     def eye(self, image: np.ndarray, rect: RotatedRect, right: bool) -> Eye:
         """The eye inside `rect`; `right`: MediaPipe's right eye (landmarks 362, 263), mirrored for the model."""
-        check_image(image)
-        to_image = rect.chip_to_image(self.size)
-        chip = warp(image, to_image, self.size, fill="edge")
+        tensor, crop = rect_input(image, rect, self.size)
         flip = right and self.flip_right
         if flip:
-            chip = chip[:, ::-1]
-        tensor = np.ascontiguousarray(chip, dtype=np.float32) * np.float32(1 / 255.0)
+            tensor = np.ascontiguousarray(tensor[:, ::-1])
         outputs = self.bundle.model.run(tensor[None])
-        contour, iris = (self._project(outputs[i].reshape(-1, 3), to_image, rect, flip) for i in self._outputs)
+        contour, iris = (self._project(outputs[i].reshape(-1, 3), crop, flip) for i in self._outputs)
         return Eye(iris, contour, rect)
 
-    def _project(self, raw: np.ndarray, to_image: np.ndarray, rect: RotatedRect, flip: bool) -> np.ndarray:
+    def _project(self, raw: np.ndarray, crop: RectCrop, flip: bool) -> np.ndarray:
         local = raw.astype(np.float64)
         if flip:
             local[:, 0] = self.size - local[:, 0]
-        xy = local[:, :2] @ to_image[:, :2].T + to_image[:, 2]
-        return np.column_stack([xy, local[:, 2] * rect.width / self.size])
+        return crop.landmarks(local[:, :2], local[:, 2])

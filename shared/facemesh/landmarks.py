@@ -23,8 +23,8 @@ import numpy as np
 
 from shared.runtime.bundle import Bundle, crop_model, sized_outputs
 from shared.runtime.manifest import Manifest
-from shared.vision.geometry import check_image, warp
 from shared.vision.rect import RectTransform, RotatedRect, from_points, rotation_between
+from shared.vision.rect_crop import rect_input
 
 TASK = "face-landmarks"
 NUM_LANDMARKS = 468
@@ -72,17 +72,12 @@ class FaceLandmarker:
     def landmarks(self, image: np.ndarray, rect: RotatedRect) -> tuple[np.ndarray, float]:
         """The face inside `rect` (pixels of `image`): (468, 3) x, y in image pixels, z in
         pixels at the x scale (depth, smaller is nearer the camera), and the presence score."""
-        check_image(image)
-        to_image = rect.chip_to_image(self.size)
-        chip = warp(image, to_image, self.size, fill="edge")
-        tensor = chip.astype(np.float32) * np.float32(1 / 255.0)
+        tensor, crop = rect_input(image, rect, self.size)
         outputs = self.bundle.model.run(tensor[None])
         raw, logit = (outputs[i].reshape(-1) for i in self._outputs)
         local = raw.astype(np.float64).reshape(NUM_LANDMARKS, 3)
-        xy = local[:, :2] @ to_image[:, :2].T + to_image[:, 2]
-        z = local[:, 2] * rect.width / self.size / self.normalize_z
         presence = float(1.0 / (1.0 + np.exp(-float(logit[0]))))
-        return np.column_stack([xy, z]), presence
+        return crop.landmarks(local[:, :2], local[:, 2], self.normalize_z), presence
 
     def roi_from_detection(self, box: tuple[float, float, float, float], keypoints: np.ndarray) -> RotatedRect:
         """The face rect from a BlazeFace detection: box (x, y, w, h) and its 6 keypoints (pixels)."""

@@ -20,7 +20,7 @@ import numpy as np
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.runtime.bundle import Bundle, LoadOptions, crop_model, load_as, sized_outputs
 from shared.runtime.lazy import Parts
-from shared.vision.geometry import check_image, warp
+from shared.vision.rect_crop import rect_input
 
 TASK = "hand-landmarks"
 OUTPUTS = ("landmarks", "presence", "handedness")
@@ -61,20 +61,14 @@ class HandLandmarker:
 
     def landmarks(self, image: np.ndarray, rect: RotatedRect) -> HandLandmarks:
         """The hand inside `rect` (pixels of `image`)."""
-        check_image(image)
-        to_image = rect.chip_to_image(self.size)
-        chip = warp(image, to_image, self.size, fill="edge")
-        tensor = chip.astype(np.float32) * np.float32(1 / 255.0)
+        tensor, crop = rect_input(image, rect, self.size)
         outputs = self.bundle.model.run(tensor[None])
         raw, presence, handed = (outputs[i].reshape(-1) for i in self._outputs)
         local = raw.astype(np.float64).reshape(21, 3)
-        xy = local[:, :2] @ to_image[:, :2].T + to_image[:, 2]
-        # TensorsToLandmarks: z / input width / normalize_z (normalised to the crop), then
-        # LandmarkProjection scales it by the rect's width: in pixels, z * rect width / size / normalize_z.
-        z = local[:, 2] * rect.width / self.size / self.normalize_z
+        points = crop.landmarks(local[:, :2], local[:, 2], self.normalize_z)
         first = float(handed[0])  # the score of labels[0]; labels[1] scores 1 - it (binary_classification)
         label, score = (self.labels[0], first) if first >= 0.5 else (self.labels[1], 1.0 - first)
-        return HandLandmarks(np.column_stack([xy, z]), float(presence[0]), label, score, rect)
+        return HandLandmarks(points, float(presence[0]), label, score, rect)
 
 
 def load_landmarker(source: str, load: LoadOptions, parts: Parts | None = None) -> HandLandmarker:

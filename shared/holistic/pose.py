@@ -29,6 +29,7 @@ from shared.holistic.sampling import letterbox_point, warp_point
 from shared.runtime.bundle import Bundle, crop_model
 from shared.vision.detector import raw_detections, ssd_head
 from shared.vision.geometry import check_image
+from shared.vision.rect_crop import rect_input
 
 DETECTION_TASK = "pose-detection"
 LANDMARK_TASK = "pose-landmarks"
@@ -115,14 +116,12 @@ class PoseLandmarker:
         self.hand_rect = RectTransform.read(hands.at("rect"))
 
     def landmarks(self, image: np.ndarray, rect: RotatedRect) -> PoseLandmarks:
-        check_image(image)
-        to_image = rect.chip_to_image(self.size)
-        chip = warp_point(image, to_image, self.size)
-        outputs = self.bundle.model.run((chip.astype(np.float32) * np.float32(1 / 255.0))[None])
+        tensor, crop = rect_input(image, rect, self.size, warp_point)
+        outputs = self.bundle.model.run(tensor[None])
         raw, flag, heatmap = (outputs[i] for i in self._outputs)
         values = raw.reshape(ALL_LANDMARKS, 5).astype(np.float64)
         xy = refine_from_heatmap(values[:, :2] / self.size, heatmap[0], self.kernel, self.min_refine) * self.size
-        points = np.column_stack([xy @ to_image[:, :2].T + to_image[:, 2], values[:, 2] * rect.width / self.size])
+        points = crop.landmarks(xy, values[:, 2])
         return PoseLandmarks(
             points[:POSE_LANDMARKS],
             _sigmoid(values[:POSE_LANDMARKS, 3]),

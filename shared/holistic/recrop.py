@@ -22,7 +22,7 @@ import numpy as np
 from shared.hands.rect import RectTransform, RotatedRect
 from shared.holistic.rects import AlignedRect, hand_from_pose
 from shared.runtime.bundle import Bundle, crop_model
-from shared.vision.geometry import check_image, warp
+from shared.vision.rect_crop import rect_input
 
 TASK = "hand-recrop"
 
@@ -57,12 +57,9 @@ class HandRecrop:
 
     def rect(self, image: np.ndarray, pose_rect: RotatedRect) -> RotatedRect:
         """The hand's rect (pixels) from its rect made from the pose (already transformed)."""
-        check_image(image)
-        to_image = pose_rect.chip_to_image(self.size)
-        chip = warp(image, to_image, self.size, fill="edge")
-        out = self.bundle.model.run((chip.astype(np.float32) * np.float32(1 / 255.0))[None])[self._output]
-        local = out.reshape(2, 2).astype(np.float64)
-        return self.recrop_rect.of(local @ to_image[:, :2].T + to_image[:, 2])
+        tensor, crop = rect_input(image, pose_rect, self.size)
+        out = self.bundle.model.run(tensor[None])[self._output]
+        return self.recrop_rect.of(crop.image_xy(out.reshape(2, 2).astype(np.float64)))
 
 
 def pose_hand_rect(points: np.ndarray, indices: tuple[int, ...], transform: RectTransform) -> RotatedRect:
