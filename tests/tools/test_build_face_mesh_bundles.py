@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,14 +12,6 @@ from tools.build import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "build" / "build_face_mesh_bundles.py"
-
-
-@pytest.fixture(scope="module")
-def tool():
-    spec = importlib.util.spec_from_file_location("build_face_mesh_bundles", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
