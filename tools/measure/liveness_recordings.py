@@ -162,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=list(CLIPS), help="which clips (default: all)")
     parser.add_argument("--no-found", action="store_true", help="skip the found-video stretches (the slowest part)")
+    parser.add_argument("--yaw-deg", type=float, help="the turn bound to measure at (default: LivenessOptions.yaw_deg)")
     parser.add_argument("--out", type=Path, default=ROOT / "build/liveness-recordings.json")
     args = parser.parse_args(argv)
     from shared.liveness.burst import read_burst, verdict
     from tools.measure.liveness_eval import load
 
-    verifier, mesh, options = load()
+    verifier, mesh, options = load(args.yaw_deg)
     genuine, replay, also_shown, single, single_replay, found, still = [], [], [], [], [], [], []
     for key in args.clips:
         frames = decode(CLIPS[key])
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             ).liveness
             still.append({"clip": key, "seed": seed, "challenge": challenge, "passed": found_still.passed, "reason": found_still.reason})
     report = {
+        "yaw_deg": options.yaw_deg,
         "sources": {
             key: f"{c.package.kind} {c.package.name}=={c.package.version} ({c.package.licence}): {c.member}"
             for key, c in CLIPS.items()
