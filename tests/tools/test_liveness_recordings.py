@@ -74,3 +74,14 @@ def test_a_real_head_turn_passes_as_that_turn_and_no_other(demo_right):
     burst, _ = sample(demo_right, profile_start, profile_end, 0.0)
     refused = verdict(read_burst(verifier, mesh, burst, options), ("turn_right",), options).liveness
     assert not refused.passed and refused.reason.startswith("face_missing")
+
+
+def test_attacks_are_measured_by_how_far_they_turned_from_their_first_frames():
+    from types import SimpleNamespace
+
+    from tools.measure.liveness_eval import spread, turned
+
+    frames = [SimpleNamespace(yaw=y) for y in (2.0, 4.0, 6.0, -9.0, 3.0)]
+    assert turned(frames) == 12.0  # from the first two frames' median, 3.0, either way
+    assert turned([]) is None  # refused before any measure (no face)
+    assert spread([1.0, 2.0, 9.0]) == {"count": 3, "median": 2.0, "p99": 8.9, "max": 9.0}
