@@ -52,7 +52,7 @@ def test_found_video_stretches_cover_the_clip_one_a_second_and_say_what_lies_ins
 def demo_right() -> list[tuple[float, bytes]]:
     try:
         return decode(CLIPS["facemesh-demo.gif:right"])
-    except (OSError, subprocess.SubprocessError, SystemExit) as exc:
+    except (OSError, subprocess.SubprocessError) as exc:  # no npm, or no registry: a changed file fails
         pytest.skip(f"the face mesh demo could not be fetched (npm pack @tensorflow-models/facemesh@0.0.5): {exc}")
 
 

