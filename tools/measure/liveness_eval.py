@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import itertools
 import random
 import sys
@@ -40,7 +41,7 @@ FRAMES_STILL = 12
 CHALLENGES = [c for n in (2, 3) for c in itertools.permutations(("turn_left", "turn_right", "look_up", "blink"), n)]
 
 
-def load() -> tuple:
+def load(yaw_deg: float | None = None) -> tuple:
     from shared.face.options import VerifyOptions
     from shared.face.verify import FaceVerifier
     from shared.facemesh.mesh import FaceMesh, FaceMeshOptions
@@ -52,7 +53,10 @@ def load() -> tuple:
             str(models / "face-detector-short"), str(models / "face-embedder-sface"), fallback_detector=str(models / "face-detector-full")
         )
     )
-    return verifier, FaceMesh.load(FaceMeshOptions(str(models / "face-landmarks"))), LivenessOptions(secret=b"x" * 32)
+    options = LivenessOptions(secret=b"x" * 32)
+    if yaw_deg is not None:  # a proposed turn bound, measured without changing the default
+        options = dataclasses.replace(options, yaw_deg=yaw_deg)
+    return verifier, FaceMesh.load(FaceMeshOptions(str(models / "face-landmarks"))), options
 
 
 def photo_measure(verifier, mesh, data: bytes):
@@ -123,6 +127,28 @@ def kinds(verifier, mesh, paths: list[Path], one_session: bool = True) -> dict |
     return out
 
 
+def turned(measures: list) -> float | None:
+    """The largest yaw (either way, degrees) of a burst's frames from its first two (as judge.py
+    measures a turn), or None when the burst was refused before the measures (no face)."""
+    if not measures:
+        return None
+    base = float(np.median([m.yaw for m in measures[:2]]))
+    return round(max(abs(m.yaw - base) for m in measures), 1)
+
+
+def spread(values: list[float]) -> dict:
+    """Count, median, 99th percentile and largest of `values`."""
+    if not values:
+        return {"count": 0}
+    v = np.array(values)
+    return {
+        "count": len(v),
+        "median": round(float(np.median(v)), 1),
+        "p99": round(float(np.percentile(v, 99)), 1),
+        "max": round(float(v.max()), 1),
+    }
+
+
 def record(person: str, half: str, challenge: tuple, verdict, **extra) -> dict:
     """One burst's outcome, with what the judge measured for each action it found."""
     return {
@@ -157,11 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--any-sitting", action="store_true", help="also action photos the verifier does not match to the frontal one (the 0.4.0 assembly)"
     )
+    parser.add_argument("--yaw-deg", type=float, help="the turn bound to measure at (default: LivenessOptions.yaw_deg)")
     parser.add_argument("--out", type=Path, default=ROOT / "build/liveness-eval.json")
     args = parser.parse_args(argv)
-    from shared.liveness.burst import check_burst
+    from shared.liveness.burst import check_burst, read_burst
+    from shared.liveness.burst import verdict as judged
 
-    verifier, mesh, options = load()
+    verifier, mesh, options = load(args.yaw_deg)
     rng = random.Random(args.seed)
     people = [d for d in sorted(args.photos.iterdir()) if d.is_dir() and len(list(d.glob("*.jpg"))) >= 3][: args.people]
     genuine, replay, still, skipped, left_out = [], [], [], 0, 0
@@ -174,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         left_out += sorted_kinds["left_out"]
         front = sorted_kinds["frontal"][0]
         challenge = rng.choice(CHALLENGES)
-        frames = bursts.still_attack(front, FRAMES_STILL, seed=n)
-        verdict = check_burst(verifier, mesh, frames, challenge, options).liveness
-        still.append(record(person.name, half, challenge, verdict))
+        reading = read_burst(verifier, mesh, bursts.still_attack(front, FRAMES_STILL, seed=n), options)
+        verdict = judged(reading, challenge, options).liveness
+        still.append(record(person.name, half, challenge, verdict, turned_deg=turned(reading.measures)))
         feasible = [c for c in CHALLENGES if all(a in sorted_kinds["actions"] for a in c)]
         if not feasible:
             continue
@@ -189,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = check_burst(verifier, mesh, frames, other, options).liveness
         replay.append(record(person.name, half, other, verdict, made_for=challenge))
     report: dict = {
+        "yaw_deg": options.yaw_deg,
         "alternate_frontal": args.alternate_frontal,
         "one_sitting": not args.any_sitting,
         "people": len(people),
@@ -205,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             "genuine_assembled_without_mirrored": rates([g for g in genuine if mine(g) and not g["mirrored"]], True),
             "replayed_for_another_challenge": rates([r for r in replay if mine(r)], False),
             "still_photo_attack": rates([r for r in still if mine(r)], False),
+            "still_photo_attack_turned_deg": spread([r["turned_deg"] for r in still if mine(r) and r["turned_deg"] is not None]),
         }
     report["genuine_failures"] = [g for g in genuine if not g["passed"]]
     report["attacks_passed"] = [r for r in replay + still if r["passed"]]

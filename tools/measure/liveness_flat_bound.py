@@ -55,17 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=400, help="people with at least 2 photos, in name order")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--split", choices=("tune", "held_out", "all"), default="all", help="people of one half (liveness_eval.split_of)")
+    parser.add_argument("--yaw-deg", type=float, help="the turn bound to measure at (default: LivenessOptions.yaw_deg)")
     parser.add_argument("--out", type=Path, default=ROOT / "build/liveness-flat-bound.json")
     args = parser.parse_args(argv)
     from shared.liveness.measures import planar_residual
-    from tools.measure.liveness_eval import load, photo_measure, split_of
+    from tools.measure.liveness_eval import load, photo_measure, split_of, spread
 
-    verifier, mesh, options = load()
+    verifier, mesh, options = load(args.yaw_deg)
     rng = np.random.default_rng(args.seed)
     people = [d for d in sorted(args.photos.iterdir()) if d.is_dir() and len(list(d.glob("*.jpg"))) >= 2][: args.people]
     people = [d for d in people if args.split in ("all", split_of(d.name))]
     flat: dict[str, list[float]] = {"turn": [], "tilt": [], "turn_seen_as_an_action": [], "tilt_seen_as_an_action": []}
     solid: dict[str, list[float]] = {"turn": [], "look_up": []}
+    turned: list[float] = []  # how far each print turned 25-35 degrees measures as a turn
     for person in people:
         measured = [(p.read_bytes(), photo_measure(verifier, mesh, p.read_bytes())) for p in sorted(person.glob("*.jpg"))]
         measured = [(d, m) for d, m in measured if m is not None]
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             m = photo_measure(verifier, mesh, bursts.encode(shown, int(rng.integers(75, 95))))
             if m is not None:
                 residual = planar_residual(ref.points, m.points)
+                if kind == "turn":
+                    turned.append(abs(m.yaw - ref.yaw))
                 flat[kind].append(residual)
                 if (kind == "turn" and abs(m.yaw - ref.yaw) >= options.yaw_deg) or (
                     kind == "tilt" and m.pitch - ref.pitch >= options.pitch_deg
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "bound_pct": {"turn": round(bound * 100, 3), "look_up": round(up * 100, 3)},
         "flat_print_pct": {k: summary(v, up if k.startswith("tilt") else bound, True) for k, v in flat.items()},
         "head_in_3d_pct": {k: summary(v, up if k == "look_up" else bound, False) for k, v in solid.items()},
+        "yaw_deg": options.yaw_deg,
+        "flat_print_turned_deg": spread(turned),
     }
     print_report(report, args.out)
     return 0
