@@ -13,8 +13,9 @@ limits as they are now, recomputed from the recorded measures):
 3. at the default point, never looser than the shipped balanced threshold (bundle.json
    `threshold.value`: 0.634 since 0.5.0's mirrored tight chips, 0.6395 in 0.4.0), as in
    0.4.0: in an identity check a false accept is the costly error, so clean photos keep the
-   single threshold's verdicts rather than the most accurate cap (the script prints that cap and its clean FAR as a diagnostic: 0.66 gave
-   clean lfw-dev 99.58% but a clean FAR of 0.42%, deepface 0.65%);
+   single threshold's verdicts rather than the most accurate cap (the script prints that
+   cap and its clean FAR as a diagnostic: 0.66 gave clean lfw-dev 99.58% but a clean FAR of
+   0.42%, deepface 0.65%);
 4. then, while a variant's FAR is over the target, the condition other than good with the
    most false accepts in that variant (the one deciding them) is lowered to just under its
    nearest accepted impostor; good's own false accepts are left (and reported): lowering
