@@ -386,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     if dev is not None:
         points = fit_points({name: (d, same) for name, (d, same, _, _) in scored.items()}, dev)
         rule = (
-            f"balanced (the default) = best worst-set accuracy over {', '.join(scored)} with FAR <= {BALANCED_FAR:.1%} on {dev} "
-            f"(ties: {dev} accuracy, then lower FAR; middle of the plateau); "
+            f"balanced (the default) = best worst-set accuracy over {', '.join(scored)} with FAR <= {BALANCED_FAR:.1%} "
+            f"and accuracy >= {BALANCED_ACCURACY:.1%} on {dev} (when reached; ties: fewest false accepts over every set; "
+            "middle of the plateau); "
             f"strict = highest threshold with FAR <= {STRICT_FAR:.1%} on every set"
         )
     else:
