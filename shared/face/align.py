@@ -19,6 +19,8 @@ its centre is (0.5, 0.5)); Pillow's affine transform uses the same convention.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from shared.face.detect import LEFT_EYE, MOUTH_CENTER, NOSE_TIP, RIGHT_EYE, Face
@@ -75,6 +77,32 @@ def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
 ARCFACE_MOUTH = ((41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2)
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], ARCFACE_MOUTH])
 ARCFACE_SIZE = 112
+# A face whose ArcFace chip lies beyond the photo's edge by more than this share is `tight`
+# (a face-filling crop: an ID thumbnail, an avatar cut to the face); its chip mirrors the
+# photo about its edge ("reflect") instead of replicating the border ("edge"): replicated
+# streaks made chips of different people alike (face-filling crops, lfw-dev fold 1 and
+# deepface: best accuracy 98.8% -> 99.3%, impostors under 0.6395 on deepface 5.4% -> 2.1%).
+TIGHT_OUTSIDE = 0.05
+_GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for outside_share
+
+
+@functools.lru_cache(maxsize=16)
+def outside_share(keypoints: tuple[tuple[float, float], ...], shape: tuple[int, ...]) -> float:
+    """The share of the face's ArcFace chip (whatever the embedder's recipe) that lies
+    beyond the photo of `shape` (H, W, ...), from the keypoints (image pixels). Remembered
+    for the last few faces: the chip's fill and the quality verdict both ask (0.07 ms)."""
+    src = np.array([keypoints[i] for i in ALIGN_KEYPOINTS])
+    to_photo = invert_affine(similarity_transform(src, ARCFACE_TEMPLATE + 0.5))
+    xs, ys = np.meshgrid(_GRID, _GRID)
+    points = to_photo @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    height, width = shape[:2]
+    inside = (points[0] >= 0) & (points[0] <= width) & (points[1] >= 0) & (points[1] <= height)
+    return float(1.0 - inside.mean())
+
+
+def fill_for(face: Face, shape: tuple[int, ...]) -> Fill:
+    """How a chip continues past the photo's edge: "reflect" for a tight face, else "edge"."""
+    return "reflect" if outside_share(face.keypoints, shape) > TIGHT_OUTSIDE else "edge"
 
 
 def arcface_chip(image: np.ndarray, face: Face, size: int = ARCFACE_SIZE, fill: Fill = "edge") -> np.ndarray:

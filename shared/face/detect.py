@@ -208,7 +208,7 @@ class FaceFinder:
                 upright[0] = self.refine(turned, upright[0])
                 return [search.unturn(f, turns, shape) for f in upright], self.primary.name, found_by
         faces = selection_order(faces, shape, self.selection)
-        if faces:
+        if faces and found_by != "padded":  # the padded canvas already framed it with context
             faces[0] = self.refine(image, faces[0])
         return faces, name, found_by if faces else ""
 

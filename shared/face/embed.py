@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared.face.align import chip_for
+from shared.face.align import chip_for, fill_for
 from shared.face.contract import EmbedderContract
 from shared.face.detect import Face
 from shared.runtime.bundle import Bundle, image_input
@@ -33,8 +33,9 @@ class FaceEmbedder:
             raise bundle.manifest.fault("output.dims", self.dims, f"the size of the model's one output (its outputs: {outputs})")
 
     def chip(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """The aligned chip this embedder wants for `face` in an (H, W, 3) uint8 RGB image."""
-        return chip_for(image, face, self.contract.crop, self.size, self.padding)
+        """The aligned chip this embedder wants for `face` in an (H, W, 3) uint8 RGB image
+        (a tight face's chip mirrors the photo past its edge: align.fill_for)."""
+        return chip_for(image, face, self.contract.crop, self.size, self.padding, fill_for(face, image.shape))
 
     def embed(self, chip: np.ndarray) -> np.ndarray:
         """One chip (size, size, 3) uint8 RGB, as `chip()` makes it -> (dims,) float32."""

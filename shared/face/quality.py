@@ -32,19 +32,16 @@ from typing import Any
 import numpy as np
 
 from shared.errors import LowQuality
-from shared.face.align import ALIGN_KEYPOINTS, ARCFACE_SIZE, ARCFACE_TEMPLATE
+from shared.face.align import TIGHT_OUTSIDE, outside_share
 from shared.face.options import QUALITY_POLICIES as POLICIES
-from shared.vision.geometry import invert_affine, similarity_transform
 
 MIN_EYE_PX = 12.0  # eyes closer than this (original pixels): the chip (35 px between the eyes) is upscaled 3x
 MIN_SHARPNESS = 0.15  # Laplacian std / pixel std in the chip's middle
 MIN_BRIGHTNESS = 45.0  # mean grey level of the chip's middle
 MAX_BRIGHTNESS = 215.0
-MAX_YAW = 70.0  # degrees; the estimate runs high (2x the nose tip's offset saturates at 90)
+MAX_YAW = 70.0  # degrees: a profile, its far eye hidden
 MIN_PITCH, MAX_PITCH = -50.0, 35.0  # degrees; negative: the nose tip nearer the eyes than a frontal face's
 GRAY_CHROMA = 2.0  # mean |R - G| + |G - B| under which the chip is grayscale
-TIGHT_OUTSIDE = 0.05  # share of the chip beyond the photo's edge over which the crop is tight
-GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for `outside`
 HINTS = {
     "small_face": "move closer to the camera, or send a larger photo: the face is too small",
     "blurry": "hold the camera still and let it focus: the face is blurred",
@@ -113,18 +110,6 @@ def hint(reasons: tuple[str, ...] | list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def outside_share(keypoints: tuple[tuple[float, float], ...], shape: tuple[int, ...]) -> float:
-    """The share of the face's ArcFace chip (whatever the embedder's recipe) that lies
-    beyond the photo of `shape` (H, W, ...), from the keypoints (working pixels)."""
-    src = np.array([keypoints[i] for i in ALIGN_KEYPOINTS])
-    to_photo = invert_affine(similarity_transform(src, ARCFACE_TEMPLATE + 0.5))
-    xs, ys = np.meshgrid(GRID, GRID)
-    points = to_photo @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
-    height, width = shape[:2]
-    inside = (points[0] >= 0) & (points[0] <= width) & (points[1] >= 0) & (points[1] <= height)
-    return float(1.0 - inside.mean())
-
-
 def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale: float, found_by: str, shape: tuple[int, ...]) -> Quality:
     """The quality of a face from its aligned chip ((S, S, 3) uint8 RGB), its six keypoints
     (working pixels, detect.KEYPOINT_NAMES order), `scale` (working -> original pixels) and
@@ -139,7 +124,9 @@ def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale:
     nose_u, nose_v = ((nx - cx) * ux + (ny - cy) * uy) / eye, (-(nx - cx) * uy + (ny - cy) * ux) / eye
     mouth_v = (-(mx - cx) * uy + (my - cy) * ux) / eye
     # Frontal: the nose tip sits on the eyes' bisector (u = 0) about 0.55 of the way to the mouth.
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, 2.0 * nose_u))))
+    # Turned by yaw, the nose tip (about half an eye distance in front of the eyes) moves
+    # across by 0.5 sin(yaw) while the eye line shrinks by cos(yaw): u = 0.5 tan(yaw).
+    yaw = math.degrees(math.atan(2.0 * nose_u))
     ratio = nose_v / mouth_v if mouth_v > 1e-6 else 0.0
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, 2.5 * (ratio - 0.55)))))
 

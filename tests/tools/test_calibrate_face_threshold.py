@@ -69,6 +69,31 @@ def test_balanced_is_the_best_worst_set_accuracy_under_the_far_cap():
     assert points["strict"] == pytest.approx(0.25)
 
 
+def _accuracy(pairs: tuple[np.ndarray, np.ndarray], threshold: float) -> float:
+    d, same = pairs
+    return float(((d <= threshold) == same).mean())
+
+
+def test_balanced_keeps_the_development_accuracy_bar_when_it_can():
+    # dev: 200 pairs, 99.0% on [0.45, 0.5), 99.5% from 0.5. A second set whose impostor sits
+    # at 0.47 would have the worst-set rule alone stop at [0.45, 0.47), under the bar.
+    dev = _set([0.1] * 96 + [0.4, 0.45, 0.5, 0.55], [0.9] * 100)
+    second = _set([0.1], [0.47, 0.9, 0.9, 0.9])
+    balanced = cal.fit_points({"dev": dev, "second": second}, "dev")["balanced"]
+    assert 0.5 <= balanced < 0.9 and _accuracy(dev, balanced) >= cal.BALANCED_ACCURACY
+    # Where no threshold under the FAR cap reaches the bar (98% at best), the worst set decides.
+    weak = _set([0.1] * 96 + [0.95] * 4, [0.9] * 100)
+    assert cal.fit_points({"dev": weak, "second": second}, "dev")["balanced"] < 0.47
+
+
+def test_balanced_prefers_the_fewest_false_accepts_over_every_set():
+    # The worst set (second) is 6 of 7 right on [0.3, 0.45) and again on [0.62, 0.9): the
+    # first accepts none of its impostors, the second one (0.45). The wider run loses.
+    dev = _set([0.1, 0.3], [0.9] * 10)
+    second = _set([0.1, 0.62], [0.45, 0.9, 0.9, 0.9, 0.9])
+    assert cal.fit_points({"dev": dev, "second": second}, "dev")["balanced"] == pytest.approx(0.375)
+
+
 def test_balanced_never_exceeds_the_far_cap_on_the_development_set():
     # The best accuracy (203 of 205 right, from 0.7) accepts 2 of 200 impostors (1%): over
     # the cap. Under it, [0.2, 0.5) is best (202 of 205).

@@ -11,16 +11,24 @@ limits as they are now, recomputed from the recorded measures):
    (good: in no other), in the union of the variants, is <= the target (4 decimals, down);
 2. none looser than good's;
 3. at the default point, never looser than the shipped balanced threshold (bundle.json
-   `threshold.value`), so clean photos keep their verdicts (lfw-dev's 99.33%);
+   `threshold.value`: 0.6394 in 0.5.0, refitted with the mirrored tight chips and the
+   balanced rule that keeps lfw-dev's 99.3% bar; 0.6395 in 0.4.0), as in
+   0.4.0: in an identity check a false accept is the costly error, so clean photos keep the
+   single threshold's verdicts rather than the most accurate cap (the script prints that
+   cap and its clean FAR as a diagnostic: 0.66 gave clean lfw-dev 99.58% but a clean FAR of
+   0.42%, deepface 0.65%);
 4. then, while a variant's FAR is over the target, the condition other than good with the
    most false accepts in that variant (the one deciding them) is lowered to just under its
    nearest accepted impostor; good's own false accepts are left (and reported): lowering
    good for one variant would move every clean pair.
 
-Issue 24 also asked for FAR <= 0.1% on clean photos at the default: deepface holds five
-look-alike impostor pairs of good colour photos at 0.56-0.64, so that would take the one
-clean threshold to ~0.58 and lfw-dev's accuracy to ~98.2%. The default keeps lfw-dev's
-accuracy; `far=0.001` is the point that holds 0.1% everywhere.
+Issue 24 also asked for FAR <= 0.1% on clean photos at the default: lfw-dev's 1,200
+impostor pairs have none under 0.6589, but deepface pairs two actors who look alike
+(id04 and id08: five impostor pairs at 0.56-0.62), so 0.1% on clean photos takes the one
+clean threshold to ~0.61 and lfw-dev's accuracy to ~98.8% (docs/accuracy.md has the
+table: FAR 0.1% and 99.3% on clean lfw-dev cannot hold together). The default keeps the
+shipped threshold (clean FAR 0.17% on lfw-dev and deepface, lfw-dev 99.29%); `far=0.001`
+is the point for 0.1%.
 
 Every set here is a development set (lfw-dev folds 1-4 and deepface): the points are fitted
 and measured on the same pairs, so the measured FARs are not held-out figures.
@@ -44,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from shared.face.operating import CONDITIONS, conditions_of  # noqa: E402
 from shared.settings import DEFAULT_FACE_EMBEDDER  # noqa: E402
 from tools.calibrate import calibrate_face_threshold as cal  # noqa: E402
-from tools.calibrate.capture_variants import DEV_FOLDS, PAIR_VARIANTS, VARIANTS  # noqa: E402
+from tools.calibrate.capture_variants import DEV_FOLDS, PAIR_VARIANTS, VARIANTS, source_sets  # noqa: E402
 from tools.calibrate.variant_table import pairs_of, requalify  # noqa: E402
 
 TARGETS = (0.001, 0.005, 0.01)
@@ -102,6 +110,41 @@ def fit(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: floa
     return thresholds
 
 
+def variant_far(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], thresholds: dict[str, float]) -> dict[str, float]:
+    """Each variant's FAR under the condition-aware thresholds."""
+    out = {}
+    for variant, (vd, vs, vf) in data.items():
+        t, _ = pair_thresholds(vf, thresholds)
+        out[variant] = float(((vd <= t) & ~vs).sum() / max((~vs).sum(), 1))
+    return out
+
+
+def clean_scores(
+    data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], thresholds: dict[str, float], lfw_pairs: int
+) -> tuple[float, float]:
+    """(clean lfw-dev's accuracy: the first `lfw_pairs` pairs of the clean variant; the
+    clean variant's FAR over all its pairs)."""
+    vd, vs, vf = data["clean"]
+    t, _ = pair_thresholds(vf, thresholds)
+    accepted = vd <= t
+    return float((accepted[:lfw_pairs] == vs[:lfw_pairs]).mean()), float((accepted & ~vs).sum() / max((~vs).sum(), 1))
+
+
+def choose_cap(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], target: float, lfw_pairs: int) -> float:
+    """A diagnostic only (not the default's cap): the cap of good whose fit makes clean
+    lfw-dev (the first `lfw_pairs` pairs of the clean variant) the most accurate with every
+    variant's FAR <= `target`; ties to the stricter cap."""
+    best = (-1.0, 0.0)
+    for cap in np.round(np.arange(0.60, 0.7001, 0.0025), 4):
+        thresholds = fit(data, target, float(cap))
+        if max(variant_far(data, thresholds).values()) > target:
+            continue
+        accuracy, _ = clean_scores(data, thresholds, lfw_pairs)
+        if accuracy > best[0] + 1e-12:
+            best = (accuracy, float(cap))
+    return best[1]
+
+
 def measured(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], thresholds: dict[str, float]) -> dict[str, dict[str, float]]:
     d = np.concatenate([v[0] for v in data.values()])
     same = np.concatenate([v[1] for v in data.values()])
@@ -126,12 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="store the points in the embedder's bundle.json")
     args = parser.parse_args(argv)
     data = scored(args.label, tuple(args.folds))
+    lfw_pairs = len(source_sets(tuple(args.folds))["lfw-dev"])
     shipped = json.loads((args.embedder / "bundle.json").read_text())["threshold"]["value"]
     points = {}
     for target in TARGETS:
         thresholds = fit(data, target, shipped if target == DEFAULT_FAR else 2.0)
         points[f"{target:.0e}"] = {"thresholds": thresholds, "measured": measured(data, thresholds)}
         print(f"FAR {target:g}: {thresholds}  {points[f'{target:.0e}']['measured']}")
+        worst = max(variant_far(data, thresholds).items(), key=lambda kv: kv[1])
+        accuracy, clean_far = clean_scores(data, thresholds, lfw_pairs)
+        print(f"  highest variant FAR: {worst[0]} {worst[1]:.4%}; clean lfw-dev {accuracy:.2%}, clean FAR {clean_far:.2%}")
+        if target == DEFAULT_FAR and "clean" in data:
+            cap = choose_cap(data, target, lfw_pairs)
+            accuracy, clean_far = clean_scores(data, fit(data, target, cap), lfw_pairs)
+            print(f"  the cap that would maximise clean lfw-dev accuracy: {cap} ({accuracy:.2%}), clean FAR {clean_far:.2%}")
     if args.write:
         path = args.embedder / "bundle.json"
         meta = json.loads(path.read_text())

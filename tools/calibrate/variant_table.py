@@ -63,23 +63,30 @@ def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any]
     if left is None or right is None:
         return None
     metric = meta(label)["metric"]
-    d, same, q1, q2, photos, missing = [], [], [], [], 0, 0
+    d, same, q1, q2, photos, missing, skipped = [], [], [], [], 0, 0, 0
     for set_name, pairs in source_sets(folds).items():
         for side in {first, second}:
             records = left if side == first else right
             for image in photos_of(pairs):
+                if f"{set_name}/{image}" not in records:
+                    continue
                 photos += 1
                 if vector(records.get(f"{set_name}/{image}")) is None:
                     missing += 1
         for a, b, s in pairs:
             ra, rb = left.get(f"{set_name}/{a}"), right.get(f"{set_name}/{b}")
             if ra is None or rb is None:
-                return None  # not fully scored yet
+                skipped += 1  # not scored (yet, or on fewer folds): left out, and said so
+                continue
             d.append(distance(vector(ra), vector(rb), metric))
             same.append(s)
             q1.append(requalify(ra.get("quality")))
             q2.append(requalify(rb.get("quality")))
-    return {"d": np.array(d), "same": np.array(same), "q1": q1, "q2": q2, "no_face": missing / max(photos, 1)}
+    if not d:
+        return None
+    if skipped:
+        print(f"{label} {variant}: {skipped} pairs not scored, left out ({len(d)} pairs)", file=sys.stderr)
+    return {"d": np.array(d), "same": np.array(same), "q1": q1, "q2": q2, "no_face": missing / max(photos, 1), "skipped": skipped}
 
 
 def row(p: dict[str, Any], thresholds: np.ndarray, keep: np.ndarray | None = None) -> dict[str, float]:

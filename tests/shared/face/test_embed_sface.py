@@ -55,6 +55,17 @@ def test_contract_wants_an_arcface_chip(embedder):
     assert c.operating_points["strict"] <= c.threshold  # strict never accepts more than the default
 
 
+def test_the_default_far_point_is_never_looser_than_the_balanced_threshold(embedder):
+    """A false accept is an identity check's costly error: at the default point no condition
+    accepts a pair the shipped balanced threshold would refuse (0.5.0 tried the cap where
+    clean lfw-dev is the most accurate, 0.66: clean FAR 0.42% on lfw-dev and deepface)."""
+    c = embedder.contract
+    assert c.far_points is not None
+    default = c.far_points.choose(None)
+    assert default.far == c.far_points.default == 0.005
+    assert max(default.thresholds.values()) == default.thresholds["good"] <= c.threshold
+
+
 def test_matches_opencvs_sface_on_the_golden_chip(embedder):
     """onnxruntime on the original ONNX file gave this embedding; the TFLite bundle (float16
     weights, int8 in the embedding layer) must point the same way (cosine >= 0.9995, the
