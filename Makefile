@@ -1,6 +1,6 @@
 # The README's two commands:
 #   make serve   set up .venv (runtime dependencies) and serve both functions locally
-#   make test    set up .venv (+ dev dependencies) and .venv-tools, then run every test
+#   make test    set up .venv (+ dev dependencies), .venv-tools and .venvs/pgvector, then run every test
 # Stamp files inside the venvs make reruns fast: pip runs again only when a
 # requirements file changed. Works with GNU make 3.81 (macOS) and later.
 
@@ -54,7 +54,8 @@ help:
 serve: $(VENV)/.installed-runtime $(VENV)/.installed-serve
 	@exec $(VENV)/bin/python tools/serve/serve.py
 
-test: $(VENV)/.installed-dev $(TOOLS_STAMP)
+# .venvs/pgvector: the gallery tests on pgvector 0.8.5 (tests/shared/gallery/test_gallery_queries.py; seconds to install)
+test: $(VENV)/.installed-dev $(TOOLS_STAMP) $(VENVS)/pgvector/.installed
 ifeq ($(TOOLS_STAMP),)
 	@echo "note: no Python 3.9-3.11 or no $(TOOLS_REQUIREMENTS): converter tests will skip"
 endif
