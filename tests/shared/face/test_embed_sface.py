@@ -19,6 +19,7 @@ from shared.face.embed import FaceEmbedder, cosine_distance
 from shared.face.verify import FaceVerifier, VerifyOptions
 from shared.runtime.bundle import load_bundle
 from shared.settings import DEFAULT_FACE_EMBEDDER, MODELS_DIR, Settings
+from tools.build.build_face_embedder_sface import golden_chip  # bundle.json's golden chip, as built
 
 BUNDLE = MODELS_DIR / "face-embedder-sface"
 
@@ -26,12 +27,6 @@ BUNDLE = MODELS_DIR / "face-embedder-sface"
 @pytest.fixture(scope="module")
 def embedder() -> FaceEmbedder:
     return FaceEmbedder(load_bundle(str(BUNDLE), task="face-embedding"))
-
-
-def golden_chip() -> np.ndarray:
-    """The synthetic chip of bundle.json's conversion.verification.golden."""
-    y, x, c = np.meshgrid(np.arange(112), np.arange(112), np.arange(3), indexing="ij")
-    return ((3 * x + 5 * y + 85 * c) % 256).astype(np.uint8)
 
 
 def test_sface_is_the_default_embedder():

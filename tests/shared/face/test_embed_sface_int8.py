@@ -14,6 +14,7 @@ import pytest
 from shared.face.embed import FaceEmbedder, cosine_distance
 from shared.runtime.bundle import load_bundle
 from shared.settings import MODELS_DIR
+from tools.build.build_face_embedder_sface import golden_chip  # bundle.json's golden chip, as built
 
 BUNDLE = MODELS_DIR / "face-embedder-sface-int8"
 WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -22,11 +23,6 @@ WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 @pytest.fixture(scope="module")
 def embedder() -> FaceEmbedder:
     return FaceEmbedder(load_bundle(str(BUNDLE), task="face-embedding"))
-
-
-def golden_chip() -> np.ndarray:
-    y, x, c = np.meshgrid(np.arange(112), np.arange(112), np.arange(3), indexing="ij")
-    return ((3 * x + 5 * y + 85 * c) % 256).astype(np.uint8)
 
 
 def litert(path):
