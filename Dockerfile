@@ -23,9 +23,14 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 COPY app/ /app/
+WORKDIR /app
+# The model bundles verified now (the build fails on a model that is not the one its
+# bundle.json names) and stamped, so that a start does not hash them again while they are
+# unchanged (their size and modification second, bundle.json's bytes): shared/runtime/seal.py.
 # Bytecode compiled now: a cold start never waits for it and a read-only image never writes
 # it; unchecked-hash: used as is, whatever the file times the copy below leaves.
-RUN python -m compileall -q -j 0 --invalidation-mode unchecked-hash /app /opt/venv/lib
+RUN python -m shared.runtime.seal models/* \
+    && python -m compileall -q -j 0 --invalidation-mode unchecked-hash /app /opt/venv/lib
 
 # ---- run: the slim base, the venv and the app, as an unprivileged user ---------------
 FROM ${PYTHON_IMAGE}

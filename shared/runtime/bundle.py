@@ -2,9 +2,11 @@
 
 `load_bundle(source, options)` reads `bundle.json` first (runtime/manifest.py: the one
 reader every bundle kind's contract goes through), then the model, verifies the model's
-sha256 against the manifest, and builds the interpreter: from the bytes fetched from gs://,
-or from a local folder's file itself (mapped, so that its pages can leave memory once the
-runtime has packed the weights: runtime/tflite.py), checked to be the file that was hashed;
+sha256 against the manifest (for a local folder the image's build verified, its stamp
+stands in for the hash while it still matches the files: runtime/seal.py), and builds the
+interpreter: from the bytes fetched from gs://, or from a local folder's file itself (mapped,
+so that its pages can leave memory once the runtime has packed the weights:
+runtime/tflite.py), checked to be the file that was hashed;
 `load_as(make, ...)` builds a pipeline part from the bundle, which reads and checks every
 field it uses. Every failure is a BundleError whose public reason names the bundle by its
 short label and the field at fault, never a local path or a bucket.
@@ -24,6 +26,7 @@ from typing import Any, TypeVar
 from shared.errors import BundleError
 from shared.runtime.manifest import MANIFEST, Manifest, read_manifest, refuse_non_finite
 from shared.runtime.options import LoadOptions
+from shared.runtime.seal import stamped_digest
 from shared.runtime.tflite import Model
 
 log = logging.getLogger(__name__)
@@ -40,8 +43,8 @@ class BundleFiles:
     """The raw files of a bundle. Attributes: manifest and model bytes, and `origin`
     (where they came from: a path, or a gs:// URI with the object generation; logs only).
     A local folder's model is not read into memory: `model` is empty, `model_path` names
-    the file, `model_sha256` is its digest and `model_identity` the (device, inode, size,
-    mtime) it had when hashed."""
+    the file, `model_sha256` is its digest (hashed, or from the folder's build-time stamp:
+    `model_stamped`) and `model_identity` the (device, inode, size, mtime) it had then."""
 
     manifest: bytes
     model: bytes
@@ -49,6 +52,7 @@ class BundleFiles:
     model_path: str = ""
     model_sha256: str = ""
     model_identity: tuple[int, ...] = ()
+    model_stamped: bool = False
 
 
 def bundle_label(source: str) -> str:
@@ -67,13 +71,15 @@ def read_bundle_files(source: str, options: LoadOptions = LoadOptions()) -> Bund
     try:
         manifest = (folder / MANIFEST).read_bytes()
         with open(folder / MODEL_FILE, "rb") as model:
-            digest, identity = hashlib.file_digest(model, "sha256").hexdigest(), file_identity(os.fstat(model.fileno()))
+            stat = os.fstat(model.fileno())
+            stamped = stamped_digest(folder, manifest, stat)
+            digest = stamped or hashlib.file_digest(model, "sha256").hexdigest()
     except OSError as exc:
         raise BundleError(
             f"cannot read bundle {source}: {exc.strerror or exc} ({exc.filename})",
             reason=f"{Path(str(exc.filename)).name} cannot be read ({exc.strerror or 'error'})",
         ) from None
-    return BundleFiles(manifest, b"", str(folder), str(folder / MODEL_FILE), digest, identity)
+    return BundleFiles(manifest, b"", str(folder), str(folder / MODEL_FILE), digest, file_identity(stat), bool(stamped))
 
 
 def file_identity(stat: os.stat_result) -> tuple[int, ...]:
@@ -178,7 +184,8 @@ def _load(source: str, options: LoadOptions, task: str | None) -> Bundle:
     if files.model_path and _identity_now(files.model_path) != files.model_identity:
         # The runtime opened the path after we hashed it: refuse a file replaced in between.
         raise BundleError(f"{files.model_path} changed while it was loading", reason=f"{MODEL_FILE} changed while it was loading")
-    log.info("loaded bundle %s %s from %s", meta["name"], meta["version"], files.origin)
+    how = "its build-time stamp" if files.model_stamped else "hashed"
+    log.info("loaded bundle %s %s from %s (sha256: %s)", meta["name"], meta["version"], files.origin, how)
     return Bundle(
         source=source,
         origin=files.origin,
