@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from shared.errors import Unprocessable
+from shared.gesture.classifier import Prediction
 from shared.gesture.pixels import Decoded, PhotoHands, hand_dict, track_hands
 from shared.gesture.recipes import holistic_features, holistic_parts
 from shared.hands.finder import HandFinder
@@ -128,3 +129,49 @@ def track_both(finder: HandFinder, holistic: Holistic, source: Decoded, max_hand
     person_ms = round(clock["holistic"] * 1000, 2)
     hands.time_ms["hands"] = round(hands.time_ms["hands"] - person_ms, 2)
     return hands, PersonFrames(people, {"holistic": person_ms})
+
+
+@dataclass(frozen=True)
+class PhotoPrediction:
+    """A prediction from photos. Attributes: prediction; hands (the frames' hands, found
+    by the hand models); return_landmarks (whether the answer lists them); missing
+    (how the bundle's missing-value policy filled frames without a hand)."""
+
+    prediction: Prediction
+    hands: PhotoHands
+    return_landmarks: bool
+    missing: str
+    person: PersonFrames | None = None  # return_landmarks "holistic": pose and face beside the hands
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.prediction.to_dict()
+        out["frames_without_hand"] = self.hands.without_hand
+        out["missing_policy"] = self.missing
+        if self.return_landmarks:
+            out["hands"] = self.hands.to_wire()
+        extra = {}
+        if self.person is not None:
+            out |= {k: v for k, v in self.person.to_wire().items() if k != "hands"}
+            extra = self.person.time_ms
+        out["time_ms"] = {**self.hands.time_ms, **extra, **out["time_ms"]}
+        out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + sum(extra.values()) + out["time_ms"]["total"], 3)
+        return out
+
+
+@dataclass(frozen=True)
+class PersonPrediction:
+    """A prediction from a Holistic recipe. Attributes: prediction; person (per frame,
+    from Holistic); return_landmarks (pose, face and hands in the answer)."""
+
+    prediction: Prediction
+    person: PersonFrames
+    return_landmarks: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.prediction.to_dict()
+        out["frames_without_person"] = self.person.without_person
+        if self.return_landmarks:
+            out |= self.person.to_wire()
+        out["time_ms"] = {**self.person.time_ms, **out["time_ms"]}
+        out["time_ms"]["total"] = round(sum(self.person.time_ms.values()) + out["time_ms"]["total"], 3)
+        return out

@@ -8,7 +8,6 @@ instance that only ever sees landmarks keeps its footprint and cold start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, BundleError
@@ -21,9 +20,8 @@ from shared.runtime.bundle import Bundle, load_as
 from shared.runtime.lazy import Lazy, Parts
 from shared.state.memory import MemoryBudget
 
-if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline) is imported on the first photo only
-    from shared.gesture.person import PersonFrames
-    from shared.gesture.pixels import PhotoHands
+if TYPE_CHECKING:  # the photo path (Pillow, the hand pipeline, its answers) is imported on the first photo only
+    from shared.gesture.person import PersonFrames, PersonPrediction, PhotoPrediction
     from shared.hands.finder import HandFinder
     from shared.holistic.options import HolisticOptions
     from shared.holistic.tracker import Holistic
@@ -165,7 +163,7 @@ class GestureService:
             assert self.holistic is not None and clf.contract.landmarks is not None
             found_people = person.track_person(self.holistic.get(), source)
             prediction = clf.predict(Frames("features", found_people.features(clf.contract.landmarks.recipe)), top_k)
-            return PersonPrediction(prediction, found_people, mode is not None)
+            return person.PersonPrediction(prediction, found_people, mode is not None)
         max_hands = data.get("max_hands", 1)
         people: PersonFrames | None = None
         if holistic:
@@ -175,53 +173,7 @@ class GestureService:
             found = pixels.track_hands(self.hands.get(), source, max_hands)
         prediction = clf.predict(Frames("landmarks", found.landmarks(), found.image_size()), top_k)
         note = pixels.missing_note(clf.contract.missing, len(found.without_hand))
-        return PhotoPrediction(prediction, found, mode is not None, note, people)
-
-
-@dataclass(frozen=True)
-class PhotoPrediction:
-    """A prediction from photos. Attributes: prediction; hands (the frames' hands, found
-    by the hand models); return_landmarks (whether the answer lists them); missing
-    (how the bundle's missing-value policy filled frames without a hand)."""
-
-    prediction: Prediction
-    hands: PhotoHands
-    return_landmarks: bool
-    missing: str
-    person: PersonFrames | None = None  # return_landmarks "holistic": pose and face beside the hands
-
-    def to_dict(self) -> dict[str, Any]:
-        out = self.prediction.to_dict()
-        out["frames_without_hand"] = self.hands.without_hand
-        out["missing_policy"] = self.missing
-        if self.return_landmarks:
-            out["hands"] = self.hands.to_wire()
-        extra = {}
-        if self.person is not None:
-            out |= {k: v for k, v in self.person.to_wire().items() if k != "hands"}
-            extra = self.person.time_ms
-        out["time_ms"] = {**self.hands.time_ms, **extra, **out["time_ms"]}
-        out["time_ms"]["total"] = round(sum(self.hands.time_ms.values()) + sum(extra.values()) + out["time_ms"]["total"], 3)
-        return out
-
-
-@dataclass(frozen=True)
-class PersonPrediction:
-    """A prediction from a Holistic recipe. Attributes: prediction; person (per frame,
-    from Holistic); return_landmarks (pose, face and hands in the answer)."""
-
-    prediction: Prediction
-    person: PersonFrames
-    return_landmarks: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        out = self.prediction.to_dict()
-        out["frames_without_person"] = self.person.without_person
-        if self.return_landmarks:
-            out |= self.person.to_wire()
-        out["time_ms"] = {**self.person.time_ms, **out["time_ms"]}
-        out["time_ms"]["total"] = round(sum(self.person.time_ms.values()) + out["time_ms"]["total"], 3)
-        return out
+        return person.PhotoPrediction(prediction, found, mode is not None, note, people)
 
 
 def _load_holistic(options: HolisticOptions, parts: Parts) -> Holistic:

@@ -78,3 +78,19 @@ def test_a_corrupted_local_model_is_still_refused_by_its_digest(tmp_path):
     (folder / MODEL_FILE).write_bytes(bytes(data))
     with pytest.raises(BundleError, match="sha256"):
         bundles.load_bundle(str(folder), task="face-embedding")
+
+
+def test_only_model_files_worth_releasing_have_their_pages_sought(monkeypatch):
+    """Finding a mapping walks /proc/self/maps (0.3-0.5 ms of a cold start): not for a
+    classifier of a few KiB, whose pages are worth less than the walk."""
+    from shared.runtime import tflite
+
+    sought: list[str] = []
+    monkeypatch.setattr(tflite, "release_file_pages", lambda path: sought.append(path) or 0)
+    small = Path(MODELS_DIR) / "finger-gesture" / MODEL_FILE
+    large = Path(MODELS_DIR) / "face-detector-full" / MODEL_FILE
+    assert small.stat().st_size < tflite.RELEASE_MIN_BYTES <= large.stat().st_size
+    Model.from_path(str(small))
+    assert sought == []
+    Model.from_path(str(large))
+    assert sought == [str(large)]
