@@ -10,9 +10,10 @@ on a mismatch) and leaves beside each model a stamp, `verified.json`:
 
 At load, a stamp stands in for the hash only when it still describes the files: the model's
 size and modification time, and the sha256 of the bundle.json bytes just read. Sealing sets
-the model's modification time to a whole second (an image layer keeps no finer time: the
-stamp survives `docker build`, push and pull), so any later write, which stamps the file
-with the current time to the nanosecond, voids it. Otherwise, or without a stamp, the
+the model's modification time to a whole second (an image layer keeps no finer time, and
+the final stage's COPY keeps file times: the stamp is meant to hold through build, push and
+pull; a builder that rewrites file times only costs the hash again), so any later write,
+which stamps the file with the current time to the nanosecond, voids it. Otherwise, or without a stamp, the
 model is hashed as before; a stamp never refuses a bundle, it only spares a hash. gs://
 bundles are always hashed (read as bytes, never stamped). The inode is not part of the key:
 every copy of the image's layers (build stage to final stage, pull) gives a new one.
