@@ -106,15 +106,14 @@ def by_clip(rows: list[dict], passed_is_good: bool) -> dict:
     return {key: rates([r for r in rows if r["clip"] == key], passed_is_good) for key in dict.fromkeys(r["clip"] for r in rows)}
 
 
-def summary(genuine, single, replay, also_shown, single_replay, found, still, held_out: bool = False) -> dict:
-    """The rates over the package clips, or (held_out) over the git clips (liveness_sources.GitFile)."""
+def summary(*rows: list[dict], held_out: bool = False) -> dict:
+    """The rates over the package clips, or (held_out) over the git clips (liveness_sources.GitFile),
+    of `rows`: genuine, single, replay, also_shown, single_replay, found and still, in that order."""
 
-    def part(rows: list[dict]) -> list[dict]:
-        return [r for r in rows if isinstance(CLIPS[r["clip"]].package, GitFile) == held_out]
+    def part(listed: list[dict]) -> list[dict]:
+        return [r for r in listed if isinstance(CLIPS[r["clip"]].package, GitFile) == held_out]
 
-    genuine, single, replay, also_shown, single_replay, found, still = map(
-        part, (genuine, single, replay, also_shown, single_replay, found, still)
-    )
+    genuine, single, replay, also_shown, single_replay, found, still = map(part, rows)
     return {
         "genuine_recorded": rates(genuine, True),
         "genuine_recorded_by_clip": by_clip(genuine, True),
