@@ -3,9 +3,9 @@
 Each frame is priced from its headers first (all together against MAX_REQUEST_DECODE_MS,
 as the gesture frames are), then decoded one at a time under the memory budget; the face
 the verifier would select is found (shared/face: detection, refine), embedded, and its mesh
-read (shared/facemesh) from the detection's rect. One face throughout (same_person): every
-frame's embedding within the verifier's threshold of the one before it and, unless it is in a
-head action and chained to a frontal frame by small steps, of the best frame's; and the face
+read (shared/facemesh) from the detection's rect. One face throughout: every
+frame's embedding within the verifier's threshold of the best frame's unless it is in a head
+action and chained to a frontal frame by small steps (same_person); and the face
 never jumping more than half its width between frames nor changing size by more than half.
 """
 
@@ -145,27 +145,26 @@ def same_person(
 ) -> str:
     """'' when the frames' embeddings show one person: `to_best`, each frame's distance from the
     best frame's; `steps`, each frame's from the one before it (frames[1] on); `threshold`, the
-    verifier's; `options`, the head action's bounds. A large head pose moves SFace's embedding of one person beyond the threshold
-    (a real man turned 34 degrees with the head raised: 0.646 from his frontal frame), so:
+    verifier's; `options`, the head action's bounds. A large head pose moves SFace's embedding
+    of one person beyond the threshold (a real man turned 34 degrees with the head raised:
+    0.646 from his frontal frame), so:
 
     - a frame not in a head action (under `yaw_deg` of yaw and `pitch_deg` of pitch, either way,
       from the best frame) is within the threshold of the best frame, as every frame was before;
-    - every frame is within the threshold of the frame before it (one person cannot become
-      another in a tenth of a second);
     - a frame in a head action may be further from the best frame only when a chain of frames
       links it to a near-frontal frame within CHAIN_STEP of the best, each step within CHAIN_STEP:
       a head turning moves the embedding a little between frames, while two people's faces
       are further apart than CHAIN_STEP (docs/liveness.md), so no chain crosses from one
       person to another and a splice is held to the threshold as before.
+
+    So a burst the rule of 0.5.0 took for one person (every frame within the threshold of the
+    best) still is; a frame further than the threshold passes only through the chain.
     """
     ref = measures[best]
     action = [abs(m.yaw - ref.yaw) >= options.yaw_deg or abs(m.pitch - ref.pitch) >= options.pitch_deg for m in measures]
     for i, d in enumerate(to_best):
         if not action[i] and d > threshold:
             return f"different_faces: frames[{i}] is {d:.3f} from frames[{best}] (threshold {threshold})"
-    for i, d in enumerate(steps, start=1):
-        if d > threshold:
-            return f"different_faces: frames[{i}] is {d:.3f} from frames[{i - 1}], the frame before it (threshold {threshold})"
     linked = [not a and d <= CHAIN_STEP for a, d in zip(action, to_best, strict=True)]
     for i in range(1, len(linked)):  # forward, then backward: an action at the burst's start links to what follows
         linked[i] = linked[i] or (linked[i - 1] and steps[i - 1] <= CHAIN_STEP)
