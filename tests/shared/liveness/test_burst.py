@@ -81,6 +81,20 @@ def test_another_persons_frame_in_the_burst_fails(verifier, mesh, cropped):
     assert not verdict.passed and verdict.reason.startswith("different_faces: frames[6]")
 
 
+def test_a_burst_spliced_from_two_people_fails(verifier, mesh, cropped):
+    """Obama's frontal frames, Biden in the action's frames (and the other way round, and
+    alternating): one person cannot become another between frames, whatever the pose."""
+    frames = genuine(cropped)
+    spliced = {
+        "action": frames[:2] + [cropped["biden.jpg"]] * 2 + frames[4:],
+        "frontal": [cropped["biden.jpg"]] * 2 + frames[2:4] + [cropped["biden.jpg"]] * 2 + frames[6:],
+        "alternating": [frames[i] if i % 2 else cropped["biden.jpg"] for i in range(len(frames))],
+    }
+    for how, burst in spliced.items():
+        verdict = check_burst(verifier, mesh, burst, ("turn_right", "look_up"), OPTIONS).liveness
+        assert not verdict.passed and verdict.reason.startswith("different_faces: frames["), (how, verdict)
+
+
 def test_a_face_jumping_across_the_frame_fails(verifier, mesh, face_photos):
     whole = (face_photos / "obama.jpg").read_bytes()
     left, right = bursts.webcam_crop(whole, (250, 140, 280, 280), 400), bursts.webcam_crop(whole, (450, 140, 280, 280), 400)
