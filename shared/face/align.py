@@ -83,8 +83,9 @@ ARCFACE_SIZE = 112
 # replicated ("edge", 0.4.0) drew streaks, and the photo mirrored about its edge ("reflect",
 # 0.5.0's first round) drew a second, upside-down pair of eyes above a crop cut at the
 # brows; both made chips of different people alike. Face-filling crops of lfw-dev folds
-# 1-4 and deepface (docs/accuracy.md), the far points refitted on each: crop0 98.09% ->
-# 98.87%, crop0-gray 97.56% -> 98.46% (mirrored -> flat), edge 97.75% / 97.35%.
+# 1-4 and deepface, the far points refitted on each (docs/accuracy.md): crop0 98.09% ->
+# 98.87%, crop0-gray 97.56% -> 98.49% (mirrored -> flat; edge: 97.75%, 97.35%), and with
+# the mirror image's embedding (FaceEmbedder.embed) 99.03% and 98.49%.
 TIGHT_OUTSIDE = 0.05
 _GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for outside_share
 
