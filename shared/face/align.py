@@ -78,10 +78,14 @@ ARCFACE_MOUTH = ((41.5493 + 70.7299) / 2, (92.3655 + 92.2041) / 2)
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], ARCFACE_MOUTH])
 ARCFACE_SIZE = 112
 # A face whose ArcFace chip lies beyond the photo's edge by more than this share is `tight`
-# (a face-filling crop: an ID thumbnail, an avatar cut to the face); its chip mirrors the
-# photo about its edge ("reflect") instead of replicating the border ("edge"): replicated
-# streaks made chips of different people alike (face-filling crops, lfw-dev fold 1 and
-# deepface: best accuracy 98.8% -> 99.3%, impostors under 0.6395 on deepface 5.4% -> 2.1%).
+# (a face-filling crop: an ID thumbnail, an avatar cut to the face). Its chip continues the
+# photo with one flat colour, the mean of the photo under the chip ("mean"): the border
+# replicated ("edge", 0.4.0) drew streaks, and the photo mirrored about its edge ("reflect",
+# 0.5.0's first round) drew a second, upside-down pair of eyes above a crop cut at the
+# brows; both made chips of different people alike. Face-filling crops of lfw-dev folds
+# 1-4 and deepface, the far points refitted on each (docs/accuracy.md): crop0 98.09% ->
+# 98.87%, crop0-gray 97.56% -> 98.49% (mirrored -> flat; edge: 97.75%, 97.35%), and with
+# the mirror image's embedding (FaceEmbedder.embed) 99.03% and 98.49%.
 TIGHT_OUTSIDE = 0.05
 _GRID = (np.arange(8) + 0.5) * ARCFACE_SIZE / 8  # chip points sampled for outside_share
 
@@ -100,9 +104,16 @@ def outside_share(keypoints: tuple[tuple[float, float], ...], shape: tuple[int, 
     return float(1.0 - inside.mean())
 
 
+def is_tight(face: Face, shape: tuple[int, ...]) -> bool:
+    """Whether `face` fills a photo of `shape` (H, W, ...): its chip lies beyond the photo by
+    more than TIGHT_OUTSIDE."""
+    return outside_share(face.keypoints, shape) > TIGHT_OUTSIDE
+
+
 def fill_for(face: Face, shape: tuple[int, ...]) -> Fill:
-    """How a chip continues past the photo's edge: "reflect" for a tight face, else "edge"."""
-    return "reflect" if outside_share(face.keypoints, shape) > TIGHT_OUTSIDE else "edge"
+    """How a chip continues past the photo's edge: "mean" (one flat colour) for a tight face,
+    else "edge" (the border replicated)."""
+    return "mean" if is_tight(face, shape) else "edge"
 
 
 def arcface_chip(image: np.ndarray, face: Face, size: int = ARCFACE_SIZE, fill: Fill = "edge") -> np.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared.face.align import chip_for, fill_for
+from shared.face.align import chip_for, fill_for, is_tight
 from shared.face.contract import EmbedderContract
 from shared.face.detect import Face
 from shared.runtime.bundle import Bundle, image_input
@@ -34,15 +34,36 @@ class FaceEmbedder:
 
     def chip(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The aligned chip this embedder wants for `face` in an (H, W, 3) uint8 RGB image
-        (a tight face's chip mirrors the photo past its edge: align.fill_for)."""
+        (a tight face's chip continues the photo with a flat colour: align.fill_for)."""
         return chip_for(image, face, self.contract.crop, self.size, self.padding, fill_for(face, image.shape))
 
-    def embed(self, chip: np.ndarray) -> np.ndarray:
-        """One chip (size, size, 3) uint8 RGB, as `chip()` makes it -> (dims,) float32."""
+    def embed(self, chip: np.ndarray, mirrored: bool = False) -> np.ndarray:
+        """One chip (size, size, 3) uint8 RGB, as `chip()` makes it -> (dims,) float32.
+        `mirrored` (a tight face: align.is_tight): the mean direction of the chip's and its
+        mirror image's vectors; one more inference, only for face-filling crops."""
         if chip.shape != (self.size, self.size, 3) or chip.dtype != np.uint8:
             raise ValueError(f"expected a ({self.size}, {self.size}, 3) uint8 RGB chip, got {chip.shape} {chip.dtype}")
         (out,) = self.bundle.model.run(chip[None].astype(np.float32))
-        return out.reshape(self.dims).astype(np.float32, copy=False)
+        vector = out.reshape(self.dims).astype(np.float32, copy=False)
+        if not mirrored:
+            return vector
+        (flipped,) = self.bundle.model.run(chip[None, :, ::-1].astype(np.float32))
+        return _mean_direction(vector, flipped.reshape(self.dims).astype(np.float32, copy=False))
+
+    def embed_face(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """`face`'s embedding in an (H, W, 3) uint8 RGB image: chip() then embed(), mirrored
+        for a tight face."""
+        return self.embed(self.chip(image, face), mirrored=is_tight(face, image.shape))
+
+
+def _mean_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The mean of two vectors' directions, as long as they are on average (cosine ignores
+    the length; euclidean embedders keep their scale)."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0 or nb == 0:
+        return a
+    both = a / na + b / nb
+    return (both * ((na + nb) / 2 / (float(np.linalg.norm(both)) or 1.0))).astype(np.float32)
 
 
 def distances_to(probe: np.ndarray, gallery: np.ndarray, metric: str) -> np.ndarray:

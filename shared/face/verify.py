@@ -165,9 +165,9 @@ class FaceVerifier:
         photo, faces, detector, found_by = self.find_faces(data, name, clock)
         chip = self.embedder.chip(photo.pixels, faces[0])
         clock.lap("align")
-        embedding = self.embedder.embed(chip)
-        clock.lap("embed")
         verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape)
+        embedding = self.embedder.embed(chip, mirrored=verdict.tight)  # a face-filling crop: with its mirror image
+        clock.lap("embed")
         result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps, verdict)
         # Cached with its stage timings: a hit answers exactly as the first computation did,
         # so an answer never tells one caller that another sent this photo.
@@ -255,9 +255,9 @@ class FaceVerifier:
         results, qualities = [], []
         for face in chosen:
             chip = self.embedder.chip(photo.pixels, face)
-            embedding = self.embedder.embed(chip)
-            results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
             qualities.append(quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape))
+            embedding = self.embedder.embed(chip, mirrored=qualities[-1].tight)
+            results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
         clock.lap("embed")
         return PhotoFaces(
             model=self.embedder.bundle.name,

@@ -102,7 +102,7 @@ def read_burst(verifier: FaceVerifier, mesh: FaceMesh, frames: list[bytes], opti
             return Reading([], f"face_missing: no face in {name}", 0, len(frames), _ms(timing))
         face = faces[0]
         t1 = time.perf_counter()
-        embeddings.append(verifier.embedder.embed(verifier.embedder.chip(photo.pixels, face)))
+        embeddings.append(verifier.embedder.embed_face(photo.pixels, face))
         t2 = time.perf_counter()
         found = mesh.find(photo.pixels, mesh.roi_from_detection(face.box, np.array(face.keypoints)), irises=False)
         t3 = time.perf_counter()

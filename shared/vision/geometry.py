@@ -58,17 +58,24 @@ def letterbox(image: np.ndarray, size: int, pad_value: int = 0) -> tuple[np.ndar
     return np.asarray(canvas), Letterbox(size, offset, (new_w / width, new_h / height))
 
 
-Fill = Literal["black", "edge", "reflect"]
+Fill = Literal["black", "edge", "reflect", "mean"]
 
 
 def crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, fill: Fill = "black") -> np.ndarray:
     """image[y0:y1, x0:x1] as a new (y1-y0, x1-x0, 3) array, without first copying the whole
     image into a PIL image. Where the box leaves the image: fill "black" (as PIL's crop; what
-    the detector's letterbox expects), "edge" (the border pixels replicated) or "reflect"
-    (mirrored about the border pixels, numpy's "reflect", repeated when the box is wider)."""
+    the detector's letterbox expects), "edge" (the border pixels replicated), "reflect"
+    (mirrored about the border pixels, numpy's "reflect", repeated when the box is wider) or
+    "mean" (one flat colour: the mean of the box's part inside the image)."""
     height, width = image.shape[:2]
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if fill != "black" and sx1 > sx0 and sy1 > sy0:
+    if fill == "mean" and sx1 > sx0 and sy1 > sy0:
+        inside = image[sy0:sy1, sx0:sx1]
+        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        out[...] = inside.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = inside
+        return out
+    if fill not in ("black", "mean") and sx1 > sx0 and sy1 > sy0:
         # Pad only the image near the box, never the whole photo: the part inside the box
         # plus what a reflection of each padded side reaches, so it mirrors the photo itself.
         ex0, ey0 = max(0, sx0 - (x1 - sx1)), max(0, sy0 - (y1 - sy1))

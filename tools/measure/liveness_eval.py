@@ -76,7 +76,7 @@ def photo_reading(verifier, mesh, data: bytes):
         return None
     face = faces[0]
     found = mesh.find(photo.pixels, mesh.roi_from_detection(face.box, np.array(face.keypoints)), irises=False)
-    return None if found is None else (measure(found.points), verifier.embedder.embed(verifier.embedder.chip(photo.pixels, face)))
+    return None if found is None else (measure(found.points), verifier.embedder.embed_face(photo.pixels, face))
 
 
 def kinds(verifier, mesh, paths: list[Path], one_session: bool = True) -> dict | None:

@@ -168,18 +168,41 @@ def test_yaw_is_read_from_the_nose_without_saturating(yaw):
     assert ("turned_away" in q.reasons) is (yaw > quality.MAX_YAW)
 
 
-def test_a_tight_chip_mirrors_the_photo_past_its_edge(verifier, face_photos, monkeypatch):
-    """Face-filling crops of different people: the chip's part beyond the photo was the
-    border replicated, streaks that made them alike (0.74-0.75 apart for these two); the
-    photo mirrored about its edge keeps them apart (0.81). A clean photo's chip is as it was."""
+def test_a_tight_chip_is_filled_flat_and_embedded_with_its_mirror_image(verifier, face_photos, monkeypatch):
+    """Two face-filling crops of one man (obama3.jpg and obama_partial_face2.jpg): the chip's
+    part beyond the photo mirrored about the edge (0.5.0's first round) put a second,
+    upside-down pair of eyes over the brows, and the pair stood 0.63 apart, over the tight
+    threshold; one flat colour (the mean of the photo under the chip) and the mean direction
+    of the chip's and its mirror image's embeddings bring it to 0.50 (flat alone: 0.52),
+    while a crop of another man stays far (0.77)."""
     from shared.face import align, embed
 
-    obama, biden = (face_filling(face_photos / n, 0.1, 128, False) for n in ("obama3.jpg", "biden.jpg"))
-    mirrored = verifier.verify(obama, biden)
-    assert mirrored.faces["img1"].quality.tight and mirrored.faces["img2"].quality.tight
-    monkeypatch.setattr(embed, "fill_for", lambda face, shape: "edge")
-    replicated = verifier.verify(obama, biden)
-    assert mirrored.distance > replicated.distance + 0.03
+    obama, biden, partial = (face_filling(face_photos / n, 0.1, 128, False) for n in ("obama3.jpg", "biden.jpg", "obama_partial_face2.jpg"))
+    same, other = verifier.verify(obama, partial), verifier.verify(obama, biden)
+    assert same.faces["img1"].quality.tight and same.faces["img2"].quality.tight
+    assert same.verified and same.distance < 0.55, same.to_dict()
+    assert not other.verified and other.distance > other.threshold + 0.1
+    plain = embed.FaceEmbedder.embed
+    monkeypatch.setattr(embed.FaceEmbedder, "embed", lambda self, chip, mirrored=False: plain(self, chip))
+    unmirrored = verifier.verify(obama, partial).distance
+    assert same.distance < unmirrored - 0.01
+    monkeypatch.setattr(embed, "fill_for", lambda face, shape: "reflect" if align.is_tight(face, shape) else "edge")
+    assert verifier.verify(obama, partial).distance > unmirrored + 0.08
+
+
+def test_a_clean_photo_takes_one_inference_and_its_border_replicated(verifier, face_photos, monkeypatch):
+    """The mirror image costs one more inference, for face-filling crops only: the clean
+    path's CPU does not grow."""
+    from shared.face import align
+
+    model = verifier.embedder.bundle.model
+    runs = []
+    run = model.run
+    monkeypatch.setattr(model, "run", lambda *a, **k: runs.append(1) or run(*a, **k))
+    clean = verifier.embed_photo((face_photos / "obama.jpg").read_bytes(), "img1")
+    assert not clean.quality.tight and len(runs) == 1
+    tight = verifier.embed_photo(face_filling(face_photos / "obama3.jpg", 0.1, 128, False), "img1")
+    assert tight.quality.tight and len(runs) == 3
     pixels = np.asarray(Image.open(face_photos / "obama.jpg").convert("RGB"))
     assert align.fill_for(verifier.finder.find(pixels)[0][0], pixels.shape) == "edge"
 

@@ -73,6 +73,18 @@ def test_crop_fills_outside_the_image_as_numpy_pads(fill):
     assert not crop(image, 70, 50, 90, 60, fill=fill).any()
 
 
+def test_crop_mean_fills_outside_the_image_with_one_flat_colour():
+    """A tight face's chip (align.fill_for): past the photo's edge one colour, the mean of
+    the box's part inside the photo, nothing mirrored or streaked from the face."""
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, :30] = (200, 100, 0)  # left half orange, right half black
+    out = crop(image, -10, -5, 40, 20, fill="mean")  # inside: columns 0..39, 30 orange of 40
+    assert np.array_equal(out[5:, 10:], image[:20, :40])
+    flat = np.array([150, 75, 0], np.uint8)
+    assert (out[:5] == flat).all() and (out[:, :10] == flat).all()
+    assert not crop(image, 70, 50, 90, 60, fill="mean").any()  # wholly outside: black
+
+
 def test_crop_refuses_an_unknown_fill():
     with pytest.raises(ValueError, match="fill"):
         crop(np.zeros((4, 4, 3), np.uint8), -1, -1, 3, 3, fill="blue")  # type: ignore[arg-type]
