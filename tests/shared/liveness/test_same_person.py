@@ -12,7 +12,11 @@ from shared.liveness.burst import CHAIN_STEP, same_person
 from shared.liveness.measures import FrameMeasure
 from shared.liveness.options import LivenessOptions
 
-T = 0.6394  # the verifier's threshold (SFace)
+# A fixed unit-test value, not the shipped threshold (models/face-embedder-sface/bundle.json):
+# same_person takes the threshold as an argument, and the distances below were measured when the
+# verifier's threshold was 0.6394 (0.5.0's second round), so these cases stay as they were when
+# the bundle's threshold moves (0.6566 in the third round).
+T = 0.6394
 OPTIONS = LivenessOptions()
 
 
