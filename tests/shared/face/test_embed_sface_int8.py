@@ -70,3 +70,14 @@ def test_points_the_way_opencvs_sface_does_on_the_golden_chip(embedder):
     activations drift (the gate is the refitted threshold's accuracy: docs/benchmark.md)."""
     golden = np.array(embedder.bundle.meta["conversion"]["verification"]["golden"]["embedding"], np.float32)
     assert 1 - cosine_distance(embedder.embed(golden_chip()), golden) >= 0.95
+
+
+def test_default_far_point_is_no_looser_than_its_own_balanced_threshold(embedder):
+    """As for the default SFace: the default point's good threshold is capped at the bundle's
+    own balanced one, so its far points must be refitted with it (0.5.0's second round moved
+    balanced 0.6474 -> 0.6445 and left good at 0.6474; the third round refitted both)."""
+    c = embedder.contract
+    assert c.far_points is not None
+    default = c.far_points.choose(None)
+    assert default.far == c.far_points.default == 0.005
+    assert max(default.thresholds.values()) == default.thresholds["good"] <= c.threshold
