@@ -29,7 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GESTURE_CHILD = r"""
+# What both children do first: read the request body, start the marks, import the framework.
+PREAMBLE = r"""
 import json, sys, time
 root, body_path, content_type = sys.argv[1:4]
 body = open(body_path, "rb").read()
@@ -37,7 +38,11 @@ marks = [("start", time.process_time())]
 def mark(name):
     marks.append((name, time.process_time()))
 import functions_framework
-sys.path.insert(0, root)
+"""
+
+GESTURE_CHILD = (
+    PREAMBLE
+    + r"""sys.path.insert(0, root)
 import shared.edge.server, shared.edge.worker
 mark("functions-framework and the serving worker (the served floor's)")
 app = functions_framework.create_app("predict_gesture", root + "/functions/predict_gesture/main.py")
@@ -59,16 +64,11 @@ assert client.post("/", data=body, content_type=content_type).status_code == 200
 mark("a second answer (warm)")
 print("PHASES " + json.dumps([[marks[i][0], (marks[i][1] - marks[i - 1][1]) * 1000] for i in range(1, len(marks))]))
 """
+)
 
-CHILD = r"""
-import json, sys, time
-root, body_path, content_type = sys.argv[1:4]
-body = open(body_path, "rb").read()
-marks = [("start", time.process_time())]
-def mark(name):
-    marks.append((name, time.process_time()))
-import functions_framework
-mark("functions-framework (the floor's)")
+CHILD = (
+    PREAMBLE
+    + r"""mark("functions-framework (the floor's)")
 app = functions_framework.create_app("verify_face", root + "/functions/verify_face/main.py")
 mark("main.py (shared.edge, settings)")
 import numpy
@@ -91,6 +91,7 @@ assert client.post("/", data=body, content_type=content_type).status_code == 200
 mark("a second pair (warm)")
 print("PHASES " + json.dumps([[marks[i][0], (marks[i][1] - marks[i - 1][1]) * 1000] for i in range(1, len(marks))]))
 """
+)
 
 
 def main() -> None:
