@@ -90,7 +90,10 @@ def answer(
     if "liveness" in body:
         if body["liveness"] != "challenge" or len(body) != 1:
             raise BadRequest('a challenge request is exactly {"liveness": "challenge"}')
-        return ChallengeAnswer(challenges.issue(), challenges.clock())
+        issued = challenges.issue()
+        # Counted from the issue's own clock reading: a second reading, a moment later, could
+        # cross a second and answer ttl - 1 to a challenge just issued.
+        return ChallengeAnswer(issued, issued.issued_at)
     if "frames" not in body or "challenge" not in body:
         raise BadRequest("a liveness verification sends frames (the burst) and challenge (its token) together")
     if "img1" in body or "references" in body or "max_faces" in body:

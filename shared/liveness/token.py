@@ -37,12 +37,14 @@ class ReusedToken(ServiceError, status=409, code="reused_token"):
 
 @dataclass(frozen=True)
 class Challenge:
-    """Attributes: token (what the client sends back), actions (in order), expires_at (Unix s), nonce."""
+    """Attributes: token (what the client sends back), actions (in order), expires_at (Unix s), nonce,
+    issued_at (when `issue` made it: its answer counts the seconds left from there)."""
 
     token: str
     actions: tuple[str, ...]
     expires_at: int
     nonce: str
+    issued_at: float = 0.0  # the clock's reading the expiry was computed from (issue only)
 
     def to_dict(self, now: float) -> dict:
         return {"challenge": {"token": self.token, "actions": list(self.actions), "expires_in_s": max(0, int(self.expires_at - now))}}
@@ -75,10 +77,11 @@ class Challenges:
         rng = secrets.SystemRandom()
         actions = actions or tuple(rng.sample(ACTIONS, rng.choice((2, 3))))
         nonce = secrets.token_hex(16)
-        expires = math.ceil(self.clock() + self.options.ttl_s)
+        now = self.clock()
+        expires = math.ceil(now + self.options.ttl_s)
         payload = _b64(json.dumps({"n": nonce, "a": list(actions), "x": expires}, separators=(",", ":")).encode())
         body = f"{VERSION}.{payload}"
-        return Challenge(f"{body}.{self._sign(body)}", actions, expires, nonce)
+        return Challenge(f"{body}.{self._sign(body)}", actions, expires, nonce, now)
 
     def read(self, token: object) -> Challenge:
         """The challenge a token carries, checked: 400 `bad_token` (not a token), 403

@@ -40,6 +40,22 @@ def test_a_challenge_is_two_or_three_different_actions_signed_and_expiring():
     assert len(seen) > 10  # random orders, not a fixed list
 
 
+def test_a_challenge_just_issued_answers_its_whole_ttl_however_the_clock_moves():
+    """The challenge answer counts the seconds left from the issue's own clock reading: read
+    again a moment later (here 0.3 s, across a second), it answered ttl - 1."""
+    from shared.liveness.service import answer
+
+    class Ticking(Clock):
+        def __call__(self) -> float:
+            self.now += 0.3
+            return self.now
+
+    for start in (1_800_000_000.0, 1_800_000_000.6, 1_800_000_000.75):  # issued at .3, .9, .05
+        challenges = Challenges(LivenessOptions(secret=SECRET, ttl_s=120), Ticking(start))
+        issued = answer(None, lambda: None, challenges, {"liveness": "challenge"}).to_dict()  # type: ignore[arg-type]
+        assert issued["challenge"]["expires_in_s"] == 120, start
+
+
 def test_bad_tokens_are_400_bad_token():
     challenges = Challenges(LivenessOptions(secret=SECRET))
     for token in ("", "x" * 600, "v1.abc", "v2.a.b", 17, None, "a.b.c"):
