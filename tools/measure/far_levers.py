@@ -12,8 +12,9 @@ lever meets both at one threshold, and what it costs:
     fusion   a z-normalised weighted sum of SFace's and dlib's (or dlib-int8's) cosine
              distances, z by the fit pairs' impostor distances, the weight fitted
     int8     face-embedder-sface-int8, as served and flip-averaged
-    as-norm  adaptive score normalisation of SFace's distance against a cohort of faces
-             (each side's mean similarity to its top-k cohort faces, subtracted)
+    as-norm  adaptive score normalisation of SFace's similarity against a cohort of other
+             people's faces (each side's mean and spread of its top-k cohort similarities;
+             the cohort never holds the pair's own people: as_norm)
 
 Steps (outputs under build/far-levers/, git-ignored):
 
@@ -24,12 +25,12 @@ Steps (outputs under build/far-levers/, git-ignored):
     table    the tables: (1) in-sample, every dev pair: the best each lever can do (weight and
              threshold chosen on the pairs measured); (2) held out: fitted on lfw-dev folds 1-2
              + deepface's even pairs, measured on folds 3-4 + its odd pairs, and the other way
-             round; (3) per variant FAR for any lever that meets both in (1) and (2)
-    cost     CPU per face of each embedder's inferences, interleaved in one process (process
+             round; then the shipped SFace's false accepts and their deepface identities
+    cost     CPU per face of each lever's embedding work, interleaved in one process (process
              CPU time, medians), and resident memory of each configuration in a fresh process
 
     .venv/bin/python tools/calibrate/capture_variants.py make     # the variants, once
-    nice .venv/bin/python tools/measure/far_levers.py score       # clean: ~3,135 photos, ~2 min CPU
+    nice .venv/bin/python tools/measure/far_levers.py score       # clean: 3,135 photos, a few minutes
     .venv/bin/python tools/measure/far_levers.py table
     .venv/bin/python tools/measure/far_levers.py cost --faces 150 --rounds 3
 
