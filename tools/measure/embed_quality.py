@@ -15,19 +15,23 @@ tool measures three signals of the embedder's own, per photo:
     det    the detector's score of the face.
 
 `sweep` replays the gate with a limit on one signal added (a photo under it is rejected
-too), per variant: pairs passed, error rate of all pairs, error rate of the passed pairs
-(wrong answers at the label's condition-aware thresholds, variant_table.py's definitions),
-and the share of clean photos rejected. The limit is fitted on lfw-dev folds 1-2 and
-deepface, and checked on lfw-dev folds 3-4 (all of it development data). A tight face
-(the aligned face past the photo's edge) may take its own limit (`--tight`): its norm is
-the mirror-averaged one, and no clean photo is tight.
+too; over it, for flip), per variant: pairs passed, error rate of all pairs, error rate of
+the passed pairs (wrong answers at the label's condition-aware thresholds, variant_table.py's
+definitions; None when no pair passes, which never counts as halved), and the share of clean
+photos rejected. A tight face (the aligned face past the photo's edge) may take its own limit
+(`--tight`): its norm is the mirror-averaged one, and no clean photo is tight. `fit` chooses
+the limits by one rule on lfw-dev folds 1-2 and deepface (the fit part) and prints them
+against lfw-dev folds 3-4 (the check part) and all pairs: all of it development data.
+`fit --write <bundle.json>` writes them into the embedder bundle's `quality` block, which
+shared/face/contract.py reads (quality.judge_embedding gives `unreliable_face` under them).
 
 Needs the development photos beside the repo and the scores of
 tools/calibrate/capture_variants.py (`make`, then `score --label <label>`):
 
+    .venv/bin/python tools/measure/embed_quality.py fit --write models/face-embedder-sface/bundle.json
     .venv/bin/python tools/measure/embed_quality.py sweep --signal norm --limits 9 9.5 10 --tight 10 10.5
-    nice .venv/bin/python tools/measure/embed_quality.py flip --variants clean jpeg rot180
-    .venv/bin/python tools/measure/embed_quality.py sweep --signal flip --limits 0.2 0.3
+    nice .venv/bin/python tools/measure/embed_quality.py flip --variants clean jpeg rot180 crop0 crop0-gray
+    .venv/bin/python tools/measure/embed_quality.py fit --signal flip --limits 0.04 0.1 0.005 --tight 0.04 0.1 0.005
 """
 
 from __future__ import annotations
