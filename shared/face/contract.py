@@ -14,6 +14,9 @@ face-embedding bundles::
                   "operating_points": {"strict": {"value": 0.0801, ...}, ...}}  (optional)
     "confidence": {"kind": "logistic", "intercept": 25.1, "slope": -40.2, ...}   (optional;
                   fitted by tools/calibrate/fit_confidence.py)
+    "quality": {"min_norm": 7.0, "min_norm_tight": 10.0, ...}   (optional; the embedding
+                  lengths under which a face is `unreliable_face`, quality.judge_embedding;
+                  fitted by tools/measure/embed_quality.py for this embedder's scale)
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class EmbedderContract:
         operating_points: other calibrated thresholds by name ("strict", "balanced").
         confidence: (intercept, slope) of the fitted logistic P(same | distance), or None.
         far_points: thresholds by false-accept rate and condition (operating.py), or None.
+        min_norm: (faces inside the photo, tight faces): the embedding lengths before
+            normalisation under which the embedder cannot read a face reliably, or None
+            (no such limit: the reason is never given).
     """
 
     size: int
@@ -64,6 +70,7 @@ class EmbedderContract:
     crop: str = "dlib_chip"
     confidence: tuple[float, float] | None = None
     far_points: OperatingPoints | None = None
+    min_norm: tuple[float, float] | None = None
 
     def confidence_of(self, distance: float) -> float | None:
         """P(same person | distance) in 0..1 from the bundle's fitted logistic curve
@@ -97,7 +104,7 @@ class EmbedderContract:
         threshold = spec.number("value", **bounds)
         points = spec.at("operating_points", optional=True)
         values = {name: points.at(name).number("value", **bounds) for name in points.fields()}
-        return cls(size, padding, dims, metric, threshold, values, crop, _confidence(m), OperatingPoints.read(spec))
+        return cls(size, padding, dims, metric, threshold, values, crop, _confidence(m), OperatingPoints.read(spec), _min_norm(m))
 
     @classmethod
     def from_meta(cls, meta: dict) -> EmbedderContract:
@@ -111,3 +118,10 @@ def _confidence(m: Manifest) -> tuple[float, float] | None:
     spec.choice("kind", ("logistic",))
     # A probability of "same person" that falls as the distance grows: a negative slope.
     return spec.number("intercept", ge=-1e4, le=1e4), spec.number("slope", ge=-1e4, lt=0)
+
+
+def _min_norm(m: Manifest) -> tuple[float, float] | None:
+    if not m.has("quality"):
+        return None
+    spec = m.at("quality")
+    return spec.number("min_norm", gt=0, le=1e6), spec.number("min_norm_tight", gt=0, le=1e6)

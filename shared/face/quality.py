@@ -19,6 +19,13 @@ cost of a few numpy operations on a 112 px chip:
   thresholds), not reasons: an ID photo is what it is;
 - `found_by`: the detection step that found the face (search.py).
 
+One reason is read from the embedder instead of the pixels, once the chip is embedded
+(`judge_embedding`): `unreliable_face`, the embedding's length before normalisation under
+the embedder bundle's limit (bundle.json `quality`; SFace's vectors are long for faces it
+reads well, as magnitude-aware face models' are: a face-filling crop cut inside the face, a
+face found upside down or on its side, heavy JPEG). It is a reason to reject, not a
+condition (operating.py): it tightens no threshold.
+
 Each limit below was set on the development variants (tools/calibrate/capture_variants.py,
 lfw-dev and deepface only) where the errors concentrate; docs/accuracy.md has the table.
 """
@@ -26,7 +33,7 @@ lfw-dev and deepface only) where the errors concentrate; docs/accuracy.md has th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +55,10 @@ HINTS = {
     "too_dark": "add light in front of the face: it is too dark",
     "overexposed": "avoid strong light on the face or a bright window behind it: it is overexposed",
     "turned_away": "face the camera directly, head level",
+    "unreliable_face": (
+        "retake the photo upright and facing the camera, in good light, with the whole head and some space around it"
+        " in the frame: the face cannot be read reliably"
+    ),
 }
 
 
@@ -158,6 +169,15 @@ def reasons_for(eye_px: float, sharpness: float, brightness: float, yaw: float, 
     if abs(yaw) > MAX_YAW or not MIN_PITCH <= pitch <= MAX_PITCH:
         reasons.append("turned_away")
     return tuple(reasons)
+
+
+def judge_embedding(verdict: Quality, embedding: np.ndarray, min_norm: tuple[float, float] | None) -> Quality:
+    """`verdict` with `unreliable_face` added when the face's embedding (before normalisation)
+    is shorter than the embedder's limit, `min_norm` (faces inside the photo, tight faces:
+    EmbedderContract.min_norm; None: never). One norm of the vector already computed."""
+    if min_norm is None or float(np.linalg.norm(embedding)) >= min_norm[1 if verdict.tight else 0]:
+        return verdict
+    return replace(verdict, reasons=(*verdict.reasons, "unreliable_face"))
 
 
 def enforce(policy: str, qualities: dict[str, Quality | None]) -> None:

@@ -112,9 +112,8 @@ class FaceVerifier:
         vector = value.embedding
         if vector.shape != (self.embedder.dims,) or not np.all(np.isfinite(vector)) or not np.any(vector):
             raise ValueError(f"cached embedding of shape {vector.shape} is not one of this embedder")
-        if not (isinstance(value.face, FaceResult) and isinstance(value.faces_found, int) and value.faces_found >= 1):
-            raise ValueError("cached face record is malformed")
-        if not (isinstance(value.detector, str) and isinstance(value.time_ms, dict)):
+        face_ok = isinstance(value.face, FaceResult) and isinstance(value.faces_found, int) and value.faces_found >= 1
+        if not (face_ok and isinstance(value.detector, str) and isinstance(value.time_ms, dict)):
             raise ValueError("cached face record is malformed")
 
     def point(self, far: float | None = None) -> OperatingPoint | None:
@@ -130,8 +129,8 @@ class FaceVerifier:
     def find_faces(self, data: bytes, name: str, clock: Stopwatch) -> tuple[Photo, list[Face], str, str]:
         """Decode one photo within the memory budget and find its faces (the selected one
         first, refined), the detector's name and the step that found them (FaceFinder.locate);
-        422 when it holds none. The selected face decides whether the
-        photo is decoded again, larger, so it comes out the same whatever else is asked for."""
+        422 when it holds none. The selected face decides whether the photo is decoded again,
+        larger, so it comes out the same whatever else is asked for."""
         cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         limits = self.options.decode
         with self._budget.reserve(cost.peak_bytes, name):
@@ -140,10 +139,9 @@ class FaceVerifier:
             faces, detector, found_by = self.finder.locate(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.
             side = sharper_side(photo, max(faces[0].box[2:]), self.embedder.size, limits.max_side) if faces else 0
-            # Nothing found on a reduced decode: a small face in a large frame may be there at
-            # full size. JPEG only: libjpeg decodes it scaled, where another format decodes in
-            # full again (a faceless 12 MP PNG's second decode on top of the first's fallbacks
-            # took its peak from 112 to 126 MB).
+            # Nothing found on a reduced decode: a small face in a large frame may be there at full
+            # size. JPEG only: libjpeg decodes it scaled, another format in full again (a faceless
+            # 12 MP PNG's second decode on top of the first's fallbacks: peak 112 -> 126 MB).
             if not faces and cost.format == "JPEG" and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
                 side = min(limits.max_side, max(photo.size))
             if side:
@@ -167,6 +165,7 @@ class FaceVerifier:
         clock.lap("align")
         verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape)
         embedding = self.embedder.embed(chip, mirrored=verdict.tight)  # a face-filling crop: with its mirror image
+        verdict = quality.judge_embedding(verdict, embedding, self.embedder.contract.min_norm)
         clock.lap("embed")
         result = FaceEmbedding(embedding, FaceResult.of(faces[0], photo.scale), len(faces), detector, clock.laps, verdict)
         # Cached with its stage timings: a hit answers exactly as the first computation did,
@@ -255,8 +254,9 @@ class FaceVerifier:
         results, qualities = [], []
         for face in chosen:
             chip = self.embedder.chip(photo.pixels, face)
-            qualities.append(quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape))
-            embedding = self.embedder.embed(chip, mirrored=qualities[-1].tight)
+            verdict = quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape)
+            embedding = self.embedder.embed(chip, mirrored=verdict.tight)
+            qualities.append(quality.judge_embedding(verdict, embedding, self.embedder.contract.min_norm))
             results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
         clock.lap("embed")
         return PhotoFaces(
@@ -271,16 +271,16 @@ class FaceVerifier:
 
 
 def recipe(finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions) -> str:
-    """16 hex digits naming what decides a photo's cached FaceEmbedding besides its bytes:
-    the embedder's and the detector's weights (sha256), the fallback detector, the face
-    selection policy, the decode sizes and the TFLite runtime (tflite-runtime 2.14 rounds
-    SFace's int8 layer differently). Part of the cache key (issue 23: two revisions with
-    different FACE_SELECTION sharing one Redis answered with each other's faces)."""
+    """16 hex digits naming what decides a photo's cached FaceEmbedding besides its bytes: the
+    embedder's and the detector's weights (sha256), the fallback detector, the face selection,
+    the decode sizes, the TFLite runtime (2.14 rounds SFace's int8 layer differently), the
+    embedder's min_norm. The cache key's part (issue 23: two FACE_SELECTIONs, one Redis)."""
     from shared.runtime.tflite import runtime_info
 
     parts = [
         json.dumps(runtime_info(options.load.runtime), sort_keys=True),
         embedder.bundle.sha256,
+        repr(embedder.contract.min_norm),
         finder.bundles()[0].sha256,  # the primary detector
         options.fallback_detector.rstrip("/").rsplit("/", 1)[-1],
         options.face_selection,

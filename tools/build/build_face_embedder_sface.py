@@ -244,8 +244,9 @@ def manifest(model: bytes, variant: str, checked: dict, keep: dict | None) -> di
     }
     if keep:  # calibration written by calibrate_face_threshold.py survives a rebuild
         meta["threshold"], meta["metrics"] = keep["threshold"], keep["metrics"]
-        if "confidence" in keep:  # ... and the confidence curve fitted by fit_confidence.py
-            meta["confidence"] = keep["confidence"]
+        for field in ("confidence", "quality"):  # ... and fit_confidence.py's curve, embed_quality.py's limits
+            if field in keep:
+                meta[field] = keep[field]
     return meta
 
 

@@ -10,6 +10,7 @@ on the pairs whose photos both pass the quality gate.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tools.calibrate import calibrate_face_threshold as cal
-from tools.calibrate.capture_variants import OUT, PAIR_VARIANTS, VARIANTS, photos_of, source_sets
+from tools.calibrate.capture_variants import OUT, PAIR_VARIANTS, ROOT, VARIANTS, photos_of, source_sets
 
 
 def load(label: str, variant: str) -> dict[str, Any] | None:
@@ -44,16 +45,37 @@ def distance(a: np.ndarray | None, b: np.ndarray | None, metric: str) -> float:
     return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def requalify(record: dict[str, Any] | None) -> dict[str, Any] | None:
+def requalify(
+    record: dict[str, Any] | None, embedding: np.ndarray | None = None, min_norm: tuple[float, float] | None = None
+) -> dict[str, Any] | None:
     """A recorded quality with its reasons recomputed by this tree's limits (quality.py), so
-    the limits can be set on recorded scores; None for a photo without a face."""
+    the limits can be set on recorded scores; with the photo's `embedding` and the embedder's
+    `min_norm` (min_norm_for), `unreliable_face` too (quality.judge_embedding: the stored
+    embedding is the one the served path judges). None for a photo without a face."""
     if record is None:
         return None
     from shared.face import quality
 
     pose = record["pose"]
     reasons = quality.reasons_for(record["eye_px"], record["sharpness"], record["brightness"], pose["yaw"], pose["pitch"])
-    return {**record, "reasons": list(reasons), "tight": record.get("outside", 0.0) > quality.TIGHT_OUTSIDE}
+    tight = record.get("outside", 0.0) > quality.TIGHT_OUTSIDE
+    if embedding is not None and min_norm is not None and float(np.linalg.norm(embedding)) < min_norm[1 if tight else 0]:
+        reasons = (*reasons, "unreliable_face")
+    return {**record, "reasons": list(reasons), "tight": tight}
+
+
+@functools.cache
+def min_norm_for(label: str) -> tuple[float, float] | None:
+    """This tree's quality limits (bundle.json `quality`) of the embedder the label was
+    scored with (by its folder's name), as the pixel limits are this tree's; None for a
+    label without quality or an embedder without them."""
+    m = meta(label)
+    if "quality" not in m or "embedder" not in m:
+        return None
+    from shared.face.contract import EmbedderContract
+
+    path = ROOT / "models" / Path(m["embedder"]).name / "bundle.json"
+    return EmbedderContract.from_meta(json.loads(path.read_text())).min_norm if path.exists() else None
 
 
 def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any] | None:
@@ -80,8 +102,8 @@ def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any]
                 continue
             d.append(distance(vector(ra), vector(rb), metric))
             same.append(s)
-            q1.append(requalify(ra.get("quality")))
-            q2.append(requalify(rb.get("quality")))
+            q1.append(requalify(ra.get("quality"), vector(ra), min_norm_for(label)))
+            q2.append(requalify(rb.get("quality"), vector(rb), min_norm_for(label)))
     if not d:
         return None
     if skipped:
@@ -145,7 +167,7 @@ def clean_rejected(label: str) -> float | None:
     records = load(label, "clean")
     if records is None or "quality" not in meta(label):
         return None
-    shown = [requalify(r.get("quality")) for r in records.values() if r.get("embedding") is not None]
+    shown = [requalify(r.get("quality"), vector(r), min_norm_for(label)) for r in records.values() if r.get("embedding") is not None]
     return sum(bool(q and q["reasons"]) for q in shown) / max(len(shown), 1)
 
 
