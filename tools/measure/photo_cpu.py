@@ -57,33 +57,41 @@ class Recorder:
 
 def measure(root: Path, rounds: int) -> list[dict[str, Any]]:
     """One row per varied photo: what it is, and each stage's median CPU ms over `rounds`."""
+    folder = ROOT.parent / "shared" / "data" / "faces" / "deepface"  # beside this tool's tree, whatever --root
+    if not folder.is_dir():
+        raise SystemExit(f"the deepface photos are not beside the repo ({folder})")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
     sys.path.insert(0, str(root))
     import shared.face.verify as verify
+    import shared.images.decode as decoding
     from shared.images import inspect_image
     from shared.images.jpeg import draft_size
     from shared.settings import get_settings
-    from tools import testdata
-    from tools.measure.bench.inputs import DEEPFACE
 
-    folder = testdata.shared_data(*DEEPFACE)
-    if folder is None:
-        raise SystemExit("the deepface photos are not beside the repo (../shared/data/faces/deepface)")
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
-    options = verify.VerifyOptions.from_settings(get_settings())
-    options = dataclasses.replace(options, cache_size=0)
+    options = dataclasses.replace(verify.VerifyOptions.from_settings(get_settings()), cache_size=0)
     verifier = verify.FaceVerifier.load(options)
     limits = options.decode
     recorder = Recorder()
-    decode, locate = verify.decode_photo, verifier.finder.locate
-    sides: list[int] = []
+    sides: list[str] = []
+    decode, again = decoding.decode_photo, getattr(verify, "decode_again", None)  # main before round five: no decode_again
 
     def decode_photo(data: bytes, **kwargs: Any) -> Any:
-        sides.append(kwargs.get("side", 0))
+        sides.append(str(kwargs.get("side", 0)))
         return decode(data, **kwargs)
 
+    def decode_again(data: bytes, photo: Any, **kwargs: Any) -> Any:
+        opened = len(sides)
+        result = again(data, photo, **kwargs)  # type: ignore[misc]
+        if len(sides) == opened:  # no new decode
+            sides.append("same pixels: none" if result is None else "kept image shrunk")
+        return result
+
     verify.decode_photo = recorder.timed("decode", decode_photo)
+    decoding.decode_photo = decode_photo  # decode_again's own call (its time is the wrapper's)
+    if again is not None:
+        verify.decode_again = recorder.timed("decode", decode_again)
     verify.inspect_image = recorder.timed("inspect", verify.inspect_image)
-    verifier.finder.locate = recorder.timed("detect", locate)  # type: ignore[method-assign]
+    verifier.finder.locate = recorder.timed("detect", verifier.finder.locate)  # type: ignore[method-assign]
     verifier.embedder.chip = recorder.timed("align", verifier.embedder.chip)  # type: ignore[method-assign]
     verifier.embedder.embed = recorder.timed("embed", verifier.embedder.embed)  # type: ignore[method-assign]
     times: dict[str, list[dict[str, float]]] = {p.name: [] for p in paths}
@@ -104,7 +112,10 @@ def measure(root: Path, rounds: int) -> list[dict[str, Any]]:
             kind = cost.format + (" progressive" if cost.progressive else " baseline" if cost.format == "JPEG" else "")
             reached = []
             for side in sides:
-                target = min(side or limits.max_side, limits.max_side)
+                if not side.isdigit():
+                    reached.append(side)
+                    continue
+                target = min(int(side) or limits.max_side, limits.max_side)
                 w, h = draft_size(cost.width, cost.height, target) if cost.format == "JPEG" else (cost.width, cost.height)
                 reached.append(f"{w}x{h} ({round(cost.width / w)}:1)")
             info[path.name] = {"format": kind, "size": f"{cost.width}x{cost.height}", "draft": reached, "answer": answer}
