@@ -100,3 +100,18 @@ def test_only_a_jpegs_draft_image_is_kept():
     assert np.array_equal(again.pixels, decode_photo(data, name="img1", limits=LIMITS, cost=cost, side=900).pixels)
     jpeg = photo_bytes(1600, 1000)
     assert decode_photo(jpeg, name="img1", limits=LIMITS, side=640).source is None  # not asked to keep
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "L"])
+def test_a_kept_cmyk_or_gray_image_gives_a_fresh_decodes_pixels(mode):
+    rng = np.random.default_rng(1)
+    small = Image.fromarray(rng.integers(0, 256, (125, 200, 3), dtype=np.uint8)).resize((1600, 1000)).convert(mode)
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=90)
+    data = out.getvalue()
+    cost = inspect_image(data, "img1", LIMITS)
+    first = decode_photo(data, name="img1", limits=LIMITS, cost=cost, side=640, keep=True)
+    assert first.source is not None and first.source.mode == mode
+    for side in (700, 900, 1280):
+        again = decode_again(data, first, name="img1", limits=LIMITS, cost=cost, side=side)
+        assert np.array_equal(again.pixels, decode_photo(data, name="img1", limits=LIMITS, cost=cost, side=side).pixels)
