@@ -31,7 +31,7 @@ from shared.face.quality import Quality
 from shared.face.results import FaceEmbedding, FaceResult, Match, PhotoFaces, Search, Verification
 from shared.face.templates import Gallery, Template, TemplateTag
 from shared.images import Photo, decode_photo, inspect_image
-from shared.images.decode import first_side, sharper_side
+from shared.images.decode import decode_again, first_side, sharper_side
 from shared.runtime.bundle import Bundle, load_as
 from shared.runtime.lazy import Lazy
 from shared.state.memory import MemoryBudget
@@ -131,10 +131,10 @@ class FaceVerifier:
         first, refined), the detector's name and the step that found them (FaceFinder.locate);
         422 when it holds none. The selected face decides whether the photo is decoded again,
         larger, so it comes out the same whatever else is asked for."""
-        cost = inspect_image(data, name, self.options.decode)  # 4xx from the headers, before any work
         limits = self.options.decode
-        with self._budget.reserve(cost.peak_bytes, name):
-            photo = decode_photo(data, name=name, limits=limits, cost=cost, side=first_side(cost, limits))
+        cost = inspect_image(data, name, limits)  # 4xx from the headers, before any work
+        with self._budget.reserve(cost.peak_bytes, name):  # a JPEG's draft-scale image kept: a sharper decode may reuse it
+            photo = decode_photo(data, name=name, limits=limits, cost=cost, side=first_side(cost, limits), keep=True)
             clock.lap("decode")
             faces, detector, found_by = self.finder.locate(photo.pixels)
             # Found on a small decode; a face too small there for a sharp chip: decode larger.
@@ -144,13 +144,13 @@ class FaceVerifier:
             # 12 MP PNG's second decode on top of the first's fallbacks: peak 112 -> 126 MB).
             if not faces and cost.format == "JPEG" and max(photo.pixels.shape[:2]) < min(limits.max_side, max(photo.size)):
                 side = min(limits.max_side, max(photo.size))
-            if side:
-                photo = decode_photo(data, name=name, limits=limits, cost=cost, side=side)
-                faces, detector, found_by = self.finder.locate(photo.pixels)
+            again = decode_again(data, photo, name=name, limits=limits, cost=cost, side=side) if side else None
+            if again is not None:  # None: the draft scale gives the same pixels again
+                photo, (faces, detector, found_by) = again, self.finder.locate(again.pixels)
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        return photo, faces, detector, found_by
+        return Photo(photo.pixels, photo.scale, photo.size, photo.format, photo.decoded), faces, detector, found_by  # source dropped
 
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
         """Decode, find, align and embed one photo; 422 when it holds no face."""
