@@ -8,8 +8,9 @@ Each round serves every tree's function once, in turn, as the benchmark does
 benchmark's varied photos one at a time (`varied_pairs`, JSON base64: the deepface photos,
 each with the next; predict_gesture the cold request again), `--requests` of them. Read
 from /proc/<pid>/smaps_rollup every ~20 ms and after every answer: PSS and private (clean +
-dirty) of the master and of the worker. Reported: both at the first answer, and at the
-peak of their summed PSS (the benchmark's "peak PSS one at a time"). With `--kill`, the
+dirty) of the master and of the worker. Reported: both at the first answer, at the peak
+of their summed PSS (the benchmark's "peak PSS one at a time") and after the last answer,
+and each tree's summed PSS paired with the first tree's in the same round. With `--kill`, the
 worker is then killed (SIGKILL) and the cold request sent until answered: the arbiter's
 restart, its wall time and the process tree's CPU from the kill to that answer (the
 master's and the new worker's), and the summed PSS after it.
