@@ -17,6 +17,7 @@ soon as a byte arrives (README, "Slow clients").
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     source = args.source or os.path.join(HERE, args.target, "main.py")
 
     sys.path.insert(0, LIBRARY_ROOT)  # the serving worker is the library's, whatever main.py serves
+    # No collection while the app is built: everything built here lives as long as the
+    # process, and the pre_fork hook (shared/edge/server.py) freezes it, then collects again.
+    gc.disable()
     from functions_framework import create_app
 
     app = create_app(args.target, source)  # imports main.py, which puts the library on sys.path

@@ -13,7 +13,10 @@ and each variant's difference from the first tree's as the median of the rounds'
 `--warm N` then sends each server N more of its cold request and records the median CPU
 of one (a warm request; verify_face is then served with its embedding cache off, as the
 benchmark's warm workloads are, so the same pair is computed again). `--root` serves
-another tree as "this tree", `--also NAME=TREE` adds trees (e.g. one variant per lever).
+another tree as "this tree", `--also NAME=TREE` adds trees (e.g. one variant per lever). A
+tree holding functions/hello/main.py (a copy of bench/hello_function.py) also has the floor
+served by its own functions/serve.py: "hello [NAME]", for a lever that changes how every
+function is served (the floor above is always served by this tool's tree).
 
     .venv/bin/python tools/measure/cold_cpu.py [--before-root build/before] [--rounds 15]
     .venv/bin/python tools/measure/cold_cpu.py --root build/r4 --also unsealed=build/r4-unsealed \
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tools.measure.bench.cases import Variant, hello_variant  # noqa: E402
 from tools.measure.bench.gesture import gesture_requests, served_env  # noqa: E402
-from tools.measure.bench.inputs import face_photo_pairs, verify_request  # noqa: E402
+from tools.measure.bench.inputs import face_photo_pairs, hello_request, verify_request  # noqa: E402
 from tools.measure.bench.runner import _served  # noqa: E402
 from tools.measure.harness import Request, send  # noqa: E402
 
@@ -54,6 +57,10 @@ def variants(python: str, trees: dict[str, Path]) -> list[Variant]:
         models = served_env()["GESTURE_MODEL"].replace(str(ROOT / "models"), str(root / "models"))
         env = {"GESTURE_MODEL": models}
         out.append(Variant(f"predict_gesture{suffix}", "ai-edge-litert", python, source, "predict_gesture", env, gesture))
+    for suffix, root in trees.items():  # the floor served by that tree's own functions/serve.py
+        source = root / "functions/hello/main.py"
+        if source.exists():
+            out.append(Variant(f"hello{suffix}", "-", python, source, "hello", {}, hello_request()))
     return out
 
 
