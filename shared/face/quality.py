@@ -19,6 +19,13 @@ cost of a few numpy operations on a 112 px chip:
   thresholds), not reasons: an ID photo is what it is;
 - `found_by`: the detection step that found the face (search.py).
 
+One reason is read from the file: `over_compressed`, a JPEG (or MPO) saved at an IJG quality
+under MIN_JPEG_QUALITY, estimated from the luminance quantisation table its header declares
+(shared.images.jpeg.quality_of: the table Pillow parsed, no second read; the nearest of
+libjpeg's tables at qualities 1-100). Heavy compression smears a face's detail into 8x8
+blocks. Only JPEG inputs carry that trace: a PNG or WebP of a once heavily compressed photo
+is not judged by it.
+
 One reason is read from the embedder instead of the pixels, once the chip is embedded
 (`judge_embedding`): `unreliable_face`, the embedding's length before normalisation under
 the embedder bundle's limit (bundle.json `quality`; SFace's vectors are long for faces it
@@ -46,6 +53,7 @@ MIN_EYE_PX = 12.0  # eyes closer than this (original pixels): the chip (35 px be
 MIN_SHARPNESS = 0.15  # Laplacian std / pixel std in the chip's middle
 MIN_BRIGHTNESS = 45.0  # mean grey level of the chip's middle
 MAX_BRIGHTNESS = 215.0
+MIN_JPEG_QUALITY = 30  # IJG quality; development photos: lfw-dev 90, deepface's web JPEGs 67-100, the jpeg variant 10-15
 MAX_YAW = 70.0  # degrees: a profile, its far eye hidden
 MIN_PITCH, MAX_PITCH = -50.0, 35.0  # degrees; negative: the nose tip nearer the eyes than a frontal face's
 GRAY_CHROMA = 2.0  # mean |R - G| + |G - B| under which the chip is grayscale
@@ -55,6 +63,7 @@ HINTS = {
     "too_dark": "add light in front of the face: it is too dark",
     "overexposed": "avoid strong light on the face or a bright window behind it: it is overexposed",
     "turned_away": "face the camera directly, head level",
+    "over_compressed": "send the original photo, not a copy saved again at a low quality: this one is heavily compressed",
     "unreliable_face": (
         "retake the photo upright and facing the camera, in good light, with the whole head and some space around it"
         " in the frame: the face cannot be read reliably"
@@ -121,10 +130,17 @@ def hint(reasons: tuple[str, ...] | list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale: float, found_by: str, shape: tuple[int, ...]) -> Quality:
+def measure(
+    chip: np.ndarray,
+    keypoints: tuple[tuple[float, float], ...],
+    scale: float,
+    found_by: str,
+    shape: tuple[int, ...],
+    jpeg_quality: int | None = None,
+) -> Quality:
     """The quality of a face from its aligned chip ((S, S, 3) uint8 RGB), its six keypoints
-    (working pixels, detect.KEYPOINT_NAMES order), `scale` (working -> original pixels) and
-    the working photo's `shape`."""
+    (working pixels, detect.KEYPOINT_NAMES order), `scale` (working -> original pixels), the
+    working photo's `shape` and the photo's `jpeg_quality` (decode.Photo; None: not a JPEG)."""
     (rx, ry), (lx, ly), (nx, ny), (mx, my) = keypoints[:4]
     ex, ey = lx - rx, ly - ry
     eye = math.hypot(ex, ey) or 1.0
@@ -150,13 +166,16 @@ def measure(chip: np.ndarray, keypoints: tuple[tuple[float, float], ...], scale:
     chroma = float(np.abs(middle[..., 0] - middle[..., 1]).mean() + np.abs(middle[..., 1] - middle[..., 2]).mean())
     eye_px = eye * scale
 
-    reasons = reasons_for(eye_px, sharpness, brightness, yaw, pitch)
+    reasons = reasons_for(eye_px, sharpness, brightness, yaw, pitch, jpeg_quality)
     outside = outside_share(keypoints, shape)
     return Quality(eye_px, sharpness, brightness, yaw, pitch, roll, chroma < GRAY_CHROMA, found_by, reasons, outside)
 
 
-def reasons_for(eye_px: float, sharpness: float, brightness: float, yaw: float, pitch: float) -> tuple[str, ...]:
-    """The reasons a face with these measures cannot be judged well (HINTS' names)."""
+def reasons_for(
+    eye_px: float, sharpness: float, brightness: float, yaw: float, pitch: float, jpeg_quality: int | None = None
+) -> tuple[str, ...]:
+    """The reasons a face with these measures, in a photo saved at `jpeg_quality` (None: not
+    a JPEG), cannot be judged well (HINTS' names)."""
     reasons = []
     if eye_px < MIN_EYE_PX:
         reasons.append("small_face")
@@ -168,6 +187,8 @@ def reasons_for(eye_px: float, sharpness: float, brightness: float, yaw: float, 
         reasons.append("overexposed")
     if abs(yaw) > MAX_YAW or not MIN_PITCH <= pitch <= MAX_PITCH:
         reasons.append("turned_away")
+    if jpeg_quality is not None and jpeg_quality < MIN_JPEG_QUALITY:
+        reasons.append("over_compressed")
     return tuple(reasons)
 
 

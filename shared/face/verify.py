@@ -150,7 +150,7 @@ class FaceVerifier:
         clock.lap("detect")
         if not faces:
             raise Unprocessable(f"no face found in {name}", code="no_face")
-        return Photo(photo.pixels, photo.scale, photo.size, photo.format, photo.decoded), faces, detector, found_by  # source dropped
+        return photo.without_source(), faces, detector, found_by
 
     def embed_photo(self, data: bytes, name: str) -> FaceEmbedding:
         """Decode, find, align and embed one photo; 422 when it holds no face."""
@@ -163,7 +163,7 @@ class FaceVerifier:
         photo, faces, detector, found_by = self.find_faces(data, name, clock)
         chip = self.embedder.chip(photo.pixels, faces[0])
         clock.lap("align")
-        verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape)
+        verdict = quality.measure(chip, faces[0].keypoints, photo.scale, found_by, photo.pixels.shape, photo.jpeg_quality)
         embedding = self.embedder.embed(chip, mirrored=verdict.tight)  # a face-filling crop: with its mirror image
         verdict = quality.judge_embedding(verdict, embedding, self.embedder.contract.min_norm)
         clock.lap("embed")
@@ -254,7 +254,7 @@ class FaceVerifier:
         results, qualities = [], []
         for face in chosen:
             chip = self.embedder.chip(photo.pixels, face)
-            verdict = quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape)
+            verdict = quality.measure(chip, face.keypoints, photo.scale, found_by, photo.pixels.shape, photo.jpeg_quality)
             embedding = self.embedder.embed(chip, mirrored=verdict.tight)
             qualities.append(quality.judge_embedding(verdict, embedding, self.embedder.contract.min_norm))
             results.append(FaceResult.of(face, photo.scale, Template(embedding, self.tag)))
@@ -274,13 +274,13 @@ def recipe(finder: FaceFinder, embedder: FaceEmbedder, options: VerifyOptions) -
     """16 hex digits naming what decides a photo's cached FaceEmbedding besides its bytes: the
     embedder's and the detector's weights (sha256), the fallback detector, the face selection,
     the decode sizes, the TFLite runtime (2.14 rounds SFace's int8 layer differently), the
-    embedder's min_norm. The cache key's part (issue 23: two FACE_SELECTIONs, one Redis)."""
+    embedder's min_norm and the JPEG quality limit. The cache key's part (issue 23: two FACE_SELECTIONs, one Redis)."""
     from shared.runtime.tflite import runtime_info
 
     parts = [
         json.dumps(runtime_info(options.load.runtime), sort_keys=True),
         embedder.bundle.sha256,
-        repr(embedder.contract.min_norm),
+        repr((embedder.contract.min_norm, quality.MIN_JPEG_QUALITY)),
         finder.bundles()[0].sha256,  # the primary detector
         options.fallback_detector.rstrip("/").rsplit("/", 1)[-1],
         options.face_selection,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from struct import error as struct_error  # raised by some corrupt TIFF/BMP headers
 
 import numpy as np
@@ -29,6 +29,8 @@ class Photo:
     format: the container format Pillow found ("JPEG", "MPO", "PNG", ...).
     decoded: (width, height) the decoder gave before shrinking (a JPEG: at its draft scale).
     source: that decoded image, kept (`keep`, JPEG only) when it was shrunk, for `decode_again`.
+    jpeg_quality: a JPEG's (or MPO's) IJG quality from its luminance table (jpeg.quality_of);
+        None for other formats, which carry no trace of an earlier compression.
     """
 
     pixels: np.ndarray
@@ -37,6 +39,11 @@ class Photo:
     format: str
     decoded: tuple[int, int] = (0, 0)
     source: Image.Image | None = field(default=None, repr=False, compare=False)
+    jpeg_quality: int | None = None
+
+    def without_source(self) -> Photo:
+        """This photo without its kept `source` (its memory freed once no decode can reuse it)."""
+        return replace(self, source=None)
 
 
 def decode_photo(
@@ -104,7 +111,7 @@ def _decode(image: Image.Image, cost: ImageCost, name: str, max_side: int, keep:
 def _finish(image: Image.Image, orientation: int, upright: tuple[int, int], fmt: str, max_side: int, source: Image.Image | None) -> Photo:
     """The decoded `image` shrunk to `max_side`, turned upright (`orientation`: EXIF's) and
     made RGB. No step works in place on `image`, so a kept `source` can be shrunk again."""
-    decoded = image.size
+    decoded, jpeg_quality = image.size, jpeg.quality_of(image)  # the tables Pillow read with the header
     # Shrink first: transposing and mode conversion each copy the whole image.
     if max(image.size) > max_side:  # Image.thumbnail's resize, into a new image
         image = image.resize(thumbnail_size(image.size, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -112,7 +119,7 @@ def _finish(image: Image.Image, orientation: int, upright: tuple[int, int], fmt:
         image = image.transpose(TURNS[orientation])
     image = _to_rgb(image)
     pixels = np.asarray(image, dtype=np.uint8)
-    return Photo(pixels=pixels, scale=upright[0] / image.size[0], size=upright, format=fmt, decoded=decoded, source=source)
+    return Photo(pixels, upright[0] / image.size[0], upright, fmt, decoded, source, jpeg_quality)
 
 
 def thumbnail_size(size: tuple[int, int], side: int) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""JPEG headers: the frame (SOF), every scan (SOS), and libjpeg's draft scale.
+"""JPEG headers: the frame (SOF), every scan (SOS), libjpeg's draft scale, and the quality
+the luminance quantisation table says the photo was saved at (`ijg_quality`).
 
 The marker walk runs through the whole file, entropy-coded data included, because a
 progressive JPEG spreads its scans over the file. A regular expression finds each next
@@ -12,8 +13,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from shared.images.header import Corrupt, Header, TooComplex, Truncated, Unsupported, positive_size, unpack
 
@@ -27,6 +31,10 @@ UNSUPPORTED |= {0xCD: "hierarchical", 0xCE: "hierarchical", 0xCF: "hierarchical"
 FRAME_CODES = SEQUENTIAL | PROGRESSIVE | set(UNSUPPORTED)  # every marker Pillow reads as a frame header
 MODES = {1: "L", 3: "RGB", 4: "CMYK"}  # Pillow's mode by component count; others are refused
 COEFFICIENT_BYTES = 128  # one 8x8 block of 16-bit coefficients
+# IJG libjpeg's luminance base table (jcparam.c, the JPEG standard's Annex K table), natural order, as Pillow gives tables.
+IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87)
+IJG_LUMINANCE += (80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72)
+IJG_LUMINANCE += (92, 95, 98, 112, 100, 103, 99)
 
 
 @dataclass(frozen=True)
@@ -175,3 +183,37 @@ def draft_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     most = min(width // request[0], height // request[1])
     scale = next(s for s in (8, 4, 2, 1) if most >= s)
     return (width + scale - 1) // scale, (height + scale - 1) // scale
+
+
+def ijg_table(quality: int) -> tuple[int, ...]:
+    """The luminance table libjpeg writes at `quality` (1-100; jpeg_quality_scaling and
+    jpeg_add_quant_table, baseline): each base value times s = 5000 / q (q < 50) or
+    200 - 2q (q >= 50) per cent, rounded, within 1-255."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return tuple(min(max((b * scale + 50) // 100, 1), 255) for b in IJG_LUMINANCE)
+
+
+IJG_TABLES = np.array([ijg_table(q) for q in range(100, 0, -1)], np.int32)  # row i: quality 100 - i
+
+
+def ijg_quality(table: Sequence[int]) -> int:
+    """The IJG quality (1-100) whose luminance table is nearest to `table` (64 values, natural
+    order; the sum of absolute differences, the higher quality on a tie): the quality libjpeg,
+    Pillow and most tools were given for a photo they saved; for a camera's or an editor's own
+    table, the IJG quality that quantises as coarsely."""
+    values = np.minimum(np.asarray(table, np.int32), 255)
+    if values.shape != (64,):
+        raise ValueError(f"a JPEG quantisation table has 64 values, not {values.size}")
+    return 100 - int(np.abs(IJG_TABLES - values).sum(axis=1).argmin())  # argmin: the first, the highest quality
+
+
+def quality_of(image: Any) -> int | None:
+    """The IJG quality of an opened Pillow JPEG (or MPO) image from the luminance table its
+    header declared (`quantization`, the table of its first component); None for any other
+    format or an image without tables. Reads what Pillow already parsed: no second parse."""
+    tables = getattr(image, "quantization", None)
+    if not tables:
+        return None
+    layer = getattr(image, "layer", None)
+    chosen = layer[0][3] if layer and layer[0][3] in tables else min(tables)
+    return ijg_quality(tables[chosen])

@@ -5,7 +5,9 @@ AUC, accuracy, FAR and FRR at the operating point the label ships (a pair with a
 without a face is rejected), TAR at FAR 0.1%, over lfw-dev's and deepface's pairs together
 (the union of the development sets). A label whose scores carry `quality` (this tree) is
 also judged with its condition-aware threshold (`shared.face.operating`), and with --gate
-on the pairs whose photos both pass the quality gate.
+on the pairs whose photos both pass the quality gate. The stored scores do not hold a
+photo's JPEG quantisation tables: `over_compressed` is judged from the variant's file itself
+(its header read by Pillow, as the served path reads it; `jpeg_quality`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tools.calibrate import calibrate_face_threshold as cal
-from tools.calibrate.capture_variants import OUT, PAIR_VARIANTS, ROOT, VARIANTS, photos_of, source_sets
+from tools.calibrate.capture_variants import OUT, PAIR_VARIANTS, ROOT, VARIANTS, photos_of, source_sets, variant_path
 
 
 def load(label: str, variant: str) -> dict[str, Any] | None:
@@ -45,19 +47,41 @@ def distance(a: np.ndarray | None, b: np.ndarray | None, metric: str) -> float:
     return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+@functools.cache
+def jpeg_quality(variant: str, key: str) -> int | None:
+    """The IJG quality of the variant's photo `key` ("<set>/<image>") from its luminance table
+    (shared.images.jpeg.quality_of: Pillow opens the header only, no pixels are decoded);
+    None when the file is missing or not a JPEG."""
+    from PIL import Image
+
+    from shared.images import jpeg
+
+    set_name, image = key.split("/", 1)
+    path = variant_path(variant, set_name, image)
+    if not path.exists():
+        return None
+    with Image.open(path) as opened:
+        return jpeg.quality_of(opened)
+
+
 def requalify(
-    record: dict[str, Any] | None, embedding: np.ndarray | None = None, min_norm: tuple[float, float] | None = None
+    record: dict[str, Any] | None,
+    embedding: np.ndarray | None = None,
+    min_norm: tuple[float, float] | None = None,
+    jpeg_quality: int | None = None,
 ) -> dict[str, Any] | None:
     """A recorded quality with its reasons recomputed by this tree's limits (quality.py), so
     the limits can be set on recorded scores; with the photo's `embedding` and the embedder's
     `min_norm` (min_norm_for), `unreliable_face` too (quality.judge_embedding: the stored
-    embedding is the one the served path judges). None for a photo without a face."""
+    embedding is the one the served path judges), and with its file's `jpeg_quality`,
+    `over_compressed`. None for a photo without a face."""
     if record is None:
         return None
     from shared.face import quality
 
     pose = record["pose"]
-    reasons = quality.reasons_for(record["eye_px"], record["sharpness"], record["brightness"], pose["yaw"], pose["pitch"])
+    measures = (record["eye_px"], record["sharpness"], record["brightness"], pose["yaw"], pose["pitch"])
+    reasons = quality.reasons_for(*measures, jpeg_quality)
     tight = record.get("outside", 0.0) > quality.TIGHT_OUTSIDE
     if embedding is not None and min_norm is not None and float(np.linalg.norm(embedding)) < min_norm[1 if tight else 0]:
         reasons = (*reasons, "unreliable_face")
@@ -102,8 +126,11 @@ def pairs_of(label: str, variant: str, folds: tuple[int, ...]) -> dict[str, Any]
                 continue
             d.append(distance(vector(ra), vector(rb), metric))
             same.append(s)
-            q1.append(requalify(ra.get("quality"), vector(ra), min_norm_for(label)))
-            q2.append(requalify(rb.get("quality"), vector(rb), min_norm_for(label)))
+            ka, kb = f"{set_name}/{a}", f"{set_name}/{b}"
+            q1.append(requalify(ra.get("quality"), vector(ra), min_norm_for(label), jpeg_quality(first, ka) if ra.get("quality") else None))
+            q2.append(
+                requalify(rb.get("quality"), vector(rb), min_norm_for(label), jpeg_quality(second, kb) if rb.get("quality") else None)
+            )
     if not d:
         return None
     if skipped:
@@ -167,7 +194,11 @@ def clean_rejected(label: str) -> float | None:
     records = load(label, "clean")
     if records is None or "quality" not in meta(label):
         return None
-    shown = [requalify(r.get("quality"), vector(r), min_norm_for(label)) for r in records.values() if r.get("embedding") is not None]
+    shown = [
+        requalify(r.get("quality"), vector(r), min_norm_for(label), jpeg_quality("clean", key))
+        for key, r in records.items()
+        if r.get("embedding") is not None
+    ]
     return sum(bool(q and q["reasons"]) for q in shown) / max(len(shown), 1)
 
 
