@@ -32,9 +32,9 @@ FRAME_CODES = SEQUENTIAL | PROGRESSIVE | set(UNSUPPORTED)  # every marker Pillow
 MODES = {1: "L", 3: "RGB", 4: "CMYK"}  # Pillow's mode by component count; others are refused
 COEFFICIENT_BYTES = 128  # one 8x8 block of 16-bit coefficients
 # IJG libjpeg's luminance base table (jcparam.c, the JPEG standard's Annex K table), natural order, as Pillow gives tables.
-IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87)
-IJG_LUMINANCE += (80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72)
-IJG_LUMINANCE += (92, 95, 98, 112, 100, 103, 99)
+IJG_LUMINANCE: tuple[int, ...] = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56)
+IJG_LUMINANCE += (14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87)
+IJG_LUMINANCE += (103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
 
 
 @dataclass(frozen=True)
