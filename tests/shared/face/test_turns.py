@@ -6,6 +6,7 @@ Recorded with this tree's served detector from the capture variants of lfw-dev
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from shared.face import search
@@ -183,3 +184,33 @@ def test_the_eye_line_check_decides(record, old_turn, monkeypatch):
     """Without the check (any eye line), the recordings go back to the old, wrong turns."""
     monkeypatch.setattr(search, "TURNED_MAX_ROLL", 180.0)
     assert decide(record) == old_turn
+
+
+class OrientedDetector:
+    """A stand-in for BlazeFace on a photo whose orientation a bright corner marks (top-left
+    when upright): upright, a level face scored 0.95; on its side, the same face found as
+    if upright (level keypoints) scored 0.6, as BlazeFace often does; upside down, none."""
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        corners = {"tl": image[:10, :10], "tr": image[:10, -10:], "bl": image[-10:, :10], "br": image[-10:, -10:]}
+        corner = max(corners, key=lambda c: float(corners[c].mean()))
+        if corner == "br":
+            return []
+        height, width = image.shape[:2]
+        x, y = width / 2 - 20, height / 2 - 20
+        keypoints = ((x + 12, y + 15), (x + 28, y + 15), (x + 20, y + 24), (x + 20, y + 32), (x, y + 17), (x + 40, y + 17))
+        return [Face((x, y, 40.0, 40.0), 0.95 if corner == "tl" else 0.6, keypoints)]
+
+
+def test_an_upside_down_photo_found_only_by_a_quarter_turn_is_turned_upright():
+    """`rotated`'s first turn (90 degrees) finds the face on its side; upright's check in
+    that turned photo adds the quarter turn that makes it upright: 180 degrees in all."""
+    upright = np.zeros((100, 60, 3), np.uint8)
+    upright[:10, :10] = 255
+    photo = np.ascontiguousarray(np.rot90(upright, 2))
+    detector = OrientedDetector()
+    assert detector.detect(photo) == []
+    faces, turns = search.rotated(detector, photo)  # type: ignore[arg-type]
+    assert turns == 2 and len(faces) == 1
+    turned_back = np.rot90(photo, turns)
+    assert detector.detect(np.ascontiguousarray(turned_back))[0].score == 0.95
