@@ -11,11 +11,13 @@ orientation). On the clean path none of this runs; `FaceFinder.find` calls, in o
 - the full-range detector (FaceFinder's `fallback`): when still nothing is found;
 - `rotated`: when still nothing is found, the photo turned by 90, 270 and 180 degrees,
   each as it is, then padded; the face's box and keypoints come back in the photo's own pixels, so the
-  chip (a similarity transform of the keypoints) comes out upright;
+  chip (a similarity transform of the keypoints) comes out upright; the first turn's face
+  gets `upright`'s check in that turned photo (it may lie on its side there);
 - `upright`: BlazeFace often does find a face on its side or upside down, with a low score
   and keypoints placed as if it were upright. When the chosen face's eye line is steeper
   than 45 degrees, or its score is under UPRIGHT_SCORE (0.8), the photo turned by each quarter
-  turn is detected once more and the turn with the clearly better score wins.
+  turn is detected once more and the turn with the clearly better score wins, among the
+  turns whose face looks upright there (`choose_turn`, TURNED_MAX_ROLL).
 
 - `tiled`: when still nothing is found on a large photo, overlapping squares of it (a
   small face in a large frame), with the full-range detector.
