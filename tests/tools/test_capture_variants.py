@@ -75,3 +75,16 @@ def test_variants_of_development_photos_are_found(face_photos):
             kind, params = cv.VARIANTS[variant]
             face = verifier.embed_photo(cv.make_variant(kind, params, upright, box, image), image)
             assert face.quality is not None and (face.quality.tight or variant == "rot180")
+
+
+def test_a_label_whose_embedder_is_gone_falls_back_to_this_trees_bundle(tmp_path, capsys):
+    from pathlib import Path
+
+    from shared.settings import DEFAULT_FACE_EMBEDDER
+    from tools.calibrate import variant_table
+
+    kept = variant_table.embedder_of("here", {"embedder": DEFAULT_FACE_EMBEDDER})
+    assert kept == Path(DEFAULT_FACE_EMBEDDER) and capsys.readouterr().err == ""
+    gone = variant_table.embedder_of("gone", {"embedder": str(tmp_path / "removed-worktree" / "face-embedder-sface")})
+    assert gone == Path(DEFAULT_FACE_EMBEDDER) and (gone / "bundle.json").is_file()
+    assert "gone's embedder" in capsys.readouterr().err

@@ -167,6 +167,23 @@ def row(p: dict[str, Any], thresholds: np.ndarray, keep: np.ndarray | None = Non
     }
 
 
+_NOTED: set[str] = set()  # labels whose missing embedder was noted once
+
+
+def embedder_of(label: str, m: dict[str, Any]) -> Path:
+    """The embedder folder a label was scored with; this tree's default (with a printed note)
+    when it is not recorded or no longer exists (a worktree removed since)."""
+    from shared.settings import DEFAULT_FACE_EMBEDDER
+
+    recorded = m.get("embedder")
+    if recorded and (Path(recorded) / "bundle.json").is_file():
+        return Path(recorded)
+    if recorded and label not in _NOTED:
+        _NOTED.add(label)
+        print(f"note: {label}'s embedder {recorded} is gone; its far points are this tree's bundle's", file=sys.stderr)
+    return Path(DEFAULT_FACE_EMBEDDER)
+
+
 def thresholds_for(label: str, p: dict[str, Any], far: float | None = None) -> np.ndarray:
     """Each pair's threshold: the label's one value, or this tree's condition-aware rule (the
     far points of the embedder the label was scored with; the default's when not recorded)."""
@@ -174,10 +191,8 @@ def thresholds_for(label: str, p: dict[str, Any], far: float | None = None) -> n
     if "quality" not in m:  # another tree, or the peer: its one threshold
         return np.full(len(p["d"]), m["threshold"])
     from shared.face.contract import EmbedderContract
-    from shared.settings import DEFAULT_FACE_EMBEDDER
 
-    embedder = Path(m.get("embedder", DEFAULT_FACE_EMBEDDER))
-    contract = EmbedderContract.from_meta(json.loads((embedder / "bundle.json").read_text()))
+    contract = EmbedderContract.from_meta(json.loads((embedder_of(label, m) / "bundle.json").read_text()))
     if contract.far_points is None:
         return np.full(len(p["d"]), m["threshold"])
     point = contract.far_points.choose(far)
