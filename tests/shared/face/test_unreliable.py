@@ -21,7 +21,7 @@ from shared.errors import BundleError, LowQuality
 from shared.face import quality
 from shared.face.contract import EmbedderContract
 from shared.face.operating import conditions_of
-from shared.face.verify import FaceVerifier, VerifyOptions
+from shared.face.verify import FaceVerifier, Stopwatch, VerifyOptions
 from shared.settings import MODELS_DIR, get_settings
 
 # The served detector's face box (x, y, w, h) on obama3.jpg (as tests/shared/face/test_capture.py).
@@ -91,13 +91,36 @@ def _gallery_of(verifier: FaceVerifier, photo: bytes):
     return Gallery(["ref"], vector[None].astype(np.float32))
 
 
-def test_a_face_found_turned_the_wrong_way_is_unreliable(verifier, face_photos):
-    """obama_partial_face.jpg upside down is found on its side (a quarter turn, not a half):
-    the chip holds a face on its side, whose embedding is short (4.0, under 7)."""
+def test_an_upside_down_photo_is_found_by_its_half_turn_and_read_well(verifier, face_photos):
+    """obama_partial_face.jpg upside down: the rotation fallback used to keep its first quarter
+    turn, a face on its side (embedding length 4.0: `unreliable_face`); since the fallback
+    checks that the turned face looks upright (search.rotated, 0.5.0's fifth round) it is found
+    by the half turn and read as well as the photo the right way up."""
+    limits = verifier.embedder.contract.min_norm
+    assert limits is not None
     upside_down = jpeg(Image.open(face_photos / "obama_partial_face.jpg").convert("RGB").rotate(180, expand=True))
     face = verifier.embed_photo(upside_down, "img1")
-    assert not face.quality.tight and face.quality.found_by.startswith(("rotated", "turned"))
-    assert "unreliable_face" in face.quality.reasons
+    assert face.quality.found_by == "rotated_180", face.quality
+    assert "unreliable_face" not in face.quality.reasons
+    assert float(np.linalg.norm(face.embedding)) >= limits[1 if face.quality.tight else 0]
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "biden.jpg"])
+def test_a_face_on_its_side_embeds_short_and_is_unreliable(verifier, face_photos, name):
+    """What a wrong quarter turn hands the embedder: the chip of a face on its side. SFace's
+    vector for it is short (2.7-4.2 on the tests' photos, against 12-13.5 upright): under the
+    limit, so the verdict gets `unreliable_face`; the upright chip's does not."""
+    photo, faces, _, _ = verifier.find_faces((face_photos / name).read_bytes(), name, Stopwatch())
+    chip = verifier.embedder.chip(photo.pixels, faces[0])
+    verdict = quality.measure(chip, faces[0].keypoints, photo.scale, "direct", photo.pixels.shape)
+    limits = verifier.embedder.contract.min_norm
+    assert not verdict.tight and verdict.good and limits is not None
+    upright = verifier.embedder.embed(chip)
+    assert "unreliable_face" not in quality.judge_embedding(verdict, upright, limits).reasons
+    for turns in (1, 3):
+        sideways = verifier.embedder.embed(np.ascontiguousarray(np.rot90(chip, turns)))
+        assert float(np.linalg.norm(sideways)) < limits[0] < float(np.linalg.norm(upright))
+        assert quality.judge_embedding(verdict, sideways, limits).reasons == ("unreliable_face",)
 
 
 def test_clean_photos_are_not_unreliable(verifier, face_photos):
