@@ -41,6 +41,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,26 +237,53 @@ def score(
     folder = OUT / "scores" / label
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "meta.json").write_text(json.dumps(what) + "\n")
+    spent: list[float] = []
+
+    def timed(data: bytes, image: str) -> dict[str, Any]:
+        t0 = time.process_time()
+        record = embed(data, image) | {"cpu_ms": 0.0}
+        record["cpu_ms"] = round((time.process_time() - t0) * 1000, 2)
+        spent.append(record["cpu_ms"])
+        return record
+
     for variant in variants:
-        path = folder / f"{variant}.json"
-        records: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        cpu = 0.0
-        for set_name, pairs in source_sets(folds).items():
-            for image in photos_of(pairs):
-                key = f"{set_name}/{image}"
-                if key in records and not (redo_missing and records[key].get("embedding") is None):
-                    continue
-                if time.monotonic() - started > deadline_s:
-                    path.write_text(json.dumps(records))
-                    print(f"deadline reached in {variant}; rerun to resume", flush=True)
-                    return
-                data = variant_path(variant, set_name, image).read_bytes()
-                t0 = time.process_time()
-                records[key] = embed(data, image) | {"cpu_ms": 0.0}
-                records[key]["cpu_ms"] = round((time.process_time() - t0) * 1000, 2)
-                cpu += records[key]["cpu_ms"]
-        path.write_text(json.dumps(records))
-        print(f"{label} ({what}) {variant}: {len(records)} photos, {cpu / 1000:.0f} s CPU this run", flush=True)
+        spent.clear()
+        redo = (lambda record: record.get("embedding") is None) if redo_missing else None
+        records = score_each(folder / f"{variant}.json", variant, folds, timed, started, deadline_s, redo)
+        if records is None:
+            return
+        print(f"{label} ({what}) {variant}: {len(records)} photos, {sum(spent) / 1000:.0f} s CPU this run", flush=True)
+
+
+def score_each(
+    path: Path,
+    variant: str,
+    folds: tuple[int, ...],
+    score_one: Callable[[bytes, str], Any],
+    started: float,
+    deadline_s: float,
+    redo: Callable[[Any], bool] | None = None,
+) -> dict[str, Any] | None:
+    """Every photo of `variant` (lfw-dev's `folds` and deepface) not yet in `path`'s records
+    (a JSON object by "set/photo"; or one `redo` says to score again) scored by
+    `score_one(bytes, photo name)`, and the records written back. None when `deadline_s`
+    (counted from `started`, monotonic) ran out first: what was scored is written, and a
+    rerun resumes from there. The resumable loop of `score` and of the tools that score the
+    variants their own way (tools/measure/embed_quality.py, far_levers.py)."""
+    records: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for set_name, pairs in source_sets(folds).items():
+        for image in photos_of(pairs):
+            key = f"{set_name}/{image}"
+            if key in records and not (redo is not None and redo(records[key])):
+                continue
+            if time.monotonic() - started > deadline_s:
+                path.write_text(json.dumps(records))
+                print(f"deadline reached in {variant}; rerun to resume", flush=True)
+                return None
+            records[key] = score_one(variant_path(variant, set_name, image).read_bytes(), image)
+    path.write_text(json.dumps(records))
+    return records
 
 
 def cpu(trees: list[Path], variants: list[str], photos: int, rounds: int) -> None:

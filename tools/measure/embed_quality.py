@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tools.calibrate import variant_table as vt  # noqa: E402
-from tools.calibrate.capture_variants import DATA, PAIR_VARIANTS, VARIANTS, photos_of, source_sets, variant_path  # noqa: E402
+from tools.calibrate.capture_variants import DATA, PAIR_VARIANTS, VARIANTS, photos_of, score_each, source_sets  # noqa: E402
 
 FLIP_OUT = ROOT / "build" / "embed-quality"
 HARDEST = ("crop0", "crop0-gray", "selfie-id", "jpeg", "rot180", "blur", "small", "dark")
@@ -79,28 +79,20 @@ def flip(label: str, variants: list[str], deadline_s: float) -> None:
 
     verifier = FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
     embedder, started = verifier.embedder, time.monotonic()
+
+    def flips(data: bytes, image: str) -> dict[str, float] | None:
+        try:
+            photo, faces, _, _ = verifier.find_faces(data, image, Stopwatch())
+        except ServiceError:
+            return None
+        chip = embedder.chip(photo.pixels, faces[0])
+        a, b = embedder.embed(chip), embedder.embed(np.ascontiguousarray(chip[:, ::-1]))
+        return {"flip": round(cosine_distance(a, b), 6), "norm": round(float(np.linalg.norm(a)), 4)}
+
     for variant in variants:
-        path = flip_path(label, variant)
-        records: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        for set_name, pairs in source_sets(PARTS["all"][0]).items():
-            for image in photos_of(pairs):
-                key = f"{set_name}/{image}"
-                if key in records:
-                    continue
-                if time.monotonic() - started > deadline_s:
-                    path.write_text(json.dumps(records))
-                    print(f"deadline reached in {variant}; rerun to resume", flush=True)
-                    return
-                try:
-                    photo, faces, _, _ = verifier.find_faces(variant_path(variant, set_name, image).read_bytes(), image, Stopwatch())
-                except ServiceError:
-                    records[key] = None
-                    continue
-                chip = embedder.chip(photo.pixels, faces[0])
-                a, b = embedder.embed(chip), embedder.embed(np.ascontiguousarray(chip[:, ::-1]))
-                records[key] = {"flip": round(cosine_distance(a, b), 6), "norm": round(float(np.linalg.norm(a)), 4)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(records))
+        records = score_each(flip_path(label, variant), variant, PARTS["all"][0], flips, started, deadline_s)
+        if records is None:
+            return
         print(f"{label} {variant}: {len(records)} photos", flush=True)
 
 

@@ -55,7 +55,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools import ROOT
-from tools.calibrate.capture_variants import DEV_FOLDS, photos_of, source_sets, variant_path
+from tools.calibrate.capture_variants import DEV_FOLDS, photos_of, score_each, source_sets, variant_path
 
 OUT = ROOT / "build" / "far-levers"
 EMBEDDERS = {
@@ -119,18 +119,9 @@ def score(variants: list[str], folds: tuple[int, ...], deadline_s: float) -> Non
     OUT.mkdir(parents=True, exist_ok=True)
     for variant in variants:
         path = OUT / f"{variant}.json"
-        records: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        for set_name, pairs in source_sets(folds).items():
-            for image in photos_of(pairs):
-                key = f"{set_name}/{image}"
-                if key in records:
-                    continue
-                if time.monotonic() - started > deadline_s:
-                    path.write_text(json.dumps(records))
-                    print(f"deadline reached in {variant}; rerun to resume", flush=True)
-                    return
-                records[key] = score_photo(verifier, embedders, variant_path(variant, set_name, image).read_bytes(), image)
-        path.write_text(json.dumps(records))
+        records = score_each(path, variant, folds, lambda data, image: score_photo(verifier, embedders, data, image), started, deadline_s)
+        if records is None:
+            return
         print(f"{variant}: {len(records)} photos in {path.relative_to(ROOT)}", flush=True)
 
 
