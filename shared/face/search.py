@@ -87,14 +87,18 @@ def padded(detector: FaceDetector, image: np.ndarray, pad: float = PAD) -> list[
     return [f for f in faces if _eyes_in(f, width, height)]
 
 
-def framed(detector: FaceDetector, image: np.ndarray) -> list[Face]:
-    """Faces on a turned photo as the direct path frames them: the padded canvas's when the
-    best face touches the border (a face-filling crop: found there on its side, or not at
-    all, without the context the canvas gives), or when nothing is found."""
+def framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> list[Face]:
+    """Faces on a turned photo as a photo is framed: when the best face touches the border or
+    nothing is found, the padded canvas's faces that touch the border (a face-filling crop:
+    found on its side, or not at all, without the context the canvas gives); `inner`: its
+    others too (`rotated`: nothing was found as the photo is). Without `inner`, a face well
+    inside the photo found only on the canvas does not count: blurred upright photos turned
+    upside down gave 58 false half turns that way (docs/accuracy.md, "Rotated photos")."""
     faces = detector.detect(image)
-    if faces and not touches_border(max(faces, key=lambda f: f.score), image.shape[:2]):
+    shape = image.shape[:2]
+    if faces and not touches_border(max(faces, key=lambda f: f.score), shape):
         return faces
-    return padded(detector, image) or faces
+    return [f for f in padded(detector, image) if inner or touches_border(f, shape)] or faces
 
 
 def _shrunk(image: np.ndarray, factor: float) -> np.ndarray:
@@ -127,7 +131,7 @@ def rotated(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], int]
     height, width = image.shape[:2]
     for k in TURNS:
         turned = np.ascontiguousarray(np.rot90(image, k))
-        faces = framed(detector, turned)
+        faces = framed(detector, turned, inner=True)
         if faces:
             face, more = upright(detector, turned, max(faces, key=lambda f: f.score))
             if more:
