@@ -94,11 +94,18 @@ def framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> li
     others too (`rotated`: nothing was found as the photo is). Without `inner`, a face well
     inside the photo found only on the canvas does not count: blurred upright photos turned
     upside down gave 58 false half turns that way (docs/accuracy.md, "Rotated photos")."""
+    return _framed(detector, image, inner)[0]
+
+
+def _framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> tuple[list[Face], bool]:
+    """`framed`'s faces, and whether they are the padded canvas's."""
     faces = detector.detect(image)
     shape = image.shape[:2]
     if faces and not touches_border(max(faces, key=lambda f: f.score), shape):
-        return faces
-    return [f for f in padded(detector, image) if inner or touches_border(f, shape)] or faces
+        return faces, False
+    canvas = [f for f in padded(detector, image) if inner or touches_border(f, shape)]
+    inside = [f for f in faces if not touches_border(f, shape)]  # kept, as the direct path keeps them
+    return ([*canvas, *inside], True) if canvas else (faces, False)
 
 
 def _shrunk(image: np.ndarray, factor: float) -> np.ndarray:
@@ -188,8 +195,19 @@ def upright(detector: FaceDetector, image: np.ndarray, face: Face) -> tuple[Face
     # the keypoints of a face on its side are unreliable, so every turn is tried, that first.
     first = round(roll / 90) % 4 or 2
     order = (first, *(t for t in TURNS if t != first))
-    found = [(k, framed(detector, np.ascontiguousarray(np.rot90(image, k)))) for k in order]
+    framings = [(k, _framed(detector, np.ascontiguousarray(np.rot90(image, k)))) for k in order]
+    found = [(k, faces) for k, (faces, _) in framings]
+    if any(on_canvas for _, (_, on_canvas) in framings):
+        # A turn's face found on the padded canvas competes with the photo's own face found
+        # there, if that looks upright: the canvas scores a face-filling crop higher, and an
+        # upright crop's level face found as it is lost to its half turn's canvas face.
+        own = [f for f in padded(detector, image) if _same_level(f, face)]
+        face = max([face, *own], key=lambda f: f.score)
     return choose_turn(face, found, image.shape[:2])
+
+
+def _same_level(found: Face, face: Face) -> bool:
+    return abs(roll_of(found)) <= TURNED_MAX_ROLL and box_iou(found.box, face.box) >= TURN_IOU
 
 
 def choose_turn(face: Face, found: list[tuple[int, list[Face]]], shape: tuple[int, int]) -> tuple[Face, int]:
