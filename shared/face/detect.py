@@ -175,8 +175,10 @@ class FaceFinder:
 
     def locate(self, image: np.ndarray) -> tuple[list[Face], str, str]:
         """`find`'s answer and the step that found the face (search.py: "direct", "padded",
-        "full_range", "rotated_90"/"_180"/"_270" when nothing was found upright, "turned_90"/
-        "_180"/"_270" when the direct face was on its side or upside down; "" when none did).
+        "full_range", "rotated_90"/"_180"/"_270" when nothing was found upright ("rotated_0":
+        found on a turn, whose check turned it back: an upright crop found only that way),
+        "turned_90"/"_180"/"_270" when the direct face was on its side or upside down; ""
+        when none did).
         The fallbacks run only when the direct detection finds nothing, or when the chosen
         face touches the photo's border (padding) or does not look upright (a turn)."""
         from shared.face import search
