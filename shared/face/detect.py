@@ -175,18 +175,16 @@ class FaceFinder:
 
     def locate(self, image: np.ndarray) -> tuple[list[Face], str, str]:
         """`find`'s answer and the step that found the face (search.py: "direct", "padded",
-        "full_range", "rotated_90"/"_180"/"_270" when nothing was found upright, "turned_90"/
-        "_180"/"_270" when the direct face was on its side or upside down; "" when none did).
+        "full_range", "rotated_90"/"_180"/"_270" when nothing was found upright ("rotated_0":
+        found on a turn, whose check turned it back: an upright crop found only that way),
+        "turned_90"/"_180"/"_270" when the direct face was on its side or upside down; ""
+        when none did).
         The fallbacks run only when the direct detection finds nothing, or when the chosen
         face touches the photo's border (padding) or does not look upright (a turn)."""
         from shared.face import search
 
         shape = image.shape[:2]
-        faces, name, found_by, turns = self.primary.detect(image), self.primary.name, "direct", 0
-        if faces and search.touches_border(selection_order(faces, shape, self.selection)[0], shape):
-            faces, found_by = _prefer_padded(faces, search.padded(self.primary, image), shape, self.selection)
-        if not faces:  # a padded canvas also makes faces of suits and curtains: only a plausible one counts
-            faces, found_by = [f for f in search.padded(self.primary, image) if search.plausible(f)], "padded"
+        (faces, found_by), name, turns = self._framed(image), self.primary.name, 0
         if not faces and self.fallback is not None:
             detector = self.fallback.get()
             faces, name, found_by = detector.detect(image), detector.name, "full_range"
@@ -202,15 +200,28 @@ class FaceFinder:
             faces, found_by = search.tiled(small, image, tile), "tiled"
         if turns:  # select and refine in the upright frame, then back to the photo's pixels
             turned = np.ascontiguousarray(np.rot90(image, turns))
-            upright = self.primary.detect(turned) or search.padded(self.primary, turned)
+            upright, how = self._framed(turned)  # framed as an upright photo is: the same chip
             upright = selection_order(upright, turned.shape[:2], self.selection)
             if upright:
-                upright[0] = self.refine(turned, upright[0])
+                upright[0] = upright[0] if how == "padded" else self.refine(turned, upright[0])
                 return [search.unturn(f, turns, shape) for f in upright], self.primary.name, found_by
         faces = selection_order(faces, shape, self.selection)
         if faces and found_by != "padded":  # the padded canvas already framed it with context
             faces[0] = self.refine(image, faces[0])
         return faces, name, found_by if faces else ""
+
+    def _framed(self, image: np.ndarray) -> tuple[list[Face], str]:
+        """The short-range detector's faces and "direct"; the padded canvas's and "padded"
+        when the chosen face touches the photo's border, or when nothing is found."""
+        from shared.face import search
+
+        shape = image.shape[:2]
+        faces, found_by = self.primary.detect(image), "direct"
+        if faces and search.touches_border(selection_order(faces, shape, self.selection)[0], shape):
+            faces, found_by = _prefer_padded(faces, search.padded(self.primary, image), shape, self.selection)
+        if not faces:  # a padded canvas also makes faces of suits and curtains: only a plausible one counts
+            faces, found_by = [f for f in search.padded(self.primary, image) if search.plausible(f)], "padded"
+        return faces, found_by
 
     def refine(self, image: np.ndarray, face: Face) -> Face:
         """`face` detected again by the short-range detector on a crop around it, for

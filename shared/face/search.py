@@ -10,14 +10,16 @@ orientation). On the clean path none of this runs; `FaceFinder.find` calls, in o
   (a black frame reads as a picture frame, not as the face's surroundings);
 - the full-range detector (FaceFinder's `fallback`): when still nothing is found;
 - `rotated`: when still nothing is found, the photo turned by 90, 270 and 180 degrees,
-  each as it is, then padded; the face's box and keypoints come back in the photo's own pixels, so the
-  chip (a similarity transform of the keypoints) comes out upright; the first turn's face
-  gets `upright`'s check in that turned photo (it may lie on its side there);
+  each framed as a photo is (`framed`: padded when nothing is found or the face touches the
+  border, as a face-filling crop's does); the face's box and keypoints come back in the
+  photo's own pixels, so the chip (a similarity transform of the keypoints) comes out
+  upright; the first turn's face gets `upright`'s check in that turned photo (it may lie on
+  its side there);
 - `upright`: BlazeFace often does find a face on its side or upside down, with a low score
   and keypoints placed as if it were upright. When the chosen face's eye line is steeper
   than 45 degrees, or its score is under UPRIGHT_SCORE (0.8), the photo turned by each quarter
-  turn is detected once more and the turn with the clearly better score wins, among the
-  turns whose face looks upright there (`choose_turn`, TURNED_MAX_ROLL).
+  turn is detected once more (`framed`) and the turn with the clearly better score wins,
+  among the turns whose face looks upright there (`choose_turn`, TURNED_MAX_ROLL).
 
 - `tiled`: when still nothing is found on a large photo, overlapping squares of it (a
   small face in a large frame), with the full-range detector.
@@ -85,6 +87,27 @@ def padded(detector: FaceDetector, image: np.ndarray, pad: float = PAD) -> list[
     return [f for f in faces if _eyes_in(f, width, height)]
 
 
+def framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> list[Face]:
+    """Faces on a turned photo as a photo is framed: when the best face touches the border or
+    nothing is found, the padded canvas's faces that touch the border (a face-filling crop:
+    found on its side, or not at all, without the context the canvas gives); `inner`: its
+    others too (`rotated`: nothing was found as the photo is). Without `inner`, a face well
+    inside the photo found only on the canvas does not count: blurred upright photos turned
+    upside down gave 58 false half turns that way (docs/accuracy.md, "Rotated photos")."""
+    return _framed(detector, image, inner)[0]
+
+
+def _framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> tuple[list[Face], bool]:
+    """`framed`'s faces, and whether they are the padded canvas's."""
+    faces = detector.detect(image)
+    shape = image.shape[:2]
+    if faces and not touches_border(max(faces, key=lambda f: f.score), shape):
+        return faces, False
+    canvas = [f for f in padded(detector, image) if inner or touches_border(f, shape)]
+    inside = [f for f in faces if not touches_border(f, shape)]  # kept, as the direct path keeps them
+    return ([*canvas, *inside], True) if canvas else (faces, False)
+
+
 def _shrunk(image: np.ndarray, factor: float) -> np.ndarray:
     height, width = image.shape[:2]
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -115,7 +138,7 @@ def rotated(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], int]
     height, width = image.shape[:2]
     for k in TURNS:
         turned = np.ascontiguousarray(np.rot90(image, k))
-        faces = detector.detect(turned) or padded(detector, turned)
+        faces = framed(detector, turned, inner=True)
         if faces:
             face, more = upright(detector, turned, max(faces, key=lambda f: f.score))
             if more:
@@ -172,8 +195,19 @@ def upright(detector: FaceDetector, image: np.ndarray, face: Face) -> tuple[Face
     # the keypoints of a face on its side are unreliable, so every turn is tried, that first.
     first = round(roll / 90) % 4 or 2
     order = (first, *(t for t in TURNS if t != first))
-    found = [(k, detector.detect(np.ascontiguousarray(np.rot90(image, k)))) for k in order]
+    framings = [(k, _framed(detector, np.ascontiguousarray(np.rot90(image, k)))) for k in order]
+    found = [(k, faces) for k, (faces, _) in framings]
+    if any(on_canvas for _, (_, on_canvas) in framings):
+        # A turn's face found on the padded canvas competes with the photo's own face found
+        # there, if that looks upright: the canvas scores a face-filling crop higher, and an
+        # upright crop's level face found as it is lost to its half turn's canvas face.
+        own = [f for f in padded(detector, image) if _same_level(f, face)]
+        face = max([face, *own], key=lambda f: f.score)
     return choose_turn(face, found, image.shape[:2])
+
+
+def _same_level(found: Face, face: Face) -> bool:
+    return abs(roll_of(found)) <= TURNED_MAX_ROLL and box_iou(found.box, face.box) >= TURN_IOU
 
 
 def choose_turn(face: Face, found: list[tuple[int, list[Face]]], shape: tuple[int, int]) -> tuple[Face, int]:

@@ -35,11 +35,15 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 def face_filling(path, inset: float, side: int, gray: bool) -> bytes:
+    return jpeg(cut_to_face(path, inset, side, gray))
+
+
+def cut_to_face(path, inset: float, side: int, gray: bool = False) -> Image.Image:
     x, y, w, h = BOXES[path.name]
     image = Image.open(path).convert("RGB")
     cut = image.crop((round(x + inset * w), round(y + inset * h), round(x + (1 - inset) * w), round(y + (1 - inset) * h)))
     cut = cut.resize((side, side), Image.Resampling.LANCZOS)
-    return jpeg(cut.convert("L") if gray else cut)
+    return cut.convert("L") if gray else cut
 
 
 @pytest.mark.parametrize(("inset", "side"), [(0.05, 112), (0.1, 112), (0.05, 160)])
@@ -217,3 +221,30 @@ def test_a_turned_face_is_a_reason_but_no_stricter_threshold():
     dark = {**turned, "reasons": ["too_dark", "turned_away"]}
     assert conditions_of(turned, turned) == {"good"}
     assert conditions_of(turned, dark) == {"good", "poor"}
+
+
+TURNS = [(Image.Transpose.ROTATE_180, "turned_180"), (Image.Transpose.ROTATE_90, "turned_270"), (Image.Transpose.ROTATE_270, "turned_90")]
+
+
+@pytest.mark.parametrize(("turn", "found_by"), TURNS)
+def test_a_turned_face_filling_crop_is_found_by_the_right_turn(verifier, face_photos, turn, found_by):
+    """A face-filling crop turned in memory: its turns are detected on the padded canvas, as
+    the upright crop is (unpadded, a wrong quarter turn or none won: upside down it was
+    `turned_90`, turned by 90 degrees `turned_180`), and its chip framed as the upright one's
+    (on the padded canvas: 0.003-0.009 from it; detected unpadded there, 0.037-0.038)."""
+    crop = cut_to_face(face_photos / "obama3.jpg", 0.05, 112)
+    answer = verifier.verify(jpeg(crop.transpose(turn)), jpeg(crop))
+    assert answer.to_dict()["quality"]["img1"]["found_by"] == found_by
+    assert answer.verified and answer.distance < 0.02, answer.to_dict()
+
+
+def test_an_upside_down_crop_found_by_no_direct_detection_is_found_by_the_half_turn(verifier, face_photos):
+    """Nothing found as the crop is: `rotated`'s turns are padded as the upright crop is (it
+    was taken by the quarter turn, `rotated_90`, a chip on its side); the same chip as the
+    upright crop's (0.001 from it; 0.11 with the half turn's face detected unpadded)."""
+    crop = cut_to_face(face_photos / "obama_partial_face2.jpg", 0.0, 160)
+    turned = jpeg(crop.transpose(Image.Transpose.ROTATE_180))
+    answer = verifier.verify(turned, (face_photos / "obama.jpg").read_bytes())
+    assert answer.to_dict()["quality"]["img1"]["found_by"] == "rotated_180"
+    assert answer.verified, answer.to_dict()
+    assert verifier.verify(turned, jpeg(crop)).distance < 0.02
