@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -24,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tools import ROOT
 
@@ -81,6 +83,14 @@ def hand_photos() -> Path:
     """Folder with close.jpg, pointer.jpg, open.jpg (one hand each, the hand-sign classes)
     and two-hands.jpg: four downscaled real photos shipped under tests/data/hands (NOTICE.md)."""
     return ROOT / "tests" / "data" / "hands"
+
+
+def jpeg(image: Any, quality: int = 95) -> bytes:
+    """A Pillow image as the JPEG bytes a client would send (the photos the tests cut,
+    turn or darken in memory)."""
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
 
 
 def shared_data(*parts: str) -> Path | None:

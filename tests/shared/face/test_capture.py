@@ -4,9 +4,6 @@ served pipeline with the bundled models; each case was missed or misjudged befor
 
 from __future__ import annotations
 
-import io
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,24 +11,12 @@ from PIL import Image
 from shared.errors import LowQuality
 from shared.face import search
 from shared.face.detect import Face
-from shared.face.verify import FaceVerifier, VerifyOptions
-from shared.settings import get_settings
+from tools.testdata import jpeg
 
 # Face boxes (x, y, w, h) of the served detector on the originals: a crop cut inside them
 # (the box shrunk by `inset` of its size on each side) fills the frame, as an ID thumbnail
 # or an avatar cut to the face does. The main before issue 24 answered no_face for each.
 BOXES = {"obama3.jpg": (634, 348, 271, 271), "biden.jpg": (415, 275, 291, 291), "obama_partial_face2.jpg": (348, 148, 203, 248)}
-
-
-@pytest.fixture(scope="module")
-def verifier() -> FaceVerifier:
-    return FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
-
-
-def jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=95)
-    return out.getvalue()
 
 
 def face_filling(path, inset: float, side: int, gray: bool) -> bytes:

@@ -16,16 +16,9 @@ from PIL import Image
 from shared.errors import LowQuality
 from shared.face import quality
 from shared.face.operating import conditions_of
-from shared.face.verify import FaceVerifier, VerifyOptions
 from shared.images import DecodeLimits, decode_photo, inspect_image
 from shared.images import jpeg as jpeg_headers
 from shared.images.decode import decode_again
-from shared.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def verifier() -> FaceVerifier:
-    return FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
 
 
 def saved(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:

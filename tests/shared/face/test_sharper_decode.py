@@ -5,21 +5,14 @@ image is shrunk to the larger side), and the pixels and the face are a fresh dec
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import shared.images.decode as decode_module
-from shared.face.verify import FaceVerifier, Stopwatch, VerifyOptions
+from shared.face.verify import Stopwatch
 from shared.images import decode_photo
-from shared.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def verifier() -> FaceVerifier:
-    return FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
 
 
 def small_face(face_photos, scale: float) -> bytes:

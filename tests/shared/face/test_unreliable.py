@@ -8,7 +8,6 @@ which the project fetches itself (tests/conftest.py)."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -21,8 +20,9 @@ from shared.errors import BundleError, LowQuality
 from shared.face import quality
 from shared.face.contract import EmbedderContract
 from shared.face.operating import conditions_of
-from shared.face.verify import FaceVerifier, Stopwatch, VerifyOptions
-from shared.settings import MODELS_DIR, get_settings
+from shared.face.verify import FaceVerifier, Stopwatch
+from shared.settings import MODELS_DIR
+from tools.testdata import jpeg
 
 # The served detector's face box (x, y, w, h) on obama3.jpg (as tests/shared/face/test_capture.py).
 OBAMA3_BOX = (634, 348, 271, 271)
@@ -30,17 +30,6 @@ OBAMA3_BOX = (634, 348, 271, 271)
 
 def meta(name: str) -> dict:
     return json.loads((MODELS_DIR / name / "bundle.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def verifier() -> FaceVerifier:
-    return FaceVerifier.load(replace(VerifyOptions.from_settings(get_settings()), cache_size=0))
-
-
-def jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=95)
-    return out.getvalue()
 
 
 def cut_inside(path, inset: float) -> bytes:
