@@ -87,18 +87,14 @@ def padded(detector: FaceDetector, image: np.ndarray, pad: float = PAD) -> list[
     return [f for f in faces if _eyes_in(f, width, height)]
 
 
-def framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> list[Face]:
-    """Faces on a turned photo as a photo is framed: when the best face touches the border or
-    nothing is found, the padded canvas's faces that touch the border (a face-filling crop:
-    found on its side, or not at all, without the context the canvas gives); `inner`: its
-    others too (`rotated`: nothing was found as the photo is). Without `inner`, a face well
-    inside the photo found only on the canvas does not count: blurred upright photos turned
-    upside down gave 58 false half turns that way (docs/accuracy.md, "Rotated photos")."""
-    return _framed(detector, image, inner)[0]
-
-
-def _framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> tuple[list[Face], bool]:
-    """`framed`'s faces, and whether they are the padded canvas's."""
+def framed(detector: FaceDetector, image: np.ndarray, inner: bool = False) -> tuple[list[Face], bool]:
+    """Faces on a turned photo as a photo is framed, and whether they are the padded
+    canvas's: when the best face touches the border or nothing is found, the padded canvas's
+    faces that touch the border (a face-filling crop: found on its side, or not at all,
+    without the context the canvas gives); `inner`: its others too (`rotated`: nothing was
+    found as the photo is). Without `inner`, a face well inside the photo found only on the
+    canvas does not count: blurred upright photos turned upside down gave 58 false half
+    turns that way (docs/accuracy.md, "Rotated photos")."""
     faces = detector.detect(image)
     shape = image.shape[:2]
     if faces and not touches_border(max(faces, key=lambda f: f.score), shape):
@@ -138,7 +134,7 @@ def rotated(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], int]
     height, width = image.shape[:2]
     for k in TURNS:
         turned = np.ascontiguousarray(np.rot90(image, k))
-        faces = framed(detector, turned, inner=True)
+        faces, _ = framed(detector, turned, inner=True)
         if faces:
             face, more = upright(detector, turned, max(faces, key=lambda f: f.score))
             if more:
@@ -195,7 +191,7 @@ def upright(detector: FaceDetector, image: np.ndarray, face: Face) -> tuple[Face
     # the keypoints of a face on its side are unreliable, so every turn is tried, that first.
     first = round(roll / 90) % 4 or 2
     order = (first, *(t for t in TURNS if t != first))
-    framings = [(k, _framed(detector, np.ascontiguousarray(np.rot90(image, k)))) for k in order]
+    framings = [(k, framed(detector, np.ascontiguousarray(np.rot90(image, k)))) for k in order]
     found = [(k, faces) for k, (faces, _) in framings]
     if any(on_canvas for _, (_, on_canvas) in framings):
         # A turn's face found on the padded canvas competes with the photo's own face found

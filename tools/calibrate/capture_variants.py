@@ -246,9 +246,9 @@ def score(
         spent.append(record["cpu_ms"])
         return record
 
+    redo = (lambda record: record.get("embedding") is None) if redo_missing else None
     for variant in variants:
         spent.clear()
-        redo = (lambda record: record.get("embedding") is None) if redo_missing else None
         records = score_each(folder / f"{variant}.json", variant, folds, timed, started, deadline_s, redo)
         if records is None:
             return
